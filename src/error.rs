@@ -1,0 +1,125 @@
+//! The library's typed errors. The binary wraps them with context (anyhow) and
+//! prints them as one line; nothing in the library panics on bad input.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while finding a GPU, measuring on it or
+/// reading and writing results.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No adapter exists on any of the backends that were tried.
+    #[error(
+        "no GPU adapter found on the backends tried ({tried}). Without a GPU, install a \
+         software driver: on Debian or Ubuntu `apt-get install mesa-vulkan-drivers` gives \
+         Mesa's lavapipe (Vulkan) and `apt-get install libegl-mesa0 libgl1-mesa-dri` gives \
+         llvmpipe (GL); on Debian 12 take them from bookworm-backports (Mesa 25) for f16 \
+         and timestamp support. Check with `wgpu-roofline devices`."
+    )]
+    NoAdapter {
+        /// The backends that were asked for, as text.
+        tried: String,
+    },
+
+    /// Adapters exist, but none matches the `--adapter` filter.
+    #[error("no adapter matches `{filter}` on {tried}; available: {available}")]
+    AdapterNotFound {
+        /// The filter as the user gave it.
+        filter: String,
+        /// The backends searched.
+        tried: String,
+        /// The adapters that do exist, with their indices.
+        available: String,
+    },
+
+    /// The driver refused to create a device.
+    #[error("could not open a device on `{adapter}`: {source}")]
+    RequestDevice {
+        /// Adapter name.
+        adapter: String,
+        /// The driver's refusal.
+        #[source]
+        source: wgpu::RequestDeviceError,
+    },
+
+    /// A size argument is zero or otherwise unusable.
+    #[error("{what} must be greater than zero")]
+    ZeroSize {
+        /// Which size.
+        what: &'static str,
+    },
+
+    /// A size exceeds one of the adapter's limits.
+    #[error("{what} of {requested} bytes exceeds the adapter's {limit_name} ({limit} bytes)")]
+    ExceedsLimit {
+        /// Which size.
+        what: String,
+        /// The requested size in bytes.
+        requested: u64,
+        /// Name of the limit in wgpu's `Limits`.
+        limit_name: &'static str,
+        /// The limit's value.
+        limit: u64,
+    },
+
+    /// A dtype is not supported by the adapter (f16 without SHADER_F16).
+    #[error("{dtype} is not supported on `{adapter}`: the adapter lacks {feature}")]
+    Unsupported {
+        /// The data type asked for.
+        dtype: String,
+        /// Adapter name.
+        adapter: String,
+        /// The missing feature.
+        feature: &'static str,
+    },
+
+    /// The GPU did not finish within the deadline.
+    #[error("the GPU did not finish within {seconds} s (stuck device or driver timeout)")]
+    Timeout {
+        /// The deadline.
+        seconds: f64,
+    },
+
+    /// The device was lost or reported an error while polling.
+    #[error("GPU device error: {0}")]
+    Device(String),
+
+    /// A validation or out-of-memory error captured from wgpu.
+    #[error("wgpu rejected {what}: {message}")]
+    Wgpu {
+        /// What was being created or run.
+        what: String,
+        /// wgpu's message.
+        message: String,
+    },
+
+    /// Every timing sample was nonsense (zero or negative after overhead).
+    #[error("every timing sample of {kernel} was zero or negative after subtracting the empty-pass cost; the kernel is too short for the timer")]
+    NoValidSamples {
+        /// Kernel name.
+        kernel: String,
+    },
+
+    /// A results or input file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done ("cannot write", ...).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A results file is malformed or of another schema.
+    #[error("{path}: not a wgpu-roofline results file: {message}")]
+    BadResults {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

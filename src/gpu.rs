@@ -1,0 +1,538 @@
+//! Finding adapters and opening a device on one of them.
+//!
+//! Every measuring command goes through [`GpuContext::open`]: it enumerates the
+//! adapters of the chosen backends, picks one (by filter, or the most capable
+//! kind of device), and creates the device with the adapter's own limits and
+//! every optional feature this suite can use that the adapter has.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Which graphics API to measure through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// Every backend compiled in; the best device kind wins.
+    Auto,
+    /// Vulkan (lavapipe on machines without a GPU).
+    Vulkan,
+    /// OpenGL / GLES through EGL (llvmpipe on machines without a GPU).
+    Gl,
+    /// Apple's Metal.
+    Metal,
+    /// Direct3D 12.
+    Dx12,
+}
+
+impl BackendChoice {
+    /// The wgpu backend set this choice enumerates.
+    pub fn backends(self) -> wgpu::Backends {
+        match self {
+            Self::Auto => wgpu::Backends::all() - wgpu::Backends::BROWSER_WEBGPU,
+            Self::Vulkan => wgpu::Backends::VULKAN,
+            Self::Gl => wgpu::Backends::GL,
+            Self::Metal => wgpu::Backends::METAL,
+            Self::Dx12 => wgpu::Backends::DX12,
+        }
+    }
+
+    /// Human-readable list of the backends tried, for error messages.
+    pub fn describe(self) -> String {
+        match self {
+            Self::Auto => "Vulkan, Metal, DX12 and GL".to_string(),
+            other => backend_name(other.single().expect("not auto")).to_string(),
+        }
+    }
+
+    fn single(self) -> Option<wgpu::Backend> {
+        match self {
+            Self::Auto => None,
+            Self::Vulkan => Some(wgpu::Backend::Vulkan),
+            Self::Gl => Some(wgpu::Backend::Gl),
+            Self::Metal => Some(wgpu::Backend::Metal),
+            Self::Dx12 => Some(wgpu::Backend::Dx12),
+        }
+    }
+}
+
+/// Short lowercase name of a backend, as used on the command line and in results.
+pub fn backend_name(backend: wgpu::Backend) -> &'static str {
+    match backend {
+        wgpu::Backend::Vulkan => "vulkan",
+        wgpu::Backend::Gl => "gl",
+        wgpu::Backend::Metal => "metal",
+        wgpu::Backend::Dx12 => "dx12",
+        wgpu::Backend::BrowserWebGpu => "webgpu",
+        wgpu::Backend::Noop => "noop",
+    }
+}
+
+/// Short name of a device type, as used in results.
+pub fn device_type_name(ty: wgpu::DeviceType) -> &'static str {
+    match ty {
+        wgpu::DeviceType::DiscreteGpu => "discrete_gpu",
+        wgpu::DeviceType::IntegratedGpu => "integrated_gpu",
+        wgpu::DeviceType::VirtualGpu => "virtual_gpu",
+        wgpu::DeviceType::Cpu => "cpu",
+        wgpu::DeviceType::Other => "other",
+    }
+}
+
+/// How `--adapter` picks among the enumerated adapters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterFilter {
+    /// Position in the list `wgpu-roofline devices --backend B` prints.
+    Index(usize),
+    /// Case-insensitive substring of the adapter's name.
+    Name(String),
+}
+
+impl FromStr for AdapterFilter {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(match s.parse::<usize>() {
+            Ok(i) => Self::Index(i),
+            Err(_) => Self::Name(s.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for AdapterFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Index(i) => write!(f, "index {i}"),
+            Self::Name(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// The optional features this suite uses when the adapter has them.
+pub fn wanted_features() -> wgpu::Features {
+    wgpu::Features::SHADER_F16
+        | wgpu::Features::TIMESTAMP_QUERY
+        | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+        | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
+        | wgpu::Features::SUBGROUP
+}
+
+/// Names of the features that matter to this suite, present in `features`.
+pub fn feature_names(features: wgpu::Features) -> Vec<String> {
+    let known = [
+        (wgpu::Features::SHADER_F16, "SHADER_F16"),
+        (wgpu::Features::TIMESTAMP_QUERY, "TIMESTAMP_QUERY"),
+        (
+            wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS,
+            "TIMESTAMP_QUERY_INSIDE_ENCODERS",
+        ),
+        (
+            wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+            "TIMESTAMP_QUERY_INSIDE_PASSES",
+        ),
+        (wgpu::Features::SUBGROUP, "SUBGROUP"),
+        (wgpu::Features::SUBGROUP_BARRIER, "SUBGROUP_BARRIER"),
+        (
+            wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX,
+            "EXPERIMENTAL_COOPERATIVE_MATRIX",
+        ),
+    ];
+    known
+        .iter()
+        .filter(|(f, _)| features.contains(*f))
+        .map(|(_, n)| n.to_string())
+        .collect()
+}
+
+/// One cooperative-matrix configuration an adapter supports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoopMatrixShape {
+    /// Rows of A and C.
+    pub m: u32,
+    /// Columns of B and C.
+    pub n: u32,
+    /// Inner dimension.
+    pub k: u32,
+    /// Element type of A and B.
+    pub ab_type: String,
+    /// Element type of the accumulator.
+    pub cr_type: String,
+}
+
+/// The limits that decide what this suite can run, in a stable, documented form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyLimits {
+    /// Largest storage buffer binding in bytes.
+    pub max_storage_buffer_binding_size: u64,
+    /// Largest buffer in bytes.
+    pub max_buffer_size: u64,
+    /// Workgroup (shared) memory in bytes.
+    pub max_compute_workgroup_storage_size: u32,
+    /// Invocations per workgroup.
+    pub max_compute_invocations_per_workgroup: u32,
+    /// Workgroup size in x.
+    pub max_compute_workgroup_size_x: u32,
+    /// Workgroups per dispatch dimension.
+    pub max_compute_workgroups_per_dimension: u32,
+    /// Storage buffers per shader stage.
+    pub max_storage_buffers_per_shader_stage: u32,
+}
+
+impl From<&wgpu::Limits> for KeyLimits {
+    fn from(l: &wgpu::Limits) -> Self {
+        Self {
+            max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
+            max_buffer_size: l.max_buffer_size,
+            max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,
+            max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
+            max_compute_workgroup_size_x: l.max_compute_workgroup_size_x,
+            max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,
+            max_storage_buffers_per_shader_stage: l.max_storage_buffers_per_shader_stage,
+        }
+    }
+}
+
+/// Everything `devices` reports about one adapter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdapterSummary {
+    /// Position among the adapters of the enumerated backends.
+    pub index: usize,
+    /// Adapter name.
+    pub name: String,
+    /// Backend (vulkan, gl, metal, dx12).
+    pub backend: String,
+    /// discrete_gpu, integrated_gpu, virtual_gpu, cpu or other.
+    pub device_type: String,
+    /// Driver name.
+    pub driver: String,
+    /// Driver version information.
+    pub driver_info: String,
+    /// Optional features relevant here that the adapter has.
+    pub features: Vec<String>,
+    /// Smallest subgroup size (meaningful with SUBGROUP).
+    pub subgroup_min_size: u32,
+    /// Largest subgroup size (meaningful with SUBGROUP).
+    pub subgroup_max_size: u32,
+    /// Supported cooperative-matrix shapes (empty without the feature).
+    pub cooperative_matrix: Vec<CoopMatrixShape>,
+    /// The limits that bound the kernels' sizes.
+    pub limits: KeyLimits,
+}
+
+impl AdapterSummary {
+    /// Describe `adapter`, found at `index` of its enumeration.
+    pub fn of(index: usize, adapter: &wgpu::Adapter) -> Self {
+        let info = adapter.get_info();
+        let features = adapter.features();
+        let cooperative_matrix =
+            if features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX) {
+                adapter
+                    .cooperative_matrix_properties()
+                    .iter()
+                    .map(|p| CoopMatrixShape {
+                        m: p.m_size,
+                        n: p.n_size,
+                        k: p.k_size,
+                        ab_type: format!("{:?}", p.ab_type).to_lowercase(),
+                        cr_type: format!("{:?}", p.cr_type).to_lowercase(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        Self {
+            index,
+            name: info.name.clone(),
+            backend: backend_name(info.backend).to_string(),
+            device_type: device_type_name(info.device_type).to_string(),
+            driver: info.driver.clone(),
+            driver_info: info.driver_info.clone(),
+            features: feature_names(features),
+            subgroup_min_size: info.subgroup_min_size,
+            subgroup_max_size: info.subgroup_max_size,
+            cooperative_matrix,
+            limits: KeyLimits::from(&adapter.limits()),
+        }
+    }
+}
+
+/// A wgpu instance for the chosen backends. GL adapters are only enumerated
+/// when GL is asked for (or `auto`), since probing EGL is slow.
+pub fn instance(choice: BackendChoice) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = choice.backends();
+    wgpu::Instance::new(desc)
+}
+
+/// All adapters of the chosen backends, in enumeration order.
+pub fn enumerate(choice: BackendChoice) -> Vec<wgpu::Adapter> {
+    let inst = instance(choice);
+    let mut adapters = pollster::block_on(inst.enumerate_adapters(choice.backends()));
+    if let Some(b) = choice.single() {
+        adapters.retain(|a| a.get_info().backend == b);
+    }
+    adapters
+}
+
+/// Preference rank of a device type: a discrete GPU over an integrated one
+/// over a virtual one over a CPU adapter.
+fn type_rank(ty: wgpu::DeviceType) -> u8 {
+    match ty {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+/// Among equal device types, the native modern APIs come before GL.
+fn backend_rank(b: wgpu::Backend) -> u8 {
+    match b {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        _ => 1,
+    }
+}
+
+/// Pick one adapter out of `adapters`, consuming the list; returns its index too.
+pub fn select(
+    mut adapters: Vec<wgpu::Adapter>,
+    choice: BackendChoice,
+    filter: Option<&AdapterFilter>,
+) -> Result<(usize, wgpu::Adapter)> {
+    if adapters.is_empty() {
+        return Err(Error::NoAdapter {
+            tried: choice.describe(),
+        });
+    }
+    let position = match filter {
+        None => (0..adapters.len())
+            .min_by_key(|&i| {
+                let info = adapters[i].get_info();
+                (type_rank(info.device_type), backend_rank(info.backend), i)
+            })
+            .expect("non-empty"),
+        Some(AdapterFilter::Index(i)) if *i < adapters.len() => *i,
+        Some(AdapterFilter::Name(n)) => {
+            let needle = n.to_lowercase();
+            match adapters
+                .iter()
+                .position(|a| a.get_info().name.to_lowercase().contains(&needle))
+            {
+                Some(p) => p,
+                None => return Err(not_found(&adapters, choice, filter)),
+            }
+        }
+        Some(AdapterFilter::Index(_)) => return Err(not_found(&adapters, choice, filter)),
+    };
+    Ok((position, adapters.swap_remove(position)))
+}
+
+fn not_found(
+    adapters: &[wgpu::Adapter],
+    choice: BackendChoice,
+    filter: Option<&AdapterFilter>,
+) -> Error {
+    let available = adapters
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let info = a.get_info();
+            format!("[{i}] {} ({})", info.name, backend_name(info.backend))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Error::AdapterNotFound {
+        filter: filter.map(|f| f.to_string()).unwrap_or_default(),
+        tried: choice.describe(),
+        available,
+    }
+}
+
+/// An open device plus what was asked of it.
+pub struct GpuContext {
+    /// The logical device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// The adapter it was opened on, described.
+    pub adapter: AdapterSummary,
+    /// The features requested (and granted) at device creation.
+    pub features: wgpu::Features,
+    /// The limits requested (the adapter's own).
+    pub limits: wgpu::Limits,
+    /// Longest any single wait on the GPU may take before it is an error.
+    pub deadline: Duration,
+}
+
+impl GpuContext {
+    /// Default deadline for one wait on the GPU.
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
+
+    /// Enumerate, select and open in one step.
+    pub fn open(choice: BackendChoice, filter: Option<&AdapterFilter>) -> Result<Self> {
+        let (index, adapter) = select(enumerate(choice), choice, filter)?;
+        Self::from_adapter(index, &adapter)
+    }
+
+    /// Open a device on `adapter` with its own limits and the wanted optional
+    /// features it has (`adapter.features() & wanted_features()`).
+    pub fn from_adapter(index: usize, adapter: &wgpu::Adapter) -> Result<Self> {
+        let summary = AdapterSummary::of(index, adapter);
+        let features = adapter.features() & wanted_features();
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("wgpu-roofline"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|source| Error::RequestDevice {
+            adapter: summary.name.clone(),
+            source,
+        })?;
+        Ok(Self {
+            device,
+            queue,
+            adapter: summary,
+            features,
+            limits,
+            deadline: Self::DEFAULT_DEADLINE,
+        })
+    }
+
+    /// Whether the device was opened with `f`.
+    pub fn has(&self, f: wgpu::Features) -> bool {
+        self.features.contains(f)
+    }
+
+    /// Block until all submitted work is done, or fail after the deadline.
+    pub fn wait(&self) -> Result<()> {
+        match self.device.poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: Some(self.deadline),
+        }) {
+            Ok(_) => Ok(()),
+            Err(wgpu::PollError::Timeout) => Err(Error::Timeout {
+                seconds: self.deadline.as_secs_f64(),
+            }),
+            Err(e) => Err(Error::Device(e.to_string())),
+        }
+    }
+
+    /// Check that a storage binding of `bytes` fits the device's limits.
+    pub fn check_binding(&self, what: &str, bytes: u64) -> Result<()> {
+        if bytes == 0 {
+            return Err(Error::ZeroSize {
+                what: "buffer size",
+            });
+        }
+        let binding = self.limits.max_storage_buffer_binding_size;
+        if bytes > binding {
+            return Err(Error::ExceedsLimit {
+                what: what.to_string(),
+                requested: bytes,
+                limit_name: "max_storage_buffer_binding_size",
+                limit: binding,
+            });
+        }
+        if bytes > self.limits.max_buffer_size {
+            return Err(Error::ExceedsLimit {
+                what: what.to_string(),
+                requested: bytes,
+                limit_name: "max_buffer_size",
+                limit: self.limits.max_buffer_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Run `f` inside a validation + out-of-memory error scope and turn any
+    /// captured error into [`Error::Wgpu`], instead of wgpu's default panic.
+    pub fn scoped<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let value = f();
+        let v = pollster::block_on(validation.pop());
+        let o = pollster::block_on(oom.pop());
+        match v.or(o) {
+            None => Ok(value),
+            Some(e) => Err(Error::Wgpu {
+                what: what.to_string(),
+                message: first_line(&e.to_string()),
+            }),
+        }
+    }
+
+    /// Compile WGSL, with or without wgpu's runtime checks (bounds checks and
+    /// loop bounding). Unchecked modules are only used for kernels whose
+    /// output is verified on every run.
+    pub fn shader(&self, label: &str, source: &str, checked: bool) -> Result<wgpu::ShaderModule> {
+        let checks = if checked {
+            wgpu::ShaderRuntimeChecks::checked()
+        } else {
+            wgpu::ShaderRuntimeChecks::unchecked()
+        };
+        let desc = wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        };
+        // SAFETY: unchecked modules skip bounds checks and loop bounding. Every
+        // kernel of this crate indexes within the sizes it dispatches and has
+        // bounded loops, and every measured run verifies the kernel's output.
+        self.scoped(&format!("shader `{label}`"), || unsafe {
+            self.device.create_shader_module_trusted(desc, checks)
+        })
+    }
+
+    /// Read back `bytes` bytes of a MAP_READ buffer, bounded by the deadline.
+    pub fn read_mapped(&self, buffer: &wgpu::Buffer) -> Result<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        match rx.recv_timeout(self.deadline) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::Device(format!("buffer mapping failed: {e}"))),
+            Err(_) => {
+                return Err(Error::Timeout {
+                    seconds: self.deadline.as_secs_f64(),
+                })
+            }
+        }
+        let data = buffer
+            .get_mapped_range(..)
+            .map_err(|e| Error::Device(format!("buffer mapping failed: {e}")))?
+            .to_vec();
+        buffer.unmap();
+        Ok(data)
+    }
+
+    /// Copy `size` bytes at `offset` of a storage buffer to the host.
+    pub fn read_buffer(&self, src: &wgpu::Buffer, offset: u64, size: u64) -> Result<Vec<u8>> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(src, offset, &staging, 0, size);
+        self.queue.submit([enc.finish()]);
+        self.read_mapped(&staging)
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

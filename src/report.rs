@@ -1,0 +1,229 @@
+//! Human-readable text for the terminal: adapter listings and result tables.
+
+use std::fmt::Write;
+
+use crate::gpu::AdapterSummary;
+use crate::kernels::{KernelRecord, RoofKind};
+use crate::results::ResultsFile;
+
+/// Binary size: 1536 -> "1.5 KiB".
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Decimal SI quantity: (1.5e9, "B/s") -> "1.50 GB/s".
+pub fn si(v: f64, unit: &str) -> String {
+    const PREFIXES: [(f64, &str); 5] =
+        [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")];
+    for (scale, p) in PREFIXES {
+        if v.abs() >= scale {
+            return format!("{:.2} {p}{unit}", v / scale);
+        }
+    }
+    format!("{v:.2} {unit}")
+}
+
+/// Seconds with a readable unit: 0.00123 -> "1.230 ms".
+pub fn seconds(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.3} s")
+    } else if s >= 1e-3 {
+        format!("{:.3} ms", s * 1e3)
+    } else {
+        format!("{:.3} us", s * 1e6)
+    }
+}
+
+/// Render rows as left-aligned columns separated by two spaces.
+pub fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let text: Vec<String> = cells
+            .iter()
+            .zip(&width)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", text.join("  ").trim_end());
+    };
+    line(header.to_vec(), &mut out);
+    line(
+        width
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
+        &mut out,
+    );
+    for r in rows {
+        line(r.iter().map(|s| s.as_str()).collect(), &mut out);
+    }
+    out
+}
+
+/// The table `devices` prints.
+pub fn devices_table(adapters: &[AdapterSummary]) -> String {
+    let mut out = String::new();
+    for a in adapters {
+        let _ = writeln!(
+            out,
+            "[{}] {} ({}, {})",
+            a.index, a.name, a.backend, a.device_type
+        );
+        let _ = writeln!(out, "    driver:        {} {}", a.driver, a.driver_info);
+        let yes = |f: &str| {
+            if a.features.iter().any(|x| x == f) {
+                "yes"
+            } else {
+                "no"
+            }
+        };
+        let _ = writeln!(out, "    f16:           {}", yes("SHADER_F16"));
+        let _ = writeln!(
+            out,
+            "    timestamps:    {} (inside encoders: {}, inside passes: {})",
+            yes("TIMESTAMP_QUERY"),
+            yes("TIMESTAMP_QUERY_INSIDE_ENCODERS"),
+            yes("TIMESTAMP_QUERY_INSIDE_PASSES")
+        );
+        let sub = if yes("SUBGROUP") == "yes" {
+            format!(
+                "yes, sizes {}..{}",
+                a.subgroup_min_size, a.subgroup_max_size
+            )
+        } else {
+            "no".to_string()
+        };
+        let _ = writeln!(out, "    subgroups:     {sub}");
+        let coop = if a.cooperative_matrix.is_empty() {
+            yes("EXPERIMENTAL_COOPERATIVE_MATRIX").to_string()
+        } else {
+            a.cooperative_matrix
+                .iter()
+                .map(|c| format!("{}x{}x{} {}->{}", c.m, c.n, c.k, c.ab_type, c.cr_type))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(out, "    coop matrix:   {coop}");
+        let l = &a.limits;
+        let _ = writeln!(
+            out,
+            "    limits:        storage binding {}, buffer {}, workgroup storage {}, {} invocations/workgroup, {} workgroups/dim",
+            bytes(l.max_storage_buffer_binding_size),
+            bytes(l.max_buffer_size),
+            bytes(l.max_compute_workgroup_storage_size as u64),
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroups_per_dimension
+        );
+    }
+    out
+}
+
+fn kernel_row(k: &KernelRecord) -> Vec<String> {
+    let s = &k.timing.summary;
+    let (work, rate) = match k.roof {
+        RoofKind::Memory => (bytes(k.bytes_per_dispatch), si(k.bytes_per_s, "B/s")),
+        RoofKind::Compute => (
+            si(k.flops_per_dispatch as f64, "FLOP"),
+            si(k.flops_per_s, "FLOP/s"),
+        ),
+    };
+    vec![
+        k.name.clone(),
+        k.dtype.name().to_string(),
+        work,
+        k.timing.dispatches_per_sample.to_string(),
+        seconds(s.median),
+        rate,
+        format!("{:.1}%", s.cv * 100.0),
+        format!("{}..{}", seconds(s.min), seconds(s.max)),
+        if k.verified {
+            "yes".into()
+        } else {
+            format!("NO ({} bad)", k.verification.mismatches)
+        },
+    ]
+}
+
+/// The table `roofs` prints: one row per kernel, then the roofs.
+pub fn roofs_table(r: &ResultsFile) -> String {
+    let rows: Vec<_> = r.kernels.iter().map(kernel_row).collect();
+    let mut out = format!(
+        "{} ({}, {}), timer: {}\n\n",
+        r.adapter.name,
+        r.adapter.backend,
+        r.adapter.driver_info,
+        match r.timer.kind {
+            crate::timer::TimerKind::GpuTimestamp => "GPU timestamps",
+            crate::timer::TimerKind::WallClock => "wall clock",
+        }
+    );
+    out.push_str(&columns(
+        &[
+            "kernel",
+            "dtype",
+            "work/dispatch",
+            "n",
+            "median",
+            "rate",
+            "cv",
+            "min..max",
+            "verified",
+        ],
+        &rows,
+    ));
+    let m = &r.ceilings.measured;
+    out.push('\n');
+    match (m.memory_bytes_per_s, &m.memory_kernel) {
+        (Some(bw), Some(k)) => {
+            let _ = writeln!(out, "memory roof:  {} ({k})", si(bw, "B/s"));
+        }
+        _ => out.push_str("memory roof:  none (no verified streaming kernel)\n"),
+    }
+    for (dtype, f) in &m.compute_flops_per_s {
+        let _ = writeln!(out, "compute roof: {} ({})", si(*f, "FLOP/s"), dtype.name());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(128 << 20), "128.0 MiB");
+        assert_eq!(si(768e9, "B/s"), "768.00 GB/s");
+        assert_eq!(si(181e12, "FLOP/s"), "181.00 TFLOP/s");
+        assert_eq!(si(12.0, "B"), "12.00 B");
+        assert_eq!(seconds(0.0012), "1.200 ms");
+        assert_eq!(seconds(2.5), "2.500 s");
+        assert_eq!(seconds(4e-6), "4.000 us");
+    }
+
+    #[test]
+    fn columns_align() {
+        let t = columns(&["a", "bb"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "a    bb\n---  --\nxxx  y\n");
+    }
+}

@@ -313,6 +313,7 @@ fn roofs_cmd(a: RoofsArgs) -> Result<()> {
         cfg.peaks.push(p);
     }
 
+    cfg.validate(&ctx)?;
     let timer = Timer::new(
         &ctx,
         match a.timer {

@@ -32,13 +32,12 @@ pub enum Error {
     },
 
     /// The driver refused to create a device.
-    #[error("could not open a device on `{adapter}`: {source}")]
+    #[error("could not open a device on `{adapter}`: {reason}")]
     RequestDevice {
         /// Adapter name.
         adapter: String,
         /// The driver's refusal.
-        #[source]
-        source: wgpu::RequestDeviceError,
+        reason: wgpu::RequestDeviceError,
     },
 
     /// A size argument is zero or otherwise unusable.
@@ -100,15 +99,15 @@ pub enum Error {
     },
 
     /// A results or input file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {reason}")]
     Io {
         /// What was being done ("cannot write", ...).
         action: &'static str,
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
+        /// The OS error (in the message rather than as a source, so the
+        /// one-line report does not repeat it).
+        reason: std::io::Error,
     },
 
     /// A results file is malformed or of another schema.

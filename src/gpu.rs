@@ -392,9 +392,9 @@ impl GpuContext {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         }))
-        .map_err(|source| Error::RequestDevice {
+        .map_err(|reason| Error::RequestDevice {
             adapter: summary.name.clone(),
-            source,
+            reason,
         })?;
         Ok(Self {
             device,

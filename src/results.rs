@@ -148,10 +148,10 @@ impl ResultsFile {
 
     /// Read and parse a results file.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = std::fs::read_to_string(path).map_err(|reason| Error::Io {
             action: "cannot read",
             path: path.to_path_buf(),
-            source,
+            reason,
         })?;
         Self::from_json(path, &text)
     }
@@ -160,28 +160,44 @@ impl ResultsFile {
 /// Check before a long run that `path` can be written: its directory exists
 /// and accepts a new file. Leaves nothing behind.
 pub fn check_writable(path: &Path) -> Result<()> {
+    let io = |reason| Error::Io {
+        action: "cannot write",
+        path: path.to_path_buf(),
+        reason,
+    };
     let dir = parent_dir(path);
+    if !dir.is_dir() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("directory {} does not exist", dir.display()),
+        )));
+    }
+    if path.is_dir() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory",
+        )));
+    }
     tempfile::NamedTempFile::new_in(dir)
         .map(drop)
-        .map_err(|source| Error::Io {
-            action: "cannot write",
-            path: path.to_path_buf(),
-            source,
-        })
+        .map_err(|e| io(std::io::Error::from(e.kind())))
 }
 
 /// Write `text` to `path` atomically: a temporary file in the same directory,
 /// flushed, then renamed over `path`. A crash never leaves half a file.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let io = |source| Error::Io {
+    check_writable(path)?;
+    let io = |reason: std::io::Error| Error::Io {
         action: "cannot write",
         path: path.to_path_buf(),
-        source,
+        reason,
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(parent_dir(path)).map_err(io)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent_dir(path))
+        .map_err(|e| io(std::io::Error::from(e.kind())))?;
     tmp.write_all(text.as_bytes()).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
+    tmp.persist(path)
+        .map_err(|e| io(std::io::Error::from(e.error.kind())))?;
     Ok(())
 }
 

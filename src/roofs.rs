@@ -42,6 +42,12 @@ impl RoofsConfig {
         }
     }
 
+    /// Check every size and parameter against the device before anything runs.
+    pub fn validate(&self, ctx: &GpuContext) -> Result<()> {
+        self.stream.validate(ctx)?;
+        self.peaks.iter().try_for_each(|p| p.validate(ctx))
+    }
+
     /// Number of kernels [`measure`] runs.
     pub fn kernel_count(&self) -> usize {
         stream::StreamOp::ALL.len() + self.peaks.len()
@@ -90,10 +96,7 @@ pub fn measure(
     on_start: &mut dyn FnMut(&str),
     on_done: &mut dyn FnMut(&KernelRecord),
 ) -> Result<Vec<KernelRecord>> {
-    cfg.stream.validate(ctx)?;
-    for p in &cfg.peaks {
-        p.validate(ctx)?;
-    }
+    cfg.validate(ctx)?;
     let mut records = stream::run(
         ctx,
         timer,

@@ -61,10 +61,10 @@ impl PeakParams {
             dtype,
             workgroup_size: 256,
             workgroups: 4096,
-            chains: 2,
+            chains: 8,
             iterations: match dtype {
-                DType::F32 => 2048,
-                DType::F16 => 384,
+                DType::F32 => 512,
+                DType::F16 => 256,
             },
         }
     }

@@ -138,11 +138,13 @@ impl StreamParams {
     /// Reject sizes the kernels cannot run.
     pub fn validate(&self, ctx: &GpuContext) -> Result<()> {
         if self.array_bytes == 0 {
-            return Err(Error::ZeroSize { what: "array size" });
+            return Err(Error::ZeroSize {
+                what: "stream array size",
+            });
         }
         if self.sets == 0 {
             return Err(Error::ZeroSize {
-                what: "number of sets",
+                what: "number of stream array sets",
             });
         }
         if self.workgroup_size == 0 || self.vec4_per_invocation == 0 {
@@ -156,6 +158,7 @@ impl StreamParams {
                 message: format!("{} bytes is not a multiple of 16", self.array_bytes),
             });
         }
+        ctx.check_binding("stream array", self.array_bytes)?;
         if self.array_bytes / 16 > u32::MAX as u64 {
             return Err(Error::ExceedsLimit {
                 what: "stream array".into(),
@@ -176,7 +179,7 @@ impl StreamParams {
                 limit: wg_limit as u64,
             });
         }
-        ctx.check_binding("stream array", self.array_bytes)
+        Ok(())
     }
 }
 

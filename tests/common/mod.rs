@@ -1,0 +1,40 @@
+//! Helpers shared by the GPU tests: every adapter found, loudly skipped when
+//! there is none, and a hard failure instead of a skip when `CI` is set.
+#![allow(dead_code)]
+
+use wgpu_roofline::gpu::{self, BackendChoice, GpuContext};
+
+/// Whether the tests run under CI, where skipping is not allowed.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Skip loudly, or fail under CI.
+pub fn skip(test: &str, why: &str) {
+    if in_ci() {
+        panic!("{test}: {why}, and CI is set: GPU tests may not be skipped in CI");
+    }
+    eprintln!(
+        "\n*** SKIPPED {test}: {why} ***\n*** install Mesa's lavapipe (see README) to run it ***\n"
+    );
+}
+
+/// A context on every adapter of the Vulkan and GL backends (the ones a
+/// machine without a GPU has through Mesa), skipping loudly when none exists.
+pub fn contexts(test: &str) -> Vec<GpuContext> {
+    let mut out = Vec::new();
+    for choice in [BackendChoice::Vulkan, BackendChoice::Gl] {
+        for (i, a) in gpu::enumerate(choice).iter().enumerate() {
+            out.push(GpuContext::from_adapter(i, a).expect("open device"));
+        }
+    }
+    if out.is_empty() {
+        skip(test, "no Vulkan or GL adapter");
+    }
+    out
+}
+
+/// Label for assertion messages.
+pub fn label(ctx: &GpuContext) -> String {
+    format!("{} ({})", ctx.adapter.name, ctx.adapter.backend)
+}

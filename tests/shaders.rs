@@ -1,0 +1,70 @@
+//! Every WGSL file in `shaders/` parses and validates with naga, without any
+//! GPU, and exposes the entry points and overrides the host side relies on.
+
+use std::path::Path;
+
+fn module(path: &Path) -> naga::Module {
+    let src = std::fs::read_to_string(path).unwrap();
+    let module = naga::front::wgsl::parse_str(&src)
+        .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&src)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+    module
+}
+
+#[test]
+fn every_shader_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wgsl") {
+            module(&path);
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "expected the stream and peak shaders, found {n}");
+}
+
+fn entry_points(m: &naga::Module) -> Vec<String> {
+    m.entry_points.iter().map(|e| e.name.clone()).collect()
+}
+
+fn overrides(m: &naga::Module) -> Vec<String> {
+    m.overrides
+        .iter()
+        .filter_map(|(_, o)| o.name.clone())
+        .collect()
+}
+
+#[test]
+fn shaders_expose_what_the_host_dispatches() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let stream = module(&dir.join("stream.wgsl"));
+    assert_eq!(entry_points(&stream), ["copy", "scale", "add", "triad"]);
+    assert_eq!(overrides(&stream), ["WORKGROUP_SIZE"]);
+    for f in ["peak_f32.wgsl", "peak_f16.wgsl"] {
+        let m = module(&dir.join(f));
+        assert_eq!(entry_points(&m), ["peak"], "{f}");
+        assert_eq!(overrides(&m), ["WORKGROUP_SIZE", "CHAINS"], "{f}");
+    }
+}
+
+#[test]
+fn embedded_sources_are_the_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert_eq!(wgpu_roofline::kernels::stream::SHADER, read("stream.wgsl"));
+    assert_eq!(
+        wgpu_roofline::kernels::peak::SHADER_F32,
+        read("peak_f32.wgsl")
+    );
+    assert_eq!(
+        wgpu_roofline::kernels::peak::SHADER_F16,
+        read("peak_f16.wgsl")
+    );
+}

@@ -1,7 +1,8 @@
 // Peak f16 arithmetic for the measured compute roof (needs SHADER_F16).
 //
 // The same scheme as peak_f32.wgsl at half precision: CHAINS independent
-// vec4<f16> accumulators, x = fma(x, a, b) per iteration with a = 1 and
+// vec4<f16> accumulators, x = fma(x, a, b) per iteration (iterations a
+// multiple of UNROLL) with a = 1 and
 // b = 2^-10 from a uniform, lanes starting at 1 + k * 2^-10 with k < 64.
 // With iterations <= 384 every value stays in [1, 1.5) where multiples of
 // 2^-10 are exact in f16, so the host checks every invocation exactly:
@@ -25,6 +26,8 @@ override WORKGROUP_SIZE: u32 = 256u;
 // vec4 accumulators per invocation, 1 ..= 8.
 override CHAINS: u32 = 2u;
 const MAX_CHAINS: u32 = 8u;
+// FMA steps per block; `iterations` must be a multiple of it.
+const UNROLL: u32 = 8u;
 
 // Start offset (in units of 2^-10) of one lane; the host mirrors this hash.
 fn start_offset(invocation: u32, lane: u32) -> u32 {
@@ -50,9 +53,14 @@ fn peak(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let va = vec4<f16>(f16(params.a));
     let vb = vec4<f16>(f16(params.b));
-    for (var i = 0u; i < params.iterations; i++) {
-        for (var c = 0u; c < CHAINS; c++) {
-            acc[c] = fma(acc[c], va, vb);
+    // Blocks of UNROLL steps: the constant inner loops unroll into straight
+    // code, so loop bookkeeping is paid once per UNROLL * CHAINS FMAs.
+    let blocks = params.iterations / UNROLL;
+    for (var i = 0u; i < blocks; i++) {
+        for (var u = 0u; u < UNROLL; u++) {
+            for (var c = 0u; c < CHAINS; c++) {
+                acc[c] = fma(acc[c], va, vb);
+            }
         }
     }
     var sum = 0.0;

@@ -1,8 +1,8 @@
 // Peak f32 arithmetic for the measured compute roof.
 //
 // Each invocation keeps CHAINS independent vec4 accumulators and applies
-// x = fma(x, a, b) to each of them `iterations` times: 4 * CHAINS independent
-// FMA chains, enough to hide the FMA latency. a and b come from a uniform so
+// x = fma(x, a, b) to each of them `iterations` times (a multiple of
+// UNROLL): 4 * CHAINS independent FMA chains, enough to hide the latency. a and b come from a uniform so
 // the compiler cannot fold the loop. The host sets a = 1 and b = 2^-20 and
 // starts every lane at 1 + k * 2^-20 with k < 2^18; with iterations <= 2^18
 // every value stays in [1, 1.5) where multiples of 2^-20 are exact in f32, so
@@ -25,6 +25,8 @@ override WORKGROUP_SIZE: u32 = 256u;
 // vec4 accumulators per invocation, 1 ..= 8.
 override CHAINS: u32 = 2u;
 const MAX_CHAINS: u32 = 8u;
+// FMA steps per block; `iterations` must be a multiple of it.
+const UNROLL: u32 = 8u;
 
 // Start offset (in units of 2^-20) of one lane; the host mirrors this hash.
 fn start_offset(invocation: u32, lane: u32) -> u32 {
@@ -50,9 +52,14 @@ fn peak(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let va = vec4<f32>(params.a);
     let vb = vec4<f32>(params.b);
-    for (var i = 0u; i < params.iterations; i++) {
-        for (var c = 0u; c < CHAINS; c++) {
-            acc[c] = fma(acc[c], va, vb);
+    // Blocks of UNROLL steps: the constant inner loops unroll into straight
+    // code, so loop bookkeeping is paid once per UNROLL * CHAINS FMAs.
+    let blocks = params.iterations / UNROLL;
+    for (var i = 0u; i < blocks; i++) {
+        for (var u = 0u; u < UNROLL; u++) {
+            for (var c = 0u; c < CHAINS; c++) {
+                acc[c] = fma(acc[c], va, vb);
+            }
         }
     }
     var sum = 0.0;

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use wgpu_roofline::gpu::{self, AdapterFilter, AdapterSummary, BackendChoice, GpuContext};
+use wgpu_roofline::kernels::peak::PeakParams;
 use wgpu_roofline::kernels::DType;
 use wgpu_roofline::results::{self, ResultsFile};
 use wgpu_roofline::roofs::{self, RoofsConfig};
@@ -134,10 +135,10 @@ struct RoofsArgs {
     /// Workgroups of the peak kernel (256 invocations each).
     #[arg(long)]
     peak_workgroups: Option<u32>,
-    /// FMA steps per accumulator in the peak kernel (f32 at most 262144, f16 at most 384).
+    /// FMA steps per accumulator in the peak kernel: a multiple of 8, f32 at most 262144, f16 at most 384.
     #[arg(long)]
     peak_iterations: Option<u32>,
-    /// Independent vec4 accumulators per invocation of the peak kernel (1..=8).
+    /// Independent vec4 accumulators per invocation of the peak kernel (1..=8) [default: try 2, 4 and 8, keep the best].
     #[arg(long)]
     peak_chains: Option<u32>,
     /// Sampled batches per kernel.
@@ -306,11 +307,17 @@ fn roofs_cmd(a: RoofsArgs) -> Result<()> {
             }
             .into());
         }
-        let mut p = wgpu_roofline::kernels::peak::PeakParams::default_for(d);
-        p.workgroups = a.peak_workgroups.unwrap_or(p.workgroups);
-        p.iterations = a.peak_iterations.unwrap_or(p.iterations);
-        p.chains = a.peak_chains.unwrap_or(p.chains);
-        cfg.peaks.push(p);
+        let chains = match a.peak_chains {
+            Some(c) => vec![c],
+            None => PeakParams::DEFAULT_CHAINS.to_vec(),
+        };
+        for c in chains {
+            let mut p = PeakParams::default_for(d);
+            p.workgroups = a.peak_workgroups.unwrap_or(p.workgroups);
+            p.iterations = a.peak_iterations.unwrap_or(p.iterations);
+            p.chains = c;
+            cfg.peaks.push(p);
+        }
     }
 
     cfg.validate(&ctx)?;

@@ -71,6 +71,10 @@ pub enum Error {
         feature: &'static str,
     },
 
+    /// A parameter is outside what a kernel supports.
+    #[error("{0}")]
+    Invalid(String),
+
     /// The GPU did not finish within the deadline.
     #[error("the GPU did not finish within {seconds} s (stuck device or driver timeout)")]
     Timeout {

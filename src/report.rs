@@ -199,7 +199,13 @@ pub fn roofs_table(r: &ResultsFile) -> String {
         _ => out.push_str("memory roof:  none (no verified streaming kernel)\n"),
     }
     for (dtype, f) in &m.compute_flops_per_s {
-        let _ = writeln!(out, "compute roof: {} ({})", si(*f, "FLOP/s"), dtype.name());
+        let kernel = m.compute_kernels.get(dtype).map_or("", String::as_str);
+        let _ = writeln!(
+            out,
+            "compute roof: {} {} ({kernel})",
+            si(*f, "FLOP/s"),
+            dtype.name()
+        );
     }
     out
 }

@@ -35,7 +35,12 @@ impl RoofsConfig {
             peaks: [DType::F32, DType::F16]
                 .into_iter()
                 .filter(|d| d.supported(ctx))
-                .map(PeakParams::default_for)
+                .flat_map(|d| {
+                    PeakParams::DEFAULT_CHAINS.map(|chains| PeakParams {
+                        chains,
+                        ..PeakParams::default_for(d)
+                    })
+                })
                 .collect(),
             timing: TimingConfig::default(),
             shader_checks: false,
@@ -63,6 +68,8 @@ pub struct MeasuredCeilings {
     pub memory_kernel: Option<String>,
     /// Best arithmetic throughput per dtype, FLOP/s.
     pub compute_flops_per_s: BTreeMap<DType, f64>,
+    /// The kernel that achieved it, per dtype.
+    pub compute_kernels: BTreeMap<DType, String>,
 }
 
 impl MeasuredCeilings {
@@ -78,8 +85,13 @@ impl MeasuredCeilings {
                     }
                 }
                 RoofKind::Compute => {
-                    let e = c.compute_flops_per_s.entry(r.dtype).or_insert(0.0);
-                    *e = e.max(r.flops_per_s);
+                    if c.compute_flops_per_s
+                        .get(&r.dtype)
+                        .is_none_or(|f| r.flops_per_s > *f)
+                    {
+                        c.compute_flops_per_s.insert(r.dtype, r.flops_per_s);
+                        c.compute_kernels.insert(r.dtype, r.name.clone());
+                    }
                 }
             }
         }
@@ -107,7 +119,7 @@ pub fn measure(
         on_done,
     )?;
     for p in &cfg.peaks {
-        on_start(&format!("peak.{}", p.dtype.name()));
+        on_start(&p.name());
         let r = peak::run(ctx, timer, &cfg.timing, p, cfg.shader_checks)?;
         on_done(&r);
         records.push(r);

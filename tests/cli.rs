@@ -152,8 +152,10 @@ fn roofs_writes_a_valid_verified_results_file_on_each_backend() {
                     assert_eq!(k.bytes_per_dispatch, op.bytes(64 * 1024));
                 }
                 RoofKind::Compute => {
-                    // 8 workgroups * 256 invocations * 128 iterations * 8 chains * 8 FLOPs
-                    assert_eq!(k.flops_per_dispatch, 8 * 256 * 128 * 8 * 8);
+                    // 8 workgroups * 256 invocations * 128 iterations * chains * 4 lanes * 2
+                    let chains = k.config["chains"].as_u64().unwrap();
+                    assert_eq!(k.flops_per_dispatch, 8 * 256 * 128 * chains * 8);
+                    assert_eq!(k.name, format!("peak.{}.c{chains}", k.dtype.name()));
                 }
             }
         }
@@ -203,7 +205,11 @@ fn roofs_json_to_stdout_is_pure_json() {
     assert!(out.status.success());
     let r =
         ResultsFile::from_json(Path::new("-"), &String::from_utf8(out.stdout).unwrap()).unwrap();
-    assert_eq!(r.kernels.len(), 5);
+    assert_eq!(
+        r.kernels.len(),
+        4 + 3,
+        "4 stream kernels, f32 peak at 3 chain counts"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("memory roof:"));
 }
 
@@ -261,6 +267,14 @@ fn bad_inputs_give_one_clear_line() {
         (
             [&["roofs", "--peak-chains", "9", "--json", o][..], &b].concat(),
             "MAX_CHAINS",
+        ),
+        (
+            [&["roofs", "--peak-iterations", "100", "--json", o][..], &b].concat(),
+            "multiple of 8",
+        ),
+        (
+            [&["roofs", "--size", "1000", "--json", o][..], &b].concat(),
+            "multiple of 16 bytes",
         ),
         (
             [

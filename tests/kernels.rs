@@ -84,7 +84,7 @@ fn peak_kernels_match_reference_exactly() {
                     workgroup_size: 64,
                     workgroups: 5,
                     chains,
-                    iterations: PeakParams::max_iterations(dtype).min(300),
+                    iterations: PeakParams::max_iterations(dtype).min(296),
                 };
                 let r = peak::run(&ctx, &timer, &quick(), &p, chains == 3).unwrap();
                 assert!(
@@ -95,7 +95,7 @@ fn peak_kernels_match_reference_exactly() {
                     r.verification
                 );
                 assert_eq!(r.verification.checked, 320);
-                assert_eq!(r.flops_per_dispatch, 320 * 300 * chains as u64 * 8);
+                assert_eq!(r.flops_per_dispatch, 320 * 296 * chains as u64 * 8);
                 assert_eq!(r.dtype, dtype);
             }
         }
@@ -206,35 +206,44 @@ fn timers_give_positive_samples_and_say_which_clock() {
 
 #[test]
 fn ceilings_come_from_verified_kernels_only() {
-    for ctx in common::contexts("ceilings_come_from_verified_kernels_only") {
-        let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
-        let params = StreamParams {
-            array_bytes: 1 << 16,
-            sets: 1,
-            workgroup_size: 64,
-            vec4_per_invocation: 1,
-        };
-        let mut records = stream::run(
-            &ctx,
-            &timer,
-            &quick(),
-            &params,
-            false,
-            &mut |_| {},
-            &mut |_| {},
-        )
-        .unwrap();
-        let best = records.iter().map(|r| r.bytes_per_s).fold(0.0, f64::max);
-        let c = MeasuredCeilings::from_records(&records);
-        assert_eq!(c.memory_bytes_per_s, Some(best));
-        // Mark the best one unverified: it must no longer set the roof.
-        let i = records.iter().position(|r| r.bytes_per_s == best).unwrap();
-        records[i].verified = false;
-        let c = MeasuredCeilings::from_records(&records);
-        assert!(c.memory_bytes_per_s.unwrap() < best || records.len() == 1);
-        assert_ne!(c.memory_kernel.as_deref(), Some(records[i].name.as_str()));
-        break;
-    }
+    let Some(ctx) = common::contexts("ceilings_come_from_verified_kernels_only")
+        .into_iter()
+        .next()
+    else {
+        return;
+    };
+    let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
+    let params = StreamParams {
+        array_bytes: 1 << 16,
+        sets: 1,
+        workgroup_size: 64,
+        vec4_per_invocation: 1,
+    };
+    let mut records = stream::run(
+        &ctx,
+        &timer,
+        &quick(),
+        &params,
+        false,
+        &mut |_| {},
+        &mut |_| {},
+    )
+    .unwrap();
+    let best = records.iter().map(|r| r.bytes_per_s).fold(0.0, f64::max);
+    let c = MeasuredCeilings::from_records(&records);
+    assert_eq!(c.memory_bytes_per_s, Some(best));
+    // Mark the best one unverified: it must no longer set the roof.
+    let i = records.iter().position(|r| r.bytes_per_s == best).unwrap();
+    records[i].verified = false;
+    let c = MeasuredCeilings::from_records(&records);
+    assert!(c.memory_bytes_per_s.unwrap() <= best);
+    assert_ne!(c.memory_kernel.as_deref(), Some(records[i].name.as_str()));
+    // None verified: no roof at all.
+    records.iter_mut().for_each(|r| r.verified = false);
+    assert_eq!(
+        MeasuredCeilings::from_records(&records),
+        MeasuredCeilings::default()
+    );
 }
 
 #[test]

@@ -153,10 +153,10 @@ impl StreamParams {
             });
         }
         if !self.array_bytes.is_multiple_of(16) {
-            return Err(Error::Wgpu {
-                what: "the stream array size".into(),
-                message: format!("{} bytes is not a multiple of 16", self.array_bytes),
-            });
+            return Err(Error::Invalid(format!(
+                "stream array size must be a multiple of 16 bytes, got {}",
+                self.array_bytes
+            )));
         }
         ctx.check_binding("stream array", self.array_bytes)?;
         if self.array_bytes / 16 > u32::MAX as u64 {

@@ -3,6 +3,7 @@
 //   scale: b = s * c        (reads 1, writes 1)
 //   add:   c = a + b        (reads 2, writes 1)
 //   triad: a = b + s * c    (reads 2, writes 1)
+//   dot:   partial sums of a . b per invocation (reads 2, writes 1 vec4 per invocation)
 // Arrays hold vec4<f32> so each invocation moves 16 bytes per access.
 // Invocations walk the arrays with a grid stride: invocation g touches
 // g, g + stride, g + 2 * stride, ... where stride = invocations dispatched,
@@ -49,5 +50,20 @@ fn triad(@builtin(global_invocation_id) gid: vec3<u32>) {
     let s = params.scalar;
     for (var i = gid.x; i < params.n; i += params.stride) {
         a[i] = b[i] + s * c[i];
+    }
+}
+
+// dot: c[g] = sum over this invocation's elements of a[i] * b[i] (all four
+// lanes), for g < stride. Reads 2 arrays and writes one vec4 per invocation
+// (the partial sum in .x), so it measures load bandwidth where the others
+// also need stores.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn dot(@builtin(global_invocation_id) gid: vec3<u32>) {
+    var acc = vec4<f32>(0.0);
+    for (var i = gid.x; i < params.n; i += params.stride) {
+        acc = fma(a[i], b[i], acc);
+    }
+    if gid.x < params.stride {
+        c[gid.x] = vec4<f32>(acc.x + acc.y + acc.z + acc.w, 0.0, 0.0, 0.0);
     }
 }

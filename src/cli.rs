@@ -138,7 +138,7 @@ struct RoofsArgs {
     /// FMA steps per accumulator in the peak kernel: a multiple of 8, f32 at most 262144, f16 at most 384.
     #[arg(long)]
     peak_iterations: Option<u32>,
-    /// Independent vec4 accumulators per invocation of the peak kernel (1..=8) [default: try 2, 4 and 8, keep the best].
+    /// Independent vec4 accumulators per invocation of the peak kernel (1..=8) [default: try 2, 3, 4 and 8, keep the best].
     #[arg(long)]
     peak_chains: Option<u32>,
     /// Sampled batches per kernel.

@@ -136,8 +136,8 @@ fn roofs_writes_a_valid_verified_results_file_on_each_backend() {
         assert_eq!(r.adapter.backend, backend);
         assert!(!r.git_commit.is_empty() && !r.timestamp.is_empty());
         assert!(
-            r.kernels.len() >= 5,
-            "4 stream kernels and at least one peak"
+            r.kernels.len() >= 6,
+            "5 stream kernels and at least one peak"
         );
         for k in &r.kernels {
             assert!(k.verified, "{backend} {}: {:?}", k.name, k.verification);
@@ -149,7 +149,8 @@ fn roofs_writes_a_valid_verified_results_file_on_each_backend() {
                         .into_iter()
                         .find(|o| k.name == format!("stream.{}", o.name()))
                         .unwrap();
-                    assert_eq!(k.bytes_per_dispatch, op.bytes(64 * 1024));
+                    let stride = k.config["workgroup_size"].as_u64().unwrap() * 16; // 16384 vec4 / (256 * 4)
+                    assert_eq!(k.bytes_per_dispatch, op.bytes(64 * 1024, stride));
                 }
                 RoofKind::Compute => {
                     // 8 workgroups * 256 invocations * 128 iterations * chains * 4 lanes * 2
@@ -207,8 +208,8 @@ fn roofs_json_to_stdout_is_pure_json() {
         ResultsFile::from_json(Path::new("-"), &String::from_utf8(out.stdout).unwrap()).unwrap();
     assert_eq!(
         r.kernels.len(),
-        4 + 3,
-        "4 stream kernels, f32 peak at 3 chain counts"
+        5 + 4,
+        "5 stream kernels, f32 peak at 4 chain counts"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("memory roof:"));
 }

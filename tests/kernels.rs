@@ -43,7 +43,13 @@ fn stream_kernels_match_reference() {
             .unwrap();
             assert_eq!(
                 started,
-                ["stream.copy", "stream.scale", "stream.add", "stream.triad"]
+                [
+                    "stream.copy",
+                    "stream.scale",
+                    "stream.add",
+                    "stream.triad",
+                    "stream.dot"
+                ]
             );
             for (r, op) in records.iter().zip(StreamOp::ALL) {
                 assert!(
@@ -53,12 +59,14 @@ fn stream_kernels_match_reference() {
                     common::label(&ctx),
                     r.verification
                 );
-                assert_eq!(
-                    r.verification.checked,
-                    2 * 40_028,
-                    "every element of both sets"
-                );
-                assert_eq!(r.bytes_per_dispatch, op.bytes(40_028));
+                // 10007 vec4s, 64 x 7 per workgroup: 23 workgroups, so a
+                // grid stride of 23 * 64 = 1472 invocations.
+                let checked_elements = match op {
+                    StreamOp::Dot => 1472 * 4, // every partial sum, 4 lanes each
+                    _ => 40_028,               // every element
+                };
+                assert_eq!(r.verification.checked, 2 * checked_elements, "both sets");
+                assert_eq!(r.bytes_per_dispatch, op.bytes(40_028, 1472));
                 assert_eq!(r.roof, RoofKind::Memory);
                 assert_eq!(r.shader_checks, checked);
                 assert!(r.bytes_per_s > 0.0);

@@ -45,7 +45,10 @@ fn overrides(m: &naga::Module) -> Vec<String> {
 fn shaders_expose_what_the_host_dispatches() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     let stream = module(&dir.join("stream.wgsl"));
-    assert_eq!(entry_points(&stream), ["copy", "scale", "add", "triad"]);
+    assert_eq!(
+        entry_points(&stream),
+        ["copy", "scale", "add", "triad", "dot"]
+    );
     assert_eq!(overrides(&stream), ["WORKGROUP_SIZE"]);
     for f in ["peak_f32.wgsl", "peak_f16.wgsl"] {
         let m = module(&dir.join(f));

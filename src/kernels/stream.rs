@@ -1,11 +1,12 @@
-//! Streaming kernels (copy, scale, add, triad) for the measured memory roof.
-//! WGSL: `shaders/stream.wgsl`.
+//! Streaming kernels (copy, scale, add, triad, dot) for the measured memory
+//! roof. WGSL: `shaders/stream.wgsl`.
 //!
 //! Accounting: a dispatch over arrays of `n` f32 elements moves
 //! `(arrays read + arrays written) * 4 * n` bytes: copy and scale `8n`,
-//! add and triad `12n`. It performs no counted FLOPs (scale, add and triad do
-//! `n`, `n` and `2n` FLOPs, negligible at their intensity and not counted, as
-//! in BabelStream).
+//! add and triad `12n`; dot reads two arrays and writes one 16-byte partial
+//! sum per invocation, `8n + 16 * invocations`. FLOPs are not counted (scale,
+//! add, triad and dot do `n`, `n`, `2n` and `2n`, negligible at their
+//! intensity, as in BabelStream).
 //!
 //! Working set: `sets` independent triples (a, b, c) of `array_bytes` each;
 //! the dispatches of a batch rotate through the sets so the footprint
@@ -32,6 +33,10 @@ pub const SCALAR: f32 = 0.4;
 /// rounding fewer than the host's mul + add), the others are exact.
 pub const TOLERANCE: f64 = 1e-6;
 
+/// Relative tolerance of dot's f32 partial sums against the host's f64 sums
+/// of positive terms: a few roundings per term.
+pub const DOT_TOLERANCE: f64 = 1e-5;
+
 /// The four streaming operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -44,11 +49,13 @@ pub enum StreamOp {
     Add,
     /// a = b + s * c
     Triad,
+    /// per-invocation partial sums of a . b, into c
+    Dot,
 }
 
 impl StreamOp {
     /// In the order they run (each depends on the previous one's output).
-    pub const ALL: [Self; 4] = [Self::Copy, Self::Scale, Self::Add, Self::Triad];
+    pub const ALL: [Self; 5] = [Self::Copy, Self::Scale, Self::Add, Self::Triad, Self::Dot];
 
     /// Entry point name in the shader, also the op's name.
     pub fn name(self) -> &'static str {
@@ -57,6 +64,7 @@ impl StreamOp {
             Self::Scale => "scale",
             Self::Add => "add",
             Self::Triad => "triad",
+            Self::Dot => "dot",
         }
     }
 
@@ -64,35 +72,43 @@ impl StreamOp {
     pub fn reads(self) -> u64 {
         match self {
             Self::Copy | Self::Scale => 1,
-            Self::Add | Self::Triad => 2,
+            Self::Add | Self::Triad | Self::Dot => 2,
         }
     }
 
-    /// Bytes one dispatch moves over `elements` f32 elements: reads + writes.
-    pub fn bytes(self, elements: u64) -> u64 {
-        (self.reads() + 1) * DType::F32.size() * elements
+    /// Bytes one dispatch moves over `elements` f32 elements with
+    /// `invocations` invocations: reads + writes.
+    pub fn bytes(self, elements: u64, invocations: u64) -> u64 {
+        let read = self.reads() * DType::F32.size() * elements;
+        match self {
+            Self::Dot => read + 16 * invocations.min(elements / 4),
+            _ => read + DType::F32.size() * elements,
+        }
     }
 
     /// Index of the array the op writes (0 = a, 1 = b, 2 = c).
     fn output(self) -> usize {
         match self {
-            Self::Copy | Self::Add => 2,
+            Self::Copy | Self::Add | Self::Dot => 2,
             Self::Scale => 1,
             Self::Triad => 0,
         }
     }
 
     /// Host reference: the op's output element, given the initial value
-    /// `a0` of `a` at that element, after all earlier ops have run.
+    /// `a0` of `a` at that element, after all earlier ops have run. For
+    /// `Dot`, the element's product a * b, which the kernel sums.
     pub fn reference(self, a0: f32) -> f32 {
         let s = SCALAR;
         let b = s * a0; // after scale
         let c = a0 + b; // after add
+        let a = b + s * c; // after triad
         match self {
             Self::Copy => a0,
             Self::Scale => b,
             Self::Add => c,
-            Self::Triad => b + s * c,
+            Self::Triad => a,
+            Self::Dot => a * b,
         }
     }
 }
@@ -225,12 +241,13 @@ pub fn run(
     let n_vec4 = params.array_bytes / 16;
     let wg = params.workgroup_size as u64;
     let groups = workgroups(ctx, n_vec4, wg * params.vec4_per_invocation as u64);
+    let stride = groups * params.workgroup_size;
     let uniform = uniform_buffer(
         ctx,
         "stream params",
         bytemuck::bytes_of(&Params {
             n: n_vec4 as u32,
-            stride: groups * params.workgroup_size,
+            stride,
             scalar: SCALAR,
             _pad: 0,
         }),
@@ -287,19 +304,18 @@ pub fn run(
         ctx.queue.submit([enc.finish()]);
         let mut verification = Verification::compare(&[], TOLERANCE, |_| 0.0);
         for (s, set) in sets.iter().enumerate() {
-            verification.merge(&check(
-                ctx,
-                &set[op.output()],
-                s as u32,
-                op,
-                params.elements(),
-            )?);
+            let out = &set[op.output()];
+            let v = match op {
+                StreamOp::Dot => check_dot(ctx, out, s as u32, n_vec4, stride)?,
+                _ => check(ctx, out, s as u32, op, params.elements())?,
+            };
+            verification.merge(&v);
         }
         records.push(KernelRecord::new(
             name,
             RoofKind::Memory,
             DType::F32,
-            op.bytes(params.elements()),
+            op.bytes(params.elements(), stride as u64),
             0,
             config.clone(),
             checked,
@@ -349,6 +365,34 @@ fn check(
     Ok(v)
 }
 
+/// Compare dot's per-invocation partial sums with host sums in f64.
+fn check_dot(
+    ctx: &GpuContext,
+    c: &wgpu::Buffer,
+    set: u32,
+    n_vec4: u64,
+    stride: u32,
+) -> Result<Verification> {
+    let partials = (stride as u64).min(n_vec4);
+    let mut want = vec![0f64; partials as usize];
+    for i in 0..n_vec4 {
+        let lanes: f64 = (0..4)
+            .map(|l| StreamOp::Dot.reference(initial(set, 0, 4 * i + l)) as f64)
+            .sum();
+        want[(i % stride as u64) as usize] += lanes;
+    }
+    let bytes = ctx.read_buffer(c, 0, partials * 16)?;
+    let got: &[[f32; 4]] = bytemuck::cast_slice(&bytes);
+    let mut v = Verification::compare(&[], DOT_TOLERANCE, |_| 0.0);
+    for (g, w) in got.iter().zip(&want) {
+        v.add(g[0] as f64, *w);
+        for lane in &g[1..] {
+            v.add(*lane as f64, 0.0);
+        }
+    }
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,10 +402,14 @@ mod tests {
         // 1 Mi elements of 4 bytes: copy/scale read 1 array and write 1,
         // add/triad read 2 and write 1.
         let n = 1 << 20;
-        assert_eq!(StreamOp::Copy.bytes(n), 8 << 20);
-        assert_eq!(StreamOp::Scale.bytes(n), 8 << 20);
-        assert_eq!(StreamOp::Add.bytes(n), 12 << 20);
-        assert_eq!(StreamOp::Triad.bytes(n), 12 << 20);
+        assert_eq!(StreamOp::Copy.bytes(n, 4096), 8 << 20);
+        assert_eq!(StreamOp::Scale.bytes(n, 4096), 8 << 20);
+        assert_eq!(StreamOp::Add.bytes(n, 4096), 12 << 20);
+        assert_eq!(StreamOp::Triad.bytes(n, 4096), 12 << 20);
+        // dot: 2 arrays read, one 16-byte partial per invocation written
+        assert_eq!(StreamOp::Dot.bytes(n, 4096), (8 << 20) + 16 * 4096);
+        // never more partials than vec4 elements
+        assert_eq!(StreamOp::Dot.bytes(16, 4096), 8 * 16 + 16 * 4);
     }
 
     #[test]
@@ -371,7 +419,9 @@ mod tests {
         assert_eq!(StreamOp::Scale.reference(a0), 0.4f32 * 1.5);
         assert_eq!(StreamOp::Add.reference(a0), 1.5 + 0.4f32 * 1.5);
         let b = 0.4f32 * 1.5;
-        assert_eq!(StreamOp::Triad.reference(a0), b + 0.4 * (1.5 + b));
+        let a = b + 0.4 * (1.5 + b);
+        assert_eq!(StreamOp::Triad.reference(a0), a);
+        assert_eq!(StreamOp::Dot.reference(a0), a * b);
     }
 
     #[test]

@@ -88,7 +88,13 @@ pub fn devices_table(adapters: &[AdapterSummary]) -> String {
             "[{}] {} ({}, {})",
             a.index, a.name, a.backend, a.device_type
         );
-        let _ = writeln!(out, "    driver:        {} {}", a.driver, a.driver_info);
+        let driver = [a.driver.trim(), a.driver_info.trim()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(out, "    driver:        {driver}");
         let yes = |f: &str| {
             if a.features.iter().any(|x| x == f) {
                 "yes"

@@ -9,10 +9,13 @@
 pub mod error;
 pub mod gpu;
 pub mod kernels;
+pub mod model;
+pub mod plan;
 pub mod report;
 pub mod results;
 pub mod roofs;
 pub mod stats;
+pub mod suite;
 pub mod timer;
 
 pub use error::{Error, Result};

@@ -31,7 +31,13 @@ pub struct ModelConfig {
 }
 
 /// Names of the built-in models.
-pub const PRESETS: [&str; 5] = ["llama-7b", "llama-13b", "llama-2-70b", "llama-3-8b", "mistral-7b"];
+pub const PRESETS: [&str; 5] = [
+    "llama-7b",
+    "llama-13b",
+    "llama-2-70b",
+    "llama-3-8b",
+    "mistral-7b",
+];
 
 impl ModelConfig {
     /// A built-in model by name. Sizes from each model's published config.
@@ -93,10 +99,9 @@ impl ModelConfig {
         let field = |key: &str| -> std::result::Result<Option<u64>, String> {
             match obj.get(key) {
                 None | Some(serde_json::Value::Null) => Ok(None),
-                Some(x) => x
-                    .as_u64()
-                    .map(Some)
-                    .ok_or_else(|| format!("field `{key}` must be a non-negative integer, got {x}")),
+                Some(x) => x.as_u64().map(Some).ok_or_else(|| {
+                    format!("field `{key}` must be a non-negative integer, got {x}")
+                }),
             }
         };
         let required = |key: &str| -> std::result::Result<u64, String> {
@@ -182,17 +187,31 @@ mod tests {
     fn presets() {
         let m = ModelConfig::preset("llama-7b").unwrap();
         assert_eq!(
-            (m.hidden_size, m.num_attention_heads, m.num_key_value_heads, m.head_dim),
+            (
+                m.hidden_size,
+                m.num_attention_heads,
+                m.num_key_value_heads,
+                m.head_dim
+            ),
             (4096, 32, 32, 128)
         );
-        assert_eq!((m.intermediate_size, m.num_hidden_layers, m.vocab_size), (11008, 32, 32000));
+        assert_eq!(
+            (m.intermediate_size, m.num_hidden_layers, m.vocab_size),
+            (11008, 32, 32000)
+        );
         let g = ModelConfig::preset("llama-3-8b").unwrap();
-        assert_eq!((g.num_key_value_heads, g.kv_width(), g.intermediate_size), (8, 1024, 14336));
+        assert_eq!(
+            (g.num_key_value_heads, g.kv_width(), g.intermediate_size),
+            (8, 1024, 14336)
+        );
         for p in PRESETS {
             let m = ModelConfig::preset(p).unwrap();
             m.validate(false).unwrap();
         }
-        assert!(ModelConfig::preset("gpt-5").unwrap_err().to_string().contains("unknown model"));
+        assert!(ModelConfig::preset("gpt-5")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown model"));
     }
 
     #[test]
@@ -215,7 +234,10 @@ mod tests {
             "num_key_value_heads": 2, "head_dim": 32, "intermediate_size": 256,
             "num_hidden_layers": 2, "vocab_size": 1000}"#;
         let m = ModelConfig::from_json(text, "x").unwrap();
-        assert_eq!((m.name.as_str(), m.q_width(), m.kv_width()), ("tiny", 128, 64));
+        assert_eq!(
+            (m.name.as_str(), m.q_width(), m.kv_width()),
+            ("tiny", 128, 64)
+        );
     }
 
     #[test]
@@ -225,12 +247,30 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             ("{".into(), "invalid JSON"),
             ("[]".into(), "expected a JSON object"),
-            (r#"{"hidden_size": 4096}"#.into(), "missing field `num_attention_heads`"),
-            (obj(&format!("{base}, \"num_key_value_heads\": 5")), "not a multiple of `num_key_value_heads`"),
-            (obj(&format!("{base}, \"num_key_value_heads\": 0")), "`num_key_value_heads` must be greater than zero"),
-            (obj(&base.replace("4096", "4000")), "does not divide `hidden_size`"),
-            (obj(&base.replace("11008", "-1")), "`intermediate_size` must be a non-negative integer"),
-            (obj(&base.replace("32000", "0")), "`vocab_size` must be greater than zero"),
+            (
+                r#"{"hidden_size": 4096}"#.into(),
+                "missing field `num_attention_heads`",
+            ),
+            (
+                obj(&format!("{base}, \"num_key_value_heads\": 5")),
+                "not a multiple of `num_key_value_heads`",
+            ),
+            (
+                obj(&format!("{base}, \"num_key_value_heads\": 0")),
+                "`num_key_value_heads` must be greater than zero",
+            ),
+            (
+                obj(&base.replace("4096", "4000")),
+                "does not divide `hidden_size`",
+            ),
+            (
+                obj(&base.replace("11008", "-1")),
+                "`intermediate_size` must be a non-negative integer",
+            ),
+            (
+                obj(&base.replace("32000", "0")),
+                "`vocab_size` must be greater than zero",
+            ),
         ];
         for (text, want) in cases {
             let e = ModelConfig::from_json(&text, "x").unwrap_err();

@@ -230,6 +230,13 @@ impl Timer {
         }
     }
 
+    /// Time one batch of one dispatch, net of the empty pass: a quick probe
+    /// for comparing configurations, not a measurement to report.
+    pub fn probe(&self, ctx: &GpuContext, record: &mut Recorder<'_>) -> Result<f64> {
+        let (t, _) = self.batch(ctx, 1, record)?;
+        Ok((t - self.info.empty_pass_s).max(t * 1e-3))
+    }
+
     /// Time the dispatches that `record` encodes: calibrate the batch size,
     /// warm up, then sample `cfg.repeats` batches.
     pub fn measure(

@@ -50,6 +50,19 @@ fn shaders_expose_what_the_host_dispatches() {
         ["copy", "scale", "add", "triad", "dot"]
     );
     assert_eq!(overrides(&stream), ["WORKGROUP_SIZE"]);
+    let mm = module(&dir.join("matmul.wgsl"));
+    assert_eq!(
+        entry_points(&mm),
+        ["gemm_tiled", "gemm_direct", "gemv_splitk"]
+    );
+    for o in ["TILE_M", "TILE_N", "WG_M", "WG_N", "BK", "SPLIT"] {
+        assert!(
+            overrides(&mm).iter().any(|x| x == o),
+            "matmul.wgsl lacks {o}"
+        );
+    }
+    let sg = module(&dir.join("matmul_subgroup.wgsl"));
+    assert_eq!(entry_points(&sg), ["gemv_subgroup"]);
     for f in ["peak_f32.wgsl", "peak_f16.wgsl"] {
         let m = module(&dir.join(f));
         assert_eq!(entry_points(&m), ["peak"], "{f}");

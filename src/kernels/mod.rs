@@ -2,6 +2,7 @@
 //! buffers and dispatch, tunable parameters, a CPU reference and the kernel's
 //! FLOP/byte accounting. The WGSL lives in `shaders/`.
 
+pub mod matmul;
 pub mod peak;
 pub mod stream;
 
@@ -89,6 +90,19 @@ impl Verification {
         }
     }
 
+    /// Account one element whose error is judged against `scale` (e.g. the
+    /// sum of absolute terms of a dot product) rather than its own size.
+    pub fn add_scaled(&mut self, got: f64, want: f64, scale: f64) {
+        self.checked += 1;
+        let rel = (got - want).abs() / scale;
+        if rel.is_nan() || rel > self.tolerance {
+            self.mismatches += 1;
+        }
+        if rel > self.max_rel_err || rel.is_nan() {
+            self.max_rel_err = rel;
+        }
+    }
+
     /// Merge another comparison's counts into this one.
     pub fn merge(&mut self, other: &Self) {
         self.checked += other.checked;
@@ -131,31 +145,45 @@ pub(crate) fn uniform_buffer(ctx: &GpuContext, label: &str, data: &[u8]) -> wgpu
     buf
 }
 
+/// How a kernel binds one buffer of group 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binding {
+    /// `var<uniform>`
+    Uniform,
+    /// `var<storage, read>`
+    ReadOnly,
+    /// `var<storage, read_write>`
+    ReadWrite,
+}
+
 /// A compute pipeline for `entry` with pipeline-overridable constants and an
-/// explicit layout: binding 0 is a uniform buffer, bindings 1..=`storage` are
-/// read-write storage buffers, whether or not the entry point uses them all.
+/// explicit layout (`bindings[i]` at binding i of group 0), so that entry
+/// points that leave a binding unused still share one bind group layout.
 pub(crate) fn pipeline(
     ctx: &GpuContext,
     module: &wgpu::ShaderModule,
     entry: &str,
-    storage: u32,
+    bindings: &[Binding],
     constants: &[(&str, f64)],
 ) -> Result<wgpu::ComputePipeline> {
-    let entry_for = |binding: u32| wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: if binding == 0 {
-                wgpu::BufferBindingType::Uniform
-            } else {
-                wgpu::BufferBindingType::Storage { read_only: false }
+    let entries: Vec<_> = bindings
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: match b {
+                    Binding::Uniform => wgpu::BufferBindingType::Uniform,
+                    Binding::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
+                    Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                },
+                has_dynamic_offset: false,
+                min_binding_size: None,
             },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    };
-    let entries: Vec<_> = (0..=storage).map(entry_for).collect();
+            count: None,
+        })
+        .collect();
     ctx.scoped(&format!("pipeline `{entry}` {constants:?}"), || {
         let bgl = ctx
             .device
@@ -185,18 +213,18 @@ pub(crate) fn pipeline(
     })
 }
 
-/// Bind `buffers` in order to bindings 0.. of group 0 of `pipeline`.
+/// Bind `resources` in order to bindings 0.. of group 0 of `pipeline`.
 pub(crate) fn bind_group(
     ctx: &GpuContext,
     pipeline: &wgpu::ComputePipeline,
-    buffers: &[&wgpu::Buffer],
+    resources: &[wgpu::BindingResource<'_>],
 ) -> Result<wgpu::BindGroup> {
-    let entries: Vec<_> = buffers
+    let entries: Vec<_> = resources
         .iter()
         .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry {
+        .map(|(i, r)| wgpu::BindGroupEntry {
             binding: i as u32,
-            resource: b.as_entire_binding(),
+            resource: r.clone(),
         })
         .collect();
     ctx.scoped("bind group", || {

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{bind_group, pipeline, storage_buffer, uniform_buffer, workgroups};
+use super::{bind_group, pipeline, storage_buffer, uniform_buffer, workgroups, Binding};
 use super::{DType, KernelRecord, RoofKind, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -220,7 +220,7 @@ pub fn run(
         ctx,
         &module,
         "peak",
-        1,
+        &[Binding::Uniform, Binding::ReadWrite],
         &[
             ("WORKGROUP_SIZE", params.workgroup_size as f64),
             ("CHAINS", params.chains as f64),
@@ -237,7 +237,11 @@ pub fn run(
         }),
     );
     let out = storage_buffer(ctx, "peak output", params.bytes())?;
-    let bg = bind_group(ctx, &pipe, &[&uniform, &out])?;
+    let bg = bind_group(
+        ctx,
+        &pipe,
+        &[uniform.as_entire_binding(), out.as_entire_binding()],
+    )?;
     debug_assert_eq!(
         workgroups(ctx, params.invocations(), params.workgroup_size as u64),
         params.workgroups

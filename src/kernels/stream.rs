@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{bind_group, pipeline, storage_buffer, uniform_buffer, workgroups};
+use super::{bind_group, pipeline, storage_buffer, uniform_buffer, workgroups, Binding};
 use super::{DType, KernelRecord, RoofKind, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -278,12 +278,20 @@ pub fn run(
             ctx,
             &module,
             op.name(),
-            3,
+            &[
+                Binding::Uniform,
+                Binding::ReadWrite,
+                Binding::ReadWrite,
+                Binding::ReadWrite,
+            ],
             &[("WORKGROUP_SIZE", params.workgroup_size as f64)],
         )?;
         let groups_bound = sets
             .iter()
-            .map(|[a, b, c]| bind_group(ctx, &pipe, &[&uniform, a, b, c]))
+            .map(|[a, b, c]| {
+                let r = [&uniform, a, b, c].map(|x| x.as_entire_binding());
+                bind_group(ctx, &pipe, &r)
+            })
             .collect::<Result<Vec<_>>>()?;
         let timing_result = timer.measure(ctx, timing, &name, &mut |pass, i| {
             pass.set_pipeline(&pipe);

@@ -1,0 +1,79 @@
+// Decode matrix product with subgroup reductions (needs SUBGROUP).
+//
+// C = A . W^T with the layouts and parameters of matmul.wgsl; this file holds
+// gemv_subgroup, the variant of gemv_splitk that reduces each output with
+// subgroupAdd and one workgroup-memory slot per subgroup instead of a
+// log2(SPLIT)-step tree. The host generates the f16 variant by replacing the
+// `alias T` line.
+
+alias T = f32;
+
+struct Params {
+    m: u32,
+    n: u32,
+    k4: u32,
+    ldc: u32,
+    c_col: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<vec4<T>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<T>>;
+@group(0) @binding(3) var<storage, read_write> c: array<T>;
+
+override TILE_M: u32 = 1u;
+override TILE_N: u32 = 1u;
+override SPLIT: u32 = 256u;
+const MAX_TILE: u32 = 8u;
+
+// One slot per subgroup; subgroups are at least 4 invocations wide.
+var<workgroup> partial: array<f32, SPLIT / 4u>;
+
+@compute @workgroup_size(SPLIT)
+fn gemv_subgroup(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+    @builtin(subgroup_id) sg: u32,
+    @builtin(num_subgroups) sgs: u32,
+) {
+    let row0 = wg.y * TILE_M;
+    let col0 = wg.x * TILE_N;
+    var acc: array<f32, 64>; // MAX_TILE * MAX_TILE
+    for (var kk = li; kk < p.k4; kk += SPLIT) {
+        var av: array<vec4<f32>, MAX_TILE>;
+        for (var i = 0u; i < TILE_M; i++) {
+            av[i] = vec4<f32>(a[min(row0 + i, p.m - 1u) * p.k4 + kk]);
+        }
+        for (var j = 0u; j < TILE_N; j++) {
+            let wv = vec4<f32>(w[min(col0 + j, p.n - 1u) * p.k4 + kk]);
+            for (var i = 0u; i < TILE_M; i++) {
+                acc[i * MAX_TILE + j] += dot(av[i], wv);
+            }
+        }
+    }
+    for (var i = 0u; i < TILE_M; i++) {
+        for (var j = 0u; j < TILE_N; j++) {
+            let s = subgroupAdd(acc[i * MAX_TILE + j]);
+            if lane == 0u {
+                partial[sg] = s;
+            }
+            workgroupBarrier();
+            if li == 0u {
+                var total = 0.0;
+                for (var q = 0u; q < sgs; q++) {
+                    total += partial[q];
+                }
+                let row = row0 + i;
+                let col = col0 + j;
+                if row < p.m && col < p.n {
+                    c[row * p.ldc + p.c_col + col] = T(total);
+                }
+            }
+            workgroupBarrier();
+        }
+    }
+}

@@ -1,0 +1,678 @@
+//! Matrix products of the linear layers: C = A . W^T, with A the m x k
+//! activations and W the n x k weights (the layout of a Linear layer).
+//! WGSL: `shaders/matmul.wgsl` (tiled GEMM, direct register-blocked GEMM,
+//! split-k GEMV with a workgroup-memory reduction) and
+//! `shaders/matmul_subgroup.wgsl` (split-k GEMV with subgroup reductions).
+//!
+//! Accounting (see [`crate::plan::Op`]): `2 m n k` FLOPs and the minimal
+//! `size * (m k + k n + m n)` bytes. Products accumulate in f32 for both
+//! dtypes.
+//!
+//! Operands larger than one storage binding (Llama-7B's 11008 x 4096 f32
+//! weights are 172 MiB; lavapipe binds at most 128 MiB) live in one buffer
+//! each and are bound in ranges: the product is split into row chunks of A
+//! and C and row chunks of W, one dispatch per pair, all of them one timed
+//! "dispatch" of the op.
+//!
+//! Verification: inputs are hashed multiples of 2^-10 in [-1, 1), exact in
+//! f16 and f32, so the host regenerates any row without keeping a copy and
+//! computes sampled outputs in f64; the error is judged against
+//! sum |a_i w_i| (the scale of the rounding), with a tolerance per dtype.
+
+use std::num::NonZeroU64;
+
+use serde::{Deserialize, Serialize};
+
+use super::{bind_group, pipeline, uniform_buffer, Binding};
+use super::{DType, Verification};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+
+/// The WGSL of the tiled, direct and split-k kernels.
+pub const SHADER: &str = include_str!("../../shaders/matmul.wgsl");
+/// The WGSL of the subgroup-reduction kernel.
+pub const SHADER_SUBGROUP: &str = include_str!("../../shaders/matmul_subgroup.wgsl");
+
+/// Largest TILE_M / TILE_N the shaders hold.
+pub const MAX_TILE: u32 = 8;
+
+/// Tolerance of a sampled output, relative to `sum |a_i w_i|`.
+pub fn tolerance(dtype: DType) -> f64 {
+    match dtype {
+        // f32 accumulation over up to ~16k terms
+        DType::F32 => 1e-5,
+        // plus rounding the output to f16 (2^-11 relative)
+        DType::F16 => 2e-3,
+    }
+}
+
+/// The shader source for `dtype`: the f16 variant is generated from the f32
+/// file by enabling f16 and redefining the element alias `T`.
+pub fn source(base: &str, dtype: DType) -> String {
+    match dtype {
+        DType::F32 => base.to_string(),
+        DType::F16 => base.replacen("alias T = f32;", "enable f16;\nalias T = f16;", 1),
+    }
+}
+
+/// One kernel configuration the autotuner can try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kernel", rename_all = "snake_case")]
+pub enum MatmulConfig {
+    /// Workgroup-memory tiles; each invocation computes tile_m x tile_n.
+    Tiled {
+        /// Rows per invocation.
+        tile_m: u32,
+        /// Columns per invocation.
+        tile_n: u32,
+        /// Invocations along m.
+        wg_m: u32,
+        /// Invocations along n.
+        wg_n: u32,
+        /// k-tile in vec4s.
+        bk: u32,
+    },
+    /// Register blocking straight from memory.
+    Direct {
+        /// Rows per invocation.
+        tile_m: u32,
+        /// Columns per invocation.
+        tile_n: u32,
+        /// Invocations along m.
+        wg_m: u32,
+        /// Invocations along n.
+        wg_n: u32,
+    },
+    /// A workgroup of `split` invocations shares the k loop of
+    /// tile_m x tile_n outputs; workgroup-memory tree reduction.
+    SplitK {
+        /// Rows per workgroup.
+        tile_m: u32,
+        /// Columns per workgroup.
+        tile_n: u32,
+        /// Invocations per workgroup (a power of two).
+        split: u32,
+    },
+    /// As `SplitK`, reducing with subgroup operations (needs SUBGROUP).
+    Subgroup {
+        /// Rows per workgroup.
+        tile_m: u32,
+        /// Columns per workgroup.
+        tile_n: u32,
+        /// Invocations per workgroup.
+        split: u32,
+    },
+}
+
+impl MatmulConfig {
+    fn entry(&self) -> &'static str {
+        match self {
+            Self::Tiled { .. } => "gemm_tiled",
+            Self::Direct { .. } => "gemm_direct",
+            Self::SplitK { .. } => "gemv_splitk",
+            Self::Subgroup { .. } => "gemv_subgroup",
+        }
+    }
+
+    fn tiles(&self) -> (u32, u32) {
+        match *self {
+            Self::Tiled { tile_m, tile_n, .. }
+            | Self::Direct { tile_m, tile_n, .. }
+            | Self::SplitK { tile_m, tile_n, .. }
+            | Self::Subgroup { tile_m, tile_n, .. } => (tile_m, tile_n),
+        }
+    }
+
+    fn constants(&self) -> Vec<(&'static str, f64)> {
+        let (tm, tn) = self.tiles();
+        let mut c = vec![("TILE_M", tm as f64), ("TILE_N", tn as f64)];
+        match *self {
+            Self::Tiled { wg_m, wg_n, bk, .. } => c.extend([
+                ("WG_M", wg_m as f64),
+                ("WG_N", wg_n as f64),
+                ("BK", bk as f64),
+            ]),
+            Self::Direct { wg_m, wg_n, .. } => {
+                c.extend([("WG_M", wg_m as f64), ("WG_N", wg_n as f64)])
+            }
+            Self::SplitK { split, .. } | Self::Subgroup { split, .. } => {
+                c.push(("SPLIT", split as f64))
+            }
+        }
+        c
+    }
+
+    /// Rows and columns of C one workgroup covers.
+    fn block(&self) -> (u64, u64) {
+        let (tm, tn) = self.tiles();
+        match *self {
+            Self::Tiled { wg_m, wg_n, .. } | Self::Direct { wg_m, wg_n, .. } => {
+                ((wg_m * tm) as u64, (wg_n * tn) as u64)
+            }
+            Self::SplitK { .. } | Self::Subgroup { .. } => (tm as u64, tn as u64),
+        }
+    }
+
+    fn invocations(&self) -> u32 {
+        match *self {
+            Self::Tiled { wg_m, wg_n, .. } | Self::Direct { wg_m, wg_n, .. } => wg_m * wg_n,
+            Self::SplitK { split, .. } | Self::Subgroup { split, .. } => split,
+        }
+    }
+
+    fn workgroup_bytes(&self, dtype: DType) -> u64 {
+        match *self {
+            Self::Tiled {
+                tile_m,
+                tile_n,
+                wg_m,
+                wg_n,
+                bk,
+            } => ((wg_m * tile_m + wg_n * tile_n) * bk) as u64 * 4 * dtype.size(),
+            Self::Direct { .. } => 0,
+            Self::SplitK { split, .. } => 4 * split as u64,
+            Self::Subgroup { split, .. } => split as u64,
+        }
+    }
+
+    /// Why this configuration cannot run on `ctx` for an m x n chunk, if so.
+    pub fn unsupported(&self, ctx: &GpuContext, dtype: DType, m: u64, n: u64) -> Option<String> {
+        let (tm, tn) = self.tiles();
+        let l = &ctx.limits;
+        if tm == 0 || tn == 0 || tm > MAX_TILE || tn > MAX_TILE {
+            return Some(format!("tiles {tm}x{tn} outside 1..={MAX_TILE}"));
+        }
+        if self.invocations() > l.max_compute_invocations_per_workgroup {
+            return Some(format!(
+                "{} invocations per workgroup > limit {}",
+                self.invocations(),
+                l.max_compute_invocations_per_workgroup
+            ));
+        }
+        if let Self::Tiled { wg_m, wg_n, .. } | Self::Direct { wg_m, wg_n, .. } = *self {
+            if wg_n > l.max_compute_workgroup_size_x || wg_m > l.max_compute_workgroup_size_y {
+                return Some(format!("workgroup {wg_n}x{wg_m} exceeds the size limits"));
+            }
+        }
+        if let Self::SplitK { split, .. } | Self::Subgroup { split, .. } = *self {
+            if !split.is_power_of_two() || split > l.max_compute_workgroup_size_x {
+                return Some(format!(
+                    "split {split} is not a power of two within the limit"
+                ));
+            }
+        }
+        if self.workgroup_bytes(dtype) > l.max_compute_workgroup_storage_size as u64 {
+            return Some(format!(
+                "{} bytes of workgroup memory > limit {}",
+                self.workgroup_bytes(dtype),
+                l.max_compute_workgroup_storage_size
+            ));
+        }
+        if matches!(self, Self::Subgroup { .. }) && !ctx.has(wgpu::Features::SUBGROUP) {
+            return Some("the adapter lacks SUBGROUP".into());
+        }
+        let (bm, bn) = self.block();
+        let max = l.max_compute_workgroups_per_dimension as u64;
+        if m.div_ceil(bm) > max || n.div_ceil(bn) > max {
+            return Some("more workgroups than max_compute_workgroups_per_dimension".into());
+        }
+        None
+    }
+
+    /// The configurations worth trying for an m x n x k product.
+    pub fn candidates(m: u64, ctx: &GpuContext) -> Vec<Self> {
+        let mut v = Vec::new();
+        if m >= 32 {
+            v.extend([
+                Self::Tiled {
+                    tile_m: 4,
+                    tile_n: 4,
+                    wg_m: 16,
+                    wg_n: 16,
+                    bk: 4,
+                },
+                Self::Tiled {
+                    tile_m: 8,
+                    tile_n: 4,
+                    wg_m: 8,
+                    wg_n: 16,
+                    bk: 8,
+                },
+                Self::Direct {
+                    tile_m: 4,
+                    tile_n: 4,
+                    wg_m: 8,
+                    wg_n: 8,
+                },
+                Self::Direct {
+                    tile_m: 8,
+                    tile_n: 2,
+                    wg_m: 4,
+                    wg_n: 16,
+                },
+            ]);
+        } else {
+            let tm = (m as u32).clamp(1, MAX_TILE);
+            v.extend([
+                Self::Direct {
+                    tile_m: tm,
+                    tile_n: 2,
+                    wg_m: 1,
+                    wg_n: 64,
+                },
+                Self::SplitK {
+                    tile_m: tm.min(4),
+                    tile_n: 2,
+                    split: 64,
+                },
+                Self::SplitK {
+                    tile_m: tm.min(4),
+                    tile_n: 1,
+                    split: 256,
+                },
+            ]);
+            if ctx.has(wgpu::Features::SUBGROUP) {
+                v.extend([
+                    Self::Subgroup {
+                        tile_m: tm.min(4),
+                        tile_n: 2,
+                        split: 64,
+                    },
+                    Self::Subgroup {
+                        tile_m: tm.min(4),
+                        tile_n: 1,
+                        split: 256,
+                    },
+                ]);
+            }
+        }
+        v
+    }
+}
+
+/// Initial value of element `i` of operand `which` (0 = A, 1 = W): a hashed
+/// multiple of 2^-10 in [-1, 1), exact in f16 and f32.
+pub fn initial(which: u32, i: u64) -> f32 {
+    let mut h = i
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add((which as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    h ^= h >> 29;
+    ((h & 2047) as f32 - 1024.0) / 1024.0
+}
+
+/// One dispatch's share of the product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Chunk {
+    m0: u64,
+    mc: u64,
+    n0: u64,
+    nc: u64,
+}
+
+/// Split m and n so that every bound range fits one storage binding. Rows
+/// per chunk are multiples of 64 so every range offset is aligned.
+fn chunks(m: u64, n: u64, k: u64, size: u64, binding: u64) -> Result<Vec<Chunk>> {
+    let fit = |len: u64, what: &str| -> Result<u64> {
+        let rows = binding / (len * size);
+        if rows >= m.max(n) {
+            Ok(rows)
+        } else if rows >= 64 {
+            Ok(rows / 64 * 64)
+        } else {
+            Err(Error::ExceedsLimit {
+                what: format!("64 rows of {what} ({len} elements each)"),
+                requested: 64 * len * size,
+                limit_name: "max_storage_buffer_binding_size",
+                limit: binding,
+            })
+        }
+    };
+    let mc = fit(k.max(n), "A or C")?.min(m);
+    let nc = fit(k, "W")?.min(n);
+    let mut out = Vec::new();
+    for m0 in (0..m).step_by(mc as usize) {
+        for n0 in (0..n).step_by(nc as usize) {
+            out.push(Chunk {
+                m0,
+                mc: mc.min(m - m0),
+                n0,
+                nc: nc.min(n - n0),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k4: u32,
+    ldc: u32,
+    c_col: u32,
+    _pad: [u32; 3],
+}
+
+/// The operands of one product on the GPU, filled and ready to run.
+pub struct Problem {
+    /// Rows of A and C.
+    pub m: u64,
+    /// Rows of W, columns of C.
+    pub n: u64,
+    /// Inner dimension.
+    pub k: u64,
+    /// Element type.
+    pub dtype: DType,
+    a: wgpu::Buffer,
+    w: wgpu::Buffer,
+    c: wgpu::Buffer,
+    chunks: Vec<Chunk>,
+    params: Vec<wgpu::Buffer>,
+}
+
+/// A compiled configuration bound to a problem.
+pub struct Prepared {
+    /// The configuration.
+    pub config: MatmulConfig,
+    pipeline: wgpu::ComputePipeline,
+    groups: Vec<(wgpu::BindGroup, u32, u32)>,
+}
+
+const FILL_CHUNK: u64 = 4 << 20;
+
+impl Problem {
+    /// Check sizes, allocate and fill A and W.
+    pub fn new(ctx: &GpuContext, m: u64, n: u64, k: u64, dtype: DType) -> Result<Self> {
+        if m == 0 || n == 0 || k == 0 {
+            return Err(Error::ZeroSize {
+                what: "matrix dimensions",
+            });
+        }
+        if k % 4 != 0 || n % 4 != 0 {
+            return Err(Error::Invalid(format!(
+                "the matmul kernels need k and n to be multiples of 4, got n = {n}, k = {k}"
+            )));
+        }
+        if !dtype.supported(ctx) {
+            return Err(Error::Unsupported {
+                dtype: dtype.name().into(),
+                adapter: ctx.adapter.name.clone(),
+                feature: "SHADER_F16",
+            });
+        }
+        let s = dtype.size();
+        let chunks = chunks(m, n, k, s, ctx.limits.max_storage_buffer_binding_size)?;
+        let mut bufs = Vec::new();
+        for (label, elems) in [("A", m * k), ("W", n * k), ("C", m * n)] {
+            let bytes = elems * s;
+            if bytes > ctx.limits.max_buffer_size {
+                return Err(Error::ExceedsLimit {
+                    what: format!("matrix {label} ({m}x{n}x{k} {})", dtype.name()),
+                    requested: bytes,
+                    limit_name: "max_buffer_size",
+                    limit: ctx.limits.max_buffer_size,
+                });
+            }
+            let buf = ctx.scoped(&format!("matrix {label} ({bytes} bytes)"), || {
+                ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size: bytes,
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_DST
+                        | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                })
+            })?;
+            bufs.push(buf);
+        }
+        let c = bufs.pop().expect("three buffers");
+        let w = bufs.pop().expect("three buffers");
+        let a = bufs.pop().expect("three buffers");
+        fill(ctx, &a, 0, m * k, dtype)?;
+        fill(ctx, &w, 1, n * k, dtype)?;
+        let params = chunks
+            .iter()
+            .map(|ch| {
+                let p = Params {
+                    m: ch.mc as u32,
+                    n: ch.nc as u32,
+                    k4: (k / 4) as u32,
+                    ldc: n as u32,
+                    c_col: ch.n0 as u32,
+                    _pad: [0; 3],
+                };
+                uniform_buffer(ctx, "matmul params", bytemuck::bytes_of(&p))
+            })
+            .collect();
+        Ok(Self {
+            m,
+            n,
+            k,
+            dtype,
+            a,
+            w,
+            c,
+            chunks,
+            params,
+        })
+    }
+
+    /// Dispatches per run of the op (one per chunk).
+    pub fn dispatches(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Compile `config` for this problem, or say why it cannot run here.
+    pub fn prepare(
+        &self,
+        ctx: &GpuContext,
+        config: MatmulConfig,
+        checked: bool,
+    ) -> Result<Prepared> {
+        let largest = self
+            .chunks
+            .iter()
+            .fold((0, 0), |acc, c| (acc.0.max(c.mc), acc.1.max(c.nc)));
+        if let Some(why) = config.unsupported(ctx, self.dtype, largest.0, largest.1) {
+            return Err(Error::Invalid(format!("{config:?}: {why}")));
+        }
+        let base = match config {
+            MatmulConfig::Subgroup { .. } => SHADER_SUBGROUP,
+            _ => SHADER,
+        };
+        let label = format!("matmul {} {}", config.entry(), self.dtype.name());
+        let module = ctx.shader(&label, &source(base, self.dtype), checked)?;
+        let bindings = [
+            Binding::Uniform,
+            Binding::ReadOnly,
+            Binding::ReadOnly,
+            Binding::ReadWrite,
+        ];
+        let pipe = pipeline(ctx, &module, config.entry(), &bindings, &config.constants())?;
+        let s = self.dtype.size();
+        let (bm, bn) = config.block();
+        let groups = self
+            .chunks
+            .iter()
+            .zip(&self.params)
+            .map(|(ch, p)| {
+                let bg = bind_group(
+                    ctx,
+                    &pipe,
+                    &[
+                        p.as_entire_binding(),
+                        rows(&self.a, ch.m0, ch.mc, self.k * s),
+                        rows(&self.w, ch.n0, ch.nc, self.k * s),
+                        rows(&self.c, ch.m0, ch.mc, self.n * s),
+                    ],
+                )?;
+                Ok((bg, ch.nc.div_ceil(bn) as u32, ch.mc.div_ceil(bm) as u32))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Prepared {
+            config,
+            pipeline: pipe,
+            groups,
+        })
+    }
+
+    /// Record one full product (every chunk) into `pass`.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, prepared: &Prepared) {
+        pass.set_pipeline(&prepared.pipeline);
+        for (bg, x, y) in &prepared.groups {
+            pass.set_bind_group(0, bg, &[]);
+            pass.dispatch_workgroups(*x, *y, 1);
+        }
+    }
+
+    /// Zero C, so a kernel that writes nothing cannot pass on an earlier
+    /// kernel's output.
+    pub fn clear_output(&self, ctx: &GpuContext) {
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        enc.clear_buffer(&self.c, 0, None);
+        ctx.queue.submit([enc.finish()]);
+    }
+
+    /// Run `prepared` once (after [`Self::clear_output`]) and check `samples`
+    /// output elements, the four corners included, against the host.
+    pub fn run_and_verify(
+        &self,
+        ctx: &GpuContext,
+        prepared: &Prepared,
+        samples: u64,
+    ) -> Result<Verification> {
+        self.clear_output(ctx);
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            self.record(&mut pass, prepared);
+        }
+        ctx.queue.submit([enc.finish()]);
+        self.verify(ctx, samples)
+    }
+
+    /// Compare sampled elements of C with f64 dot products on the host.
+    pub fn verify(&self, ctx: &GpuContext, samples: u64) -> Result<Verification> {
+        let (m, n) = (self.m, self.n);
+        let mut points = vec![(0, 0), (0, n - 1), (m - 1, 0), (m - 1, n - 1)];
+        let mut h: u64 = 0x1234_5678_9ABC_DEF1 ^ (m << 40) ^ (n << 20) ^ self.k;
+        for _ in 0..samples {
+            h ^= h << 13;
+            h ^= h >> 7;
+            h ^= h << 17;
+            points.push(((h >> 32) % m, (h & 0xFFFF_FFFF) % n));
+        }
+        let s = self.dtype.size();
+        let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("matmul samples"),
+            size: 4 * points.len() as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        for (i, (r, c)) in points.iter().enumerate() {
+            let byte = (r * n + c) * s;
+            enc.copy_buffer_to_buffer(&self.c, byte & !3, &staging, 4 * i as u64, 4);
+        }
+        ctx.queue.submit([enc.finish()]);
+        let bytes = ctx.read_mapped(&staging)?;
+        let mut v = Verification::compare(&[], tolerance(self.dtype), |_| 0.0);
+        for (i, (r, c)) in points.iter().enumerate() {
+            let word = &bytes[4 * i..4 * i + 4];
+            let got = match self.dtype {
+                DType::F32 => f32::from_le_bytes(word.try_into().expect("4 bytes")) as f64,
+                DType::F16 => {
+                    let half = ((r * n + c) * s % 4) as usize;
+                    let bits = u16::from_le_bytes([word[half], word[half + 1]]);
+                    half::f16::from_bits(bits).to_f64()
+                }
+            };
+            let (mut want, mut scale) = (0f64, 0f64);
+            for kk in 0..self.k {
+                let p = initial(0, r * self.k + kk) as f64 * initial(1, c * self.k + kk) as f64;
+                want += p;
+                scale += p.abs();
+            }
+            v.add_scaled(got, want, scale.max(f64::MIN_POSITIVE));
+        }
+        Ok(v)
+    }
+}
+
+/// Rows `row0 .. row0 + count` of a row-major buffer with `row_bytes` per row.
+fn rows(buf: &wgpu::Buffer, row0: u64, count: u64, row_bytes: u64) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: buf,
+        offset: row0 * row_bytes,
+        size: NonZeroU64::new(count * row_bytes),
+    })
+}
+
+/// Upload the initial values of operand `which` in chunks, in `dtype`.
+fn fill(ctx: &GpuContext, buf: &wgpu::Buffer, which: u32, elems: u64, dtype: DType) -> Result<()> {
+    let mut start = 0;
+    while start < elems {
+        let end = (start + FILL_CHUNK).min(elems);
+        let bytes: Vec<u8> = match dtype {
+            DType::F32 => (start..end)
+                .flat_map(|i| initial(which, i).to_le_bytes())
+                .collect(),
+            DType::F16 => (start..end)
+                .flat_map(|i| half::f16::from_f32(initial(which, i)).to_le_bytes())
+                .collect(),
+        };
+        ctx.queue.write_buffer(buf, start * dtype.size(), &bytes);
+        ctx.queue.submit([]);
+        ctx.wait()?;
+        start = end;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_exact_in_f16() {
+        for i in 0..10_000 {
+            let x = initial(0, i);
+            assert!((-1.0..1.0).contains(&x));
+            assert_eq!(half::f16::from_f32(x).to_f32(), x);
+        }
+        assert_ne!(initial(0, 7), initial(1, 7));
+    }
+
+    #[test]
+    fn chunks_cover_everything_within_the_binding() {
+        // Llama-7B up projection at S = 4096 in f32 against lavapipe's 128 MiB.
+        let (m, n, k, s, b) = (4096, 11008, 4096, 4, 128 << 20);
+        let cs = chunks(m, n, k, s, b).unwrap();
+        let area: u64 = cs.iter().map(|c| c.mc * c.nc).sum();
+        assert_eq!(area, m * n);
+        for c in &cs {
+            assert!(
+                c.mc * k * s <= b && c.mc * n * s <= b && c.nc * k * s <= b,
+                "{c:?}"
+            );
+            assert_eq!(c.m0 % 64, 0);
+            assert_eq!(c.n0 % 64, 0);
+        }
+        // W: 11008 rows of 16 KiB = 172 MiB: two row chunks of W.
+        assert_eq!(cs.iter().map(|c| c.n0).max(), Some(8192));
+        // Small problems are one chunk.
+        assert_eq!(chunks(128, 4096, 4096, 2, b).unwrap().len(), 1);
+        // A row that cannot fit 64 times is an error, not a panic.
+        assert!(chunks(64, 64, 1 << 22, 4, b).is_err());
+    }
+
+    #[test]
+    fn f16_source_is_generated() {
+        let s = source(SHADER, DType::F16);
+        assert!(s.contains("enable f16;\nalias T = f16;"));
+        assert_eq!(source(SHADER, DType::F32), SHADER);
+    }
+}

@@ -1,0 +1,312 @@
+//! The workload plan: a model and a sweep become a list of ops, each a
+//! (batched) matrix product with its shape, FLOPs and minimal bytes.
+//!
+//! Accounting, per op with GEMM-equivalent dimensions batch, m, n, k:
+//! - `flops = 2 * batch * m * n * k` (one multiply and one add per term);
+//! - `bytes = dtype_size * batch * (m*k + k*n + m*n)`: the minimal traffic,
+//!   each input read once and the output written once;
+//! - `intensity = flops / bytes`.
+//!
+//! Projections and MLP products share their weights across the tokens of a
+//! step, so their m is the number of tokens (B * S in prefill, B in decode)
+//! and batch is 1.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::kernels::DType;
+use crate::model::ModelConfig;
+
+/// The chart's series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Series {
+    /// q, k, v and o projections.
+    #[serde(rename = "qkv mlp")]
+    QkvMlp,
+    /// The MLP's up, gate and down products.
+    #[serde(rename = "up/gate/down")]
+    UpGateDown,
+}
+
+impl Series {
+    /// Name as in the chart's legend.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::QkvMlp => "qkv mlp",
+            Self::UpGateDown => "up/gate/down",
+        }
+    }
+}
+
+/// Prefill ("init") or autoregressive decode ("ar").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Prefill over a whole prompt.
+    Init,
+    /// One decode step.
+    Ar,
+}
+
+impl Phase {
+    /// Name as in the chart's legend.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Init => "init",
+            Self::Ar => "ar",
+        }
+    }
+}
+
+/// One matrix product of the model at one point of the sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Op {
+    /// Chart series.
+    pub series: Series,
+    /// Phase.
+    pub phase: Phase,
+    /// Which product: q, k, v, o, gate, up, down.
+    pub op: String,
+    /// Element type.
+    pub dtype: DType,
+    /// Sequences in flight (B).
+    pub seqs: u64,
+    /// Prompt length (prefill) or KV context length (decode).
+    pub seq_len: u64,
+    /// Independent products (1 for the shared-weight projections).
+    pub batch: u64,
+    /// Rows of A and C.
+    pub m: u64,
+    /// Columns of C (rows of the weight).
+    pub n: u64,
+    /// Inner dimension.
+    pub k: u64,
+}
+
+impl Op {
+    /// `2 * batch * m * n * k`.
+    pub fn flops(&self) -> u64 {
+        2 * self.batch * self.m * self.n * self.k
+    }
+
+    /// `dtype_size * batch * (m*k + k*n + m*n)`.
+    pub fn bytes(&self) -> u64 {
+        self.dtype.size() * self.batch * (self.m * self.k + self.k * self.n + self.m * self.n)
+    }
+
+    /// FLOPs per byte.
+    pub fn intensity(&self) -> f64 {
+        self.flops() as f64 / self.bytes() as f64
+    }
+
+    /// Short label, e.g. `init q S=128 f16`.
+    pub fn label(&self) -> String {
+        let size = match self.phase {
+            Phase::Init => format!("B={} S={}", self.seqs, self.seq_len),
+            Phase::Ar => format!("B={} L={}", self.seqs, self.seq_len),
+        };
+        format!(
+            "{} {} {size} {}",
+            self.phase.name(),
+            self.op,
+            self.dtype.name()
+        )
+    }
+}
+
+/// The sweep to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sweep {
+    /// Prompt lengths of the prefill points (batch `prefill_batch`).
+    pub seq_lens: Vec<u64>,
+    /// Sequences per prefill point.
+    pub prefill_batch: u64,
+    /// Decode batch sizes.
+    pub batches: Vec<u64>,
+    /// Context length of the decode points.
+    pub context: u64,
+    /// Element types.
+    pub dtypes: Vec<DType>,
+}
+
+impl Sweep {
+    /// The full sweep: S in 128..4096 at B = 1, B in 1..64 at L = 2048.
+    pub fn full(dtypes: Vec<DType>) -> Self {
+        Self {
+            seq_lens: vec![128, 256, 512, 1024, 2048, 4096],
+            prefill_batch: 1,
+            batches: vec![1, 2, 4, 8, 16, 32, 64],
+            context: 2048,
+            dtypes,
+        }
+    }
+
+    /// The `--quick` sweep: a minute on a software adapter.
+    pub fn quick(dtypes: Vec<DType>) -> Self {
+        Self {
+            seq_lens: vec![128],
+            prefill_batch: 1,
+            batches: vec![1, 16],
+            context: 2048,
+            dtypes,
+        }
+    }
+
+    /// Reject empty lists and zero sizes.
+    pub fn validate(&self) -> Result<()> {
+        if self.seq_lens.contains(&0) {
+            return Err(Error::Invalid(
+                "sequence lengths must be greater than zero".into(),
+            ));
+        }
+        if self.batches.contains(&0) || self.prefill_batch == 0 {
+            return Err(Error::Invalid(
+                "batch sizes must be greater than zero".into(),
+            ));
+        }
+        if self.context == 0 {
+            return Err(Error::Invalid(
+                "the context length must be greater than zero".into(),
+            ));
+        }
+        if self.dtypes.is_empty() {
+            return Err(Error::Invalid("no data type to run".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The linear layers of one transformer block: (series, name, n, k).
+fn linears(model: &ModelConfig) -> [(Series, &'static str, u64, u64); 7] {
+    let h = model.hidden_size;
+    let i = model.intermediate_size;
+    [
+        (Series::QkvMlp, "q", model.q_width(), h),
+        (Series::QkvMlp, "k", model.kv_width(), h),
+        (Series::QkvMlp, "v", model.kv_width(), h),
+        (Series::QkvMlp, "o", h, model.q_width()),
+        (Series::UpGateDown, "gate", i, h),
+        (Series::UpGateDown, "up", i, h),
+        (Series::UpGateDown, "down", h, i),
+    ]
+}
+
+/// Every op of `model` over `sweep`, prefill points first.
+pub fn plan(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
+    sweep.validate()?;
+    let mut ops = Vec::new();
+    for &dtype in &sweep.dtypes {
+        let phases = sweep
+            .seq_lens
+            .iter()
+            .map(|&s| (Phase::Init, sweep.prefill_batch, s, sweep.prefill_batch * s))
+            .chain(
+                sweep
+                    .batches
+                    .iter()
+                    .map(|&b| (Phase::Ar, b, sweep.context, b)),
+            );
+        for (phase, seqs, seq_len, tokens) in phases {
+            for (series, name, n, k) in linears(model) {
+                ops.push(Op {
+                    series,
+                    phase,
+                    op: name.to_string(),
+                    dtype,
+                    seqs,
+                    seq_len,
+                    batch: 1,
+                    m: tokens,
+                    n,
+                    k,
+                });
+            }
+        }
+    }
+    Ok(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    fn llama() -> ModelConfig {
+        ModelConfig::preset("llama-7b").unwrap()
+    }
+
+    #[test]
+    fn llama_7b_prefill_q_projection_by_hand() {
+        let ops = plan(
+            &llama(),
+            &Sweep {
+                seq_lens: vec![2048],
+                batches: vec![],
+                ..Sweep::full(vec![DType::F16])
+            },
+        )
+        .unwrap();
+        let q = ops.iter().find(|o| o.op == "q").unwrap();
+        assert_eq!((q.m, q.n, q.k), (2048, 4096, 4096));
+        // 2 * 2048 * 4096 * 4096
+        assert_eq!(q.flops(), 68_719_476_736);
+        // 2 * (2048*4096 + 4096*4096 + 2048*4096) = 2 * 33_554_432 = 67_108_864
+        assert_eq!(q.bytes(), 67_108_864);
+        assert_relative_eq!(q.intensity(), 1024.0);
+    }
+
+    #[test]
+    fn llama_7b_decode_up_projection_by_hand() {
+        let ops = plan(
+            &llama(),
+            &Sweep {
+                seq_lens: vec![],
+                batches: vec![1],
+                ..Sweep::full(vec![DType::F16])
+            },
+        )
+        .unwrap();
+        let up = ops.iter().find(|o| o.op == "up").unwrap();
+        assert_eq!((up.m, up.n, up.k, up.phase), (1, 11008, 4096, Phase::Ar));
+        // 2 * 1 * 11008 * 4096 = 90_177_536
+        assert_eq!(up.flops(), 90_177_536);
+        // 2 * (4096 + 4096*11008 + 11008) = 2 * 45_103_872 = 90_207_744
+        assert_eq!(up.bytes(), 90_207_744);
+        assert_relative_eq!(up.intensity(), 90_177_536.0 / 90_207_744.0);
+        let down = ops.iter().find(|o| o.op == "down").unwrap();
+        assert_eq!((down.n, down.k), (4096, 11008));
+    }
+
+    #[test]
+    fn gqa_shrinks_k_and_v() {
+        let m = ModelConfig::preset("llama-3-8b").unwrap();
+        let ops = plan(&m, &Sweep::quick(vec![DType::F32])).unwrap();
+        let k = ops.iter().find(|o| o.op == "k").unwrap();
+        assert_eq!((k.n, k.k), (1024, 4096));
+        // f32: 4 bytes per element; S = 128
+        assert_eq!(k.bytes(), 4 * (128 * 4096 + 4096 * 1024 + 128 * 1024));
+    }
+
+    #[test]
+    fn sweep_sizes_and_counts() {
+        let ops = plan(&llama(), &Sweep::full(vec![DType::F32, DType::F16])).unwrap();
+        // (6 prefill + 7 decode points) * 7 linears * 2 dtypes
+        assert_eq!(ops.len(), 13 * 7 * 2);
+        let bad = Sweep {
+            seq_lens: vec![0],
+            ..Sweep::quick(vec![DType::F32])
+        };
+        assert!(plan(&llama(), &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("sequence lengths"));
+        let bad = Sweep {
+            batches: vec![4, 0],
+            ..Sweep::quick(vec![DType::F32])
+        };
+        assert!(plan(&llama(), &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("batch sizes"));
+    }
+}

@@ -1,0 +1,165 @@
+//! The runner for the workload plan: each op of the plan is autotuned over
+//! its candidate kernel configurations, measured with the best one, and
+//! verified, giving one roofline point.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::gpu::GpuContext;
+use crate::kernels::matmul::{MatmulConfig, Problem};
+use crate::kernels::{DType, Verification};
+use crate::plan::Op;
+use crate::timer::{Measurement, Timer, TimingConfig};
+
+/// How the ops are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SuiteConfig {
+    /// Sampling of the chosen configuration.
+    pub timing: TimingConfig,
+    /// Output elements checked per verification (plus the four corners).
+    pub samples: u64,
+    /// Whether wgpu's shader runtime checks are on.
+    pub shader_checks: bool,
+}
+
+impl Default for SuiteConfig {
+    fn default() -> Self {
+        Self {
+            timing: TimingConfig {
+                warmup: 1,
+                repeats: 5,
+                ..TimingConfig::default()
+            },
+            samples: 64,
+            shader_checks: false,
+        }
+    }
+}
+
+/// One configuration the autotuner tried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// The configuration.
+    pub config: MatmulConfig,
+    /// One probe's time per op, when it ran and verified.
+    pub probe_s: Option<f64>,
+    /// Whether its sampled output matched the host.
+    pub verified: bool,
+    /// Why it was skipped or rejected, if it was.
+    pub note: Option<String>,
+}
+
+/// One measured op: a point of the roofline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// The op, with its series, phase, dtype and GEMM-equivalent shape.
+    #[serde(flatten)]
+    pub op: Op,
+    /// `2 * batch * m * n * k`.
+    pub flops: u64,
+    /// Minimal bytes: `dtype_size * batch * (m*k + k*n + m*n)`.
+    pub bytes: u64,
+    /// flops / bytes.
+    pub intensity: f64,
+    /// The configuration the autotuner chose.
+    pub kernel: MatmulConfig,
+    /// Precision of the accumulation (always f32).
+    pub accumulate: DType,
+    /// Dispatches per run of the op (operands split across bindings).
+    pub dispatches_per_op: usize,
+    /// Every configuration tried.
+    pub tuning: Vec<Trial>,
+    /// Timing of the chosen configuration, every sample kept.
+    pub timing: Measurement,
+    /// Median seconds per op.
+    pub median_s: f64,
+    /// flops / median_s.
+    pub flops_per_s: f64,
+    /// bytes / median_s.
+    pub bytes_per_s: f64,
+    /// Sampled comparison with the host after the measurement.
+    pub verification: Verification,
+    /// `verification.passed()`; unverified points are never plotted as valid.
+    pub verified: bool,
+}
+
+/// Autotune, measure and verify one op.
+pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -> Result<Point> {
+    let problem = Problem::new(ctx, op.batch * op.m, op.n, op.k, op.dtype)?;
+    let mut tuning = Vec::new();
+    let mut best: Option<(f64, usize)> = None;
+    let mut prepared = Vec::new();
+    let candidates = MatmulConfig::candidates(op.m, ctx);
+    for config in candidates {
+        let p = match problem.prepare(ctx, config, cfg.shader_checks) {
+            Ok(p) => p,
+            Err(e) => {
+                tuning.push(Trial {
+                    config,
+                    probe_s: None,
+                    verified: false,
+                    note: Some(e.to_string()),
+                });
+                continue;
+            }
+        };
+        // The verification run doubles as the warm-up of the probe.
+        let v = problem.run_and_verify(ctx, &p, cfg.samples.min(16))?;
+        if !v.passed() {
+            tuning.push(Trial {
+                config,
+                probe_s: None,
+                verified: false,
+                note: Some(format!(
+                    "{} of {} sampled outputs wrong",
+                    v.mismatches, v.checked
+                )),
+            });
+            continue;
+        }
+        let t = timer.probe(ctx, &mut |pass, _| problem.record(pass, &p))?;
+        if best.is_none_or(|(bt, _)| t < bt) {
+            best = Some((t, prepared.len()));
+        }
+        tuning.push(Trial {
+            config,
+            probe_s: Some(t),
+            verified: true,
+            note: None,
+        });
+        prepared.push(p);
+    }
+    let Some((_, index)) = best else {
+        return Err(crate::Error::Invalid(format!(
+            "{}: no kernel configuration ran and verified ({})",
+            op.label(),
+            tuning
+                .iter()
+                .filter_map(|t| t.note.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    };
+    let chosen = &prepared[index];
+    let timing = timer.measure(ctx, &cfg.timing, &op.label(), &mut |pass, _| {
+        problem.record(pass, chosen)
+    })?;
+    let verification = problem.run_and_verify(ctx, chosen, cfg.samples)?;
+    let median_s = timing.summary.median;
+    Ok(Point {
+        op: op.clone(),
+        flops: op.flops(),
+        bytes: op.bytes(),
+        intensity: op.intensity(),
+        kernel: chosen.config,
+        accumulate: DType::F32,
+        dispatches_per_op: problem.dispatches(),
+        tuning,
+        median_s,
+        flops_per_s: op.flops() as f64 / median_s,
+        bytes_per_s: op.bytes() as f64 / median_s,
+        verified: verification.passed(),
+        verification,
+        timing,
+    })
+}

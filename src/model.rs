@@ -159,7 +159,7 @@ impl ModelConfig {
                 self.num_attention_heads, self.hidden_size
             ));
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
             return Err(format!(
                 "field `num_attention_heads` ({}) is not a multiple of `num_key_value_heads` ({})",
                 self.num_attention_heads, self.num_key_value_heads

@@ -391,7 +391,7 @@ impl Problem {
                 what: "matrix dimensions",
             });
         }
-        if k % 4 != 0 || n % 4 != 0 {
+        if !k.is_multiple_of(4) || !n.is_multiple_of(4) {
             return Err(Error::Invalid(format!(
                 "the matmul kernels need k and n to be multiples of 4, got n = {n}, k = {k}"
             )));

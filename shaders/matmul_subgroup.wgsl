@@ -77,3 +77,56 @@ fn gemv_subgroup(
         }
     }
 }
+
+// gemm_subgroup: a one-dimensional workgroup of WG_N invocations computes
+// TILE_M rows (shared by the whole workgroup) x TILE_N * WG_N columns. The
+// rows of A are loaded once per subgroup, one vec4 per invocation, and
+// handed to every invocation with subgroupShuffle, so each invocation loads
+// only its own weights: TILE_N vec4 loads per TILE_M * TILE_N dot products.
+override WG_N: u32 = 64u;
+
+@compute @workgroup_size(WG_N)
+fn gemm_subgroup(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+    @builtin(subgroup_size) sg: u32,
+) {
+    let row0 = wg.y * TILE_M;
+    let col0 = wg.x * WG_N * TILE_N + li;
+    var wrow: array<u32, MAX_TILE>;
+    for (var j = 0u; j < TILE_N; j++) {
+        wrow[j] = min(col0 + j * WG_N, p.n - 1u) * p.k4;
+    }
+    var acc: array<f32, 64>; // MAX_TILE * MAX_TILE
+    for (var k0 = 0u; k0 < p.k4; k0 += sg) {
+        // Invocation `lane` holds A[row][k0 + lane] for every row of the tile.
+        var held: array<vec4<f32>, MAX_TILE>;
+        let kk = min(k0 + lane, p.k4 - 1u);
+        for (var i = 0u; i < TILE_M; i++) {
+            held[i] = vec4<f32>(a[min(row0 + i, p.m - 1u) * p.k4 + kk]);
+        }
+        let steps = min(sg, p.k4 - k0);
+        for (var s = 0u; s < steps; s++) {
+            var wv: array<vec4<f32>, MAX_TILE>;
+            for (var j = 0u; j < TILE_N; j++) {
+                wv[j] = vec4<f32>(w[wrow[j] + k0 + s]);
+            }
+            for (var i = 0u; i < TILE_M; i++) {
+                let av = subgroupShuffle(held[i], s);
+                for (var j = 0u; j < TILE_N; j++) {
+                    acc[i * MAX_TILE + j] += dot(av, wv[j]);
+                }
+            }
+        }
+    }
+    for (var i = 0u; i < TILE_M; i++) {
+        for (var j = 0u; j < TILE_N; j++) {
+            let row = row0 + i;
+            let col = col0 + j * WG_N;
+            if row < p.m && col < p.n {
+                c[row * p.ldc + p.c_col + col] = T(acc[i * MAX_TILE + j]);
+            }
+        }
+    }
+}

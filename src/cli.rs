@@ -10,10 +10,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use wgpu_roofline::gpu::{self, AdapterFilter, AdapterSummary, BackendChoice, GpuContext};
 use wgpu_roofline::kernels::peak::PeakParams;
-use wgpu_roofline::kernels::DType;
-use wgpu_roofline::results::{self, ResultsFile};
+use wgpu_roofline::kernels::{DType, RoofKind};
+use wgpu_roofline::model::ModelConfig;
+use wgpu_roofline::plan::{self, Sweep};
+use wgpu_roofline::results::{self, ResultsFile, Workload};
 use wgpu_roofline::roofs::{self, RoofsConfig};
-use wgpu_roofline::timer::{Timer, TimerPreference};
+use wgpu_roofline::suite::{self, SuiteConfig};
+use wgpu_roofline::timer::{Timer, TimerKind, TimerPreference, TimingConfig};
 use wgpu_roofline::{report, Error};
 
 /// Measured rooflines of LLM kernels on any GPU and backend, through WGSL
@@ -35,6 +38,10 @@ enum Command {
     ///
     /// Example: wgpu-roofline roofs --backend vulkan --json roofs.json
     Roofs(RoofsArgs),
+    /// Measure the roofs, then every matrix product of a model, prefill and decode, into DIR/results.json.
+    ///
+    /// Example: wgpu-roofline run --quick --out llama-run
+    Run(RunArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -110,10 +117,61 @@ enum DTypeArg {
     All,
 }
 
+/// How kernels are sampled: shared by every measuring command.
+#[derive(Debug, Args)]
+struct TimingArgs {
+    /// Sampled batches per kernel [default: 10 for roofs, 5 for run].
+    #[arg(long)]
+    repeats: Option<u32>,
+    /// Discarded warm-up batches per kernel [default: 2 for roofs, 1 for run].
+    #[arg(long)]
+    warmup: Option<u32>,
+    /// Shortest batch, in milliseconds; sets dispatches per batch.
+    #[arg(long, default_value_t = 20.0)]
+    min_batch_ms: f64,
+    /// Clock to time with.
+    #[arg(long, value_enum, default_value = "auto")]
+    timer: TimerArg,
+    /// Keep wgpu's shader runtime checks (bounds checks, loop bounding) on.
+    #[arg(long)]
+    checked: bool,
+}
+
+impl TimingArgs {
+    fn check(&self) -> Result<()> {
+        if self.repeats == Some(0) {
+            bail!("--repeats must be at least 1");
+        }
+        if !(self.min_batch_ms.is_finite() && self.min_batch_ms >= 0.0) {
+            bail!("--min-batch-ms must be a non-negative number");
+        }
+        Ok(())
+    }
+
+    fn apply(&self, t: &mut TimingConfig) {
+        t.repeats = self.repeats.unwrap_or(t.repeats);
+        t.warmup = self.warmup.unwrap_or(t.warmup);
+        t.min_batch_s = self.min_batch_ms / 1e3;
+    }
+
+    fn timer(&self, ctx: &GpuContext) -> Result<Timer> {
+        Ok(Timer::new(
+            ctx,
+            match self.timer {
+                TimerArg::Auto => TimerPreference::Auto,
+                TimerArg::Gpu => TimerPreference::Gpu,
+                TimerArg::Wall => TimerPreference::Wall,
+            },
+        )?)
+    }
+}
+
 #[derive(Debug, Args)]
 struct RoofsArgs {
     #[command(flatten)]
     device: DeviceArgs,
+    #[command(flatten)]
+    timing: TimingArgs,
     /// Write the results file here (`-` for stdout; the table then goes to stderr).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -141,21 +199,47 @@ struct RoofsArgs {
     /// Independent vec4 accumulators per invocation of the peak kernel (1..=8) [default: try 2, 3, 4 and 8, keep the best].
     #[arg(long)]
     peak_chains: Option<u32>,
-    /// Sampled batches per kernel.
-    #[arg(long, default_value_t = 10)]
-    repeats: u32,
-    /// Discarded warm-up batches per kernel.
-    #[arg(long, default_value_t = 2)]
-    warmup: u32,
-    /// Shortest batch, in milliseconds; sets dispatches per batch.
-    #[arg(long, default_value_t = 20.0)]
-    min_batch_ms: f64,
-    /// Clock to time with.
-    #[arg(long, value_enum, default_value = "auto")]
-    timer: TimerArg,
-    /// Keep wgpu's shader runtime checks (bounds checks, loop bounding) on.
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
+    timing: TimingArgs,
+    /// Model: a built-in name (llama-7b, llama-13b, llama-2-70b, llama-3-8b, mistral-7b) or a config.json file.
+    #[arg(long, default_value = "llama-7b")]
+    model: String,
+    /// Reduced sweep (S = 128; decode B = 1, 16) and lighter roofs: about a minute on a software adapter.
     #[arg(long)]
-    checked: bool,
+    quick: bool,
+    /// Data types (`all` skips f16 with a note when the adapter lacks SHADER_F16).
+    #[arg(long, value_enum, default_value = "all")]
+    dtype: DTypeArg,
+    /// Prefill sequence lengths, comma-separated [default: 128,256,512,1024,2048,4096].
+    #[arg(long, value_delimiter = ',', value_parser = parse_count)]
+    seq_lens: Option<Vec<u64>>,
+    /// Decode batch sizes, comma-separated [default: 1,2,4,8,16,32,64].
+    #[arg(long, value_delimiter = ',', value_parser = parse_count)]
+    batches: Option<Vec<u64>>,
+    /// KV context length of the decode points.
+    #[arg(long, default_value_t = 2048, value_parser = parse_count)]
+    context: u64,
+    /// Output directory [default: a new folder named after the date, model and adapter].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Output elements checked against the host per op.
+    #[arg(long, default_value_t = 64)]
+    samples: u64,
+}
+
+/// A positive count.
+fn parse_count(s: &str) -> std::result::Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("must be greater than zero".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
 }
 
 /// Parse a byte size: a number with an optional unit (B, KiB, MiB, GiB, KB, MB, GB; K, M, G are binary).
@@ -189,6 +273,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Devices(a) => devices(a),
         Command::Roofs(a) => roofs_cmd(a),
+        Command::Run(a) => run_cmd(a),
     }
 }
 
@@ -267,12 +352,7 @@ fn roofs_cmd(a: RoofsArgs) -> Result<()> {
     if let Some(path) = a.json.as_deref().filter(|_| !to_stdout) {
         results::check_writable(path)?;
     }
-    if a.repeats == 0 {
-        bail!("--repeats must be at least 1");
-    }
-    if !(a.min_batch_ms.is_finite() && a.min_batch_ms >= 0.0) {
-        bail!("--min-batch-ms must be a non-negative number");
-    }
+    a.timing.check()?;
     let ctx = a.device.open()?;
     let mut cfg = RoofsConfig::for_device(&ctx);
     if let Some(size) = a.size {
@@ -284,29 +364,10 @@ fn roofs_cmd(a: RoofsArgs) -> Result<()> {
     }
     cfg.stream.workgroup_size = a.workgroup_size;
     cfg.stream.vec4_per_invocation = a.vec4_per_invocation;
-    cfg.timing.repeats = a.repeats;
-    cfg.timing.warmup = a.warmup;
-    cfg.timing.min_batch_s = a.min_batch_ms / 1e3;
-    cfg.shader_checks = a.checked;
-    let wanted = match a.dtype {
-        DTypeArg::F32 => vec![DType::F32],
-        DTypeArg::F16 => vec![DType::F16],
-        DTypeArg::All => vec![DType::F32, DType::F16],
-    };
+    a.timing.apply(&mut cfg.timing);
+    cfg.shader_checks = a.timing.checked;
     cfg.peaks.clear();
-    for d in wanted {
-        if !d.supported(&ctx) {
-            if a.dtype == DTypeArg::All {
-                eprintln!("skipping f16: {} lacks SHADER_F16", ctx.adapter.name);
-                continue;
-            }
-            return Err(Error::Unsupported {
-                dtype: d.name().into(),
-                adapter: ctx.adapter.name.clone(),
-                feature: "SHADER_F16",
-            }
-            .into());
-        }
+    for d in dtypes(a.dtype, &ctx)? {
         let chains = match a.peak_chains {
             Some(c) => vec![c],
             None => PeakParams::DEFAULT_CHAINS.to_vec(),
@@ -321,44 +382,12 @@ fn roofs_cmd(a: RoofsArgs) -> Result<()> {
     }
 
     cfg.validate(&ctx)?;
-    let timer = Timer::new(
-        &ctx,
-        match a.timer {
-            TimerArg::Auto => TimerPreference::Auto,
-            TimerArg::Gpu => TimerPreference::Gpu,
-            TimerArg::Wall => TimerPreference::Wall,
-        },
-    )?;
-    eprintln!(
-        "measuring roofs on {} ({}), {} timer",
-        ctx.adapter.name,
-        ctx.adapter.backend,
-        match timer.info().kind {
-            wgpu_roofline::timer::TimerKind::GpuTimestamp => "GPU timestamp",
-            wgpu_roofline::timer::TimerKind::WallClock => "wall-clock",
-        }
-    );
+    let timer = a.timing.timer(&ctx)?;
+    announce(&ctx, &timer, "roofs");
     let progress = Progress::new(cfg.kernel_count());
-    let records = roofs::measure(
-        &ctx,
-        &timer,
-        &cfg,
-        &mut |name| progress.start(name),
-        &mut |r| {
-            let rate = match r.roof {
-                wgpu_roofline::kernels::RoofKind::Memory => report::si(r.bytes_per_s, "B/s"),
-                wgpu_roofline::kernels::RoofKind::Compute => report::si(r.flops_per_s, "FLOP/s"),
-            };
-            let ok = if r.verified {
-                "verified"
-            } else {
-                "FAILED VERIFICATION"
-            };
-            progress.finish_one(&format!("{:<14} {rate:>16}  {ok}", r.name));
-        },
-    );
+    let records = measure_roofs(&ctx, &timer, &cfg, &progress);
     progress.close();
-    let records = records.context("measuring the roofs")?;
+    let records = records?;
     let file = ResultsFile::new(&ctx, timer.info().clone(), cfg, records);
     let table = report::roofs_table(&file);
     match &a.json {
@@ -373,15 +402,204 @@ fn roofs_cmd(a: RoofsArgs) -> Result<()> {
         }
         None => print!("{table}"),
     }
-    let bad: Vec<_> = file.unverified().map(|k| k.name.as_str()).collect();
+    fail_if_unverified(&file)
+}
+fn fail_if_unverified(file: &ResultsFile) -> Result<()> {
+    let bad = file.unverified();
     if !bad.is_empty() {
         bail!(
-            "{} kernel(s) failed verification: {}",
+            "{} kernel(s) or point(s) failed verification: {}",
             bad.len(),
             bad.join(", ")
         );
     }
     Ok(())
+}
+
+/// The dtypes asked for that the adapter can run; `all` skips f16 with a note.
+fn dtypes(arg: DTypeArg, ctx: &GpuContext) -> Result<Vec<DType>> {
+    let wanted = match arg {
+        DTypeArg::F32 => vec![DType::F32],
+        DTypeArg::F16 => vec![DType::F16],
+        DTypeArg::All => vec![DType::F32, DType::F16],
+    };
+    let mut out = Vec::new();
+    for d in wanted {
+        if d.supported(ctx) {
+            out.push(d);
+        } else if arg == DTypeArg::All {
+            eprintln!("skipping f16: {} lacks SHADER_F16", ctx.adapter.name);
+        } else {
+            return Err(Error::Unsupported {
+                dtype: d.name().into(),
+                adapter: ctx.adapter.name.clone(),
+                feature: "SHADER_F16",
+            }
+            .into());
+        }
+    }
+    Ok(out)
+}
+
+fn announce(ctx: &GpuContext, timer: &Timer, what: &str) {
+    eprintln!(
+        "measuring {what} on {} ({}), {} timer",
+        ctx.adapter.name,
+        ctx.adapter.backend,
+        match timer.info().kind {
+            TimerKind::GpuTimestamp => "GPU timestamp",
+            TimerKind::WallClock => "wall-clock",
+        }
+    );
+}
+
+/// The roofs, with a progress line per kernel.
+fn measure_roofs(
+    ctx: &GpuContext,
+    timer: &Timer,
+    cfg: &RoofsConfig,
+    progress: &Progress,
+) -> Result<Vec<wgpu_roofline::kernels::KernelRecord>> {
+    roofs::measure(
+        ctx,
+        timer,
+        cfg,
+        &mut |name| progress.start(name),
+        &mut |r| {
+            let rate = match r.roof {
+                RoofKind::Memory => report::si(r.bytes_per_s, "B/s"),
+                RoofKind::Compute => report::si(r.flops_per_s, "FLOP/s"),
+            };
+            let ok = if r.verified {
+                "verified"
+            } else {
+                "FAILED VERIFICATION"
+            };
+            progress.finish_one(&format!("{:<14} {rate:>16}  {ok}", r.name));
+        },
+    )
+    .context("measuring the roofs")
+}
+
+/// File-system-friendly slug: lowercase letters, digits and dashes.
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').chars().take(40).collect()
+}
+
+fn run_cmd(a: RunArgs) -> Result<()> {
+    a.timing.check()?;
+    if a.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    let model = ModelConfig::load(&a.model)?;
+    let mut sweep = if a.quick {
+        Sweep::quick(vec![])
+    } else {
+        Sweep::full(vec![])
+    };
+    if let Some(s) = &a.seq_lens {
+        sweep.seq_lens = s.clone();
+    }
+    if let Some(b) = &a.batches {
+        sweep.batches = b.clone();
+    }
+    sweep.context = a.context;
+    if let Some(out) = &a.out {
+        if out.exists() && !out.is_dir() {
+            bail!("--out {} exists and is not a directory", out.display());
+        }
+    }
+
+    let ctx = a.device.open()?;
+    sweep.dtypes = dtypes(a.dtype, &ctx)?;
+    let ops = plan::plan(&model, &sweep)?;
+    let mut roofs_cfg = if a.quick {
+        RoofsConfig::quick(&ctx)
+    } else {
+        RoofsConfig::for_device(&ctx)
+    };
+    roofs_cfg.peaks.retain(|p| sweep.dtypes.contains(&p.dtype));
+    a.timing.apply(&mut roofs_cfg.timing);
+    roofs_cfg.shader_checks = a.timing.checked;
+    roofs_cfg.validate(&ctx)?;
+    let mut suite_cfg = SuiteConfig {
+        samples: a.samples,
+        shader_checks: a.timing.checked,
+        ..SuiteConfig::default()
+    };
+    a.timing.apply(&mut suite_cfg.timing);
+
+    let dir = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "roofline-{}-{}-{}-{}",
+            chrono::Local::now().format("%Y%m%d-%H%M%S"),
+            slug(&model.name),
+            slug(&ctx.adapter.name),
+            ctx.adapter.backend
+        ))
+    });
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create --out {}", dir.display()))?;
+    let path = dir.join("results.json");
+    results::check_writable(&path)?;
+
+    let timer = a.timing.timer(&ctx)?;
+    announce(&ctx, &timer, &format!("{} ({} ops)", model.name, ops.len()));
+    let started = std::time::Instant::now();
+    let progress = Progress::new(roofs_cfg.kernel_count() + ops.len());
+    let records = measure_roofs(&ctx, &timer, &roofs_cfg, &progress);
+    let mut file = match records {
+        Ok(r) => ResultsFile::new(&ctx, timer.info().clone(), roofs_cfg, r),
+        Err(e) => {
+            progress.close();
+            return Err(e);
+        }
+    };
+    file.workload = Some(Workload {
+        model,
+        sweep,
+        suite: suite_cfg,
+    });
+    results::write_atomic(&path, &file.to_json())?;
+    for op in &ops {
+        progress.start(&op.label());
+        match suite::measure_op(&ctx, &timer, &suite_cfg, op) {
+            Ok(p) => {
+                progress.finish_one(&report::point_line(&p, &file.ceilings.measured));
+                file.points.push(p);
+                // Rewritten after every op: an interrupted run keeps what it measured.
+                results::write_atomic(&path, &file.to_json())?;
+            }
+            Err(e) => {
+                progress.close();
+                return Err(anyhow::Error::new(e).context(format!(
+                    "measuring {} ({} points kept in {})",
+                    op.label(),
+                    file.points.len(),
+                    path.display()
+                )));
+            }
+        }
+    }
+    progress.close();
+    print!("{}", report::roofs_table(&file));
+    println!();
+    print!("{}", report::points_table(&file));
+    println!(
+        "\n{} points in {:.1} s; wrote {}",
+        file.points.len(),
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
+    fail_if_unverified(&file)
 }
 
 #[cfg(test)]

@@ -159,7 +159,10 @@ impl ModelConfig {
                 self.num_attention_heads, self.hidden_size
             ));
         }
-        if !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
+        if !self
+            .num_attention_heads
+            .is_multiple_of(self.num_key_value_heads)
+        {
             return Err(format!(
                 "field `num_attention_heads` ({}) is not a multiple of `num_key_value_heads` ({})",
                 self.num_attention_heads, self.num_key_value_heads
@@ -260,7 +263,7 @@ mod tests {
                 "`num_key_value_heads` must be greater than zero",
             ),
             (
-                obj(&base.replace("4096", "4000")),
+                obj(&base.replace("4096", "4100")),
                 "does not divide `hidden_size`",
             ),
             (

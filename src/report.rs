@@ -5,6 +5,8 @@ use std::fmt::Write;
 use crate::gpu::AdapterSummary;
 use crate::kernels::{KernelRecord, RoofKind};
 use crate::results::ResultsFile;
+use crate::roofs::MeasuredCeilings;
+use crate::suite::Point;
 
 /// Binary size: 1536 -> "1.5 KiB".
 pub fn bytes(n: u64) -> String {
@@ -214,6 +216,87 @@ pub fn roofs_table(r: &ResultsFile) -> String {
         );
     }
     out
+}
+
+/// Attainable FLOP/s at the point's intensity under the measured roofs:
+/// `min(compute roof, intensity * memory roof)`, with the compute roof of
+/// the precision the kernel computes in (its `accumulate` dtype: f16 inputs
+/// are multiplied and added in f32).
+pub fn attainable(m: &MeasuredCeilings, p: &Point) -> Option<f64> {
+    let compute = *m.compute_flops_per_s.get(&p.accumulate)?;
+    let memory = m.memory_bytes_per_s?;
+    Some(compute.min(p.intensity * memory))
+}
+
+/// One line per point, as printed live during `run`.
+pub fn point_line(p: &Point, m: &MeasuredCeilings) -> String {
+    let eff = attainable(m, p)
+        .map(|a| format!("{:>5.1}% of roof", 100.0 * p.flops_per_s / a))
+        .unwrap_or_default();
+    format!(
+        "{:<28} I={:<8.1} {:>16} {:>12}  {eff}  [{}]{}",
+        p.op.label(),
+        p.intensity,
+        si(p.flops_per_s, "FLOP/s"),
+        si(p.bytes_per_s, "B/s"),
+        p.kernel,
+        if p.verified {
+            ""
+        } else {
+            "  FAILED VERIFICATION"
+        }
+    )
+}
+
+/// The table `run` prints at the end: one row per point.
+pub fn points_table(r: &ResultsFile) -> String {
+    let m = &r.ceilings.measured;
+    let rows: Vec<Vec<String>> = r
+        .points
+        .iter()
+        .map(|p| {
+            let size = format!("{}", p.op.seq_len);
+            vec![
+                format!("{} {}", p.op.series.name(), p.op.phase.name()),
+                p.op.op.clone(),
+                p.op.dtype.name().to_string(),
+                p.op.seqs.to_string(),
+                size,
+                format!("{}x{}x{}", p.op.m, p.op.n, p.op.k),
+                format!("{:.1}", p.intensity),
+                seconds(p.median_s),
+                si(p.flops_per_s, "FLOP/s"),
+                si(p.bytes_per_s, "B/s"),
+                attainable(m, p)
+                    .map(|a| format!("{:.1}%", 100.0 * p.flops_per_s / a))
+                    .unwrap_or_else(|| "-".into()),
+                p.kernel.to_string(),
+                if p.verified {
+                    "yes".into()
+                } else {
+                    "NO".into()
+                },
+            ]
+        })
+        .collect();
+    columns(
+        &[
+            "series",
+            "op",
+            "dtype",
+            "B",
+            "S/L",
+            "m x n x k",
+            "FLOP/B",
+            "median",
+            "perf",
+            "bandwidth",
+            "of roof",
+            "kernel",
+            "verified",
+        ],
+        &rows,
+    )
 }
 
 #[cfg(test)]

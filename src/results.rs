@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::gpu::{AdapterSummary, GpuContext};
 use crate::kernels::KernelRecord;
+use crate::model::ModelConfig;
+use crate::plan::Sweep;
 use crate::roofs::{MeasuredCeilings, RoofsConfig};
+use crate::suite::{Point, SuiteConfig};
 use crate::timer::TimerInfo;
 
 /// The schema version this build writes and reads.
@@ -61,6 +64,17 @@ pub struct Ceilings {
     pub measured: MeasuredCeilings,
 }
 
+/// What `run` measured beyond the roofs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    /// The model whose ops were measured.
+    pub model: ModelConfig,
+    /// The sizes swept.
+    pub sweep: Sweep,
+    /// How each op was measured.
+    pub suite: SuiteConfig,
+}
+
 /// A whole results file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultsFile {
@@ -84,8 +98,14 @@ pub struct ResultsFile {
     pub config: RoofsConfig,
     /// The roofs.
     pub ceilings: Ceilings,
-    /// Every kernel measured, with every sample.
+    /// Every roof kernel measured, with every sample.
     pub kernels: Vec<KernelRecord>,
+    /// The model and sweep of a `run` (absent in a `roofs` file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<Workload>,
+    /// One point per measured op of a `run`, in plan order.
+    #[serde(default)]
+    pub points: Vec<Point>,
 }
 
 impl ResultsFile {
@@ -113,12 +133,24 @@ impl ResultsFile {
                 measured: MeasuredCeilings::from_records(&kernels),
             },
             kernels,
+            workload: None,
+            points: Vec::new(),
         }
     }
 
-    /// Kernels whose output did not match the reference.
-    pub fn unverified(&self) -> impl Iterator<Item = &KernelRecord> {
-        self.kernels.iter().filter(|k| !k.verified)
+    /// Names of the kernels and points whose output did not match the reference.
+    pub fn unverified(&self) -> Vec<String> {
+        let kernels = self
+            .kernels
+            .iter()
+            .filter(|k| !k.verified)
+            .map(|k| k.name.clone());
+        let points = self
+            .points
+            .iter()
+            .filter(|p| !p.verified)
+            .map(|p| p.op.label());
+        kernels.chain(points).collect()
     }
 
     /// Pretty JSON text.

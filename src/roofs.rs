@@ -47,6 +47,20 @@ impl RoofsConfig {
         }
     }
 
+    /// A lighter set for `run --quick`: one set of arrays of at most 32 MiB,
+    /// a quarter of the peak invocations, 5 samples.
+    pub fn quick(ctx: &GpuContext) -> Self {
+        let mut c = Self::for_device(ctx);
+        c.stream.array_bytes = c.stream.array_bytes.min(32 << 20);
+        c.stream.sets = 1;
+        for p in &mut c.peaks {
+            p.workgroups = 256;
+        }
+        c.timing.repeats = 5;
+        c.timing.warmup = 1;
+        c
+    }
+
     /// Check every size and parameter against the device before anything runs.
     pub fn validate(&self, ctx: &GpuContext) -> Result<()> {
         self.stream.validate(ctx)?;

@@ -103,8 +103,11 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
                 continue;
             }
         };
-        // The verification run doubles as the warm-up of the probe.
-        let v = problem.run_and_verify(ctx, &p, cfg.samples.min(16))?;
+        // The probe's own output is verified: C is cleared first, so a kernel
+        // that writes nothing cannot pass on an earlier one's result.
+        problem.clear_output(ctx);
+        let t = timer.probe(ctx, &mut |pass, _| problem.record(pass, &p))?;
+        let v = problem.verify(ctx, cfg.samples.min(16))?;
         if !v.passed() {
             tuning.push(Trial {
                 config,
@@ -117,7 +120,6 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
             });
             continue;
         }
-        let t = timer.probe(ctx, &mut |pass, _| problem.record(pass, &p))?;
         if best.is_none_or(|(bt, _)| t < bt) {
             best = Some((t, prepared.len()));
         }

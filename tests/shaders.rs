@@ -4,9 +4,16 @@
 use std::path::Path;
 
 fn module(path: &Path) -> naga::Module {
-    let src = std::fs::read_to_string(path).unwrap();
-    let module = naga::front::wgsl::parse_str(&src)
-        .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&src)));
+    validate(
+        &path.display().to_string(),
+        &std::fs::read_to_string(path).unwrap(),
+    )
+}
+
+fn validate(name: &str, src: &str) -> naga::Module {
+    let path = Path::new(name);
+    let module = naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(src)));
     naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
         naga::valid::Capabilities::all(),
@@ -62,11 +69,25 @@ fn shaders_expose_what_the_host_dispatches() {
         );
     }
     let sg = module(&dir.join("matmul_subgroup.wgsl"));
-    assert_eq!(entry_points(&sg), ["gemv_subgroup"]);
+    assert_eq!(entry_points(&sg), ["gemv_subgroup", "gemm_subgroup"]);
     for f in ["peak_f32.wgsl", "peak_f16.wgsl"] {
         let m = module(&dir.join(f));
         assert_eq!(entry_points(&m), ["peak"], "{f}");
         assert_eq!(overrides(&m), ["WORKGROUP_SIZE", "CHAINS"], "{f}");
+    }
+}
+
+#[test]
+fn generated_f16_variants_validate() {
+    use wgpu_roofline::kernels::matmul::{source, SHADER, SHADER_SUBGROUP};
+    use wgpu_roofline::kernels::DType;
+    for (name, base) in [
+        ("matmul.wgsl", SHADER),
+        ("matmul_subgroup.wgsl", SHADER_SUBGROUP),
+    ] {
+        let f16 = source(base, DType::F16);
+        assert!(f16.contains("alias T = f16;"), "{name}");
+        validate(&format!("{name} (f16)"), &f16);
     }
 }
 
@@ -82,5 +103,10 @@ fn embedded_sources_are_the_files() {
     assert_eq!(
         wgpu_roofline::kernels::peak::SHADER_F16,
         read("peak_f16.wgsl")
+    );
+    assert_eq!(wgpu_roofline::kernels::matmul::SHADER, read("matmul.wgsl"));
+    assert_eq!(
+        wgpu_roofline::kernels::matmul::SHADER_SUBGROUP,
+        read("matmul_subgroup.wgsl")
     );
 }

@@ -93,6 +93,16 @@ pub enum MatmulConfig {
         /// Invocations per workgroup (a power of two).
         split: u32,
     },
+    /// One-dimensional workgroups sharing rows of A through subgroup
+    /// shuffles; each invocation computes tile_m x tile_n (needs SUBGROUP).
+    GemmSubgroup {
+        /// Rows per workgroup (and per invocation).
+        tile_m: u32,
+        /// Columns per invocation.
+        tile_n: u32,
+        /// Invocations per workgroup.
+        wg_n: u32,
+    },
     /// As `SplitK`, reducing with subgroup operations (needs SUBGROUP).
     Subgroup {
         /// Rows per workgroup.
@@ -104,6 +114,47 @@ pub enum MatmulConfig {
     },
 }
 
+impl std::fmt::Display for MatmulConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::Tiled {
+                tile_m,
+                tile_n,
+                wg_m,
+                wg_n,
+                bk,
+            } => {
+                write!(f, "tiled {tile_m}x{tile_n} wg {wg_m}x{wg_n} bk {bk}")
+            }
+            Self::Direct {
+                tile_m,
+                tile_n,
+                wg_m,
+                wg_n,
+            } => {
+                write!(f, "direct {tile_m}x{tile_n} wg {wg_m}x{wg_n}")
+            }
+            Self::SplitK {
+                tile_m,
+                tile_n,
+                split,
+            } => write!(f, "splitk {tile_m}x{tile_n} /{split}"),
+            Self::Subgroup {
+                tile_m,
+                tile_n,
+                split,
+            } => {
+                write!(f, "subgroup {tile_m}x{tile_n} /{split}")
+            }
+            Self::GemmSubgroup {
+                tile_m,
+                tile_n,
+                wg_n,
+            } => write!(f, "shuffle {tile_m}x{tile_n} wg {wg_n}"),
+        }
+    }
+}
+
 impl MatmulConfig {
     fn entry(&self) -> &'static str {
         match self {
@@ -111,6 +162,7 @@ impl MatmulConfig {
             Self::Direct { .. } => "gemm_direct",
             Self::SplitK { .. } => "gemv_splitk",
             Self::Subgroup { .. } => "gemv_subgroup",
+            Self::GemmSubgroup { .. } => "gemm_subgroup",
         }
     }
 
@@ -119,7 +171,8 @@ impl MatmulConfig {
             Self::Tiled { tile_m, tile_n, .. }
             | Self::Direct { tile_m, tile_n, .. }
             | Self::SplitK { tile_m, tile_n, .. }
-            | Self::Subgroup { tile_m, tile_n, .. } => (tile_m, tile_n),
+            | Self::Subgroup { tile_m, tile_n, .. }
+            | Self::GemmSubgroup { tile_m, tile_n, .. } => (tile_m, tile_n),
         }
     }
 
@@ -138,6 +191,7 @@ impl MatmulConfig {
             Self::SplitK { split, .. } | Self::Subgroup { split, .. } => {
                 c.push(("SPLIT", split as f64))
             }
+            Self::GemmSubgroup { wg_n, .. } => c.push(("WG_N", wg_n as f64)),
         }
         c
     }
@@ -150,6 +204,7 @@ impl MatmulConfig {
                 ((wg_m * tm) as u64, (wg_n * tn) as u64)
             }
             Self::SplitK { .. } | Self::Subgroup { .. } => (tm as u64, tn as u64),
+            Self::GemmSubgroup { wg_n, .. } => (tm as u64, (wg_n * tn) as u64),
         }
     }
 
@@ -157,6 +212,7 @@ impl MatmulConfig {
         match *self {
             Self::Tiled { wg_m, wg_n, .. } | Self::Direct { wg_m, wg_n, .. } => wg_m * wg_n,
             Self::SplitK { split, .. } | Self::Subgroup { split, .. } => split,
+            Self::GemmSubgroup { wg_n, .. } => wg_n,
         }
     }
 
@@ -172,6 +228,7 @@ impl MatmulConfig {
             Self::Direct { .. } => 0,
             Self::SplitK { split, .. } => 4 * split as u64,
             Self::Subgroup { split, .. } => split as u64,
+            Self::GemmSubgroup { .. } => 0,
         }
     }
 
@@ -208,7 +265,17 @@ impl MatmulConfig {
                 l.max_compute_workgroup_storage_size
             ));
         }
-        if matches!(self, Self::Subgroup { .. }) && !ctx.has(wgpu::Features::SUBGROUP) {
+        if let Self::GemmSubgroup { wg_n, .. } = *self {
+            if wg_n > l.max_compute_workgroup_size_x || wg_n % ctx.adapter.subgroup_max_size != 0 {
+                return Some(format!(
+                    "workgroup {wg_n} is not a multiple of the subgroup size {}",
+                    ctx.adapter.subgroup_max_size
+                ));
+            }
+        }
+        if matches!(self, Self::Subgroup { .. } | Self::GemmSubgroup { .. })
+            && !ctx.has(wgpu::Features::SUBGROUP)
+        {
             return Some("the adapter lacks SUBGROUP".into());
         }
         let (bm, bn) = self.block();
@@ -219,71 +286,74 @@ impl MatmulConfig {
         None
     }
 
-    /// The configurations worth trying for an m x n x k product.
+    /// The configurations worth trying for a product with m rows: a few
+    /// shapes of each kernel, chosen so that at least one suits a discrete
+    /// GPU (tiled, split-k) and one a SIMD CPU driver (direct, shuffle).
     pub fn candidates(m: u64, ctx: &GpuContext) -> Vec<Self> {
+        let subgroups = ctx.has(wgpu::Features::SUBGROUP);
         let mut v = Vec::new();
         if m >= 32 {
-            v.extend([
-                Self::Tiled {
-                    tile_m: 4,
-                    tile_n: 4,
-                    wg_m: 16,
-                    wg_n: 16,
-                    bk: 4,
-                },
-                Self::Tiled {
+            v.push(Self::Tiled {
+                tile_m: 4,
+                tile_n: 4,
+                wg_m: 16,
+                wg_n: 16,
+                bk: 4,
+            });
+            v.push(Self::Tiled {
+                tile_m: 8,
+                tile_n: 4,
+                wg_m: 8,
+                wg_n: 16,
+                bk: 8,
+            });
+            v.push(Self::Direct {
+                tile_m: 4,
+                tile_n: 4,
+                wg_m: 8,
+                wg_n: 8,
+            });
+            if subgroups {
+                v.push(Self::GemmSubgroup {
                     tile_m: 8,
                     tile_n: 4,
-                    wg_m: 8,
-                    wg_n: 16,
-                    bk: 8,
-                },
-                Self::Direct {
-                    tile_m: 4,
-                    tile_n: 4,
-                    wg_m: 8,
                     wg_n: 8,
-                },
-                Self::Direct {
+                });
+                v.push(Self::GemmSubgroup {
                     tile_m: 8,
-                    tile_n: 2,
-                    wg_m: 4,
-                    wg_n: 16,
-                },
-            ]);
+                    tile_n: 8,
+                    wg_n: 64,
+                });
+            }
         } else {
             let tm = (m as u32).clamp(1, MAX_TILE);
-            v.extend([
-                Self::Direct {
-                    tile_m: tm,
-                    tile_n: 2,
-                    wg_m: 1,
-                    wg_n: 64,
-                },
-                Self::SplitK {
+            v.push(Self::Direct {
+                tile_m: tm,
+                tile_n: 4,
+                wg_m: 1,
+                wg_n: 64,
+            });
+            v.push(Self::SplitK {
+                tile_m: tm.min(4),
+                tile_n: 2,
+                split: 64,
+            });
+            if subgroups {
+                v.push(Self::Subgroup {
                     tile_m: tm.min(4),
                     tile_n: 2,
                     split: 64,
-                },
-                Self::SplitK {
-                    tile_m: tm.min(4),
-                    tile_n: 1,
-                    split: 256,
-                },
-            ]);
-            if ctx.has(wgpu::Features::SUBGROUP) {
-                v.extend([
-                    Self::Subgroup {
-                        tile_m: tm.min(4),
-                        tile_n: 2,
-                        split: 64,
-                    },
-                    Self::Subgroup {
-                        tile_m: tm.min(4),
-                        tile_n: 1,
-                        split: 256,
-                    },
-                ]);
+                });
+                v.push(Self::GemmSubgroup {
+                    tile_m: tm,
+                    tile_n: 4,
+                    wg_n: 8,
+                });
+                v.push(Self::GemmSubgroup {
+                    tile_m: tm,
+                    tile_n: 4,
+                    wg_n: 32,
+                });
             }
         }
         v
@@ -480,7 +550,7 @@ impl Problem {
             return Err(Error::Invalid(format!("{config:?}: {why}")));
         }
         let base = match config {
-            MatmulConfig::Subgroup { .. } => SHADER_SUBGROUP,
+            MatmulConfig::Subgroup { .. } | MatmulConfig::GemmSubgroup { .. } => SHADER_SUBGROUP,
             _ => SHADER,
         };
         let label = format!("matmul {} {}", config.entry(), self.dtype.name());

@@ -521,6 +521,9 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     let ctx = a.device.open()?;
     sweep.dtypes = dtypes(a.dtype, &ctx)?;
     let ops = plan::plan(&model, &sweep)?;
+    for op in &ops {
+        suite::check_op(&ctx, op)?;
+    }
     let mut roofs_cfg = if a.quick {
         RoofsConfig::quick(&ctx)
     } else {

@@ -364,3 +364,210 @@ fn unknown_backend_is_a_usage_error() {
     assert!(stderr.contains("invalid value 'glide'"), "{stderr}");
     assert!(stderr.contains("vulkan, gl, metal, dx12"), "{stderr}");
 }
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `run` small enough for a test: a tiny model, light roofs.
+fn small_run(backend: &str, model: &str, out: &Path) -> std::process::Output {
+    bin()
+        .args(["run", "--quick", "--backend", backend, "--model", model])
+        .args(["--seq-lens", "40,64", "--batches", "3", "--context", "64"])
+        .args([
+            "--repeats",
+            "2",
+            "--warmup",
+            "0",
+            "--min-batch-ms",
+            "1",
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn run_writes_verified_points_with_exact_accounting() {
+    for backend in backends("run_writes_verified_points_with_exact_accounting") {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let o = small_run(backend, &fixture("tiny-model.json"), &out);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{backend}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            stdout.contains("qkv mlp init") && stdout.contains("up/gate/down ar"),
+            "{stdout}"
+        );
+        let r = ResultsFile::read(&out.join("results.json")).unwrap();
+        let w = r.workload.as_ref().unwrap();
+        assert_eq!(w.model.name, "tiny");
+        let dtypes = w.sweep.dtypes.len() as usize;
+        // (2 prefill + 1 decode points) * 7 linears per dtype
+        assert_eq!(r.points.len(), 3 * 7 * dtypes);
+        for p in &r.points {
+            assert!(p.verified, "{}: {:?}", p.op.label(), p.verification);
+            assert_eq!(p.flops, 2 * p.op.batch * p.op.m * p.op.n * p.op.k);
+            let s = p.op.dtype.size();
+            assert_eq!(
+                p.bytes,
+                s * p.op.batch * (p.op.m * p.op.k + p.op.k * p.op.n + p.op.m * p.op.n)
+            );
+            assert!((p.intensity - p.flops as f64 / p.bytes as f64).abs() < 1e-9);
+            assert!(p.median_s > 0.0 && p.flops_per_s > 0.0);
+            assert_eq!(p.timing.samples_s.len() + p.timing.discarded, 2);
+            assert!(!p.tuning.is_empty());
+        }
+        // GQA: k and v are narrower than q (2 KV heads of 32 vs 4 heads).
+        let k = r.points.iter().find(|p| p.op.op == "k").unwrap();
+        assert_eq!((k.op.n, k.op.k), (64, 128));
+        // The raw JSON carries the documented point fields.
+        let raw: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
+                .unwrap();
+        let p0 = &raw["points"][0];
+        for key in [
+            "series",
+            "phase",
+            "op",
+            "dtype",
+            "batch",
+            "m",
+            "n",
+            "k",
+            "flops",
+            "bytes",
+            "intensity",
+            "timing",
+            "median_s",
+            "flops_per_s",
+            "bytes_per_s",
+            "kernel",
+            "verified",
+            "accumulate",
+        ] {
+            assert!(p0.get(key).is_some(), "point lacks {key}: {p0}");
+        }
+        assert_eq!(p0["series"], "qkv mlp");
+        assert_eq!(p0["phase"], "init");
+    }
+}
+
+#[test]
+fn run_reads_a_hugging_face_config() {
+    let Some(backend) = backends("run_reads_a_hugging_face_config").first().copied() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hf");
+    let o = bin()
+        .args([
+            "run",
+            "--quick",
+            "--backend",
+            backend,
+            "--dtype",
+            "f32",
+            "--model",
+        ])
+        .arg(fixture("hf-config.json"))
+        .args([
+            "--seq-lens",
+            "32",
+            "--batches",
+            "1",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = ResultsFile::read(&out.join("results.json")).unwrap();
+    let up = r.points.iter().find(|p| p.op.op == "up").unwrap();
+    assert_eq!((up.op.n, up.op.k), (688, 256));
+}
+
+#[test]
+fn run_bad_inputs_give_one_clear_line() {
+    let found = backends("run_bad_inputs_give_one_clear_line");
+    let Some(backend) = found.first().copied() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bad_json = dir.path().join("bad.json");
+    std::fs::write(&bad_json, "{\"hidden_size\": 4096,").unwrap();
+    let no_heads = dir.path().join("noheads.json");
+    std::fs::write(&no_heads, r#"{"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1, "vocab_size": 10}"#).unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let (bj, nh) = (bad_json.to_str().unwrap(), no_heads.to_str().unwrap());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["run", "--model", "gpt-5", "--out", o],
+            "unknown model `gpt-5`",
+        ),
+        (vec!["run", "--model", bj, "--out", o], "invalid JSON"),
+        (
+            vec!["run", "--model", nh, "--out", o],
+            "missing field `num_attention_heads`",
+        ),
+        (
+            vec!["run", "--model", "/nonexistent/config.json", "--out", o],
+            "cannot read model file",
+        ),
+        (
+            vec!["run", "--backend", backend, "--samples", "0", "--out", o],
+            "--samples must be at least 1",
+        ),
+        (
+            vec![
+                "run",
+                "--backend",
+                backend,
+                "--seq-lens",
+                "128,99999999",
+                "--out",
+                o,
+            ],
+            "exceeds",
+        ),
+    ];
+    for (args, want) in &cases {
+        fails_cleanly(args, &[], want, Some(&out.join("results.json")));
+    }
+    // Zero sizes are refused by the argument parser (exit 2, no run).
+    for args in [["run", "--seq-lens", "0"], ["run", "--batches", "0"]] {
+        let o = bin().args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("must be greater than zero"));
+    }
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    fails_cleanly(
+        &["run", "--out", file.to_str().unwrap()],
+        &[],
+        "is not a directory",
+        None,
+    );
+    if found.contains(&"gl")
+        && gpu::enumerate(BackendChoice::Gl)
+            .iter()
+            .all(|a| !a.features().contains(wgpu::Features::SHADER_F16))
+    {
+        fails_cleanly(
+            &["run", "--backend", "gl", "--dtype", "f16", "--out", o],
+            &[],
+            "lacks SHADER_F16",
+            None,
+        );
+    }
+}

@@ -454,8 +454,9 @@ pub struct Prepared {
 const FILL_CHUNK: u64 = 4 << 20;
 
 impl Problem {
-    /// Check sizes, allocate and fill A and W.
-    pub fn new(ctx: &GpuContext, m: u64, n: u64, k: u64, dtype: DType) -> Result<Self> {
+    /// Check an m x n x k product against the kernels' constraints and the
+    /// device's limits without allocating anything; returns the chunks.
+    fn plan(ctx: &GpuContext, m: u64, n: u64, k: u64, dtype: DType) -> Result<Vec<Chunk>> {
         if m == 0 || n == 0 || k == 0 {
             return Err(Error::ZeroSize {
                 what: "matrix dimensions",
@@ -475,17 +476,32 @@ impl Problem {
         }
         let s = dtype.size();
         let chunks = chunks(m, n, k, s, ctx.limits.max_storage_buffer_binding_size)?;
-        let mut bufs = Vec::new();
         for (label, elems) in [("A", m * k), ("W", n * k), ("C", m * n)] {
             let bytes = elems * s;
             if bytes > ctx.limits.max_buffer_size {
                 return Err(Error::ExceedsLimit {
-                    what: format!("matrix {label} ({m}x{n}x{k} {})", dtype.name()),
+                    what: format!("matrix {label} of {m}x{n}x{k} {}", dtype.name()),
                     requested: bytes,
                     limit_name: "max_buffer_size",
                     limit: ctx.limits.max_buffer_size,
                 });
             }
+        }
+        Ok(chunks)
+    }
+
+    /// Check that an m x n x k product can run here, allocating nothing.
+    pub fn check(ctx: &GpuContext, m: u64, n: u64, k: u64, dtype: DType) -> Result<()> {
+        Self::plan(ctx, m, n, k, dtype).map(drop)
+    }
+
+    /// Check sizes, allocate and fill A and W.
+    pub fn new(ctx: &GpuContext, m: u64, n: u64, k: u64, dtype: DType) -> Result<Self> {
+        let chunks = Self::plan(ctx, m, n, k, dtype)?;
+        let s = dtype.size();
+        let mut bufs = Vec::new();
+        for (label, elems) in [("A", m * k), ("W", n * k), ("C", m * n)] {
+            let bytes = elems * s;
             let buf = ctx.scoped(&format!("matrix {label} ({bytes} bytes)"), || {
                 ctx.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(label),

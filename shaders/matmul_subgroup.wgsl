@@ -83,6 +83,8 @@ fn gemv_subgroup(
 // rows of A are loaded once per subgroup, one vec4 per invocation, and
 // handed to every invocation with subgroupShuffle, so each invocation loads
 // only its own weights: TILE_N vec4 loads per TILE_M * TILE_N dot products.
+// Workgroup x walks the row blocks and y the column blocks, so consecutive
+// workgroups reuse the same slice of W while it is in cache.
 override WG_N: u32 = 64u;
 
 @compute @workgroup_size(WG_N)
@@ -92,8 +94,8 @@ fn gemm_subgroup(
     @builtin(subgroup_invocation_id) lane: u32,
     @builtin(subgroup_size) sg: u32,
 ) {
-    let row0 = wg.y * TILE_M;
-    let col0 = wg.x * WG_N * TILE_N + li;
+    let row0 = wg.x * TILE_M;
+    let col0 = wg.y * WG_N * TILE_N + li;
     var wrow: array<u32, MAX_TILE>;
     for (var j = 0u; j < TILE_N; j++) {
         wrow[j] = min(col0 + j * WG_N, p.n - 1u) * p.k4;

@@ -13,6 +13,7 @@ use wgpu_roofline::kernels::peak::PeakParams;
 use wgpu_roofline::kernels::{DType, RoofKind};
 use wgpu_roofline::model::ModelConfig;
 use wgpu_roofline::plan::{self, Sweep};
+use wgpu_roofline::plot::{self, PlotOptions, Preset};
 use wgpu_roofline::results::{self, ResultsFile, Workload};
 use wgpu_roofline::roofs::{self, RoofsConfig};
 use wgpu_roofline::suite::{self, SuiteConfig};
@@ -42,6 +43,59 @@ enum Command {
     ///
     /// Example: wgpu-roofline run --quick --out llama-run
     Run(RunArgs),
+    /// Draw a roofline chart (PNG or SVG) from one or more results files.
+    ///
+    /// Example: wgpu-roofline plot run/results.json -o roofline.svg --preset a6000
+    Plot(PlotArgs),
+}
+
+/// Which spec ceilings to draw: shared by `plot` and `run`.
+#[derive(Debug, Args)]
+struct SpecArgs {
+    /// Spec ceilings of a known GPU (a6000, a100, h100, rtx4090) or `none`.
+    #[arg(long, default_value = "a6000")]
+    preset: String,
+    /// Custom spec compute ceiling in FLOP/s (with --peak-bw), e.g. 181e12.
+    #[arg(long, requires = "peak_bw")]
+    peak_flops: Option<f64>,
+    /// Custom spec memory ceiling in bytes/s (with --peak-flops), e.g. 768e9.
+    #[arg(long, requires = "peak_flops")]
+    peak_bw: Option<f64>,
+}
+
+impl SpecArgs {
+    fn options(&self) -> Result<PlotOptions> {
+        let spec = match (self.peak_flops, self.peak_bw) {
+            (Some(f), Some(b)) => {
+                if !(f.is_finite() && f > 0.0 && b.is_finite() && b > 0.0) {
+                    bail!("--peak-flops and --peak-bw must be positive numbers");
+                }
+                Some(Preset {
+                    name: "custom",
+                    label: "spec",
+                    bytes_per_s: b,
+                    flops_per_s: f,
+                })
+            }
+            _ => Preset::by_name(&self.preset)?,
+        };
+        Ok(PlotOptions {
+            spec,
+            ..PlotOptions::default()
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct PlotArgs {
+    /// Results files written by `run` or `roofs`.
+    #[arg(required = true, value_name = "RESULTS.json")]
+    results: Vec<PathBuf>,
+    /// Output image; the extension (.png or .svg) picks the format.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    #[command(flatten)]
+    spec: SpecArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -231,6 +285,8 @@ struct RunArgs {
     /// Output elements checked against the host per op.
     #[arg(long, default_value_t = 64)]
     samples: u64,
+    #[command(flatten)]
+    spec: SpecArgs,
 }
 
 /// A positive count.
@@ -274,6 +330,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Devices(a) => devices(a),
         Command::Roofs(a) => roofs_cmd(a),
         Command::Run(a) => run_cmd(a),
+        Command::Plot(a) => plot_cmd(a),
     }
 }
 
@@ -494,8 +551,38 @@ fn slug(s: &str) -> String {
     out.trim_matches('-').chars().take(40).collect()
 }
 
+fn plot_cmd(a: PlotArgs) -> Result<()> {
+    let opts = a.spec.options()?;
+    let runs = a
+        .results
+        .iter()
+        .map(|p| ResultsFile::read(p))
+        .collect::<wgpu_roofline::Result<Vec<_>>>()?;
+    draw_atomic(&runs, &opts, &a.output)?;
+    println!("wrote {}", a.output.display());
+    Ok(())
+}
+
+/// Draw into a temporary file beside `path`, then rename: never half an image.
+fn draw_atomic(runs: &[ResultsFile], opts: &PlotOptions, path: &std::path::Path) -> Result<()> {
+    results::check_writable(path)?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .suffix(&format!(".{ext}"))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    plot::draw(runs, opts, tmp.path())?;
+    results::persist(tmp, path)?;
+    Ok(())
+}
+
 fn run_cmd(a: RunArgs) -> Result<()> {
     a.timing.check()?;
+    let plot_opts = a.spec.options()?;
     if a.samples == 0 {
         bail!("--samples must be at least 1");
     }
@@ -593,11 +680,14 @@ fn run_cmd(a: RunArgs) -> Result<()> {
         }
     }
     progress.close();
+    for name in ["roofline.png", "roofline.svg"] {
+        draw_atomic(std::slice::from_ref(&file), &plot_opts, &dir.join(name))?;
+    }
     print!("{}", report::roofs_table(&file));
     println!();
     print!("{}", report::points_table(&file));
     println!(
-        "\n{} points in {:.1} s; wrote {}",
+        "\n{} points in {:.1} s; wrote {}, roofline.png and roofline.svg",
         file.points.len(),
         started.elapsed().as_secs_f64(),
         path.display()

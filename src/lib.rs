@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod kernels;
 pub mod model;
 pub mod plan;
+pub mod plot;
 pub mod report;
 pub mod results;
 pub mod roofs;

@@ -227,7 +227,25 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(parent_dir(path))
         .map_err(|e| io(std::io::Error::from(e.kind())))?;
     tmp.write_all(text.as_bytes()).map_err(io)?;
+    persist(tmp, path)
+}
+
+/// Flush a finished temporary file, give it the permissions of an ordinary
+/// new file (tempfile creates 0600), and rename it over `path`.
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+    let io = |reason: std::io::Error| Error::Io {
+        action: "cannot write",
+        path: path.to_path_buf(),
+        reason,
+    };
     tmp.as_file().sync_all().map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(io)?;
+    }
     tmp.persist(path)
         .map_err(|e| io(std::io::Error::from(e.error.kind())))?;
     Ok(())

@@ -595,7 +595,13 @@ impl Problem {
                         rows(&self.c, ch.m0, ch.mc, self.n * s),
                     ],
                 )?;
-                Ok((bg, ch.nc.div_ceil(bn) as u32, ch.mc.div_ceil(bm) as u32))
+                let (cols, rows) = (ch.nc.div_ceil(bn) as u32, ch.mc.div_ceil(bm) as u32);
+                // gemm_subgroup walks row blocks along x (see its shader).
+                let xy = match config {
+                    MatmulConfig::GemmSubgroup { .. } => (rows, cols),
+                    _ => (cols, rows),
+                };
+                Ok((bg, xy.0, xy.1))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Prepared {

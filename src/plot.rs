@@ -1,0 +1,419 @@
+//! Roofline charts: log-log FLOP/s against FLOP/byte, with spec ceilings
+//! from a hardware preset, the measured roofs of each run, and one marker per
+//! verified point. PNG or SVG by the output's extension; the font is bundled,
+//! so no system font is needed.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::plan::{Phase, Series};
+use crate::results::ResultsFile;
+
+/// DejaVu Sans, under the Bitstream Vera license (`assets/DejaVuSans-LICENSE.txt`).
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+
+/// Published ceilings of a GPU: the "spec roof".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preset {
+    /// Name on the command line.
+    pub name: &'static str,
+    /// Display name.
+    pub label: &'static str,
+    /// Memory bandwidth, bytes/s.
+    pub bytes_per_s: f64,
+    /// Peak arithmetic, FLOP/s.
+    pub flops_per_s: f64,
+}
+
+impl Preset {
+    /// The presets; sources are listed in the README.
+    pub const ALL: [Preset; 4] = [
+        Preset {
+            name: "a6000",
+            label: "RTX A6000",
+            bytes_per_s: 768e9,
+            flops_per_s: 181e12,
+        },
+        Preset {
+            name: "a100",
+            label: "A100 SXM 80GB",
+            bytes_per_s: 2039e9,
+            flops_per_s: 312e12,
+        },
+        Preset {
+            name: "h100",
+            label: "H100 SXM",
+            bytes_per_s: 3350e9,
+            flops_per_s: 989e12,
+        },
+        Preset {
+            name: "rtx4090",
+            label: "RTX 4090",
+            bytes_per_s: 1008e9,
+            flops_per_s: 165.2e12,
+        },
+    ];
+
+    /// A preset by name; `none` gives no spec roof.
+    pub fn by_name(name: &str) -> Result<Option<Self>> {
+        if name == "none" {
+            return Ok(None);
+        }
+        Self::ALL
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|p| p.name).collect();
+                Error::Invalid(format!(
+                    "unknown preset `{name}`; known: {}, none",
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// Intensity where the memory and compute roofs meet: flops / bandwidth.
+    pub fn ridge(&self) -> f64 {
+        self.flops_per_s / self.bytes_per_s
+    }
+}
+
+/// What to draw besides the runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotOptions {
+    /// Spec ceilings, if any.
+    pub spec: Option<Preset>,
+    /// Image size in pixels.
+    pub size: (u32, u32),
+}
+
+impl Default for PlotOptions {
+    fn default() -> Self {
+        Self {
+            spec: Preset::by_name("a6000").expect("built in"),
+            size: (1200, 800),
+        }
+    }
+}
+
+/// The chart's legend name of a series and phase.
+pub fn legend_name(series: Series, phase: Phase) -> String {
+    format!("{} {}", series.name(), phase.name())
+}
+
+/// matplotlib's default cycle, in the seed chart's order.
+fn series_color(series: Series, phase: Phase) -> RGBColor {
+    match (series, phase) {
+        (Series::QkvMlp, Phase::Init) => RGBColor(0x1f, 0x77, 0xb4),
+        (Series::QkvMlp, Phase::Ar) => RGBColor(0xff, 0x7f, 0x0e),
+        (Series::UpGateDown, Phase::Init) => RGBColor(0x2c, 0xa0, 0x2c),
+        (Series::UpGateDown, Phase::Ar) => RGBColor(0xd6, 0x27, 0x28),
+    }
+}
+
+/// Colours of the measured roofs of the first, second, ... run.
+const RUN_COLORS: [RGBColor; 4] = [
+    RGBColor(0x33, 0x33, 0x33),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0x17, 0xbe, 0xcf),
+];
+
+/// "1", "10", "1k", "10G", ...: the seed chart's tick labels.
+pub fn tick_label(v: f64) -> String {
+    const UNITS: [(f64, &str); 5] = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")];
+    for (scale, unit) in UNITS {
+        if v >= scale {
+            return format!("{}{unit}", trim(v / scale));
+        }
+    }
+    trim(v)
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Short name of a run for the legend: adapter and backend.
+fn run_name(r: &ResultsFile) -> String {
+    format!("{} / {}", r.adapter.name, r.adapter.backend)
+}
+
+/// The chart title: `Roofline Model (<model>, <adapter> / <backend>)`.
+pub fn title(runs: &[ResultsFile]) -> String {
+    let model = runs
+        .iter()
+        .find_map(|r| r.workload.as_ref().map(|w| w.model.name.clone()))
+        .unwrap_or_else(|| "roofs".into());
+    let who = if runs.len() == 1 {
+        run_name(&runs[0])
+    } else {
+        format!("{} runs", runs.len())
+    };
+    format!("Roofline Model ({model}, {who})")
+}
+
+fn decade_floor(v: f64) -> f64 {
+    10f64.powf(v.log10().floor())
+}
+
+fn decade_ceil(v: f64) -> f64 {
+    10f64.powf(v.log10().ceil())
+}
+
+/// Axis ranges that fit every valid point, every measured roof and the spec
+/// roof, rounded out to whole decades.
+fn ranges(runs: &[ResultsFile], opts: &PlotOptions) -> ((f64, f64), (f64, f64)) {
+    let mut xs: Vec<f64> = Vec::new();
+    let mut ys: Vec<f64> = Vec::new();
+    for r in runs {
+        for p in r.points.iter().filter(|p| p.verified) {
+            xs.push(p.intensity);
+            ys.push(p.flops_per_s);
+        }
+        let m = &r.ceilings.measured;
+        for f in m.compute_flops_per_s.values() {
+            ys.push(*f);
+            if let Some(bw) = m.memory_bytes_per_s {
+                xs.push(f / bw);
+            }
+        }
+    }
+    if let Some(s) = &opts.spec {
+        xs.push(s.ridge());
+        ys.push(s.flops_per_s);
+    }
+    let min = |v: &[f64], d: f64| {
+        v.iter()
+            .copied()
+            .filter(|x| *x > 0.0)
+            .fold(f64::INFINITY, f64::min)
+            .min(d)
+    };
+    let max = |v: &[f64], d: f64| v.iter().copied().fold(0.0, f64::max).max(d);
+    let x0 = decade_floor(min(&xs, 1.0) / 2.0);
+    let x1 = decade_ceil(max(&xs, 10.0) * 10.0);
+    let y0 = decade_floor(min(&ys, f64::INFINITY) / 2.0).min(1e9);
+    let y1 = decade_ceil(max(&ys, 1e9) * 2.0);
+    ((x0, x1), (y0, y1))
+}
+
+fn plot_err(e: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!("drawing the chart: {e}"))
+}
+
+/// Draw `runs` into `path` (`.png` or `.svg`).
+pub fn draw(runs: &[ResultsFile], opts: &PlotOptions, path: &Path) -> Result<()> {
+    if runs.is_empty() {
+        return Err(Error::Invalid("no results to plot".into()));
+    }
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // The bundled font is tested to parse; a failure would show as
+        // missing text, not a crash.
+        let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, FONT);
+    });
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("png") => {
+            let root = BitMapBackend::new(path, opts.size).into_drawing_area();
+            chart(&root, runs, opts)?;
+            root.present().map_err(plot_err)
+        }
+        Some("svg") => {
+            let root = SVGBackend::new(path, opts.size).into_drawing_area();
+            chart(&root, runs, opts)?;
+            root.present().map_err(plot_err)
+        }
+        _ => Err(Error::Invalid(format!(
+            "{}: the plot file must end in .png or .svg",
+            path.display()
+        ))),
+    }
+}
+
+fn chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    runs: &[ResultsFile],
+    opts: &PlotOptions,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(plot_err)?;
+    let ((x0, x1), (y0, y1)) = ranges(runs, opts);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title(runs), (FAMILY, 26))
+        .margin(16)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("Operational Intensity (FLOP/Byte)")
+        .y_desc("Performance (FLOP/s)")
+        .x_label_formatter(&|v| tick_label(*v))
+        .y_label_formatter(&|v| tick_label(*v))
+        .label_style((FAMILY, 15))
+        .axis_desc_style((FAMILY, 17))
+        .light_line_style(RGBColor(0xee, 0xee, 0xee))
+        .bold_line_style(RGBColor(0xcc, 0xcc, 0xcc))
+        .draw()
+        .map_err(plot_err)?;
+
+    if let Some(s) = &opts.spec {
+        let ridge = s.ridge();
+        let blue = RGBColor(0x1f, 0x77, 0xb4).stroke_width(2);
+        let red = RGBColor(0xd6, 0x27, 0x28).stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x0, x0 * s.bytes_per_s), (ridge, s.flops_per_s)],
+                10,
+                6,
+                blue,
+            ))
+            .map_err(plot_err)?
+            .label(format!(
+                "{} {}B/s (spec)",
+                s.label,
+                tick_label(s.bytes_per_s)
+            ))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue));
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(ridge, s.flops_per_s), (x1, s.flops_per_s)],
+                10,
+                6,
+                red,
+            ))
+            .map_err(plot_err)?
+            .label(format!(
+                "{} {}FLOP/s (spec)",
+                s.label,
+                tick_label(s.flops_per_s)
+            ))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], red));
+        let green = RGBColor(0x2c, 0xa0, 0x2c).stroke_width(1);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(ridge, y0), (ridge, s.flops_per_s)],
+                4,
+                4,
+                green,
+            ))
+            .map_err(plot_err)?
+            .label(format!("ridge {ridge:.1} FLOP/B (spec)"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], green));
+    }
+
+    for (i, r) in runs.iter().enumerate() {
+        let color = RUN_COLORS[i % RUN_COLORS.len()];
+        let m = &r.ceilings.measured;
+        let name = if runs.len() > 1 {
+            format!(" [{}]", run_name(r))
+        } else {
+            String::new()
+        };
+        if let Some(bw) = m.memory_bytes_per_s {
+            let top = m
+                .compute_flops_per_s
+                .values()
+                .copied()
+                .fold(0.0, f64::max)
+                .max(y0);
+            let style = color.stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(vec![(x0, x0 * bw), (top / bw, top)], style))
+                .map_err(plot_err)?
+                .label(format!("measured {}B/s{name}", tick_label(bw)))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+        for (dtype, &f) in &m.compute_flops_per_s {
+            let start = m.memory_bytes_per_s.map_or(x0, |bw| f / bw);
+            let style = color.stroke_width(if dtype.name() == "f32" { 2 } else { 1 });
+            chart
+                .draw_series(LineSeries::new(vec![(start, f), (x1, f)], style))
+                .map_err(plot_err)?
+                .label(format!(
+                    "measured {}FLOP/s {}{name}",
+                    tick_label(f),
+                    dtype.name()
+                ))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+        for series in [Series::QkvMlp, Series::UpGateDown] {
+            for phase in [Phase::Init, Phase::Ar] {
+                let pts: Vec<(f64, f64)> = r
+                    .points
+                    .iter()
+                    .filter(|p| p.verified && p.op.series == series && p.op.phase == phase)
+                    .map(|p| (p.intensity, p.flops_per_s))
+                    .collect();
+                if pts.is_empty() {
+                    continue;
+                }
+                let c = series_color(series, phase);
+                let label = format!("{}{name}", legend_name(series, phase));
+                chart
+                    .draw_series(
+                        pts.into_iter()
+                            .map(move |p| Cross::new(p, 5, c.stroke_width(2))),
+                    )
+                    .map_err(plot_err)?
+                    .label(label)
+                    .legend(move |(x, y)| Cross::new((x + 10, y), 5, c.stroke_width(2)));
+            }
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font((FAMILY, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(0xbb, 0xbb, 0xbb))
+        .draw()
+        .map_err(plot_err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a6000_ridge_by_hand() {
+        let a = Preset::by_name("a6000").unwrap().unwrap();
+        // 181e12 / 768e9 = 235.677...
+        assert!((a.ridge() - 235.677_083).abs() < 1e-5, "{}", a.ridge());
+        assert!(Preset::by_name("none").unwrap().is_none());
+        assert!(Preset::by_name("voodoo2")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown preset"));
+    }
+
+    #[test]
+    fn tick_labels_match_the_seed_chart() {
+        let got: Vec<_> = [1.0, 10.0, 100.0, 1e3, 1e4, 1e10, 1e11, 1e12, 1e13, 1e14]
+            .iter()
+            .map(|v| tick_label(*v))
+            .collect();
+        assert_eq!(
+            got,
+            ["1", "10", "100", "1k", "10k", "10G", "100G", "1T", "10T", "100T"]
+        );
+        assert_eq!(tick_label(768e9), "768G");
+        assert_eq!(tick_label(0.5), "0.5");
+    }
+}

@@ -133,6 +133,23 @@ pub(crate) fn storage_buffer(ctx: &GpuContext, label: &str, size: u64) -> Result
     })
 }
 
+/// Check a one-dimensional workgroup size against the device's limits.
+pub(crate) fn check_workgroup_size(ctx: &GpuContext, what: &str, size: u32) -> Result<()> {
+    let limit = ctx
+        .limits
+        .max_compute_invocations_per_workgroup
+        .min(ctx.limits.max_compute_workgroup_size_x);
+    if size > limit {
+        return Err(crate::Error::ExceedsLimit {
+            what: what.to_string(),
+            requested: size as u64,
+            limit_name: "max_compute_invocations_per_workgroup",
+            limit: limit as u64,
+        });
+    }
+    Ok(())
+}
+
 /// A small uniform buffer holding `data`.
 pub(crate) fn uniform_buffer(ctx: &GpuContext, label: &str, data: &[u8]) -> wgpu::Buffer {
     let buf = ctx.device.create_buffer(&wgpu::BufferDescriptor {

@@ -14,7 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{bind_group, pipeline, storage_buffer, uniform_buffer, workgroups, Binding};
+use super::{
+    bind_group, check_workgroup_size, pipeline, storage_buffer, uniform_buffer, workgroups, Binding,
+};
 use super::{DType, KernelRecord, RoofKind, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -139,18 +141,7 @@ impl PeakParams {
                 limit: ctx.limits.max_compute_workgroups_per_dimension as u64,
             });
         }
-        let wg_limit = ctx
-            .limits
-            .max_compute_invocations_per_workgroup
-            .min(ctx.limits.max_compute_workgroup_size_x);
-        if self.workgroup_size > wg_limit {
-            return Err(Error::ExceedsLimit {
-                what: "peak workgroup size".into(),
-                requested: self.workgroup_size as u64,
-                limit_name: "max_compute_invocations_per_workgroup",
-                limit: wg_limit as u64,
-            });
-        }
+        check_workgroup_size(ctx, "peak workgroup size", self.workgroup_size)?;
         if !self.dtype.supported(ctx) {
             return Err(Error::Unsupported {
                 dtype: self.dtype.name().into(),

@@ -17,7 +17,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{bind_group, pipeline, storage_buffer, uniform_buffer, workgroups, Binding};
+use super::{
+    bind_group, check_workgroup_size, pipeline, storage_buffer, uniform_buffer, workgroups, Binding,
+};
 use super::{DType, KernelRecord, RoofKind, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -183,18 +185,7 @@ impl StreamParams {
                 limit: (u32::MAX as u64) * 16,
             });
         }
-        let wg_limit = ctx
-            .limits
-            .max_compute_invocations_per_workgroup
-            .min(ctx.limits.max_compute_workgroup_size_x);
-        if self.workgroup_size > wg_limit {
-            return Err(Error::ExceedsLimit {
-                what: "stream workgroup size".into(),
-                requested: self.workgroup_size as u64,
-                limit_name: "max_compute_invocations_per_workgroup",
-                limit: wg_limit as u64,
-            });
-        }
+        check_workgroup_size(ctx, "stream workgroup size", self.workgroup_size)?;
         Ok(())
     }
 }

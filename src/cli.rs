@@ -14,6 +14,7 @@ use wgpu_roofline::kernels::{DType, RoofKind};
 use wgpu_roofline::model::ModelConfig;
 use wgpu_roofline::plan::{self, Sweep};
 use wgpu_roofline::plot::{self, PlotOptions, Preset};
+use wgpu_roofline::report::Format;
 use wgpu_roofline::results::{self, ResultsFile, Workload};
 use wgpu_roofline::roofs::{self, RoofsConfig};
 use wgpu_roofline::suite::{self, SuiteConfig};
@@ -47,6 +48,56 @@ enum Command {
     ///
     /// Example: wgpu-roofline plot run/results.json -o roofline.svg --preset a6000
     Plot(PlotArgs),
+    /// Compare the achieved FLOP/s of several runs, op by op, with ratios to the first.
+    ///
+    /// Example: wgpu-roofline compare vulkan/results.json gl/results.json --format md
+    Compare(CompareArgs),
+    /// Every point of a run with its efficiency against the spec and the measured roofs.
+    ///
+    /// Example: wgpu-roofline report run/results.json --format csv
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// Aligned columns.
+    Text,
+    /// Markdown table.
+    Md,
+    /// Comma-separated values.
+    Csv,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Md => Format::Markdown,
+            FormatArg::Csv => Format::Csv,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct CompareArgs {
+    /// Results files; the first is the baseline of the ratios.
+    #[arg(required = true, num_args = 2.., value_name = "RESULTS.json")]
+    results: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// A results file written by `run`.
+    #[arg(value_name = "RESULTS.json")]
+    results: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: FormatArg,
+    #[command(flatten)]
+    spec: SpecArgs,
 }
 
 /// Which spec ceilings to draw: shared by `plot` and `run`.
@@ -98,24 +149,38 @@ struct PlotArgs {
     spec: SpecArgs,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
 enum BackendArg {
     Auto,
     Vulkan,
     Gl,
     Metal,
     Dx12,
+    /// Every backend with an adapter, one after the other (`run` only).
+    All,
 }
 
-impl From<BackendArg> for BackendChoice {
-    fn from(b: BackendArg) -> Self {
-        match b {
-            BackendArg::Auto => Self::Auto,
-            BackendArg::Vulkan => Self::Vulkan,
-            BackendArg::Gl => Self::Gl,
-            BackendArg::Metal => Self::Metal,
-            BackendArg::Dx12 => Self::Dx12,
-        }
+impl BackendArg {
+    /// The single backend choice; `all` is only meaningful to `run`.
+    fn choice(self) -> Result<BackendChoice> {
+        Ok(match self {
+            Self::Auto => BackendChoice::Auto,
+            Self::Vulkan => BackendChoice::Vulkan,
+            Self::Gl => BackendChoice::Gl,
+            Self::Metal => BackendChoice::Metal,
+            Self::Dx12 => BackendChoice::Dx12,
+            Self::All => bail!("--backend all is only for `run`; pick one backend here"),
+        })
+    }
+
+    /// The backends `all` stands for, or `None` for a single choice.
+    fn all(self) -> Option<[BackendChoice; 4]> {
+        (self == Self::All).then_some([
+            BackendChoice::Vulkan,
+            BackendChoice::Gl,
+            BackendChoice::Metal,
+            BackendChoice::Dx12,
+        ])
     }
 }
 
@@ -145,10 +210,15 @@ struct DeviceArgs {
 
 impl DeviceArgs {
     fn open(&self) -> Result<GpuContext> {
+        self.open_on(self.backend.choice()?)
+    }
+
+    /// Open a device on `choice` with these arguments' filter and deadline.
+    fn open_on(&self, choice: BackendChoice) -> Result<GpuContext> {
         if !(self.deadline.is_finite() && self.deadline > 0.0) {
             bail!("--deadline must be a positive number of seconds");
         }
-        let mut ctx = GpuContext::open(self.backend.into(), self.adapter.as_ref())?;
+        let mut ctx = GpuContext::open(choice, self.adapter.as_ref())?;
         ctx.deadline = Duration::from_secs_f64(self.deadline);
         Ok(ctx)
     }
@@ -331,11 +401,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Roofs(a) => roofs_cmd(a),
         Command::Run(a) => run_cmd(a),
         Command::Plot(a) => plot_cmd(a),
+        Command::Compare(a) => compare_cmd(a),
+        Command::Report(a) => report_cmd(a),
     }
 }
 
 fn devices(args: DevicesArgs) -> Result<()> {
-    let choice: BackendChoice = args.backend.into();
+    let choice = args.backend.choice()?;
     let list: Vec<AdapterSummary> = gpu::enumerate(choice)
         .iter()
         .enumerate()
@@ -551,13 +623,36 @@ fn slug(s: &str) -> String {
     out.trim_matches('-').chars().take(40).collect()
 }
 
-fn plot_cmd(a: PlotArgs) -> Result<()> {
-    let opts = a.spec.options()?;
-    let runs = a
-        .results
+fn read_all(paths: &[PathBuf]) -> Result<Vec<ResultsFile>> {
+    Ok(paths
         .iter()
         .map(|p| ResultsFile::read(p))
-        .collect::<wgpu_roofline::Result<Vec<_>>>()?;
+        .collect::<wgpu_roofline::Result<Vec<_>>>()?)
+}
+
+fn compare_cmd(a: CompareArgs) -> Result<()> {
+    let runs = read_all(&a.results)?;
+    print!("{}", report::compare_table(&runs).render(a.format.into()));
+    Ok(())
+}
+
+fn report_cmd(a: ReportArgs) -> Result<()> {
+    let spec = a
+        .spec
+        .options()?
+        .spec
+        .map(|s| (s.bytes_per_s, s.flops_per_s));
+    let run = ResultsFile::read(&a.results)?;
+    print!(
+        "{}",
+        report::report_table(&run, spec).render(a.format.into())
+    );
+    Ok(())
+}
+
+fn plot_cmd(a: PlotArgs) -> Result<()> {
+    let opts = a.spec.options()?;
+    let runs = read_all(&a.results)?;
     draw_atomic(&runs, &opts, &a.output)?;
     println!("wrote {}", a.output.display());
     Ok(())
@@ -604,22 +699,91 @@ fn run_cmd(a: RunArgs) -> Result<()> {
             bail!("--out {} exists and is not a directory", out.display());
         }
     }
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
 
-    let ctx = a.device.open()?;
-    sweep.dtypes = dtypes(a.dtype, &ctx)?;
+    let Some(choices) = a.device.backend.all() else {
+        let ctx = a.device.open()?;
+        let dir = a.out.clone().unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "roofline-{stamp}-{}-{}-{}",
+                slug(&model.name),
+                slug(&ctx.adapter.name),
+                ctx.adapter.backend
+            ))
+        });
+        let file = run_on(&ctx, &a, model, sweep, &dir, &plot_opts)?;
+        return fail_if_unverified(&file);
+    };
+
+    // --backend all: one run per backend found, then the overlay and the comparison.
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("roofline-{stamp}-{}-all", slug(&model.name))));
+    let mut files = Vec::new();
+    for choice in choices {
+        let ctx = match a.device.open_on(choice) {
+            Ok(ctx) => ctx,
+            Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::NoAdapter { .. })) => {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        let sub = dir.join(&ctx.adapter.backend);
+        files.push(run_on(
+            &ctx,
+            &a,
+            model.clone(),
+            sweep.clone(),
+            &sub,
+            &plot_opts,
+        )?);
+    }
+    if files.is_empty() {
+        return Err(Error::NoAdapter {
+            tried: BackendChoice::Auto.describe(),
+        }
+        .into());
+    }
+    for name in ["roofline.png", "roofline.svg"] {
+        draw_atomic(&files, &plot_opts, &dir.join(name))?;
+    }
+    let table = report::compare_table(&files);
+    results::write_atomic(&dir.join("compare.md"), &table.render(Format::Markdown))?;
+    println!();
+    print!("{}", table.render(Format::Text));
+    println!(
+        "\nwrote {} runs, the overlay roofline.png/.svg and compare.md into {}",
+        files.len(),
+        dir.display()
+    );
+    files.iter().try_for_each(fail_if_unverified)
+}
+
+/// Measure the roofs and every op of `sweep` on `ctx` into `dir`: the
+/// results file (rewritten after every op) and the two charts.
+fn run_on(
+    ctx: &GpuContext,
+    a: &RunArgs,
+    model: ModelConfig,
+    mut sweep: Sweep,
+    dir: &std::path::Path,
+    plot_opts: &PlotOptions,
+) -> Result<ResultsFile> {
+    sweep.dtypes = dtypes(a.dtype, ctx)?;
     let ops = plan::plan(&model, &sweep)?;
     for op in &ops {
-        suite::check_op(&ctx, op)?;
+        suite::check_op(ctx, op)?;
     }
     let mut roofs_cfg = if a.quick {
-        RoofsConfig::quick(&ctx)
+        RoofsConfig::quick(ctx)
     } else {
-        RoofsConfig::for_device(&ctx)
+        RoofsConfig::for_device(ctx)
     };
     roofs_cfg.peaks.retain(|p| sweep.dtypes.contains(&p.dtype));
     a.timing.apply(&mut roofs_cfg.timing);
     roofs_cfg.shader_checks = a.timing.checked;
-    roofs_cfg.validate(&ctx)?;
+    roofs_cfg.validate(ctx)?;
     let mut suite_cfg = SuiteConfig {
         samples: a.samples,
         shader_checks: a.timing.checked,
@@ -627,27 +791,18 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     };
     a.timing.apply(&mut suite_cfg.timing);
 
-    let dir = a.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "roofline-{}-{}-{}-{}",
-            chrono::Local::now().format("%Y%m%d-%H%M%S"),
-            slug(&model.name),
-            slug(&ctx.adapter.name),
-            ctx.adapter.backend
-        ))
-    });
-    std::fs::create_dir_all(&dir)
+    std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create --out {}", dir.display()))?;
     let path = dir.join("results.json");
     results::check_writable(&path)?;
 
-    let timer = a.timing.timer(&ctx)?;
-    announce(&ctx, &timer, &format!("{} ({} ops)", model.name, ops.len()));
+    let timer = a.timing.timer(ctx)?;
+    announce(ctx, &timer, &format!("{} ({} ops)", model.name, ops.len()));
     let started = std::time::Instant::now();
     let progress = Progress::new(roofs_cfg.kernel_count() + ops.len());
-    let records = measure_roofs(&ctx, &timer, &roofs_cfg, &progress);
+    let records = measure_roofs(ctx, &timer, &roofs_cfg, &progress);
     let mut file = match records {
-        Ok(r) => ResultsFile::new(&ctx, timer.info().clone(), roofs_cfg, r),
+        Ok(r) => ResultsFile::new(ctx, timer.info().clone(), roofs_cfg, r),
         Err(e) => {
             progress.close();
             return Err(e);
@@ -661,7 +816,7 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     results::write_atomic(&path, &file.to_json())?;
     for op in &ops {
         progress.start(&op.label());
-        match suite::measure_op(&ctx, &timer, &suite_cfg, op) {
+        match suite::measure_op(ctx, &timer, &suite_cfg, op) {
             Ok(p) => {
                 progress.finish_one(&report::point_line(&p, &file.ceilings.measured));
                 file.points.push(p);
@@ -681,7 +836,7 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     }
     progress.close();
     for name in ["roofline.png", "roofline.svg"] {
-        draw_atomic(std::slice::from_ref(&file), &plot_opts, &dir.join(name))?;
+        draw_atomic(std::slice::from_ref(&file), plot_opts, &dir.join(name))?;
     }
     print!("{}", report::roofs_table(&file));
     println!();
@@ -692,7 +847,7 @@ fn run_cmd(a: RunArgs) -> Result<()> {
         started.elapsed().as_secs_f64(),
         path.display()
     );
-    fail_if_unverified(&file)
+    Ok(file)
 }
 
 #[cfg(test)]

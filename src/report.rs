@@ -322,3 +322,222 @@ mod tests {
         assert_eq!(t, "a    bb\n---  --\nxxx  y\n");
     }
 }
+
+/// Output formats of the tables of `compare` and `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns for the terminal.
+    Text,
+    /// A GitHub-flavoured Markdown table.
+    Markdown,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+/// One cell: text, or a number that people read with units and other
+/// tools read raw (CSV gets the plain number).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Text as it is.
+    Text(String),
+    /// A quantity with an SI unit, e.g. (3.1e10, "FLOP/s").
+    Si(f64, &'static str),
+    /// A fraction shown as a percentage (CSV: the fraction).
+    Percent(f64),
+    /// A plain number with `decimals` digits (CSV: full precision).
+    Num(f64, usize),
+    /// Nothing to show.
+    Missing,
+}
+
+impl Cell {
+    fn human(&self) -> String {
+        match self {
+            Self::Text(t) => t.clone(),
+            Self::Si(v, unit) => si(*v, unit),
+            Self::Percent(f) => format!("{:.1}%", 100.0 * f),
+            Self::Num(v, d) => format!("{v:.d$}"),
+            Self::Missing => "-".into(),
+        }
+    }
+
+    fn raw(&self) -> String {
+        match self {
+            Self::Text(t) => t.clone(),
+            Self::Si(v, _) | Self::Percent(v) | Self::Num(v, _) => format!("{v}"),
+            Self::Missing => String::new(),
+        }
+    }
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+
+/// A table with a header, rendered in any [`Format`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Column names.
+    pub header: Vec<String>,
+    /// Rows, each as long as the header.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// Render in `format`.
+    pub fn render(&self, format: Format) -> String {
+        let human: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(Cell::human).collect())
+            .collect();
+        match format {
+            Format::Text => {
+                let h: Vec<&str> = self.header.iter().map(String::as_str).collect();
+                columns(&h, &human)
+            }
+            Format::Markdown => {
+                let line = |cells: &[String]| {
+                    let escaped: Vec<String> =
+                        cells.iter().map(|c| c.replace('|', "\\|")).collect();
+                    format!("| {} |\n", escaped.join(" | "))
+                };
+                let mut out = line(&self.header);
+                out.push_str(&format!("|{}\n", " --- |".repeat(self.header.len())));
+                for r in &human {
+                    out.push_str(&line(r));
+                }
+                out
+            }
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                w.write_record(&self.header).expect("in-memory write");
+                for r in &self.rows {
+                    w.write_record(r.iter().map(Cell::raw))
+                        .expect("in-memory write");
+                }
+                String::from_utf8(w.into_inner().expect("in-memory flush")).expect("UTF-8 cells")
+            }
+        }
+    }
+}
+
+/// The identity of a point across runs: op, dtype and shape.
+fn point_key(p: &Point) -> (String, String, String, String, u64, u64, u64, u64, u64) {
+    (
+        p.op.series.name().to_string(),
+        p.op.phase.name().to_string(),
+        p.op.op.clone(),
+        p.op.dtype.name().to_string(),
+        p.op.seqs,
+        p.op.seq_len,
+        p.op.m,
+        p.op.n,
+        p.op.k,
+    )
+}
+
+/// The cells that name a point: series and phase, op, dtype, B, S or L, shape.
+fn shape_cells(p: &Point) -> Vec<Cell> {
+    vec![
+        Cell::Text(format!("{} {}", p.op.series.name(), p.op.phase.name())),
+        Cell::Text(p.op.op.clone()),
+        Cell::Text(p.op.dtype.name().to_string()),
+        Cell::Num(p.op.seqs as f64, 0),
+        Cell::Num(p.op.seq_len as f64, 0),
+        Cell::Text(format!("{}x{}x{}", p.op.m, p.op.n, p.op.k)),
+    ]
+}
+
+/// Short name of a run: adapter and backend.
+pub fn run_label(r: &ResultsFile) -> String {
+    format!("{} / {}", r.adapter.name, r.adapter.backend)
+}
+
+/// `compare`: one row per op and shape of the first run, the achieved
+/// FLOP/s in every run and its ratio to the first. Unverified points show as
+/// `unverified`, missing ones as `-`.
+pub fn compare_table(runs: &[ResultsFile]) -> Table {
+    let mut header: Vec<String> = ["series", "op", "dtype", "B", "S/L", "m x n x k"]
+        .map(String::from)
+        .to_vec();
+    for (i, r) in runs.iter().enumerate() {
+        header.push(format!("[{}] {}", i + 1, run_label(r)));
+        if i > 0 {
+            header.push(format!("[{}]/[1]", i + 1));
+        }
+    }
+    let mut rows = Vec::new();
+    let Some(first) = runs.first() else {
+        return Table { header, rows };
+    };
+    for p in &first.points {
+        let key = point_key(p);
+        let mut row = shape_cells(p);
+        let base = p.verified.then_some(p.flops_per_s);
+        for (i, r) in runs.iter().enumerate() {
+            let q = r.points.iter().find(|q| point_key(q) == key);
+            let v = q.and_then(|q| q.verified.then_some(q.flops_per_s));
+            row.push(match (q, v) {
+                (None, _) => Cell::Missing,
+                (Some(_), None) => Cell::Text("unverified".into()),
+                (Some(_), Some(f)) => Cell::Si(f, "FLOP/s"),
+            });
+            if i > 0 {
+                row.push(match (base, v) {
+                    (Some(b), Some(f)) => Cell::Num(f / b, 2),
+                    _ => Cell::Missing,
+                });
+            }
+        }
+        rows.push(row);
+    }
+    Table { header, rows }
+}
+
+/// `report`: every point of one run with its efficiency, i.e. achieved
+/// performance over the attainable performance at its intensity, against
+/// the spec roof (`spec` = (bytes/s, FLOP/s)) and against the measured roof.
+pub fn report_table(r: &ResultsFile, spec: Option<(f64, f64)>) -> Table {
+    let header = [
+        "series",
+        "op",
+        "dtype",
+        "B",
+        "S/L",
+        "m x n x k",
+        "FLOP/B",
+        "FLOP/s",
+        "bytes/s",
+        "of spec roof",
+        "of measured roof",
+        "kernel",
+        "verified",
+    ]
+    .map(String::from)
+    .to_vec();
+    let m = &r.ceilings.measured;
+    let rows = r
+        .points
+        .iter()
+        .map(|p| {
+            let spec_eff = spec.map(|(bw, f)| p.flops_per_s / f.min(p.intensity * bw));
+            let meas_eff = attainable(m, p).map(|a| p.flops_per_s / a);
+            let pct = |e: Option<f64>| e.map_or(Cell::Missing, Cell::Percent);
+            let mut row = shape_cells(p);
+            row.extend([
+                Cell::Num(p.intensity, 2),
+                Cell::Si(p.flops_per_s, "FLOP/s"),
+                Cell::Si(p.bytes_per_s, "B/s"),
+                pct(spec_eff),
+                pct(meas_eff),
+                Cell::Text(p.kernel.to_string()),
+                Cell::Text(if p.verified { "yes" } else { "NO" }.into()),
+            ]);
+            row
+        })
+        .collect();
+    Table { header, rows }
+}

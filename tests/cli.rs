@@ -571,3 +571,32 @@ fn run_bad_inputs_give_one_clear_line() {
         );
     }
 }
+
+#[test]
+fn run_on_all_backends_writes_each_run_the_overlay_and_the_comparison() {
+    let found = backends("run_on_all_backends_writes_each_run_the_overlay_and_the_comparison");
+    if found.is_empty() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("all");
+    let o = small_run("all", &fixture("tiny-model.json"), &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for b in &found {
+        let r = ResultsFile::read(&out.join(b).join("results.json")).unwrap();
+        assert_eq!(r.adapter.backend, *b);
+        assert!(r.points.iter().all(|p| p.verified));
+        assert!(out.join(b).join("roofline.png").exists());
+    }
+    assert!(out.join("roofline.png").exists() && out.join("roofline.svg").exists());
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(md.starts_with("| series | op |"), "{md}");
+    assert_eq!(md.matches(" / ").count() >= found.len(), true, "{md}");
+    // `all` means something only to `run`.
+    fails_cleanly(
+        &["roofs", "--backend", "all"],
+        &[],
+        "--backend all is only for `run`",
+        None,
+    );
+}

@@ -215,7 +215,29 @@ pub fn roofs_table(r: &ResultsFile) -> String {
             dtype.name()
         );
     }
+    for line in discard_warnings(r) {
+        let _ = writeln!(out, "{line}");
+    }
     out
+}
+
+/// One line per kernel or point whose timer gave zero or negative samples,
+/// which were discarded rather than averaged in.
+pub fn discard_warnings(r: &ResultsFile) -> Vec<String> {
+    let kernels = r.kernels.iter().map(|k| (k.name.clone(), &k.timing));
+    let points = r.points.iter().map(|p| (p.op.label(), &p.timing));
+    kernels
+        .chain(points)
+        .filter(|(_, t)| t.discarded > 0)
+        .map(|(name, t)| {
+            format!(
+                "warning: {name}: {} of {} samples were zero or negative after subtracting the \
+                 empty pass and were discarded; raise --min-batch-ms",
+                t.discarded,
+                t.discarded + t.samples_s.len()
+            )
+        })
+        .collect()
 }
 
 /// Attainable FLOP/s at the point's intensity under the measured roofs:
@@ -314,6 +336,22 @@ mod tests {
         assert_eq!(seconds(0.0012), "1.200 ms");
         assert_eq!(seconds(2.5), "2.500 s");
         assert_eq!(seconds(4e-6), "4.000 us");
+    }
+
+    #[test]
+    fn discarded_samples_are_reported() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");
+        let mut r = ResultsFile::read(&path).unwrap();
+        assert!(discard_warnings(&r).is_empty());
+        r.kernels[0].timing.discarded = 2;
+        let w = discard_warnings(&r);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("warning: stream.copy: 2 of 7 samples"),
+            "{}",
+            w[0]
+        );
     }
 
     #[test]

@@ -24,15 +24,27 @@ struct Params {
     k4: u32,     // k / 4
     ldc: u32,    // row stride of C, in elements
     c_col: u32,  // first column of C this dispatch writes
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    a_bstride: u32, // vec4s between consecutive products' A (batched products)
+    w_bstride: u32, // vec4s between consecutive products' W
+    c_bstride: u32, // elements between consecutive products' C
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<T>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<T>>;
 @group(0) @binding(3) var<storage, read_write> c: array<T>;
+
+// Offsets of this invocation's product within a batch of products, one per
+// workgroup z (set by `select_product` at the top of every kernel).
+var<private> za: u32;
+var<private> zw: u32;
+var<private> zc: u32;
+
+fn select_product(z: u32) {
+    za = z * p.a_bstride;
+    zw = z * p.w_bstride;
+    zc = z * p.c_bstride;
+}
 
 // Register blocking: outputs per invocation along m and n (each <= MAX_TILE).
 override TILE_M: u32 = 4u;
@@ -49,7 +61,7 @@ var<workgroup> w_tile: array<vec4<T>, WG_N * TILE_N * BK>;
 
 fn store(row: u32, col: u32, v: f32) {
     if row < p.m && col < p.n {
-        c[row * p.ldc + p.c_col + col] = T(v);
+        c[zc + row * p.ldc + p.c_col + col] = T(v);
     }
 }
 
@@ -59,6 +71,7 @@ fn gemm_tiled(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
+    select_product(wg.z);
     let bm = WG_M * TILE_M;
     let bn = WG_N * TILE_N;
     let row0 = wg.y * bm;
@@ -72,7 +85,7 @@ fn gemm_tiled(
             let kk = t + idx % BK;
             var v = vec4<T>(0.0);
             if row < p.m && kk < p.k4 {
-                v = a[row * p.k4 + kk];
+                v = a[za + row * p.k4 + kk];
             }
             a_tile[idx] = v;
         }
@@ -81,7 +94,7 @@ fn gemm_tiled(
             let kk = t + idx % BK;
             var v = vec4<T>(0.0);
             if col < p.n && kk < p.k4 {
-                v = w[col * p.k4 + kk];
+                v = w[zw + col * p.k4 + kk];
             }
             w_tile[idx] = v;
         }
@@ -113,6 +126,7 @@ fn gemm_tiled(
 
 @compute @workgroup_size(WG_N, WG_M)
 fn gemm_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
+    select_product(gid.z);
     let row0 = gid.y * TILE_M;
     let col0 = gid.x * TILE_N;
     // Out-of-range rows and columns read the last valid one (no branch in
@@ -130,10 +144,10 @@ fn gemm_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
         var av: array<vec4<f32>, MAX_TILE>;
         var wv: array<vec4<f32>, MAX_TILE>;
         for (var i = 0u; i < TILE_M; i++) {
-            av[i] = vec4<f32>(a[arow[i] + kk]);
+            av[i] = vec4<f32>(a[za + arow[i] + kk]);
         }
         for (var j = 0u; j < TILE_N; j++) {
-            wv[j] = vec4<f32>(w[wrow[j] + kk]);
+            wv[j] = vec4<f32>(w[zw + wrow[j] + kk]);
         }
         for (var i = 0u; i < TILE_M; i++) {
             for (var j = 0u; j < TILE_N; j++) {
@@ -159,16 +173,17 @@ fn gemv_splitk(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
+    select_product(wg.z);
     let row0 = wg.y * TILE_M;
     let col0 = wg.x * TILE_N;
     var acc: array<f32, 64>; // MAX_TILE * MAX_TILE
     for (var kk = li; kk < p.k4; kk += SPLIT) {
         var av: array<vec4<f32>, MAX_TILE>;
         for (var i = 0u; i < TILE_M; i++) {
-            av[i] = vec4<f32>(a[min(row0 + i, p.m - 1u) * p.k4 + kk]);
+            av[i] = vec4<f32>(a[za + min(row0 + i, p.m - 1u) * p.k4 + kk]);
         }
         for (var j = 0u; j < TILE_N; j++) {
-            let wv = vec4<f32>(w[min(col0 + j, p.n - 1u) * p.k4 + kk]);
+            let wv = vec4<f32>(w[zw + min(col0 + j, p.n - 1u) * p.k4 + kk]);
             for (var i = 0u; i < TILE_M; i++) {
                 acc[i * MAX_TILE + j] += dot(av[i], wv);
             }

@@ -14,15 +14,27 @@ struct Params {
     k4: u32,
     ldc: u32,
     c_col: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    a_bstride: u32, // vec4s between consecutive products' A (batched products)
+    w_bstride: u32, // vec4s between consecutive products' W
+    c_bstride: u32, // elements between consecutive products' C
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<T>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<T>>;
 @group(0) @binding(3) var<storage, read_write> c: array<T>;
+
+// Offsets of this invocation's product within a batch of products, one per
+// workgroup z (set by `select_product` at the top of every kernel).
+var<private> za: u32;
+var<private> zw: u32;
+var<private> zc: u32;
+
+fn select_product(z: u32) {
+    za = z * p.a_bstride;
+    zw = z * p.w_bstride;
+    zc = z * p.c_bstride;
+}
 
 override TILE_M: u32 = 1u;
 override TILE_N: u32 = 1u;
@@ -40,16 +52,17 @@ fn gemv_subgroup(
     @builtin(subgroup_id) sg: u32,
     @builtin(num_subgroups) sgs: u32,
 ) {
+    select_product(wg.z);
     let row0 = wg.y * TILE_M;
     let col0 = wg.x * TILE_N;
     var acc: array<f32, 64>; // MAX_TILE * MAX_TILE
     for (var kk = li; kk < p.k4; kk += SPLIT) {
         var av: array<vec4<f32>, MAX_TILE>;
         for (var i = 0u; i < TILE_M; i++) {
-            av[i] = vec4<f32>(a[min(row0 + i, p.m - 1u) * p.k4 + kk]);
+            av[i] = vec4<f32>(a[za + min(row0 + i, p.m - 1u) * p.k4 + kk]);
         }
         for (var j = 0u; j < TILE_N; j++) {
-            let wv = vec4<f32>(w[min(col0 + j, p.n - 1u) * p.k4 + kk]);
+            let wv = vec4<f32>(w[zw + min(col0 + j, p.n - 1u) * p.k4 + kk]);
             for (var i = 0u; i < TILE_M; i++) {
                 acc[i * MAX_TILE + j] += dot(av[i], wv);
             }
@@ -70,7 +83,7 @@ fn gemv_subgroup(
                 let row = row0 + i;
                 let col = col0 + j;
                 if row < p.m && col < p.n {
-                    c[row * p.ldc + p.c_col + col] = T(total);
+                    c[zc + row * p.ldc + p.c_col + col] = T(total);
                 }
             }
             workgroupBarrier();
@@ -94,6 +107,7 @@ fn gemm_subgroup(
     @builtin(subgroup_invocation_id) lane: u32,
     @builtin(subgroup_size) sg: u32,
 ) {
+    select_product(wg.z);
     let row0 = wg.x * TILE_M;
     let col0 = wg.y * WG_N * TILE_N + li;
     var wrow: array<u32, MAX_TILE>;
@@ -106,13 +120,13 @@ fn gemm_subgroup(
         var held: array<vec4<f32>, MAX_TILE>;
         let kk = min(k0 + lane, p.k4 - 1u);
         for (var i = 0u; i < TILE_M; i++) {
-            held[i] = vec4<f32>(a[min(row0 + i, p.m - 1u) * p.k4 + kk]);
+            held[i] = vec4<f32>(a[za + min(row0 + i, p.m - 1u) * p.k4 + kk]);
         }
         let steps = min(sg, p.k4 - k0);
         for (var s = 0u; s < steps; s++) {
             var wv: array<vec4<f32>, MAX_TILE>;
             for (var j = 0u; j < TILE_N; j++) {
-                wv[j] = vec4<f32>(w[wrow[j] + k0 + s]);
+                wv[j] = vec4<f32>(w[zw + wrow[j] + k0 + s]);
             }
             for (var i = 0u; i < TILE_M; i++) {
                 let av = subgroupShuffle(held[i], s);
@@ -127,7 +141,7 @@ fn gemm_subgroup(
             let row = row0 + i;
             let col = col0 + j * WG_N;
             if row < p.m && col < p.n {
-                c[row * p.ldc + p.c_col + col] = T(acc[i * MAX_TILE + j]);
+                c[zc + row * p.ldc + p.c_col + col] = T(acc[i * MAX_TILE + j]);
             }
         }
     }

@@ -86,13 +86,13 @@ pub struct Point {
 /// Check that `op` can run on `ctx` (sizes against limits, dtype support)
 /// without allocating anything, so a run can refuse bad sizes up front.
 pub fn check_op(ctx: &GpuContext, op: &Op) -> Result<()> {
-    Problem::check(ctx, op.batch * op.m, op.n, op.k, op.dtype)
+    Problem::check(ctx, op.batch, op.m, op.n, op.k, op.dtype)
         .map_err(|e| crate::Error::Invalid(format!("{}: {e}", op.label())))
 }
 
 /// Autotune, measure and verify one op.
 pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -> Result<Point> {
-    let problem = Problem::new(ctx, op.batch * op.m, op.n, op.k, op.dtype)?;
+    let problem = Problem::batched(ctx, op.batch, op.m, op.n, op.k, op.dtype)?;
     let mut tuning = Vec::new();
     let mut best: Option<(f64, usize)> = None;
     let mut prepared = Vec::new();

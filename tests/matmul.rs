@@ -3,6 +3,7 @@
 
 mod common;
 
+use wgpu_roofline::gpu::{self, BackendChoice, GpuContext};
 use wgpu_roofline::kernels::matmul::{MatmulConfig, Problem};
 use wgpu_roofline::kernels::DType;
 use wgpu_roofline::model::ModelConfig;
@@ -10,7 +11,7 @@ use wgpu_roofline::plan::{self, Phase, Sweep};
 use wgpu_roofline::suite::{self, SuiteConfig};
 use wgpu_roofline::timer::{Timer, TimerPreference, TimingConfig};
 
-fn dtypes(ctx: &wgpu_roofline::gpu::GpuContext) -> Vec<DType> {
+fn dtypes(ctx: &GpuContext) -> Vec<DType> {
     let mut d = vec![DType::F32];
     if DType::F16.supported(ctx) {
         d.push(DType::F16);
@@ -18,7 +19,7 @@ fn dtypes(ctx: &wgpu_roofline::gpu::GpuContext) -> Vec<DType> {
     d
 }
 
-fn every_config(m: u64, ctx: &wgpu_roofline::gpu::GpuContext) -> Vec<MatmulConfig> {
+fn every_config(m: u64, ctx: &GpuContext) -> Vec<MatmulConfig> {
     let mut all = MatmulConfig::candidates(m.max(32), ctx);
     all.extend(MatmulConfig::candidates(m.min(8), ctx));
     all
@@ -51,6 +52,50 @@ fn every_configuration_matches_the_host() {
             }
         }
     }
+}
+
+#[test]
+fn batched_products_match_the_host() {
+    for ctx in common::contexts("batched_products_match_the_host") {
+        for dtype in dtypes(&ctx) {
+            // Attention-like shapes: 6 products of 40 x 36 x 16 (prefill qk),
+            // and 5 products of 2 x 48 x 64 (decode pv with 2 query heads per
+            // KV head).
+            for (b, m, n, k) in [(6, 40, 36, 16), (5, 2, 48, 64)] {
+                let problem = Problem::batched(&ctx, b, m, n, k, dtype).unwrap();
+                for config in every_config(m, &ctx) {
+                    let Ok(p) = problem.prepare(&ctx, config, false) else {
+                        continue;
+                    };
+                    let v = problem.run_and_verify(&ctx, &p, 200).unwrap();
+                    assert!(
+                        v.passed(),
+                        "{config:?} {b}x{m}x{n}x{k} {}: {v:?}",
+                        dtype.name()
+                    );
+                }
+            }
+            // A batch split across dispatches by a small binding.
+            let mut small = GpuContext::from_adapter(ctx.adapter.index, &adapter_of(&ctx)).unwrap();
+            small.limits.max_storage_buffer_binding_size = 16 << 10;
+            let problem = Problem::batched(&small, 24, 16, 64, 64, dtype).unwrap();
+            assert!(problem.dispatches() > 1);
+            let config = MatmulConfig::candidates(16, &small)[0];
+            let p = problem.prepare(&small, config, false).unwrap();
+            let v = problem.run_and_verify(&small, &p, 200).unwrap();
+            assert!(v.passed(), "{config:?}: {v:?}");
+        }
+    }
+}
+
+/// The adapter a context was opened on, found again by index and name.
+fn adapter_of(ctx: &GpuContext) -> wgpu::Adapter {
+    let choice = if ctx.adapter.backend == "gl" {
+        BackendChoice::Gl
+    } else {
+        BackendChoice::Vulkan
+    };
+    gpu::enumerate(choice).swap_remove(ctx.adapter.index)
 }
 
 #[test]

@@ -372,18 +372,73 @@ pub fn initial(which: u32, i: u64) -> f32 {
     ((h & 2047) as f32 - 1024.0) / 1024.0
 }
 
-/// One dispatch's share of the product.
+/// One dispatch's share of the work: products `b0 .. b0 + bc` of a batch
+/// (one per workgroup z), and within them rows `m0 .. m0 + mc` of A and C and
+/// rows `n0 .. n0 + nc` of W. A batch of several products is split by whole
+/// products; a single product by rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Chunk {
+    b0: u64,
+    bc: u64,
     m0: u64,
     mc: u64,
     n0: u64,
     nc: u64,
 }
 
-/// Split m and n so that every bound range fits one storage binding. Rows
-/// per chunk are multiples of 64 so every range offset is aligned.
-fn chunks(m: u64, n: u64, k: u64, size: u64, binding: u64) -> Result<Vec<Chunk>> {
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Split the work so that every bound range fits one storage binding and
+/// starts at a multiple of `align` bytes, with at most `max_z` products per
+/// dispatch.
+fn chunks(
+    batch: u64,
+    (m, n, k): (u64, u64, u64),
+    size: u64,
+    binding: u64,
+    align: u64,
+    max_z: u64,
+) -> Result<Vec<Chunk>> {
+    if batch > 1 {
+        let per = [m * k * size, n * k * size, m * n * size];
+        let largest = per.iter().copied().max().unwrap_or(0);
+        // Products per chunk must keep every operand's offset aligned.
+        let granule = per.iter().fold(1, |g, &b| {
+            let q = align / gcd(b, align);
+            g / gcd(g, q) * q
+        });
+        let fit = (binding / largest.max(1)).min(max_z);
+        let bc = if fit >= batch {
+            batch
+        } else {
+            fit / granule * granule
+        };
+        if bc == 0 {
+            return Err(Error::ExceedsLimit {
+                what: format!("{granule} product(s) of {m}x{n}x{k}"),
+                requested: granule * largest,
+                limit_name: "max_storage_buffer_binding_size",
+                limit: binding,
+            });
+        }
+        return Ok((0..batch)
+            .step_by(bc as usize)
+            .map(|b0| Chunk {
+                b0,
+                bc: bc.min(batch - b0),
+                m0: 0,
+                mc: m,
+                n0: 0,
+                nc: n,
+            })
+            .collect());
+    }
     let fit = |len: u64, what: &str| -> Result<u64> {
         let rows = binding / (len * size);
         if rows >= m.max(n) {
@@ -405,6 +460,8 @@ fn chunks(m: u64, n: u64, k: u64, size: u64, binding: u64) -> Result<Vec<Chunk>>
     for m0 in (0..m).step_by(mc as usize) {
         for n0 in (0..n).step_by(nc as usize) {
             out.push(Chunk {
+                b0: 0,
+                bc: 1,
                 m0,
                 mc: mc.min(m - m0),
                 n0,
@@ -423,12 +480,17 @@ struct Params {
     k4: u32,
     ldc: u32,
     c_col: u32,
-    _pad: [u32; 3],
+    a_bstride: u32,
+    w_bstride: u32,
+    c_bstride: u32,
 }
 
-/// The operands of one product on the GPU, filled and ready to run.
+/// The operands of a batch of products on the GPU, filled and ready to run.
+/// Product b uses rows `b*m ..` of A and C and rows `b*n ..` of W.
 pub struct Problem {
-    /// Rows of A and C.
+    /// Independent products.
+    pub batch: u64,
+    /// Rows of A and C per product.
     pub m: u64,
     /// Rows of W, columns of C.
     pub n: u64,
@@ -448,16 +510,21 @@ pub struct Prepared {
     /// The configuration.
     pub config: MatmulConfig,
     pipeline: wgpu::ComputePipeline,
-    groups: Vec<(wgpu::BindGroup, u32, u32)>,
+    groups: Vec<(wgpu::BindGroup, [u32; 3])>,
 }
 
 const FILL_CHUNK: u64 = 4 << 20;
 
 impl Problem {
-    /// Check an m x n x k product against the kernels' constraints and the
-    /// device's limits without allocating anything; returns the chunks.
-    fn plan(ctx: &GpuContext, m: u64, n: u64, k: u64, dtype: DType) -> Result<Vec<Chunk>> {
-        if m == 0 || n == 0 || k == 0 {
+    /// Check a batch of m x n x k products against the kernels' constraints
+    /// and the device's limits without allocating anything; returns the chunks.
+    fn plan(
+        ctx: &GpuContext,
+        batch: u64,
+        (m, n, k): (u64, u64, u64),
+        dtype: DType,
+    ) -> Result<Vec<Chunk>> {
+        if batch == 0 || m == 0 || n == 0 || k == 0 {
             return Err(Error::ZeroSize {
                 what: "matrix dimensions",
             });
@@ -475,33 +542,51 @@ impl Problem {
             });
         }
         let s = dtype.size();
-        let chunks = chunks(m, n, k, s, ctx.limits.max_storage_buffer_binding_size)?;
         for (label, elems) in [("A", m * k), ("W", n * k), ("C", m * n)] {
-            let bytes = elems * s;
+            let bytes = batch * elems * s;
             if bytes > ctx.limits.max_buffer_size {
                 return Err(Error::ExceedsLimit {
-                    what: format!("matrix {label} of {m}x{n}x{k} {}", dtype.name()),
+                    what: format!("matrix {label} of {batch} x {m}x{n}x{k} {}", dtype.name()),
                     requested: bytes,
                     limit_name: "max_buffer_size",
                     limit: ctx.limits.max_buffer_size,
                 });
             }
         }
-        Ok(chunks)
+        chunks(
+            batch,
+            (m, n, k),
+            s,
+            ctx.limits.max_storage_buffer_binding_size,
+            ctx.limits.min_storage_buffer_offset_alignment as u64,
+            ctx.limits.max_compute_workgroups_per_dimension as u64,
+        )
     }
 
-    /// Check that an m x n x k product can run here, allocating nothing.
-    pub fn check(ctx: &GpuContext, m: u64, n: u64, k: u64, dtype: DType) -> Result<()> {
-        Self::plan(ctx, m, n, k, dtype).map(drop)
+    /// Check that a batch of m x n x k products can run here, allocating nothing.
+    pub fn check(ctx: &GpuContext, batch: u64, m: u64, n: u64, k: u64, dtype: DType) -> Result<()> {
+        Self::plan(ctx, batch, (m, n, k), dtype).map(drop)
     }
 
-    /// Check sizes, allocate and fill A and W.
+    /// One m x n x k product: check sizes, allocate and fill A and W.
     pub fn new(ctx: &GpuContext, m: u64, n: u64, k: u64, dtype: DType) -> Result<Self> {
-        let chunks = Self::plan(ctx, m, n, k, dtype)?;
+        Self::batched(ctx, 1, m, n, k, dtype)
+    }
+
+    /// `batch` independent m x n x k products: check, allocate and fill.
+    pub fn batched(
+        ctx: &GpuContext,
+        batch: u64,
+        m: u64,
+        n: u64,
+        k: u64,
+        dtype: DType,
+    ) -> Result<Self> {
+        let chunks = Self::plan(ctx, batch, (m, n, k), dtype)?;
         let s = dtype.size();
         let mut bufs = Vec::new();
         for (label, elems) in [("A", m * k), ("W", n * k), ("C", m * n)] {
-            let bytes = elems * s;
+            let bytes = batch * elems * s;
             let buf = ctx.scoped(&format!("matrix {label} ({bytes} bytes)"), || {
                 ctx.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some(label),
@@ -517,8 +602,8 @@ impl Problem {
         let c = bufs.pop().expect("three buffers");
         let w = bufs.pop().expect("three buffers");
         let a = bufs.pop().expect("three buffers");
-        fill(ctx, &a, 0, m * k, dtype)?;
-        fill(ctx, &w, 1, n * k, dtype)?;
+        fill(ctx, &a, 0, batch * m * k, dtype)?;
+        fill(ctx, &w, 1, batch * n * k, dtype)?;
         let params = chunks
             .iter()
             .map(|ch| {
@@ -528,12 +613,15 @@ impl Problem {
                     k4: (k / 4) as u32,
                     ldc: n as u32,
                     c_col: ch.n0 as u32,
-                    _pad: [0; 3],
+                    a_bstride: (m * k / 4) as u32,
+                    w_bstride: (n * k / 4) as u32,
+                    c_bstride: (m * n) as u32,
                 };
                 uniform_buffer(ctx, "matmul params", bytemuck::bytes_of(&p))
             })
             .collect();
         Ok(Self {
+            batch,
             m,
             n,
             k,
@@ -585,23 +673,26 @@ impl Problem {
             .iter()
             .zip(&self.params)
             .map(|(ch, p)| {
+                // Rows of the stacked operands this chunk reads or writes.
+                let a_rows = (ch.b0 * self.m + ch.m0, (ch.bc - 1) * self.m + ch.mc);
+                let w_rows = (ch.b0 * self.n + ch.n0, (ch.bc - 1) * self.n + ch.nc);
                 let bg = bind_group(
                     ctx,
                     &pipe,
                     &[
                         p.as_entire_binding(),
-                        rows(&self.a, ch.m0, ch.mc, self.k * s),
-                        rows(&self.w, ch.n0, ch.nc, self.k * s),
-                        rows(&self.c, ch.m0, ch.mc, self.n * s),
+                        rows(&self.a, a_rows.0, a_rows.1, self.k * s),
+                        rows(&self.w, w_rows.0, w_rows.1, self.k * s),
+                        rows(&self.c, a_rows.0, a_rows.1, self.n * s),
                     ],
                 )?;
-                let (cols, rows) = (ch.nc.div_ceil(bn) as u32, ch.mc.div_ceil(bm) as u32);
+                let (cols, rws) = (ch.nc.div_ceil(bn) as u32, ch.mc.div_ceil(bm) as u32);
                 // gemm_subgroup walks row blocks along x (see its shader).
-                let xy = match config {
-                    MatmulConfig::GemmSubgroup { .. } => (rows, cols),
-                    _ => (cols, rows),
+                let (x, y) = match config {
+                    MatmulConfig::GemmSubgroup { .. } => (rws, cols),
+                    _ => (cols, rws),
                 };
-                Ok((bg, xy.0, xy.1))
+                Ok((bg, [x, y, ch.bc as u32]))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Prepared {
@@ -611,12 +702,12 @@ impl Problem {
         })
     }
 
-    /// Record one full product (every chunk) into `pass`.
+    /// Record one full run (every chunk) into `pass`.
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, prepared: &Prepared) {
         pass.set_pipeline(&prepared.pipeline);
-        for (bg, x, y) in &prepared.groups {
+        for (bg, [x, y, z]) in &prepared.groups {
             pass.set_bind_group(0, bg, &[]);
-            pass.dispatch_workgroups(*x, *y, 1);
+            pass.dispatch_workgroups(*x, *y, *z);
         }
     }
 
@@ -629,7 +720,7 @@ impl Problem {
     }
 
     /// Run `prepared` once (after [`Self::clear_output`]) and check `samples`
-    /// output elements, the four corners included, against the host.
+    /// output elements, the corners included, against the host.
     pub fn run_and_verify(
         &self,
         ctx: &GpuContext,
@@ -646,16 +737,26 @@ impl Problem {
         self.verify(ctx, samples)
     }
 
-    /// Compare sampled elements of C with f64 dot products on the host.
+    /// Compare sampled elements of C with f64 dot products on the host: the
+    /// corners of the first and last product and `samples` random elements.
     pub fn verify(&self, ctx: &GpuContext, samples: u64) -> Result<Verification> {
-        let (m, n) = (self.m, self.n);
-        let mut points = vec![(0, 0), (0, n - 1), (m - 1, 0), (m - 1, n - 1)];
-        let mut h: u64 = 0x1234_5678_9ABC_DEF1 ^ (m << 40) ^ (n << 20) ^ self.k;
+        let (bt, m, n) = (self.batch, self.m, self.n);
+        let mut points = vec![
+            (0, 0, 0),
+            (0, m - 1, n - 1),
+            (bt - 1, 0, n - 1),
+            (bt - 1, m - 1, 0),
+        ];
+        let mut h: u64 = 0x1234_5678_9ABC_DEF1 ^ (m << 40) ^ (n << 20) ^ self.k ^ (bt << 50);
         for _ in 0..samples {
             h ^= h << 13;
             h ^= h >> 7;
             h ^= h << 17;
-            points.push(((h >> 32) % m, (h & 0xFFFF_FFFF) % n));
+            points.push((
+                (h >> 48) % bt,
+                ((h >> 24) & 0xFF_FFFF) % m,
+                (h & 0xFF_FFFF) % n,
+            ));
         }
         let s = self.dtype.size();
         let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -664,27 +765,30 @@ impl Problem {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let index = |(b, r, c): (u64, u64, u64)| (b * m + r) * n + c;
         let mut enc = ctx.device.create_command_encoder(&Default::default());
-        for (i, (r, c)) in points.iter().enumerate() {
-            let byte = (r * n + c) * s;
+        for (i, &pt) in points.iter().enumerate() {
+            let byte = index(pt) * s;
             enc.copy_buffer_to_buffer(&self.c, byte & !3, &staging, 4 * i as u64, 4);
         }
         ctx.queue.submit([enc.finish()]);
         let bytes = ctx.read_mapped(&staging)?;
         let mut v = Verification::compare(&[], tolerance(self.dtype), |_| 0.0);
-        for (i, (r, c)) in points.iter().enumerate() {
+        for (i, &(b, r, c)) in points.iter().enumerate() {
             let word = &bytes[4 * i..4 * i + 4];
             let got = match self.dtype {
                 DType::F32 => f32::from_le_bytes(word.try_into().expect("4 bytes")) as f64,
                 DType::F16 => {
-                    let half = ((r * n + c) * s % 4) as usize;
+                    let half = (index((b, r, c)) * s % 4) as usize;
                     let bits = u16::from_le_bytes([word[half], word[half + 1]]);
                     half::f16::from_bits(bits).to_f64()
                 }
             };
+            let (arow, wrow) = (b * m + r, b * n + c);
             let (mut want, mut scale) = (0f64, 0f64);
             for kk in 0..self.k {
-                let p = initial(0, r * self.k + kk) as f64 * initial(1, c * self.k + kk) as f64;
+                let p =
+                    initial(0, arow * self.k + kk) as f64 * initial(1, wrow * self.k + kk) as f64;
                 want += p;
                 scale += p.abs();
             }
@@ -742,7 +846,7 @@ mod tests {
     fn chunks_cover_everything_within_the_binding() {
         // Llama-7B up projection at S = 4096 in f32 against lavapipe's 128 MiB.
         let (m, n, k, s, b) = (4096, 11008, 4096, 4, 128 << 20);
-        let cs = chunks(m, n, k, s, b).unwrap();
+        let cs = chunks(1, (m, n, k), s, b, 256, 65535).unwrap();
         let area: u64 = cs.iter().map(|c| c.mc * c.nc).sum();
         assert_eq!(area, m * n);
         for c in &cs {
@@ -756,9 +860,30 @@ mod tests {
         // W: 11008 rows of 16 KiB = 172 MiB: two row chunks of W.
         assert_eq!(cs.iter().map(|c| c.n0).max(), Some(8192));
         // Small problems are one chunk.
-        assert_eq!(chunks(128, 4096, 4096, 2, b).unwrap().len(), 1);
+        assert_eq!(
+            chunks(1, (128, 4096, 4096), 2, b, 256, 65535)
+                .unwrap()
+                .len(),
+            1
+        );
         // A row that cannot fit 64 times is an error, not a panic.
-        assert!(chunks(64, 64, 1 << 22, 4, b).is_err());
+        assert!(chunks(1, (64, 64, 1 << 22), 4, b, 256, 65535).is_err());
+    }
+
+    #[test]
+    fn batches_split_by_whole_aligned_products() {
+        // Prefill qk of Llama-7B at S = 2048 in f32: 32 heads of 2048 x 2048
+        // scores (16 MiB each) against a 128 MiB binding: 8 heads a dispatch.
+        let cs = chunks(32, (2048, 2048, 128), 4, 128 << 20, 256, 65535).unwrap();
+        assert_eq!(cs.len(), 4);
+        assert!(cs.iter().all(|c| c.bc == 8 && c.mc == 2048 && c.nc == 2048));
+        // Tiny products whose A rows are 8 bytes: chunks must start at
+        // multiples of 32 products to keep A's offsets 256-aligned.
+        let cs = chunks(4096, (1, 64, 4), 2, 64 << 10, 256, 65535).unwrap();
+        assert!(cs.iter().all(|c| c.b0 % 32 == 0 && c.bc == 128), "{cs:?}");
+        assert_eq!(cs.iter().map(|c| c.bc).sum::<u64>(), 4096);
+        let cs = chunks(70_000, (1, 4, 4), 4, 128 << 20, 256, 65535).unwrap();
+        assert!(cs.iter().all(|c| c.bc <= 65535));
     }
 
     #[test]

@@ -57,6 +57,7 @@ fn main() {
                 prefill_batch: 1,
                 batches: vec![1],
                 context: 2048,
+                contexts: vec![],
                 dtypes,
             };
             let cfg = SuiteConfig::default();

@@ -12,10 +12,10 @@ use wgpu_roofline::gpu::{self, AdapterFilter, AdapterSummary, BackendChoice, Gpu
 use wgpu_roofline::kernels::peak::PeakParams;
 use wgpu_roofline::kernels::{DType, RoofKind};
 use wgpu_roofline::model::ModelConfig;
-use wgpu_roofline::plan::{self, Sweep};
+use wgpu_roofline::plan::{self, Series, Sweep};
 use wgpu_roofline::plot::{self, PlotOptions, Preset};
 use wgpu_roofline::report::Format;
-use wgpu_roofline::results::{self, ResultsFile, Workload};
+use wgpu_roofline::results::{self, ResultsFile, Skipped, Workload};
 use wgpu_roofline::roofs::{self, RoofsConfig};
 use wgpu_roofline::suite::{self, SuiteConfig};
 use wgpu_roofline::timer::{Timer, TimerKind, TimerPreference, TimingConfig};
@@ -334,7 +334,7 @@ struct RunArgs {
     /// Model: a built-in name (llama-7b, llama-13b, llama-2-70b, llama-3-8b, mistral-7b) or a config.json file.
     #[arg(long, default_value = "llama-7b")]
     model: String,
-    /// Reduced sweep (S = 128; decode B = 1, 16) and lighter roofs: about a minute on a software adapter.
+    /// Reduced sweep (S = 128; decode B = 1, 16 at L = 2048) and lighter roofs: about two minutes on a software adapter.
     #[arg(long)]
     quick: bool,
     /// Data types (`all` skips f16 with a note when the adapter lacks SHADER_F16).
@@ -349,6 +349,9 @@ struct RunArgs {
     /// KV context length of the decode points.
     #[arg(long, default_value_t = 2048, value_parser = parse_count)]
     context: u64,
+    /// Further context lengths of decode attention at B = 1, comma-separated [default: 128,...,4096; none with --quick].
+    #[arg(long, value_delimiter = ',', value_parser = parse_count)]
+    contexts: Option<Vec<u64>>,
     /// Output directory [default: a new folder named after the date, model and adapter].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -694,6 +697,9 @@ fn run_cmd(a: RunArgs) -> Result<()> {
         sweep.batches = b.clone();
     }
     sweep.context = a.context;
+    if let Some(c) = &a.contexts {
+        sweep.contexts = c.clone();
+    }
     if let Some(out) = &a.out {
         if out.exists() && !out.is_dir() {
             bail!("--out {} exists and is not a directory", out.display());
@@ -771,9 +777,22 @@ fn run_on(
     plot_opts: &PlotOptions,
 ) -> Result<ResultsFile> {
     sweep.dtypes = dtypes(a.dtype, ctx)?;
-    let ops = plan::plan(&model, &sweep)?;
-    for op in &ops {
-        suite::check_op(ctx, op)?;
+    // Sizes are checked before anything runs: a linear layer that cannot run
+    // is an error; attention beyond this adapter's buffers is skipped, said.
+    let mut ops = Vec::new();
+    let mut skipped = Vec::new();
+    for op in plan::plan(&model, &sweep)? {
+        match suite::check_op(ctx, &op) {
+            Ok(()) => ops.push(op),
+            Err(e) if op.series == Series::QkPv => {
+                eprintln!("skipping {e}");
+                skipped.push(Skipped {
+                    op: op.label(),
+                    reason: e.to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     let mut roofs_cfg = if a.quick {
         RoofsConfig::quick(ctx)
@@ -813,6 +832,7 @@ fn run_on(
         sweep,
         suite: suite_cfg,
     });
+    file.skipped = skipped;
     results::write_atomic(&path, &file.to_json())?;
     for op in &ops {
         progress.start(&op.label());

@@ -10,6 +10,14 @@
 //! Projections and MLP products share their weights across the tokens of a
 //! step, so their m is the number of tokens (B * S in prefill, B in decode)
 //! and batch is 1.
+//!
+//! Attention (`qk/pv`, unfused) is one product per sequence and KV head:
+//! batch = B * kv_heads. The g = heads / kv_heads query heads that share a KV
+//! head are stacked into m (m = g * S in prefill, m = g in decode), so K and
+//! V are read once per KV head, as grouped-query attention does. qk is
+//! Q (m x d) . K^T with K (S or L) x d: n = S or L, k = d. pv is P (m x S|L)
+//! . V with V stored transposed per head (d x S|L): n = d, k = S or L. In
+//! decode this gives qk FLOPs = 2 * B * heads * L * d whatever the grouping.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +34,9 @@ pub enum Series {
     /// The MLP's up, gate and down products.
     #[serde(rename = "up/gate/down")]
     UpGateDown,
+    /// Attention's score (Q.K^T) and value (P.V) products, unfused.
+    #[serde(rename = "qk/pv")]
+    QkPv,
 }
 
 impl Series {
@@ -34,6 +45,7 @@ impl Series {
         match self {
             Self::QkvMlp => "qkv mlp",
             Self::UpGateDown => "up/gate/down",
+            Self::QkPv => "qk/pv",
         }
     }
 }
@@ -125,18 +137,23 @@ pub struct Sweep {
     pub batches: Vec<u64>,
     /// Context length of the decode points.
     pub context: u64,
+    /// Extra context lengths of decode attention at B = 1.
+    #[serde(default)]
+    pub contexts: Vec<u64>,
     /// Element types.
     pub dtypes: Vec<DType>,
 }
 
 impl Sweep {
-    /// The full sweep: S in 128..4096 at B = 1, B in 1..64 at L = 2048.
+    /// The full sweep: S in 128..4096 at B = 1, B in 1..64 at L = 2048, and
+    /// decode attention at B = 1 for L in 128..4096.
     pub fn full(dtypes: Vec<DType>) -> Self {
         Self {
             seq_lens: vec![128, 256, 512, 1024, 2048, 4096],
             prefill_batch: 1,
             batches: vec![1, 2, 4, 8, 16, 32, 64],
             context: 2048,
+            contexts: vec![128, 256, 512, 1024, 2048, 4096],
             dtypes,
         }
     }
@@ -148,6 +165,7 @@ impl Sweep {
             prefill_batch: 1,
             batches: vec![1, 16],
             context: 2048,
+            contexts: vec![],
             dtypes,
         }
     }
@@ -164,7 +182,7 @@ impl Sweep {
                 "batch sizes must be greater than zero".into(),
             ));
         }
-        if self.context == 0 {
+        if self.context == 0 || self.contexts.contains(&0) {
             return Err(Error::Invalid(
                 "the context length must be greater than zero".into(),
             ));
@@ -191,11 +209,43 @@ fn linears(model: &ModelConfig) -> [(Series, &'static str, u64, u64); 7] {
     ]
 }
 
+/// The unfused attention products of one step: (name, batch, m, n, k).
+fn attention(
+    model: &ModelConfig,
+    phase: Phase,
+    seqs: u64,
+    len: u64,
+) -> [(&'static str, u64, u64, u64, u64); 2] {
+    let kv = model.num_key_value_heads;
+    let group = model.num_attention_heads / kv;
+    let d = model.head_dim;
+    let rows = match phase {
+        Phase::Init => group * len,
+        Phase::Ar => group,
+    };
+    [
+        ("qk", seqs * kv, rows, len, d),
+        ("pv", seqs * kv, rows, d, len),
+    ]
+}
+
 /// Every op of `model` over `sweep`, prefill points first.
 pub fn plan(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
     sweep.validate()?;
     let mut ops = Vec::new();
     for &dtype in &sweep.dtypes {
+        let op = |series, phase, name: &str, seqs, seq_len, (batch, m, n, k)| Op {
+            series,
+            phase,
+            op: name.to_string(),
+            dtype,
+            seqs,
+            seq_len,
+            batch,
+            m,
+            n,
+            k,
+        };
         let phases = sweep
             .seq_lens
             .iter()
@@ -208,18 +258,26 @@ pub fn plan(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
             );
         for (phase, seqs, seq_len, tokens) in phases {
             for (series, name, n, k) in linears(model) {
-                ops.push(Op {
-                    series,
+                ops.push(op(series, phase, name, seqs, seq_len, (1, tokens, n, k)));
+            }
+            for (name, batch, m, n, k) in attention(model, phase, seqs, seq_len) {
+                ops.push(op(
+                    Series::QkPv,
                     phase,
-                    op: name.to_string(),
-                    dtype,
+                    name,
                     seqs,
                     seq_len,
-                    batch: 1,
-                    m: tokens,
-                    n,
-                    k,
-                });
+                    (batch, m, n, k),
+                ));
+            }
+        }
+        // Decode attention over further context lengths at B = 1 (the
+        // projections do not depend on the context); B = 1 at the main
+        // context is already in the batch sweep.
+        let done = |l: u64| l == sweep.context && sweep.batches.contains(&1);
+        for &len in sweep.contexts.iter().filter(|&&l| !done(l)) {
+            for (name, batch, m, n, k) in attention(model, Phase::Ar, 1, len) {
+                ops.push(op(Series::QkPv, Phase::Ar, name, 1, len, (batch, m, n, k)));
             }
         }
     }
@@ -288,10 +346,78 @@ mod tests {
     }
 
     #[test]
+    fn attention_accounting_by_hand() {
+        // Llama-7B decode at B = 4, L = 2048, f16: per KV head (32 of them,
+        // one query head each), q (1 x 128) . K^T (2048 x 128).
+        let sweep = Sweep {
+            seq_lens: vec![],
+            batches: vec![4],
+            contexts: vec![],
+            ..Sweep::full(vec![DType::F16])
+        };
+        let ops = plan(&llama(), &sweep).unwrap();
+        let qk = ops.iter().find(|o| o.op == "qk").unwrap();
+        assert_eq!(
+            (qk.series, qk.batch, qk.m, qk.n, qk.k),
+            (Series::QkPv, 128, 1, 2048, 128)
+        );
+        // 2 * B * heads * L * d = 2 * 4 * 32 * 2048 * 128
+        assert_eq!(qk.flops(), 67_108_864);
+        // 2 bytes * 128 * (1*128 + 128*2048 + 1*2048) = 67_665_920
+        assert_eq!(qk.bytes(), 67_665_920);
+        let pv = ops.iter().find(|o| o.op == "pv").unwrap();
+        assert_eq!((pv.batch, pv.m, pv.n, pv.k), (128, 1, 128, 2048));
+        assert_eq!(pv.flops(), qk.flops());
+        // Prefill S = 512: 32 heads of 512 x 512 scores; qk in f16 does
+        // 2*32*512*512*128 = 2_147_483_648 FLOPs over
+        // 2*32*(512*128 + 128*512 + 512*512) = 25_165_824 bytes: 85.33 FLOP/B.
+        let sweep = Sweep {
+            seq_lens: vec![512],
+            batches: vec![],
+            contexts: vec![],
+            ..Sweep::full(vec![DType::F16])
+        };
+        let qk = plan(&llama(), &sweep)
+            .unwrap()
+            .into_iter()
+            .find(|o| o.op == "qk")
+            .unwrap();
+        assert_eq!((qk.batch, qk.m, qk.n, qk.k), (32, 512, 512, 128));
+        assert_eq!((qk.flops(), qk.bytes()), (2_147_483_648, 25_165_824));
+        assert_relative_eq!(qk.intensity(), 2_147_483_648.0 / 25_165_824.0);
+    }
+
+    #[test]
+    fn gqa_attention_stacks_query_heads_per_kv_head() {
+        // Llama-3-8B: 32 query heads over 8 KV heads, 4 per KV head.
+        let m = ModelConfig::preset("llama-3-8b").unwrap();
+        let sweep = Sweep {
+            seq_lens: vec![256],
+            batches: vec![2],
+            contexts: vec![],
+            ..Sweep::full(vec![DType::F32])
+        };
+        let ops = plan(&m, &sweep).unwrap();
+        let init = ops
+            .iter()
+            .find(|o| o.op == "qk" && o.phase == Phase::Init)
+            .unwrap();
+        assert_eq!((init.batch, init.m, init.n, init.k), (8, 4 * 256, 256, 128));
+        let ar = ops
+            .iter()
+            .find(|o| o.op == "qk" && o.phase == Phase::Ar)
+            .unwrap();
+        assert_eq!((ar.batch, ar.m, ar.n, ar.k), (2 * 8, 4, 2048, 128));
+        // Total decode qk FLOPs are 2 * B * heads * L * d whatever the grouping.
+        assert_eq!(ar.flops(), 2 * 2 * 32 * 2048 * 128);
+    }
+
+    #[test]
     fn sweep_sizes_and_counts() {
         let ops = plan(&llama(), &Sweep::full(vec![DType::F32, DType::F16])).unwrap();
-        // (6 prefill + 7 decode points) * 7 linears * 2 dtypes
-        assert_eq!(ops.len(), 13 * 7 * 2);
+        // ((6 prefill + 7 decode points) * (7 linears + qk + pv) + 5 further
+        // decode contexts * (qk + pv)) * 2 dtypes
+        assert_eq!(ops.len(), (13 * 9 + 5 * 2) * 2);
         let bad = Sweep {
             seq_lens: vec![0],
             ..Sweep::quick(vec![DType::F32])

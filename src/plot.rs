@@ -114,15 +114,17 @@ fn series_color(series: Series, phase: Phase) -> RGBColor {
         (Series::QkvMlp, Phase::Ar) => RGBColor(0xff, 0x7f, 0x0e),
         (Series::UpGateDown, Phase::Init) => RGBColor(0x2c, 0xa0, 0x2c),
         (Series::UpGateDown, Phase::Ar) => RGBColor(0xd6, 0x27, 0x28),
+        (Series::QkPv, Phase::Init) => RGBColor(0x94, 0x67, 0xbd),
+        (Series::QkPv, Phase::Ar) => RGBColor(0x8c, 0x56, 0x4b),
     }
 }
 
 /// Colours of the measured roofs of the first, second, ... run.
 const RUN_COLORS: [RGBColor; 4] = [
     RGBColor(0x33, 0x33, 0x33),
-    RGBColor(0x94, 0x67, 0xbd),
-    RGBColor(0x8c, 0x56, 0x4b),
     RGBColor(0x17, 0xbe, 0xcf),
+    RGBColor(0xbc, 0xbd, 0x22),
+    RGBColor(0x7f, 0x7f, 0x7f),
 ];
 
 /// "1", "10", "1k", "10G", ...: the seed chart's tick labels.
@@ -352,7 +354,7 @@ where
                 ))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
-        for series in [Series::QkvMlp, Series::UpGateDown] {
+        for series in [Series::QkvMlp, Series::UpGateDown, Series::QkPv] {
             for phase in [Phase::Init, Phase::Ar] {
                 let pts: Vec<(f64, f64)> = r
                     .points

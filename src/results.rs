@@ -75,6 +75,15 @@ pub struct Workload {
     pub suite: SuiteConfig,
 }
 
+/// An op of the plan that was not measured, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The op's label.
+    pub op: String,
+    /// Why it could not run (a limit of this adapter).
+    pub reason: String,
+}
+
 /// A whole results file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultsFile {
@@ -106,6 +115,9 @@ pub struct ResultsFile {
     /// One point per measured op of a `run`, in plan order.
     #[serde(default)]
     pub points: Vec<Point>,
+    /// Ops of the plan skipped because they exceed this adapter's limits.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
 }
 
 impl ResultsFile {
@@ -135,6 +147,7 @@ impl ResultsFile {
             kernels,
             workload: None,
             points: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 

@@ -41,7 +41,8 @@ impl Default for SuiteConfig {
 pub struct Trial {
     /// The configuration.
     pub config: MatmulConfig,
-    /// One probe's time per op, when it ran and verified.
+    /// One probe's time, scaled to the whole op (probes run on a slice of at
+    /// most `Problem::PROBE_ROWS` rows), when it ran and verified.
     pub probe_s: Option<f64>,
     /// Whether its sampled output matched the host.
     pub verified: bool,
@@ -94,11 +95,10 @@ pub fn check_op(ctx: &GpuContext, op: &Op) -> Result<()> {
 pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -> Result<Point> {
     let problem = Problem::batched(ctx, op.batch, op.m, op.n, op.k, op.dtype)?;
     let mut tuning = Vec::new();
-    let mut best: Option<(f64, usize)> = None;
-    let mut prepared = Vec::new();
+    let mut best: Option<(f64, MatmulConfig)> = None;
     let candidates = MatmulConfig::candidates(op.m, ctx);
     for config in candidates {
-        let p = match problem.prepare(ctx, config, cfg.shader_checks) {
+        let p = match problem.prepare_probe(ctx, config, cfg.shader_checks) {
             Ok(p) => p,
             Err(e) => {
                 tuning.push(Trial {
@@ -113,8 +113,8 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
         // The probe's own output is verified: C is cleared first, so a kernel
         // that writes nothing cannot pass on an earlier one's result.
         problem.clear_output(ctx);
-        let t = timer.probe(ctx, &mut |pass, _| problem.record(pass, &p))?;
-        let v = problem.verify(ctx, cfg.samples.min(16))?;
+        let t = timer.probe(ctx, &mut |pass, _| problem.record(pass, &p))? / p.fraction(&problem);
+        let v = problem.verify_prepared(ctx, &p, cfg.samples.min(16))?;
         if !v.passed() {
             tuning.push(Trial {
                 config,
@@ -128,7 +128,7 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
             continue;
         }
         if best.is_none_or(|(bt, _)| t < bt) {
-            best = Some((t, prepared.len()));
+            best = Some((t, config));
         }
         tuning.push(Trial {
             config,
@@ -136,9 +136,8 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
             verified: true,
             note: None,
         });
-        prepared.push(p);
     }
-    let Some((_, index)) = best else {
+    let Some((estimate, config)) = best else {
         return Err(crate::Error::Invalid(format!(
             "{}: no kernel configuration ran and verified ({})",
             op.label(),
@@ -149,10 +148,11 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
                 .join("; ")
         )));
     };
-    let chosen = &prepared[index];
-    let timing = timer.measure(ctx, &cfg.timing, &op.label(), &mut |pass, _| {
-        problem.record(pass, chosen)
-    })?;
+    let chosen = &problem.prepare(ctx, config, cfg.shader_checks)?;
+    let mut record = |pass: &mut wgpu::ComputePass<'_>, _| problem.record(pass, chosen);
+    let label = op.label();
+    let timing =
+        timer.measure_with_estimate(ctx, &cfg.timing, &label, &mut record, Some(estimate))?;
     let verification = problem.run_and_verify(ctx, chosen, cfg.samples)?;
     let median_s = timing.summary.median;
     Ok(Point {

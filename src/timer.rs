@@ -246,17 +246,36 @@ impl Timer {
         kernel: &str,
         record: &mut Recorder<'_>,
     ) -> Result<Measurement> {
+        self.measure_with_estimate(ctx, cfg, kernel, record, None)
+    }
+
+    /// As [`Self::measure`], with an estimate of the time per dispatch (from
+    /// an earlier probe): when one dispatch alone already lasts `min_batch_s`
+    /// the calibration is skipped, since it could only choose one dispatch.
+    pub fn measure_with_estimate(
+        &self,
+        ctx: &GpuContext,
+        cfg: &TimingConfig,
+        kernel: &str,
+        record: &mut Recorder<'_>,
+        estimate_s: Option<f64>,
+    ) -> Result<Measurement> {
         let overhead = self.info.empty_pass_s;
-        // Calibrate on a single dispatch, after one warm-up dispatch.
-        self.batch(ctx, 1, record)?;
-        let (t1, _) = self.batch(ctx, 1, record)?;
-        let per = if t1 - overhead > 0.0 {
-            t1 - overhead
-        } else {
-            t1.max(1e-9)
+        let n = match estimate_s {
+            Some(e) if e >= cfg.min_batch_s => 1,
+            _ => {
+                // Calibrate on a single dispatch, after one warm-up dispatch.
+                self.batch(ctx, 1, record)?;
+                let (t1, _) = self.batch(ctx, 1, record)?;
+                let per = if t1 - overhead > 0.0 {
+                    t1 - overhead
+                } else {
+                    t1.max(1e-9)
+                };
+                ((cfg.min_batch_s / per).ceil() as u64).clamp(1, cfg.max_dispatches.max(1) as u64)
+                    as u32
+            }
         };
-        let n = ((cfg.min_batch_s / per).ceil() as u64).clamp(1, cfg.max_dispatches.max(1) as u64)
-            as u32;
         for _ in 0..cfg.warmup {
             self.batch(ctx, n, record)?;
         }

@@ -408,8 +408,8 @@ fn run_writes_verified_points_with_exact_accounting() {
         let w = r.workload.as_ref().unwrap();
         assert_eq!(w.model.name, "tiny");
         let dtypes = w.sweep.dtypes.len() as usize;
-        // (2 prefill + 1 decode points) * 7 linears per dtype
-        assert_eq!(r.points.len(), 3 * 7 * dtypes);
+        // (2 prefill + 1 decode points) * (7 linears + qk + pv) per dtype
+        assert_eq!(r.points.len(), 3 * 9 * dtypes);
         for p in &r.points {
             assert!(p.verified, "{}: {:?}", p.op.label(), p.verification);
             assert_eq!(p.flops, 2 * p.op.batch * p.op.m * p.op.n * p.op.k);
@@ -426,6 +426,20 @@ fn run_writes_verified_points_with_exact_accounting() {
         // GQA: k and v are narrower than q (2 KV heads of 32 vs 4 heads).
         let k = r.points.iter().find(|p| p.op.op == "k").unwrap();
         assert_eq!((k.op.n, k.op.k), (64, 128));
+        // Attention: one product per KV head, 2 query heads stacked in m.
+        let qk = r
+            .points
+            .iter()
+            .find(|p| p.op.op == "qk" && p.op.seq_len == 40)
+            .unwrap();
+        assert_eq!((qk.op.batch, qk.op.m, qk.op.n, qk.op.k), (2, 80, 40, 32));
+        let pv = r
+            .points
+            .iter()
+            .find(|p| p.op.op == "pv" && p.op.seqs == 3)
+            .unwrap();
+        assert_eq!((pv.op.batch, pv.op.m, pv.op.n, pv.op.k), (6, 2, 32, 64));
+        assert_eq!(pv.flops, 2 * 3 * 4 * 64 * 32, "2 * B * heads * L * d");
         // The raw JSON carries the documented point fields.
         let raw: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())

@@ -502,15 +502,25 @@ pub struct Problem {
     w: wgpu::Buffer,
     c: wgpu::Buffer,
     chunks: Vec<Chunk>,
-    params: Vec<wgpu::Buffer>,
 }
 
-/// A compiled configuration bound to a problem.
+/// A compiled configuration bound to a problem, or to its first `products`
+/// products and their first `rows` rows (the slice the autotuner probes).
 pub struct Prepared {
     /// The configuration.
     pub config: MatmulConfig,
     pipeline: wgpu::ComputePipeline,
     groups: Vec<(wgpu::BindGroup, [u32; 3])>,
+    _params: Vec<wgpu::Buffer>,
+    products: u64,
+    rows: u64,
+}
+
+impl Prepared {
+    /// Share of the whole problem's work this covers.
+    pub fn fraction(&self, problem: &Problem) -> f64 {
+        (self.products * self.rows) as f64 / (problem.batch * problem.m) as f64
+    }
 }
 
 const FILL_CHUNK: u64 = 4 << 20;
@@ -604,22 +614,6 @@ impl Problem {
         let a = bufs.pop().expect("three buffers");
         fill(ctx, &a, 0, batch * m * k, dtype)?;
         fill(ctx, &w, 1, batch * n * k, dtype)?;
-        let params = chunks
-            .iter()
-            .map(|ch| {
-                let p = Params {
-                    m: ch.mc as u32,
-                    n: ch.nc as u32,
-                    k4: (k / 4) as u32,
-                    ldc: n as u32,
-                    c_col: ch.n0 as u32,
-                    a_bstride: (m * k / 4) as u32,
-                    w_bstride: (n * k / 4) as u32,
-                    c_bstride: (m * n) as u32,
-                };
-                uniform_buffer(ctx, "matmul params", bytemuck::bytes_of(&p))
-            })
-            .collect();
         Ok(Self {
             batch,
             m,
@@ -630,8 +624,28 @@ impl Problem {
             w,
             c,
             chunks,
-            params,
         })
+    }
+
+    /// Rows of A the autotuner's probes cover: enough to be representative
+    /// of the kernels' per-row work, few enough to keep tuning cheap.
+    pub const PROBE_ROWS: u64 = 256;
+
+    /// Compile `config` for the slice the autotuner probes: the first
+    /// [`Self::PROBE_ROWS`] rows of a single product, or as many whole
+    /// products of a batch as hold that many rows.
+    pub fn prepare_probe(
+        &self,
+        ctx: &GpuContext,
+        config: MatmulConfig,
+        checked: bool,
+    ) -> Result<Prepared> {
+        if self.batch == 1 {
+            self.prepare_view(ctx, config, checked, 1, self.m.min(Self::PROBE_ROWS))
+        } else {
+            let products = Self::PROBE_ROWS.div_ceil(self.m).clamp(1, self.batch);
+            self.prepare_view(ctx, config, checked, products, self.m)
+        }
     }
 
     /// Dispatches per run of the op (one per chunk).
@@ -646,8 +660,29 @@ impl Problem {
         config: MatmulConfig,
         checked: bool,
     ) -> Result<Prepared> {
-        let largest = self
+        self.prepare_view(ctx, config, checked, self.batch, self.m)
+    }
+
+    fn prepare_view(
+        &self,
+        ctx: &GpuContext,
+        config: MatmulConfig,
+        checked: bool,
+        products: u64,
+        rows: u64,
+    ) -> Result<Prepared> {
+        // The chunks restricted to the view.
+        let chunks: Vec<Chunk> = self
             .chunks
+            .iter()
+            .filter(|c| c.b0 < products && c.m0 < rows)
+            .map(|c| Chunk {
+                bc: c.bc.min(products - c.b0),
+                mc: c.mc.min(rows - c.m0),
+                ..*c
+            })
+            .collect();
+        let largest = chunks
             .iter()
             .fold((0, 0), |acc, c| (acc.0.max(c.mc), acc.1.max(c.nc)));
         if let Some(why) = config.unsupported(ctx, self.dtype, largest.0, largest.1) {
@@ -668,10 +703,25 @@ impl Problem {
         let pipe = pipeline(ctx, &module, config.entry(), &bindings, &config.constants())?;
         let s = self.dtype.size();
         let (bm, bn) = config.block();
-        let groups = self
-            .chunks
+        let params: Vec<wgpu::Buffer> = chunks
             .iter()
-            .zip(&self.params)
+            .map(|ch| {
+                let p = Params {
+                    m: ch.mc as u32,
+                    n: ch.nc as u32,
+                    k4: (self.k / 4) as u32,
+                    ldc: self.n as u32,
+                    c_col: ch.n0 as u32,
+                    a_bstride: (self.m * self.k / 4) as u32,
+                    w_bstride: (self.n * self.k / 4) as u32,
+                    c_bstride: (self.m * self.n) as u32,
+                };
+                uniform_buffer(ctx, "matmul params", bytemuck::bytes_of(&p))
+            })
+            .collect();
+        let groups = chunks
+            .iter()
+            .zip(&params)
             .map(|(ch, p)| {
                 // Rows of the stacked operands this chunk reads or writes.
                 let a_rows = (ch.b0 * self.m + ch.m0, (ch.bc - 1) * self.m + ch.mc);
@@ -681,9 +731,9 @@ impl Problem {
                     &pipe,
                     &[
                         p.as_entire_binding(),
-                        rows(&self.a, a_rows.0, a_rows.1, self.k * s),
-                        rows(&self.w, w_rows.0, w_rows.1, self.k * s),
-                        rows(&self.c, a_rows.0, a_rows.1, self.n * s),
+                        row_range(&self.a, a_rows.0, a_rows.1, self.k * s),
+                        row_range(&self.w, w_rows.0, w_rows.1, self.k * s),
+                        row_range(&self.c, a_rows.0, a_rows.1, self.n * s),
                     ],
                 )?;
                 let (cols, rws) = (ch.nc.div_ceil(bn) as u32, ch.mc.div_ceil(bm) as u32);
@@ -699,6 +749,9 @@ impl Problem {
             config,
             pipeline: pipe,
             groups,
+            _params: params,
+            products,
+            rows,
         })
     }
 
@@ -734,13 +787,36 @@ impl Problem {
             self.record(&mut pass, prepared);
         }
         ctx.queue.submit([enc.finish()]);
-        self.verify(ctx, samples)
+        self.verify_within(ctx, prepared.products, prepared.rows, samples)
+    }
+
+    /// [`Self::verify`] within what `prepared` covers (after it ran alone).
+    pub fn verify_prepared(
+        &self,
+        ctx: &GpuContext,
+        prepared: &Prepared,
+        samples: u64,
+    ) -> Result<Verification> {
+        self.verify_within(ctx, prepared.products, prepared.rows, samples)
     }
 
     /// Compare sampled elements of C with f64 dot products on the host: the
     /// corners of the first and last product and `samples` random elements.
     pub fn verify(&self, ctx: &GpuContext, samples: u64) -> Result<Verification> {
-        let (bt, m, n) = (self.batch, self.m, self.n);
+        self.verify_within(ctx, self.batch, self.m, samples)
+    }
+
+    /// [`Self::verify`] within the first `products` products and their first
+    /// `rows` rows: what a probe computed.
+    pub fn verify_within(
+        &self,
+        ctx: &GpuContext,
+        products: u64,
+        rows: u64,
+        samples: u64,
+    ) -> Result<Verification> {
+        let (bt, m, n) = (products, rows, self.n);
+        let full_m = self.m;
         let mut points = vec![
             (0, 0, 0),
             (0, m - 1, n - 1),
@@ -765,7 +841,7 @@ impl Problem {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let index = |(b, r, c): (u64, u64, u64)| (b * m + r) * n + c;
+        let index = |(b, r, c): (u64, u64, u64)| (b * full_m + r) * n + c;
         let mut enc = ctx.device.create_command_encoder(&Default::default());
         for (i, &pt) in points.iter().enumerate() {
             let byte = index(pt) * s;
@@ -784,7 +860,7 @@ impl Problem {
                     half::f16::from_bits(bits).to_f64()
                 }
             };
-            let (arow, wrow) = (b * m + r, b * n + c);
+            let (arow, wrow) = (b * full_m + r, b * n + c);
             let (mut want, mut scale) = (0f64, 0f64);
             for kk in 0..self.k {
                 let p =
@@ -799,7 +875,12 @@ impl Problem {
 }
 
 /// Rows `row0 .. row0 + count` of a row-major buffer with `row_bytes` per row.
-fn rows(buf: &wgpu::Buffer, row0: u64, count: u64, row_bytes: u64) -> wgpu::BindingResource<'_> {
+fn row_range(
+    buf: &wgpu::Buffer,
+    row0: u64,
+    count: u64,
+    row_bytes: u64,
+) -> wgpu::BindingResource<'_> {
     wgpu::BindingResource::Buffer(wgpu::BufferBinding {
         buffer: buf,
         offset: row0 * row_bytes,

@@ -250,6 +250,17 @@ pub fn attainable(m: &MeasuredCeilings, p: &Point) -> Option<f64> {
     Some(compute.min(p.intensity * memory))
 }
 
+/// GEMM-equivalent shape of a point: `m x n x k`, prefixed by `batch *`
+/// for batched products (attention: one product per sequence and KV head).
+pub fn shape(p: &Point) -> String {
+    let mnk = format!("{}x{}x{}", p.op.m, p.op.n, p.op.k);
+    if p.op.batch > 1 {
+        format!("{}*{mnk}", p.op.batch)
+    } else {
+        mnk
+    }
+}
+
 /// One line per point, as printed live during `run`.
 pub fn point_line(p: &Point, m: &MeasuredCeilings) -> String {
     let eff = attainable(m, p)
@@ -284,7 +295,7 @@ pub fn points_table(r: &ResultsFile) -> String {
                 p.op.dtype.name().to_string(),
                 p.op.seqs.to_string(),
                 size,
-                format!("{}x{}x{}", p.op.m, p.op.n, p.op.k),
+                shape(p),
                 format!("{:.1}", p.intensity),
                 seconds(p.median_s),
                 si(p.flops_per_s, "FLOP/s"),
@@ -485,7 +496,7 @@ fn shape_cells(p: &Point) -> Vec<Cell> {
         Cell::Text(p.op.dtype.name().to_string()),
         Cell::Num(p.op.seqs as f64, 0),
         Cell::Num(p.op.seq_len as f64, 0),
-        Cell::Text(format!("{}x{}x{}", p.op.m, p.op.n, p.op.k)),
+        Cell::Text(shape(p)),
     ]
 }
 

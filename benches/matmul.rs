@@ -89,8 +89,12 @@ fn main() {
         }
     }
     println!("\n== configurations chosen per backend");
-    let mut labels: Vec<_> = choices.iter().map(|c| c.1.clone()).collect();
-    labels.dedup();
+    let mut labels: Vec<String> = Vec::new();
+    for c in &choices {
+        if !labels.contains(&c.1) {
+            labels.push(c.1.clone());
+        }
+    }
     for label in labels {
         let per: Vec<_> = choices
             .iter()

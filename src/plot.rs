@@ -365,22 +365,72 @@ where
                 if pts.is_empty() {
                     continue;
                 }
-                let c = series_color(series, phase);
-                let label = format!("{}{name}", legend_name(series, phase));
-                chart
-                    .draw_series(
-                        pts.into_iter()
-                            .map(move |p| Cross::new(p, 5, c.stroke_width(2))),
-                    )
-                    .map_err(plot_err)?
-                    .label(label)
-                    .legend(move |(x, y)| Cross::new((x + 10, y), 5, c.stroke_width(2)));
+                if runs.len() == 1 {
+                    // One run: the seed chart's crosses, a colour per series.
+                    let c = series_color(series, phase);
+                    chart
+                        .draw_series(
+                            pts.into_iter()
+                                .map(move |p| Cross::new(p, 5, c.stroke_width(2))),
+                        )
+                        .map_err(plot_err)?
+                        .label(legend_name(series, phase))
+                        .legend(move |(x, y)| Cross::new((x + 10, y), 5, c.stroke_width(2)));
+                } else {
+                    // Several runs: a marker shape per series in the run's
+                    // colour; the legend shows each shape once, in grey.
+                    let ink = RGBColor(0x55, 0x55, 0x55);
+                    let label = (i == 0).then(|| legend_name(series, phase));
+                    macro_rules! markers {
+                        ($shape:expr) => {{
+                            let shape = $shape;
+                            let drawn = chart
+                                .draw_series(
+                                    pts.iter().map(|&p| EmptyElement::at(p) + shape(color)),
+                                )
+                                .map_err(plot_err)?;
+                            if let Some(label) = label {
+                                drawn.label(label).legend(move |(x, y)| {
+                                    EmptyElement::at((x + 10, y)) + shape(ink)
+                                });
+                            }
+                        }};
+                    }
+                    match (series, phase) {
+                        (Series::QkvMlp, Phase::Init) => {
+                            markers!(|c: RGBColor| Cross::new((0, 0), 5, c.stroke_width(2)))
+                        }
+                        (Series::QkvMlp, Phase::Ar) => {
+                            markers!(|c: RGBColor| Circle::new((0, 0), 5, c.stroke_width(2)))
+                        }
+                        (Series::UpGateDown, Phase::Init) => {
+                            markers!(|c: RGBColor| TriangleMarker::new(
+                                (0, 0),
+                                6,
+                                c.stroke_width(2)
+                            ))
+                        }
+                        (Series::UpGateDown, Phase::Ar) => markers!(|c: RGBColor| {
+                            Rectangle::new([(-4, -4), (4, 4)], c.stroke_width(2))
+                        }),
+                        (Series::QkPv, Phase::Init) => {
+                            markers!(|c: RGBColor| Circle::new((0, 0), 4, c.filled()))
+                        }
+                        (Series::QkPv, Phase::Ar) => {
+                            markers!(|c: RGBColor| TriangleMarker::new((0, 0), 6, c.filled()))
+                        }
+                    }
+                }
             }
         }
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(if runs.len() == 1 {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperLeft
+        })
         .label_font((FAMILY, 14))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(0xbb, 0xbb, 0xbb))

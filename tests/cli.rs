@@ -46,7 +46,7 @@ const SMALL: &[&str] = &[
 
 #[test]
 fn help_on_every_subcommand_has_an_example() {
-    for sub in ["devices", "roofs"] {
+    for sub in ["devices", "roofs", "run", "plot", "compare", "report"] {
         let out = bin().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();

@@ -215,29 +215,127 @@ pub fn roofs_table(r: &ResultsFile) -> String {
             dtype.name()
         );
     }
-    for line in discard_warnings(r) {
-        let _ = writeln!(out, "{line}");
+    for w in warnings(r) {
+        let _ = writeln!(out, "{w}");
     }
     out
 }
 
-/// One line per kernel or point whose timer gave zero or negative samples,
-/// which were discarded rather than averaged in.
-pub fn discard_warnings(r: &ResultsFile) -> Vec<String> {
+/// Something about a measurement its reader should know, with what to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Warning {
+    /// The adapter is a CPU running a software driver.
+    SoftwareAdapter {
+        /// Adapter name.
+        adapter: String,
+    },
+    /// Samples came out zero or negative after the empty pass and were dropped.
+    DiscardedSamples {
+        /// Kernel or op.
+        name: String,
+        /// How many were dropped.
+        discarded: usize,
+        /// Of how many batches.
+        total: usize,
+    },
+    /// The samples spread more than [`Warning::CV_LIMIT`] around their mean.
+    HighVariation {
+        /// Kernel or op.
+        name: String,
+        /// Coefficient of variation.
+        cv: f64,
+    },
+    /// Samples further from the median than 15 median absolute deviations
+    /// and 2% of the median (a modified z-score above 10, hyperfine's rule,
+    /// ignoring jitter too small to matter).
+    Outliers {
+        /// Kernel or op.
+        name: String,
+        /// How many.
+        count: usize,
+    },
+}
+
+impl Warning {
+    /// Coefficient of variation above which a measurement is flagged.
+    pub const CV_LIMIT: f64 = 0.10;
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SoftwareAdapter { adapter } => write!(
+                f,
+                "warning: {adapter} is a CPU adapter (a software driver): the roofs and points \
+                 describe the host CPU through the driver, not a GPU"
+            ),
+            Self::DiscardedSamples {
+                name,
+                discarded,
+                total,
+            } => write!(
+                f,
+                "warning: {name}: {discarded} of {total} samples were zero or negative after \
+                 subtracting the empty pass and were discarded; raise --min-batch-ms"
+            ),
+            Self::HighVariation { name, cv } => write!(
+                f,
+                "warning: {name}: the samples vary by {:.0}% (coefficient of variation); \
+                 close other work or raise --repeats and --min-batch-ms",
+                cv * 100.0
+            ),
+            Self::Outliers { name, count } => write!(
+                f,
+                "warning: {name}: {count} sample(s) lie far from the median (over 15 \
+                 median absolute deviations); something else ran meanwhile, the median is reported"
+            ),
+        }
+    }
+}
+
+/// The warnings a results file deserves, in kernel then point order.
+pub fn warnings(r: &ResultsFile) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if r.adapter.device_type == "cpu" {
+        out.push(Warning::SoftwareAdapter {
+            adapter: r.adapter.name.clone(),
+        });
+    }
     let kernels = r.kernels.iter().map(|k| (k.name.clone(), &k.timing));
     let points = r.points.iter().map(|p| (p.op.label(), &p.timing));
-    kernels
-        .chain(points)
-        .filter(|(_, t)| t.discarded > 0)
-        .map(|(name, t)| {
-            format!(
-                "warning: {name}: {} of {} samples were zero or negative after subtracting the \
-                 empty pass and were discarded; raise --min-batch-ms",
-                t.discarded,
-                t.discarded + t.samples_s.len()
-            )
-        })
-        .collect()
+    for (name, t) in kernels.chain(points) {
+        if t.discarded > 0 {
+            out.push(Warning::DiscardedSamples {
+                name: name.clone(),
+                discarded: t.discarded,
+                total: t.discarded + t.samples_s.len(),
+            });
+        }
+        if t.summary.cv > Warning::CV_LIMIT {
+            out.push(Warning::HighVariation {
+                name: name.clone(),
+                cv: t.summary.cv,
+            });
+        }
+        let median = t.summary.median;
+        let mut dev: Vec<f64> = t.samples_s.iter().map(|s| (s - median).abs()).collect();
+        dev.sort_by(f64::total_cmp);
+        let mad = if dev.is_empty() {
+            0.0
+        } else {
+            dev[dev.len() / 2]
+        };
+        let far = (15.0 * mad).max(0.02 * median);
+        let count = t
+            .samples_s
+            .iter()
+            .filter(|s| (*s - median).abs() > far)
+            .count();
+        if count > 0 {
+            out.push(Warning::Outliers { name, count });
+        }
+    }
+    out
 }
 
 /// Attainable FLOP/s at the point's intensity under the measured roofs:
@@ -350,19 +448,49 @@ mod tests {
     }
 
     #[test]
-    fn discarded_samples_are_reported() {
+    fn cpu_adapters_and_discarded_samples_are_reported() {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");
         let mut r = ResultsFile::read(&path).unwrap();
-        assert!(discard_warnings(&r).is_empty());
-        r.kernels[0].timing.discarded = 2;
-        let w = discard_warnings(&r);
-        assert_eq!(w.len(), 1);
+        let before = warnings(&r);
         assert!(
-            w[0].starts_with("warning: stream.copy: 2 of 7 samples"),
-            "{}",
-            w[0]
+            matches!(before[0], Warning::SoftwareAdapter { .. }),
+            "{before:?}"
         );
+        r.kernels[0].timing.discarded = 2;
+        let w: Vec<String> = warnings(&r).iter().map(|w| w.to_string()).collect();
+        assert_eq!(w.len(), before.len() + 1);
+        assert!(
+            w.iter()
+                .any(|l| l.starts_with("warning: stream.copy: 2 of 7 samples")),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn variation_and_outliers_are_flagged() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");
+        let mut r = ResultsFile::read(&path).unwrap();
+        r.adapter.device_type = "discrete_gpu".into();
+        let t = &mut r.kernels[0].timing;
+        // Five samples, one far off: median 1.01, MAD 0.01, so 3.0 is an
+        // outlier, and the coefficient of variation is about 0.7.
+        t.samples_s = vec![1.0, 1.01, 0.99, 1.02, 3.0];
+        t.summary = crate::stats::Summary::of(&t.samples_s).unwrap();
+        let w = warnings(&r);
+        let outliers = Warning::Outliers {
+            name: "stream.copy".into(),
+            count: 1,
+        };
+        assert!(w.contains(&outliers), "{w:?}");
+        assert!(
+            w.iter().any(|x| matches!(x, Warning::HighVariation { name, cv } if name == "stream.copy" && *cv > 0.5)),
+            "{w:?}"
+        );
+        assert!(!w
+            .iter()
+            .any(|x| matches!(x, Warning::SoftwareAdapter { .. })));
     }
 
     #[test]

@@ -1,48 +1,14 @@
-// Decode matrix product with subgroup reductions (needs SUBGROUP).
+// Matrix-product kernels that use subgroup operations (need SUBGROUP).
 //
-// C = A . W^T with the layouts and parameters of matmul.wgsl; this file holds
-// gemv_subgroup, the variant of gemv_splitk that reduces each output with
-// subgroupAdd and one workgroup-memory slot per subgroup instead of a
-// log2(SPLIT)-step tree. The host generates the f16 variant by replacing the
-// `alias T` line.
-
-alias T = f32;
-
-struct Params {
-    m: u32,
-    n: u32,
-    k4: u32,
-    ldc: u32,
-    c_col: u32,
-    a_bstride: u32, // vec4s between consecutive products' A (batched products)
-    w_bstride: u32, // vec4s between consecutive products' W
-    c_bstride: u32, // elements between consecutive products' C
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<vec4<T>>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<T>>;
-@group(0) @binding(3) var<storage, read_write> c: array<T>;
-
-// Offsets of this invocation's product within a batch of products, one per
-// workgroup z (set by `select_product` at the top of every kernel).
-var<private> za: u32;
-var<private> zw: u32;
-var<private> zc: u32;
-
-fn select_product(z: u32) {
-    za = z * p.a_bstride;
-    zw = z * p.w_bstride;
-    zc = z * p.c_bstride;
-}
-
-override TILE_M: u32 = 1u;
-override TILE_N: u32 = 1u;
-override SPLIT: u32 = 256u;
-const MAX_TILE: u32 = 8u;
+// Not a module on its own: the host appends this file to matmul.wgsl, whose
+// element alias, parameters, bindings, batch offsets and tunables
+// (TILE_M, TILE_N, WG_N, SPLIT, MAX_TILE) these kernels use; the f16 variant
+// comes from the same alias replacement. gemv_subgroup is gemv_splitk reducing
+// each output with subgroupAdd and one workgroup-memory slot per subgroup
+// instead of a log2(SPLIT)-step tree.
 
 // One slot per subgroup; subgroups are at least 4 invocations wide.
-var<workgroup> partial: array<f32, SPLIT / 4u>;
+var<workgroup> sg_partial: array<f32, SPLIT / 4u>;
 
 @compute @workgroup_size(SPLIT)
 fn gemv_subgroup(
@@ -72,13 +38,13 @@ fn gemv_subgroup(
         for (var j = 0u; j < TILE_N; j++) {
             let s = subgroupAdd(acc[i * MAX_TILE + j]);
             if lane == 0u {
-                partial[sg] = s;
+                sg_partial[sg] = s;
             }
             workgroupBarrier();
             if li == 0u {
                 var total = 0.0;
                 for (var q = 0u; q < sgs; q++) {
-                    total += partial[q];
+                    total += sg_partial[q];
                 }
                 let row = row0 + i;
                 let col = col0 + j;
@@ -98,8 +64,6 @@ fn gemv_subgroup(
 // only its own weights: TILE_N vec4 loads per TILE_M * TILE_N dot products.
 // Workgroup x walks the row blocks and y the column blocks, so consecutive
 // workgroups reuse the same slice of W while it is in cache.
-override WG_N: u32 = 64u;
-
 @compute @workgroup_size(WG_N)
 fn gemm_subgroup(
     @builtin(workgroup_id) wg: vec3<u32>,

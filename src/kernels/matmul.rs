@@ -30,8 +30,15 @@ use crate::gpu::GpuContext;
 
 /// The WGSL of the tiled, direct and split-k kernels.
 pub const SHADER: &str = include_str!("../../shaders/matmul.wgsl");
-/// The WGSL of the subgroup-reduction kernel.
+/// The WGSL of the subgroup kernels: appended to [`SHADER`], whose
+/// declarations they use (see [`subgroup_module`]).
 pub const SHADER_SUBGROUP: &str = include_str!("../../shaders/matmul_subgroup.wgsl");
+
+/// The module of the subgroup kernels: matmul.wgsl followed by
+/// matmul_subgroup.wgsl, so the two share one set of declarations.
+pub fn subgroup_module() -> String {
+    format!("{SHADER}\n{SHADER_SUBGROUP}")
+}
 
 /// Largest TILE_M / TILE_N the shaders hold.
 pub const MAX_TILE: u32 = 8;
@@ -689,11 +696,11 @@ impl Problem {
             return Err(Error::Invalid(format!("{config:?}: {why}")));
         }
         let base = match config {
-            MatmulConfig::Subgroup { .. } | MatmulConfig::GemmSubgroup { .. } => SHADER_SUBGROUP,
-            _ => SHADER,
+            MatmulConfig::Subgroup { .. } | MatmulConfig::GemmSubgroup { .. } => subgroup_module(),
+            _ => SHADER.to_string(),
         };
         let label = format!("matmul {} {}", config.entry(), self.dtype.name());
-        let module = ctx.shader(&label, &source(base, self.dtype), checked)?;
+        let module = ctx.shader(&label, &source(&base, self.dtype), checked)?;
         let bindings = [
             Binding::Uniform,
             Binding::ReadOnly,

@@ -7,6 +7,7 @@ use crate::kernels::{KernelRecord, RoofKind};
 use crate::results::ResultsFile;
 use crate::roofs::MeasuredCeilings;
 use crate::suite::Point;
+use crate::timer::TimerKind;
 
 /// Binary size: 1536 -> "1.5 KiB".
 pub fn bytes(n: u64) -> String {
@@ -245,6 +246,18 @@ pub enum Warning {
         /// Coefficient of variation.
         cv: f64,
     },
+    /// GPU timestamps and the host's wall clock around the same batches
+    /// disagree: the GPU time exceeds the wall time (impossible with a right
+    /// timestamp period), or is under half of it on batches long enough for
+    /// submission overhead not to matter.
+    TimerDisagrees {
+        /// Kernel or op.
+        name: String,
+        /// Median GPU-timestamp seconds per dispatch.
+        gpu_s: f64,
+        /// Median wall-clock seconds per dispatch.
+        wall_s: f64,
+    },
     /// Samples further from the median than 15 median absolute deviations
     /// and 2% of the median (a modified z-score above 10, hyperfine's rule,
     /// ignoring jitter too small to matter).
@@ -284,6 +297,17 @@ impl std::fmt::Display for Warning {
                  close other work or raise --repeats and --min-batch-ms",
                 cv * 100.0
             ),
+            Self::TimerDisagrees {
+                name,
+                gpu_s,
+                wall_s,
+            } => write!(
+                f,
+                "warning: {name}: GPU timestamps give {} per dispatch but the wall clock {}; \
+                 the driver's timestamp period may be wrong: compare with --timer wall",
+                seconds(*gpu_s),
+                seconds(*wall_s)
+            ),
             Self::Outliers { name, count } => write!(
                 f,
                 "warning: {name}: {count} sample(s) lie far from the median (over 15 \
@@ -318,6 +342,17 @@ pub fn warnings(r: &ResultsFile) -> Vec<Warning> {
             });
         }
         let median = t.summary.median;
+        if t.timer == TimerKind::GpuTimestamp && !t.wall_samples_s.is_empty() {
+            let wall = crate::stats::Summary::of(&t.wall_samples_s).map_or(0.0, |s| s.median);
+            let batch_s = wall * t.dispatches_per_sample as f64;
+            if median > 1.05 * wall || (batch_s >= 0.01 && median < 0.5 * wall) {
+                out.push(Warning::TimerDisagrees {
+                    name: name.clone(),
+                    gpu_s: median,
+                    wall_s: wall,
+                });
+            }
+        }
         let mut dev: Vec<f64> = t.samples_s.iter().map(|s| (s - median).abs()).collect();
         dev.sort_by(f64::total_cmp);
         let mad = if dev.is_empty() {
@@ -491,6 +526,26 @@ mod tests {
         assert!(!w
             .iter()
             .any(|x| matches!(x, Warning::SoftwareAdapter { .. })));
+    }
+
+    #[test]
+    fn timestamps_that_disagree_with_the_wall_clock_are_flagged() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");
+        let mut r = ResultsFile::read(&path).unwrap();
+        let disagree = |w: &[Warning]| {
+            w.iter()
+                .find(|x| matches!(x, Warning::TimerDisagrees { .. }))
+                .map(|x| x.to_string())
+        };
+        // The fixture's own timestamps agree with its wall clock within 2%.
+        assert_eq!(disagree(&warnings(&r)), None);
+        // A timestamp period off by 10x: GPU time ten times the wall time.
+        let t = &mut r.points[0].timing;
+        t.samples_s.iter_mut().for_each(|s| *s *= 10.0);
+        t.summary = crate::stats::Summary::of(&t.samples_s).unwrap();
+        let hit = disagree(&warnings(&r)).expect("flagged");
+        assert!(hit.contains("timestamp period"), "{hit}");
     }
 
     #[test]

@@ -61,15 +61,20 @@ pub struct Verification {
 }
 
 impl Verification {
-    /// Compare `got` with `want(i)` elementwise under relative tolerance `tol`
-    /// (`tol = 0` demands exact equality).
-    pub fn compare(got: &[f32], tol: f64, mut want: impl FnMut(usize) -> f32) -> Self {
-        let mut v = Self {
+    /// Nothing compared yet, under relative tolerance `tol`.
+    pub fn new(tol: f64) -> Self {
+        Self {
             checked: 0,
             mismatches: 0,
             max_rel_err: 0.0,
             tolerance: tol,
-        };
+        }
+    }
+
+    /// Compare `got` with `want(i)` elementwise under relative tolerance `tol`
+    /// (`tol = 0` demands exact equality).
+    pub fn compare(got: &[f32], tol: f64, mut want: impl FnMut(usize) -> f32) -> Self {
+        let mut v = Self::new(tol);
         for (i, &g) in got.iter().enumerate() {
             v.add(g as f64, want(i) as f64);
         }
@@ -284,7 +289,7 @@ mod tests {
         assert!(v.passed());
         let v = Verification::compare(&[f32::NAN], 1e-6, |_| 1.0);
         assert!(!v.passed());
-        let empty = Verification::compare(&[], 0.0, |_| 0.0);
+        let empty = Verification::new(0.0);
         assert!(!empty.passed(), "nothing checked is not a pass");
     }
 

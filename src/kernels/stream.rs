@@ -301,7 +301,7 @@ pub fn run(
             }
         }
         ctx.queue.submit([enc.finish()]);
-        let mut verification = Verification::compare(&[], TOLERANCE, |_| 0.0);
+        let mut verification = Verification::new(TOLERANCE);
         for (s, set) in sets.iter().enumerate() {
             let out = &set[op.output()];
             let v = match op {
@@ -350,7 +350,7 @@ fn check(
     op: StreamOp,
     elements: u64,
 ) -> Result<Verification> {
-    let mut v = Verification::compare(&[], TOLERANCE, |_| 0.0);
+    let mut v = Verification::new(TOLERANCE);
     let mut start = 0;
     while start < elements {
         let end = (start + CHUNK_ELEMENTS).min(elements);
@@ -382,7 +382,7 @@ fn check_dot(
     }
     let bytes = ctx.read_buffer(c, 0, partials * 16)?;
     let got: &[[f32; 4]] = bytemuck::cast_slice(&bytes);
-    let mut v = Verification::compare(&[], DOT_TOLERANCE, |_| 0.0);
+    let mut v = Verification::new(DOT_TOLERANCE);
     for (g, w) in got.iter().zip(&want) {
         v.add(g[0] as f64, *w);
         for lane in &g[1..] {

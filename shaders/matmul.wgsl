@@ -168,14 +168,10 @@ fn gemm_direct(@builtin(global_invocation_id) gid: vec3<u32>) {
 override SPLIT: u32 = 256u;
 var<workgroup> partial: array<f32, SPLIT>;
 
-@compute @workgroup_size(SPLIT)
-fn gemv_splitk(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    select_product(wg.z);
-    let row0 = wg.y * TILE_M;
-    let col0 = wg.x * TILE_N;
+// The k loop of the split-k kernels (here and in matmul_subgroup.wgsl):
+// invocation `li` of SPLIT accumulates its share of the TILE_M x TILE_N dot
+// products of the block at (row0, col0).
+fn splitk_partials(row0: u32, col0: u32, li: u32) -> array<f32, 64> {
     var acc: array<f32, 64>; // MAX_TILE * MAX_TILE
     for (var kk = li; kk < p.k4; kk += SPLIT) {
         var av: array<vec4<f32>, MAX_TILE>;
@@ -189,6 +185,18 @@ fn gemv_splitk(
             }
         }
     }
+    return acc;
+}
+
+@compute @workgroup_size(SPLIT)
+fn gemv_splitk(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    select_product(wg.z);
+    let row0 = wg.y * TILE_M;
+    let col0 = wg.x * TILE_N;
+    var acc = splitk_partials(row0, col0, li);
     for (var i = 0u; i < TILE_M; i++) {
         for (var j = 0u; j < TILE_N; j++) {
             partial[li] = acc[i * MAX_TILE + j];

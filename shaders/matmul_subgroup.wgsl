@@ -21,19 +21,7 @@ fn gemv_subgroup(
     select_product(wg.z);
     let row0 = wg.y * TILE_M;
     let col0 = wg.x * TILE_N;
-    var acc: array<f32, 64>; // MAX_TILE * MAX_TILE
-    for (var kk = li; kk < p.k4; kk += SPLIT) {
-        var av: array<vec4<f32>, MAX_TILE>;
-        for (var i = 0u; i < TILE_M; i++) {
-            av[i] = vec4<f32>(a[za + min(row0 + i, p.m - 1u) * p.k4 + kk]);
-        }
-        for (var j = 0u; j < TILE_N; j++) {
-            let wv = vec4<f32>(w[zw + min(col0 + j, p.n - 1u) * p.k4 + kk]);
-            for (var i = 0u; i < TILE_M; i++) {
-                acc[i * MAX_TILE + j] += dot(av[i], wv);
-            }
-        }
-    }
+    var acc = splitk_partials(row0, col0, li);
     for (var i = 0u; i < TILE_M; i++) {
         for (var j = 0u; j < TILE_N; j++) {
             let s = subgroupAdd(acc[i * MAX_TILE + j]);

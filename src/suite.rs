@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::gpu::GpuContext;
-use crate::kernels::matmul::{MatmulConfig, Problem};
+use crate::kernels::matmul::{MatmulConfig, Prepared, Problem};
 use crate::kernels::{DType, Verification};
 use crate::plan::Op;
 use crate::timer::{Measurement, Timer, TimingConfig};
@@ -95,7 +95,7 @@ pub fn check_op(ctx: &GpuContext, op: &Op) -> Result<()> {
 pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -> Result<Point> {
     let problem = Problem::batched(ctx, op.batch, op.m, op.n, op.k, op.dtype)?;
     let mut tuning = Vec::new();
-    let mut best: Option<(f64, MatmulConfig)> = None;
+    let mut best: Option<(f64, Prepared)> = None;
     let candidates = MatmulConfig::candidates(op.m, ctx);
     for config in candidates {
         let p = match problem.prepare_probe(ctx, config, cfg.shader_checks) {
@@ -127,17 +127,17 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
             });
             continue;
         }
-        if best.is_none_or(|(bt, _)| t < bt) {
-            best = Some((t, config));
-        }
         tuning.push(Trial {
             config,
             probe_s: Some(t),
             verified: true,
             note: None,
         });
+        if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
+            best = Some((t, p));
+        }
     }
-    let Some((estimate, config)) = best else {
+    let Some((estimate, probe)) = best else {
         return Err(crate::Error::Invalid(format!(
             "{}: no kernel configuration ran and verified ({})",
             op.label(),
@@ -148,7 +148,7 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
                 .join("; ")
         )));
     };
-    let chosen = &problem.prepare(ctx, config, cfg.shader_checks)?;
+    let chosen = &problem.widen(ctx, probe)?;
     let mut record = |pass: &mut wgpu::ComputePass<'_>, _| problem.record(pass, chosen);
     let label = op.label();
     let timing =

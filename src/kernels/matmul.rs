@@ -670,6 +670,46 @@ impl Problem {
         self.prepare_view(ctx, config, checked, self.batch, self.m)
     }
 
+    /// Bind the pipeline a probe compiled to the whole problem, so the
+    /// chosen configuration is not compiled a second time.
+    pub fn widen(&self, ctx: &GpuContext, probe: Prepared) -> Result<Prepared> {
+        let chunks = self.view(self.batch, self.m);
+        self.check_fit(ctx, probe.config, &chunks)?;
+        self.bind(
+            ctx,
+            probe.config,
+            probe.pipeline,
+            chunks,
+            self.batch,
+            self.m,
+        )
+    }
+
+    /// The chunks restricted to the first `products` products and their first
+    /// `rows` rows.
+    fn view(&self, products: u64, rows: u64) -> Vec<Chunk> {
+        self.chunks
+            .iter()
+            .filter(|c| c.b0 < products && c.m0 < rows)
+            .map(|c| Chunk {
+                bc: c.bc.min(products - c.b0),
+                mc: c.mc.min(rows - c.m0),
+                ..*c
+            })
+            .collect()
+    }
+
+    /// Whether `config` can run every chunk of `chunks` on `ctx`.
+    fn check_fit(&self, ctx: &GpuContext, config: MatmulConfig, chunks: &[Chunk]) -> Result<()> {
+        let largest = chunks
+            .iter()
+            .fold((0, 0), |acc, c| (acc.0.max(c.mc), acc.1.max(c.nc)));
+        match config.unsupported(ctx, self.dtype, largest.0, largest.1) {
+            Some(why) => Err(Error::Invalid(format!("{config:?}: {why}"))),
+            None => Ok(()),
+        }
+    }
+
     fn prepare_view(
         &self,
         ctx: &GpuContext,
@@ -678,23 +718,8 @@ impl Problem {
         products: u64,
         rows: u64,
     ) -> Result<Prepared> {
-        // The chunks restricted to the view.
-        let chunks: Vec<Chunk> = self
-            .chunks
-            .iter()
-            .filter(|c| c.b0 < products && c.m0 < rows)
-            .map(|c| Chunk {
-                bc: c.bc.min(products - c.b0),
-                mc: c.mc.min(rows - c.m0),
-                ..*c
-            })
-            .collect();
-        let largest = chunks
-            .iter()
-            .fold((0, 0), |acc, c| (acc.0.max(c.mc), acc.1.max(c.nc)));
-        if let Some(why) = config.unsupported(ctx, self.dtype, largest.0, largest.1) {
-            return Err(Error::Invalid(format!("{config:?}: {why}")));
-        }
+        let chunks = self.view(products, rows);
+        self.check_fit(ctx, config, &chunks)?;
         let base = match config {
             MatmulConfig::Subgroup { .. } | MatmulConfig::GemmSubgroup { .. } => subgroup_module(),
             _ => SHADER.to_string(),
@@ -708,6 +733,19 @@ impl Problem {
             Binding::ReadWrite,
         ];
         let pipe = pipeline(ctx, &module, config.entry(), &bindings, &config.constants())?;
+        self.bind(ctx, config, pipe, chunks, products, rows)
+    }
+
+    /// Uniforms and bind groups of `chunks` for a compiled `pipe`.
+    fn bind(
+        &self,
+        ctx: &GpuContext,
+        config: MatmulConfig,
+        pipe: wgpu::ComputePipeline,
+        chunks: Vec<Chunk>,
+        products: u64,
+        rows: u64,
+    ) -> Result<Prepared> {
         let s = self.dtype.size();
         let (bm, bn) = config.block();
         let params: Vec<wgpu::Buffer> = chunks

@@ -417,42 +417,25 @@ pub fn point_line(p: &Point, m: &MeasuredCeilings) -> String {
 /// The table `run` prints at the end: one row per point.
 pub fn points_table(r: &ResultsFile) -> String {
     let m = &r.ceilings.measured;
-    let rows: Vec<Vec<String>> = r
+    let rows = r
         .points
         .iter()
         .map(|p| {
-            let size = format!("{}", p.op.seq_len);
-            vec![
-                format!("{} {}", p.op.series.name(), p.op.phase.name()),
-                p.op.op.clone(),
-                p.op.dtype.name().to_string(),
-                p.op.seqs.to_string(),
-                size,
-                shape(p),
-                format!("{:.1}", p.intensity),
-                seconds(p.median_s),
-                si(p.flops_per_s, "FLOP/s"),
-                si(p.bytes_per_s, "B/s"),
-                attainable(m, p)
-                    .map(|a| format!("{:.1}%", 100.0 * p.flops_per_s / a))
-                    .unwrap_or_else(|| "-".into()),
-                p.kernel.to_string(),
-                if p.verified {
-                    "yes".into()
-                } else {
-                    "NO".into()
-                },
-            ]
+            let mut row = shape_cells(p);
+            row.extend([
+                Cell::Num(p.intensity, 1),
+                Cell::Text(seconds(p.median_s)),
+                Cell::Si(p.flops_per_s, "FLOP/s"),
+                Cell::Si(p.bytes_per_s, "B/s"),
+                attainable(m, p).map_or(Cell::Missing, |a| Cell::Percent(p.flops_per_s / a)),
+            ]);
+            row.extend(kernel_cells(p));
+            row
         })
         .collect();
-    columns(
-        &[
-            "series",
-            "op",
-            "dtype",
-            "B",
-            "S/L",
-            "m x n x k",
+    let header = SHAPE_HEADER
+        .iter()
+        .chain(&[
             "FLOP/B",
             "median",
             "perf",
@@ -460,9 +443,10 @@ pub fn points_table(r: &ResultsFile) -> String {
             "of roof",
             "kernel",
             "verified",
-        ],
-        &rows,
-    )
+        ])
+        .map(|h| h.to_string())
+        .collect();
+    Table { header, rows }.render(Format::Text)
 }
 
 #[cfg(test)]
@@ -671,6 +655,17 @@ fn point_key(p: &Point) -> (String, String, String, String, u64, u64, u64, u64, 
     )
 }
 
+/// Column names of [`shape_cells`].
+const SHAPE_HEADER: [&str; 6] = ["series", "op", "dtype", "B", "S/L", "m x n x k"];
+
+/// The chosen configuration and the verification verdict of a point.
+fn kernel_cells(p: &Point) -> [Cell; 2] {
+    [
+        Cell::Text(p.kernel.to_string()),
+        Cell::Text(if p.verified { "yes" } else { "NO" }.into()),
+    ]
+}
+
 /// The cells that name a point: series and phase, op, dtype, B, S or L, shape.
 fn shape_cells(p: &Point) -> Vec<Cell> {
     vec![
@@ -692,9 +687,7 @@ pub fn run_label(r: &ResultsFile) -> String {
 /// FLOP/s in every run and its ratio to the first. Unverified points show as
 /// `unverified`, missing ones as `-`.
 pub fn compare_table(runs: &[ResultsFile]) -> Table {
-    let mut header: Vec<String> = ["series", "op", "dtype", "B", "S/L", "m x n x k"]
-        .map(String::from)
-        .to_vec();
+    let mut header: Vec<String> = SHAPE_HEADER.map(String::from).to_vec();
     for (i, r) in runs.iter().enumerate() {
         header.push(format!("[{}] {}", i + 1, run_label(r)));
         if i > 0 {
@@ -733,23 +726,19 @@ pub fn compare_table(runs: &[ResultsFile]) -> Table {
 /// performance over the attainable performance at its intensity, against
 /// the spec roof (`spec` = (bytes/s, FLOP/s)) and against the measured roof.
 pub fn report_table(r: &ResultsFile, spec: Option<(f64, f64)>) -> Table {
-    let header = [
-        "series",
-        "op",
-        "dtype",
-        "B",
-        "S/L",
-        "m x n x k",
-        "FLOP/B",
-        "FLOP/s",
-        "bytes/s",
-        "of spec roof",
-        "of measured roof",
-        "kernel",
-        "verified",
-    ]
-    .map(String::from)
-    .to_vec();
+    let header = SHAPE_HEADER
+        .iter()
+        .chain(&[
+            "FLOP/B",
+            "FLOP/s",
+            "bytes/s",
+            "of spec roof",
+            "of measured roof",
+            "kernel",
+            "verified",
+        ])
+        .map(|h| h.to_string())
+        .collect();
     let m = &r.ceilings.measured;
     let rows = r
         .points
@@ -765,9 +754,8 @@ pub fn report_table(r: &ResultsFile, spec: Option<(f64, f64)>) -> Table {
                 Cell::Si(p.bytes_per_s, "B/s"),
                 pct(spec_eff),
                 pct(meas_eff),
-                Cell::Text(p.kernel.to_string()),
-                Cell::Text(if p.verified { "yes" } else { "NO" }.into()),
             ]);
+            row.extend(kernel_cells(p));
             row
         })
         .collect();

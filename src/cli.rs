@@ -12,7 +12,7 @@ use wgpu_roofline::gpu::{self, AdapterFilter, AdapterSummary, BackendChoice, Gpu
 use wgpu_roofline::kernels::peak::PeakParams;
 use wgpu_roofline::kernels::{DType, RoofKind};
 use wgpu_roofline::model::ModelConfig;
-use wgpu_roofline::plan::{self, Series, Sweep};
+use wgpu_roofline::plan::{self, Sweep};
 use wgpu_roofline::plot::{self, PlotOptions, Preset};
 use wgpu_roofline::report::Format;
 use wgpu_roofline::results::{self, ResultsFile, Skipped, Workload};
@@ -784,7 +784,7 @@ fn run_on(
     for op in plan::plan(&model, &sweep)? {
         match suite::check_op(ctx, &op) {
             Ok(()) => ops.push(op),
-            Err(e) if op.series == Series::QkPv => {
+            Err(e) if op.series.is_attention() => {
                 eprintln!("skipping {e}");
                 skipped.push(Skipped {
                     op: op.label(),

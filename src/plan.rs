@@ -18,11 +18,23 @@
 //! Q (m x d) . K^T with K (S or L) x d: n = S or L, k = d. pv is P (m x S|L)
 //! . V with V stored transposed per head (d x S|L): n = d, k = S or L. In
 //! decode this gives qk FLOPs = 2 * B * heads * L * d whatever the grouping.
+//!
+//! The unfused path's softmax (`softmax` series) is its own timed op between
+//! qk and pv, over the same batch x m x n scores; fused attention
+//! (`attention (fused)`) is one op over the same shape with k = d. Their
+//! accounting depends on the causal mask (prefill: query row at position i
+//! sees keys 0..=i; decode: the new token sees all L keys):
+//! - softmax: `5 * visible` FLOPs, `size * (visible + m*n) * batch` bytes
+//!   (see [`crate::kernels::softmax`]);
+//! - fused attention: `4 * batch * d * visible` FLOPs (one multiply-add per
+//!   visible query-key pair in each product: about half of the full square
+//!   in causal prefill), `size * batch * 2 * (m + n) * d` bytes (Q, K, V read
+//!   once, O written once; see [`crate::kernels::attention`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::kernels::DType;
+use crate::kernels::{attention, softmax, DType};
 use crate::model::ModelConfig;
 
 /// The chart's series.
@@ -37,6 +49,12 @@ pub enum Series {
     /// Attention's score (Q.K^T) and value (P.V) products, unfused.
     #[serde(rename = "qk/pv")]
     QkPv,
+    /// The unfused attention's softmax over the scores.
+    #[serde(rename = "softmax")]
+    Softmax,
+    /// Fused (flash) attention: scores, softmax and P.V in one kernel.
+    #[serde(rename = "attention (fused)")]
+    Attention,
 }
 
 impl Series {
@@ -46,7 +64,25 @@ impl Series {
             Self::QkvMlp => "qkv mlp",
             Self::UpGateDown => "up/gate/down",
             Self::QkPv => "qk/pv",
+            Self::Softmax => "softmax",
+            Self::Attention => "attention (fused)",
         }
+    }
+
+    /// Every series, in legend order.
+    pub const ALL: [Series; 5] = [
+        Self::QkvMlp,
+        Self::UpGateDown,
+        Self::QkPv,
+        Self::Softmax,
+        Self::Attention,
+    ];
+
+    /// Whether the series is attention (unfused, softmax or fused): its ops
+    /// grow with the context and are skipped, not fatal, where they exceed an
+    /// adapter's buffers.
+    pub fn is_attention(self) -> bool {
+        matches!(self, Self::QkPv | Self::Softmax | Self::Attention)
     }
 }
 
@@ -96,14 +132,37 @@ pub struct Op {
 }
 
 impl Op {
-    /// `2 * batch * m * n * k`.
-    pub fn flops(&self) -> u64 {
-        2 * self.batch * self.m * self.n * self.k
+    /// Query positions per query head of an attention op: S in prefill, 1
+    /// in decode (`m` is that times the query heads per KV head).
+    pub fn q_len(&self) -> u64 {
+        match self.phase {
+            Phase::Init => self.seq_len,
+            Phase::Ar => 1,
+        }
     }
 
-    /// `dtype_size * batch * (m*k + k*n + m*n)`.
+    /// FLOPs: `2 * batch * m * n * k` for products; softmax and fused
+    /// attention count what the causal mask leaves (see the module docs).
+    pub fn flops(&self) -> u64 {
+        match self.series {
+            Series::Softmax => softmax::flops(self.batch, self.m, self.n, self.q_len()),
+            Series::Attention => attention::flops(self.batch, self.m, self.n, self.q_len(), self.k),
+            _ => 2 * self.batch * self.m * self.n * self.k,
+        }
+    }
+
+    /// Minimal bytes: `dtype_size * batch * (m*k + k*n + m*n)` for products;
+    /// softmax and fused attention as in the module docs.
     pub fn bytes(&self) -> u64 {
-        self.dtype.size() * self.batch * (self.m * self.k + self.k * self.n + self.m * self.n)
+        match self.series {
+            Series::Softmax => softmax::bytes(self.batch, self.m, self.n, self.q_len(), self.dtype),
+            Series::Attention => attention::bytes(self.batch, self.m, self.n, self.k, self.dtype),
+            _ => {
+                self.dtype.size()
+                    * self.batch
+                    * (self.m * self.k + self.k * self.n + self.m * self.n)
+            }
+        }
     }
 
     /// FLOPs per byte.
@@ -209,13 +268,14 @@ fn linears(model: &ModelConfig) -> [(Series, &'static str, u64, u64); 7] {
     ]
 }
 
-/// The unfused attention products of one step: (name, batch, m, n, k).
+/// The attention ops of one step, unfused (qk, softmax, pv) then fused:
+/// (series, name, batch, m, n, k).
 fn attention(
     model: &ModelConfig,
     phase: Phase,
     seqs: u64,
     len: u64,
-) -> [(&'static str, u64, u64, u64, u64); 2] {
+) -> [(Series, &'static str, u64, u64, u64, u64); 4] {
     let kv = model.num_key_value_heads;
     let group = model.num_attention_heads / kv;
     let d = model.head_dim;
@@ -224,8 +284,10 @@ fn attention(
         Phase::Ar => group,
     };
     [
-        ("qk", seqs * kv, rows, len, d),
-        ("pv", seqs * kv, rows, d, len),
+        (Series::QkPv, "qk", seqs * kv, rows, len, d),
+        (Series::Softmax, "softmax", seqs * kv, rows, len, d),
+        (Series::QkPv, "pv", seqs * kv, rows, d, len),
+        (Series::Attention, "attn", seqs * kv, rows, len, d),
     ]
 }
 
@@ -260,15 +322,8 @@ pub fn plan(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
             for (series, name, n, k) in linears(model) {
                 ops.push(op(series, phase, name, seqs, seq_len, (1, tokens, n, k)));
             }
-            for (name, batch, m, n, k) in attention(model, phase, seqs, seq_len) {
-                ops.push(op(
-                    Series::QkPv,
-                    phase,
-                    name,
-                    seqs,
-                    seq_len,
-                    (batch, m, n, k),
-                ));
+            for (series, name, batch, m, n, k) in attention(model, phase, seqs, seq_len) {
+                ops.push(op(series, phase, name, seqs, seq_len, (batch, m, n, k)));
             }
         }
         // Decode attention over further context lengths at B = 1 (the
@@ -276,8 +331,8 @@ pub fn plan(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
         // context is already in the batch sweep.
         let done = |l: u64| l == sweep.context && sweep.batches.contains(&1);
         for &len in sweep.contexts.iter().filter(|&&l| !done(l)) {
-            for (name, batch, m, n, k) in attention(model, Phase::Ar, 1, len) {
-                ops.push(op(Series::QkPv, Phase::Ar, name, 1, len, (batch, m, n, k)));
+            for (series, name, batch, m, n, k) in attention(model, Phase::Ar, 1, len) {
+                ops.push(op(series, Phase::Ar, name, 1, len, (batch, m, n, k)));
             }
         }
     }
@@ -388,6 +443,49 @@ mod tests {
     }
 
     #[test]
+    fn fused_attention_and_softmax_accounting_by_hand() {
+        // Llama-7B prefill S = 1024, f16. Causal: 1024 * 1025 / 2 = 524_800
+        // visible query-key pairs per head.
+        let sweep = Sweep {
+            seq_lens: vec![1024],
+            batches: vec![1],
+            contexts: vec![],
+            ..Sweep::full(vec![DType::F16])
+        };
+        let ops = plan(&llama(), &sweep).unwrap();
+        let find = |name: &str, phase| {
+            ops.iter()
+                .find(|o| o.op == name && o.phase == phase)
+                .unwrap()
+                .clone()
+        };
+        let attn = find("attn", Phase::Init);
+        assert_eq!(attn.series, Series::Attention);
+        assert_eq!((attn.batch, attn.m, attn.n, attn.k), (32, 1024, 1024, 128));
+        // 4 * 32 heads * 128 * 524_800
+        assert_eq!(attn.flops(), 8_598_323_200);
+        // 2 bytes * 32 * (Q + O: 2 * 1024 * 128, K + V: 2 * 1024 * 128)
+        assert_eq!(attn.bytes(), 33_554_432);
+        assert_relative_eq!(attn.intensity(), 256.25);
+        // The unfused products do the whole square: fused needs about half
+        // of qk + pv.
+        let unfused = find("qk", Phase::Init).flops() + find("pv", Phase::Init).flops();
+        assert_eq!(unfused, 17_179_869_184);
+        let sm = find("softmax", Phase::Init);
+        assert_eq!(sm.flops(), 5 * 32 * 524_800);
+        // 2 bytes * 32 * (524_800 read + 1024 * 1024 written)
+        assert_eq!(sm.bytes(), 100_696_064);
+        // Decode B = 1, L = 2048: every key visible.
+        let attn = find("attn", Phase::Ar);
+        assert_eq!((attn.batch, attn.m, attn.n, attn.q_len()), (32, 1, 2048, 1));
+        assert_eq!(attn.flops(), 4 * 32 * 128 * 2048);
+        assert_eq!(attn.bytes(), 2 * 32 * 2 * (1 + 2048) * 128);
+        let sm = find("softmax", Phase::Ar);
+        assert_eq!(sm.flops(), 5 * 32 * 2048);
+        assert_eq!(sm.bytes(), 2 * 32 * 2 * 2048);
+    }
+
+    #[test]
     fn gqa_attention_stacks_query_heads_per_kv_head() {
         // Llama-3-8B: 32 query heads over 8 KV heads, 4 per KV head.
         let m = ModelConfig::preset("llama-3-8b").unwrap();
@@ -415,9 +513,9 @@ mod tests {
     #[test]
     fn sweep_sizes_and_counts() {
         let ops = plan(&llama(), &Sweep::full(vec![DType::F32, DType::F16])).unwrap();
-        // ((6 prefill + 7 decode points) * (7 linears + qk + pv) + 5 further
-        // decode contexts * (qk + pv)) * 2 dtypes
-        assert_eq!(ops.len(), (13 * 9 + 5 * 2) * 2);
+        // ((6 prefill + 7 decode points) * (7 linears + qk + softmax + pv +
+        // attn) + 5 further decode contexts * 4 attention ops) * 2 dtypes
+        assert_eq!(ops.len(), (13 * 11 + 5 * 4) * 2);
         let bad = Sweep {
             seq_lens: vec![0],
             ..Sweep::quick(vec![DType::F32])

@@ -116,6 +116,11 @@ fn series_color(series: Series, phase: Phase) -> RGBColor {
         (Series::UpGateDown, Phase::Ar) => RGBColor(0xd6, 0x27, 0x28),
         (Series::QkPv, Phase::Init) => RGBColor(0x94, 0x67, 0xbd),
         (Series::QkPv, Phase::Ar) => RGBColor(0x8c, 0x56, 0x4b),
+        // Beyond the seed chart: the cycle's next colours.
+        (Series::Softmax, Phase::Init) => RGBColor(0xe3, 0x77, 0xc2),
+        (Series::Softmax, Phase::Ar) => RGBColor(0x7f, 0x7f, 0x7f),
+        (Series::Attention, Phase::Init) => RGBColor(0xbc, 0xbd, 0x22),
+        (Series::Attention, Phase::Ar) => RGBColor(0x17, 0xbe, 0xcf),
     }
 }
 
@@ -354,7 +359,7 @@ where
                 ))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
-        for series in [Series::QkvMlp, Series::UpGateDown, Series::QkPv] {
+        for series in Series::ALL {
             for phase in [Phase::Init, Phase::Ar] {
                 let pts: Vec<(f64, f64)> = r
                     .points
@@ -366,16 +371,33 @@ where
                     continue;
                 }
                 if runs.len() == 1 {
-                    // One run: the seed chart's crosses, a colour per series.
+                    // One run: the seed chart's crosses, a colour per series;
+                    // the softmax steps as rings and fused attention as dots,
+                    // so the series beyond the seed chart stand out.
                     let c = series_color(series, phase);
-                    chart
-                        .draw_series(
-                            pts.into_iter()
-                                .map(move |p| Cross::new(p, 5, c.stroke_width(2))),
-                        )
-                        .map_err(plot_err)?
-                        .label(legend_name(series, phase))
-                        .legend(move |(x, y)| Cross::new((x + 10, y), 5, c.stroke_width(2)));
+                    let drawn = match series {
+                        Series::Softmax => chart
+                            .draw_series(
+                                pts.into_iter()
+                                    .map(move |p| Circle::new(p, 5, c.stroke_width(2))),
+                            )
+                            .map_err(plot_err)?
+                            .legend(move |(x, y)| Circle::new((x + 10, y), 5, c.stroke_width(2))),
+                        Series::Attention => chart
+                            .draw_series(
+                                pts.into_iter().map(move |p| Circle::new(p, 6, c.filled())),
+                            )
+                            .map_err(plot_err)?
+                            .legend(move |(x, y)| Circle::new((x + 10, y), 6, c.filled())),
+                        _ => chart
+                            .draw_series(
+                                pts.into_iter()
+                                    .map(move |p| Cross::new(p, 5, c.stroke_width(2))),
+                            )
+                            .map_err(plot_err)?
+                            .legend(move |(x, y)| Cross::new((x + 10, y), 5, c.stroke_width(2))),
+                    };
+                    drawn.label(legend_name(series, phase));
                 } else {
                     // Several runs: a marker shape per series in the run's
                     // colour; the legend shows each shape once, in grey.
@@ -418,6 +440,22 @@ where
                         }
                         (Series::QkPv, Phase::Ar) => {
                             markers!(|c: RGBColor| TriangleMarker::new((0, 0), 6, c.filled()))
+                        }
+                        (Series::Softmax, Phase::Init) => markers!(|c: RGBColor| {
+                            Rectangle::new([(-4, -4), (4, 4)], c.filled())
+                        }),
+                        (Series::Softmax, Phase::Ar) => {
+                            markers!(|c: RGBColor| Circle::new((0, 0), 3, c.stroke_width(1)))
+                        }
+                        (Series::Attention, Phase::Init) => {
+                            markers!(|c: RGBColor| Circle::new((0, 0), 7, c.filled()))
+                        }
+                        (Series::Attention, Phase::Ar) => {
+                            markers!(|c: RGBColor| TriangleMarker::new(
+                                (0, 0),
+                                8,
+                                c.stroke_width(1)
+                            ))
                         }
                     }
                 }

@@ -1,14 +1,18 @@
 //! The runner for the workload plan: each op of the plan is autotuned over
 //! its candidate kernel configurations, measured with the best one, and
-//! verified, giving one roofline point.
+//! verified, giving one roofline point. Products run the matmul kernels,
+//! the `softmax` series the softmax kernel, `attention (fused)` the fused
+//! attention kernels; all through [`Tunable`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::gpu::GpuContext;
-use crate::kernels::matmul::{MatmulConfig, Prepared, Problem};
-use crate::kernels::{DType, Verification};
-use crate::plan::Op;
+use crate::kernels::attention::Attention;
+use crate::kernels::matmul::Problem;
+use crate::kernels::softmax::Softmax;
+use crate::kernels::{DType, KernelConfig, Tunable, Verification};
+use crate::plan::{Op, Series};
 use crate::timer::{Measurement, Timer, TimingConfig};
 
 /// How the ops are measured.
@@ -40,7 +44,7 @@ impl Default for SuiteConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
     /// The configuration.
-    pub config: MatmulConfig,
+    pub config: KernelConfig,
     /// One probe's time, scaled to the whole op (probes run on a slice of at
     /// most `Problem::PROBE_ROWS` rows), when it ran and verified.
     pub probe_s: Option<f64>,
@@ -56,14 +60,14 @@ pub struct Point {
     /// The op, with its series, phase, dtype and GEMM-equivalent shape.
     #[serde(flatten)]
     pub op: Op,
-    /// `2 * batch * m * n * k`.
+    /// FLOPs of the op ([`Op::flops`]: `2 * batch * m * n * k` for products).
     pub flops: u64,
-    /// Minimal bytes: `dtype_size * batch * (m*k + k*n + m*n)`.
+    /// Minimal bytes ([`Op::bytes`]).
     pub bytes: u64,
     /// flops / bytes.
     pub intensity: f64,
     /// The configuration the autotuner chose.
-    pub kernel: MatmulConfig,
+    pub kernel: KernelConfig,
     /// Precision of the accumulation (always f32).
     pub accumulate: DType,
     /// Dispatches per run of the op (operands split across bindings).
@@ -87,17 +91,47 @@ pub struct Point {
 /// Check that `op` can run on `ctx` (sizes against limits, dtype support)
 /// without allocating anything, so a run can refuse bad sizes up front.
 pub fn check_op(ctx: &GpuContext, op: &Op) -> Result<()> {
-    Problem::check(ctx, op.batch, op.m, op.n, op.k, op.dtype)
-        .map_err(|e| crate::Error::Invalid(format!("{}: {e}", op.label())))
+    let shape = (op.batch, op.m, op.n, op.q_len());
+    match op.series {
+        Series::Softmax => Softmax::check(ctx, shape, op.dtype).map(drop),
+        Series::Attention => Attention::check(ctx, shape, op.k, op.dtype).map(drop),
+        _ => Problem::check(ctx, op.batch, op.m, op.n, op.k, op.dtype),
+    }
+    .map_err(|e| crate::Error::Invalid(format!("{}: {e}", op.label())))
 }
 
 /// Autotune, measure and verify one op.
 pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -> Result<Point> {
-    let problem = Problem::batched(ctx, op.batch, op.m, op.n, op.k, op.dtype)?;
+    let shape = (op.batch, op.m, op.n, op.q_len());
+    match op.series {
+        Series::Softmax => {
+            let problem = Softmax::new(ctx, shape, op.k, op.dtype)?;
+            tune_and_measure(ctx, timer, cfg, op, &problem)
+        }
+        Series::Attention => {
+            let problem = Attention::new(ctx, shape, op.k, op.dtype)?;
+            tune_and_measure(ctx, timer, cfg, op, &problem)
+        }
+        _ => {
+            let problem = Problem::batched(ctx, op.batch, op.m, op.n, op.k, op.dtype)?;
+            tune_and_measure(ctx, timer, cfg, op, &problem)
+        }
+    }
+}
+
+/// Probe every candidate of `problem` on its probe slice (each probe's
+/// output verified), then measure the fastest on the whole problem and
+/// verify it again.
+pub fn tune_and_measure<P: Tunable>(
+    ctx: &GpuContext,
+    timer: &Timer,
+    cfg: &SuiteConfig,
+    op: &Op,
+    problem: &P,
+) -> Result<Point> {
     let mut tuning = Vec::new();
-    let mut best: Option<(f64, Prepared)> = None;
-    let candidates = MatmulConfig::candidates(op.m, ctx);
-    for config in candidates {
+    let mut best: Option<(f64, P::Prepared)> = None;
+    for config in problem.candidates(ctx) {
         let p = match problem.prepare_probe(ctx, config, cfg.shader_checks) {
             Ok(p) => p,
             Err(e) => {
@@ -110,10 +144,10 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
                 continue;
             }
         };
-        // The probe's own output is verified: C is cleared first, so a kernel
-        // that writes nothing cannot pass on an earlier one's result.
+        // The probe's own output is verified: the output is cleared first,
+        // so a kernel that writes nothing cannot pass on an earlier result.
         problem.clear_output(ctx);
-        let t = timer.probe(ctx, &mut |pass, _| problem.record(pass, &p))? / p.fraction(&problem);
+        let t = timer.probe(ctx, &mut |pass, _| problem.record(pass, &p))? / problem.fraction(&p);
         let v = problem.verify_prepared(ctx, &p, cfg.samples.min(16))?;
         if !v.passed() {
             tuning.push(Trial {
@@ -160,9 +194,9 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
         flops: op.flops(),
         bytes: op.bytes(),
         intensity: op.intensity(),
-        kernel: chosen.config,
+        kernel: problem.config(chosen),
         accumulate: DType::F32,
-        dispatches_per_op: problem.dispatches(),
+        dispatches_per_op: problem.dispatches(chosen),
         tuning,
         median_s,
         flops_per_s: op.flops() as f64 / median_s,

@@ -7,7 +7,8 @@ use std::path::Path;
 use assert_cmd::Command;
 use wgpu_roofline::gpu::{self, BackendChoice};
 use wgpu_roofline::kernels::stream::StreamOp;
-use wgpu_roofline::kernels::RoofKind;
+use wgpu_roofline::kernels::{DType, RoofKind};
+use wgpu_roofline::plan::Series;
 use wgpu_roofline::results::{ResultsFile, SCHEMA_VERSION};
 
 fn bin() -> Command {
@@ -408,16 +409,23 @@ fn run_writes_verified_points_with_exact_accounting() {
         let w = r.workload.as_ref().unwrap();
         assert_eq!(w.model.name, "tiny");
         let dtypes = w.sweep.dtypes.len() as usize;
-        // (2 prefill + 1 decode points) * (7 linears + qk + pv) per dtype
-        assert_eq!(r.points.len(), 3 * 9 * dtypes);
+        // (2 prefill + 1 decode points) * (7 linears + qk + softmax + pv +
+        // fused attention) per dtype
+        assert_eq!(r.points.len(), 3 * 11 * dtypes);
         for p in &r.points {
             assert!(p.verified, "{}: {:?}", p.op.label(), p.verification);
-            assert_eq!(p.flops, 2 * p.op.batch * p.op.m * p.op.n * p.op.k);
-            let s = p.op.dtype.size();
-            assert_eq!(
-                p.bytes,
-                s * p.op.batch * (p.op.m * p.op.k + p.op.k * p.op.n + p.op.m * p.op.n)
-            );
+            assert_eq!((p.flops, p.bytes), (p.op.flops(), p.op.bytes()));
+            if matches!(
+                p.op.series,
+                Series::QkvMlp | Series::UpGateDown | Series::QkPv
+            ) {
+                assert_eq!(p.flops, 2 * p.op.batch * p.op.m * p.op.n * p.op.k);
+                let s = p.op.dtype.size();
+                assert_eq!(
+                    p.bytes,
+                    s * p.op.batch * (p.op.m * p.op.k + p.op.k * p.op.n + p.op.m * p.op.n)
+                );
+            }
             assert!((p.intensity - p.flops as f64 / p.bytes as f64).abs() < 1e-9);
             assert!(p.median_s > 0.0 && p.flops_per_s > 0.0);
             assert_eq!(p.timing.samples_s.len() + p.timing.discarded, 2);
@@ -440,6 +448,22 @@ fn run_writes_verified_points_with_exact_accounting() {
             .unwrap();
         assert_eq!((pv.op.batch, pv.op.m, pv.op.n, pv.op.k), (6, 2, 32, 64));
         assert_eq!(pv.flops, 2 * 3 * 4 * 64 * 32, "2 * B * heads * L * d");
+        // Fused causal prefill at S = 40, f32: 2 KV heads x 2 query heads x
+        // 40 * 41 / 2 visible pairs = 1640 per product; 4 * 2 * 32 * 1640
+        // FLOPs over 4 bytes * 2 * 2 * (80 + 40) * 32 bytes.
+        let attn = r
+            .points
+            .iter()
+            .find(|p| {
+                p.op.series == Series::Attention && p.op.seq_len == 40 && p.op.dtype == DType::F32
+            })
+            .unwrap();
+        assert_eq!(
+            (attn.op.batch, attn.op.m, attn.op.n, attn.op.k),
+            (2, 80, 40, 32)
+        );
+        assert_eq!((attn.flops, attn.bytes), (419_840, 61_440));
+        assert!(r.points.iter().any(|p| p.op.series == Series::Softmax));
         // The raw JSON carries the documented point fields.
         let raw: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())

@@ -5,7 +5,7 @@ mod common;
 
 use wgpu_roofline::gpu::{self, BackendChoice, GpuContext};
 use wgpu_roofline::kernels::matmul::{MatmulConfig, Problem};
-use wgpu_roofline::kernels::DType;
+use wgpu_roofline::kernels::{DType, Tunable};
 use wgpu_roofline::model::ModelConfig;
 use wgpu_roofline::plan::{self, Phase, Sweep};
 use wgpu_roofline::suite::{self, SuiteConfig};
@@ -191,13 +191,14 @@ fn suite_points_are_verified_with_exact_accounting() {
                 common::label(&ctx),
                 p.verification
             );
-            assert_eq!(p.flops, 2 * op.batch * op.m * op.n * op.k);
-            assert_eq!(
-                p.bytes,
-                op.dtype.size() * op.batch * (op.m * op.k + op.k * op.n + op.m * op.n)
-            );
+            assert_eq!((p.flops, p.bytes), (op.flops(), op.bytes()));
             assert!(p.tuning.iter().any(|t| t.config == p.kernel && t.verified));
-            if op.series != wgpu_roofline::plan::Series::QkPv {
+            if !op.series.is_attention() {
+                assert_eq!(p.flops, 2 * op.batch * op.m * op.n * op.k);
+                assert_eq!(
+                    p.bytes,
+                    op.dtype.size() * op.batch * (op.m * op.k + op.k * op.n + op.m * op.n)
+                );
                 let m = if op.phase == Phase::Init { 40 } else { 3 };
                 assert_eq!(op.m, m);
             }

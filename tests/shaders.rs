@@ -86,6 +86,19 @@ fn shaders_expose_what_the_host_dispatches() {
             "gemm_subgroup"
         ]
     );
+    let sm = module(&dir.join("softmax.wgsl"));
+    assert_eq!(entry_points(&sm), ["softmax_rows"]);
+    assert_eq!(overrides(&sm), ["WG"]);
+    let at = module(&dir.join("attention.wgsl"));
+    assert_eq!(
+        entry_points(&at),
+        [
+            "flash_prefill",
+            "flash_decode_partial",
+            "flash_decode_reduce"
+        ]
+    );
+    assert_eq!(overrides(&at), ["BR", "BC", "WG", "CHUNK", "GROUP"]);
     for f in ["peak_f32.wgsl", "peak_f16.wgsl"] {
         let m = module(&dir.join(f));
         assert_eq!(entry_points(&m), ["peak"], "{f}");
@@ -106,6 +119,17 @@ fn generated_f16_variants_validate() {
         assert!(f16.contains("alias T = f16;"), "{name}");
         validate(&format!("{name} (f16)"), &f16);
     }
+    let f16 = source(wgpu_roofline::kernels::softmax::SHADER, DType::F16);
+    validate("softmax.wgsl (f16)", &f16);
+    // Fused attention at every head dimension the run may ask for.
+    use wgpu_roofline::kernels::attention::module_source;
+    for d in [4, 16, 64, 80, 128, 256] {
+        for dtype in [DType::F32, DType::F16] {
+            let src = module_source(dtype, d);
+            assert!(src.contains(&format!("const HEAD_DIM: u32 = {d}u;")));
+            validate(&format!("attention.wgsl d={d} {}", dtype.name()), &src);
+        }
+    }
 }
 
 #[test]
@@ -122,6 +146,14 @@ fn embedded_sources_are_the_files() {
         read("peak_f16.wgsl")
     );
     assert_eq!(wgpu_roofline::kernels::matmul::SHADER, read("matmul.wgsl"));
+    assert_eq!(
+        wgpu_roofline::kernels::softmax::SHADER,
+        read("softmax.wgsl")
+    );
+    assert_eq!(
+        wgpu_roofline::kernels::attention::SHADER,
+        read("attention.wgsl")
+    );
     assert_eq!(
         wgpu_roofline::kernels::matmul::SHADER_SUBGROUP,
         read("matmul_subgroup.wgsl")

@@ -23,8 +23,9 @@ use std::num::NonZeroU64;
 
 use serde::{Deserialize, Serialize};
 
-use super::{bind_group, pipeline, uniform_buffer, Binding};
-use super::{DType, Verification};
+pub use super::source;
+use super::{batch_chunks, bind_group, fill, initial, pipeline, uniform_buffer, Binding};
+use super::{DType, KernelConfig, Tunable, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 
@@ -50,15 +51,6 @@ pub fn tolerance(dtype: DType) -> f64 {
         DType::F32 => 1e-5,
         // plus rounding the output to f16 (2^-11 relative)
         DType::F16 => 2e-3,
-    }
-}
-
-/// The shader source for `dtype`: the f16 variant is generated from the f32
-/// file by enabling f16 and redefining the element alias `T`.
-pub fn source(base: &str, dtype: DType) -> String {
-    match dtype {
-        DType::F32 => base.to_string(),
-        DType::F16 => base.replacen("alias T = f32;", "enable f16;\nalias T = f16;", 1),
     }
 }
 
@@ -367,18 +359,6 @@ impl MatmulConfig {
     }
 }
 
-/// Initial value of element `i` of operand `which` (0 = A, 1 = W): a hashed
-/// multiple of 2^-10 in [-1, 1), exact in f16 and f32.
-pub fn initial(which: u32, i: u64) -> f32 {
-    let mut h = i
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add((which as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93));
-    h ^= h >> 32;
-    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    h ^= h >> 29;
-    ((h & 2047) as f32 - 1024.0) / 1024.0
-}
-
 /// One dispatch's share of the work: products `b0 .. b0 + bc` of a batch
 /// (one per workgroup z), and within them rows `m0 .. m0 + mc` of A and C and
 /// rows `n0 .. n0 + nc` of W. A batch of several products is split by whole
@@ -391,14 +371,6 @@ struct Chunk {
     mc: u64,
     n0: u64,
     nc: u64,
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
 }
 
 /// Split the work so that every bound range fits one storage binding and
@@ -414,31 +386,12 @@ fn chunks(
 ) -> Result<Vec<Chunk>> {
     if batch > 1 {
         let per = [m * k * size, n * k * size, m * n * size];
-        let largest = per.iter().copied().max().unwrap_or(0);
-        // Products per chunk must keep every operand's offset aligned.
-        let granule = per.iter().fold(1, |g, &b| {
-            let q = align / gcd(b, align);
-            g / gcd(g, q) * q
-        });
-        let fit = (binding / largest.max(1)).min(max_z);
-        let bc = if fit >= batch {
-            batch
-        } else {
-            fit / granule * granule
-        };
-        if bc == 0 {
-            return Err(Error::ExceedsLimit {
-                what: format!("{granule} product(s) of {m}x{n}x{k}"),
-                requested: granule * largest,
-                limit_name: "max_storage_buffer_binding_size",
-                limit: binding,
-            });
-        }
-        return Ok((0..batch)
-            .step_by(bc as usize)
-            .map(|b0| Chunk {
+        let what = format!("product(s) of {m}x{n}x{k}");
+        return Ok(batch_chunks(batch, &per, &what, binding, align, max_z)?
+            .into_iter()
+            .map(|(b0, bc)| Chunk {
                 b0,
-                bc: bc.min(batch - b0),
+                bc,
                 m0: 0,
                 mc: m,
                 n0: 0,
@@ -529,8 +482,6 @@ impl Prepared {
         (self.products * self.rows) as f64 / (problem.batch * problem.m) as f64
     }
 }
-
-const FILL_CHUNK: u64 = 4 << 20;
 
 impl Problem {
     /// Check a batch of m x n x k products against the kernels' constraints
@@ -817,24 +768,6 @@ impl Problem {
         ctx.queue.submit([enc.finish()]);
     }
 
-    /// Run `prepared` once (after [`Self::clear_output`]) and check `samples`
-    /// output elements, the corners included, against the host.
-    pub fn run_and_verify(
-        &self,
-        ctx: &GpuContext,
-        prepared: &Prepared,
-        samples: u64,
-    ) -> Result<Verification> {
-        self.clear_output(ctx);
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            self.record(&mut pass, prepared);
-        }
-        ctx.queue.submit([enc.finish()]);
-        self.verify_within(ctx, prepared.products, prepared.rows, samples)
-    }
-
     /// [`Self::verify`] within what `prepared` covers (after it ran alone).
     pub fn verify_prepared(
         &self,
@@ -919,6 +852,72 @@ impl Problem {
     }
 }
 
+impl From<MatmulConfig> for KernelConfig {
+    fn from(c: MatmulConfig) -> Self {
+        Self::Matmul(c)
+    }
+}
+
+/// The autotuner's view of a problem: the inherent methods, with the
+/// configuration wrapped in [`KernelConfig`].
+impl Tunable for Problem {
+    type Prepared = Prepared;
+
+    fn candidates(&self, ctx: &GpuContext) -> Vec<KernelConfig> {
+        MatmulConfig::candidates(self.m, ctx)
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+
+    fn prepare_probe(
+        &self,
+        ctx: &GpuContext,
+        config: KernelConfig,
+        checked: bool,
+    ) -> Result<Prepared> {
+        match config {
+            KernelConfig::Matmul(c) => Problem::prepare_probe(self, ctx, c, checked),
+            other => Err(Error::Invalid(format!(
+                "{other} is not a matmul configuration"
+            ))),
+        }
+    }
+
+    fn fraction(&self, prepared: &Prepared) -> f64 {
+        prepared.fraction(self)
+    }
+
+    fn widen(&self, ctx: &GpuContext, probe: Prepared) -> Result<Prepared> {
+        Problem::widen(self, ctx, probe)
+    }
+
+    fn config(&self, prepared: &Prepared) -> KernelConfig {
+        prepared.config.into()
+    }
+
+    fn dispatches(&self, _prepared: &Prepared) -> usize {
+        Problem::dispatches(self)
+    }
+
+    fn record(&self, pass: &mut wgpu::ComputePass<'_>, prepared: &Prepared) {
+        Problem::record(self, pass, prepared)
+    }
+
+    fn clear_output(&self, ctx: &GpuContext) {
+        Problem::clear_output(self, ctx)
+    }
+
+    fn verify_prepared(
+        &self,
+        ctx: &GpuContext,
+        prepared: &Prepared,
+        samples: u64,
+    ) -> Result<Verification> {
+        Problem::verify_prepared(self, ctx, prepared, samples)
+    }
+}
+
 /// Rows `row0 .. row0 + count` of a row-major buffer with `row_bytes` per row.
 fn row_range(
     buf: &wgpu::Buffer,
@@ -933,40 +932,9 @@ fn row_range(
     })
 }
 
-/// Upload the initial values of operand `which` in chunks, in `dtype`.
-fn fill(ctx: &GpuContext, buf: &wgpu::Buffer, which: u32, elems: u64, dtype: DType) -> Result<()> {
-    let mut start = 0;
-    while start < elems {
-        let end = (start + FILL_CHUNK).min(elems);
-        let bytes: Vec<u8> = match dtype {
-            DType::F32 => (start..end)
-                .flat_map(|i| initial(which, i).to_le_bytes())
-                .collect(),
-            DType::F16 => (start..end)
-                .flat_map(|i| half::f16::from_f32(initial(which, i)).to_le_bytes())
-                .collect(),
-        };
-        ctx.queue.write_buffer(buf, start * dtype.size(), &bytes);
-        ctx.queue.submit([]);
-        ctx.wait()?;
-        start = end;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn inputs_are_exact_in_f16() {
-        for i in 0..10_000 {
-            let x = initial(0, i);
-            assert!((-1.0..1.0).contains(&x));
-            assert_eq!(half::f16::from_f32(x).to_f32(), x);
-        }
-        assert_ne!(initial(0, 7), initial(1, 7));
-    }
 
     #[test]
     fn chunks_cover_everything_within_the_binding() {

@@ -1,0 +1,318 @@
+// Fused attention: O = softmax(scale * Q.K^T, causal mask) . V, without
+// writing the scores.
+//
+//   Q, O: rows x HEAD_DIM per product (query heads stacked over positions,
+//         q_len rows each), K, V: n x HEAD_DIM per product (one KV head of
+//         one sequence). Row r sits at position pos(r) = r % q_len + n - q_len
+//         and sees keys 0 ..= pos(r): the causal mask (in decode q_len = 1).
+//
+// Three entry points, tunables as override constants:
+//   flash_prefill        : one query row per invocation, BR rows per
+//                          workgroup; K and V tiles of BC keys staged in
+//                          workgroup memory; online softmax (running max and
+//                          sum, accumulator rescaled per tile); key tiles past
+//                          the workgroup's last visible key are never loaded.
+//   flash_decode_partial : split-KV for decode: one workgroup per CHUNK keys
+//                          of a product writes, per query row, the unnormalised
+//                          partial output and its (max, sum).
+//   flash_decode_reduce  : combines the chunks' partials into O.
+// Arithmetic is f32 whatever T is; the host generates the f16 variant by
+// replacing the alias, and the head dimension by replacing HEAD_DIM.
+
+alias T = f32;
+const HEAD_DIM: u32 = 128u;
+const D4: u32 = HEAD_DIM / 4u;
+
+struct Params {
+    rows: u32,        // query rows per product
+    n: u32,           // keys per product
+    q_len: u32,       // query positions per query head
+    scale: f32,       // 1 / sqrt(HEAD_DIM)
+    chunks: u32,      // key chunks per product (decode)
+    part_stride: u32, // vec4s of partials per product (decode)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<T>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<T>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<T>>;
+@group(0) @binding(4) var<storage, read_write> o: array<vec4<T>>;
+// Decode partials, f32: per product, chunk and query row, D4 vec4s of
+// unnormalised output followed by one vec4 (max, sum, 0, 0).
+@group(0) @binding(5) var<storage, read_write> part: array<vec4<f32>>;
+
+const NEG: f32 = -3.0e38;
+
+fn position(row: u32) -> u32 {
+    return row % p.q_len + p.n - p.q_len;
+}
+
+// ---------------------------------------------------------------- prefill
+
+// Query rows (and invocations) per workgroup.
+override BR: u32 = 64u;
+// Keys per staged tile (at most MAX_BC).
+override BC: u32 = 16u;
+const MAX_BC: u32 = 32u;
+
+var<workgroup> k_tile: array<vec4<T>, BC * D4>;
+var<workgroup> v_tile: array<vec4<T>, BC * D4>;
+
+@compute @workgroup_size(BR)
+fn flash_prefill(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let row0 = wg.x * BR;
+    let last = min(row0 + BR, p.rows) - 1u;
+    // Keys any row of this workgroup sees: up to the last row's position,
+    // or all of them when the rows span two query heads.
+    var hi = p.n;
+    if row0 / p.q_len == last / p.q_len {
+        hi = position(last) + 1u;
+    }
+    let row = row0 + li;
+    let live = row < p.rows;
+    let qb = (wg.z * p.rows + row) * D4;
+    let kb = wg.z * p.n * D4;
+
+    var qv: array<vec4<f32>, D4>;
+    var acc: array<vec4<f32>, D4>;
+    for (var i = 0u; i < D4; i++) {
+        acc[i] = vec4<f32>(0.0);
+        qv[i] = vec4<f32>(0.0);
+        if live {
+            qv[i] = vec4<f32>(q[qb + i]) * p.scale;
+        }
+    }
+    var pos = 0u;
+    if live {
+        pos = position(row);
+    }
+    var m = NEG;
+    var l = 0.0;
+    var s: array<f32, MAX_BC>;
+
+    for (var t0 = 0u; t0 < hi; t0 += BC) {
+        for (var i = li; i < BC * D4; i += BR) {
+            let key = t0 + i / D4;
+            if key < p.n {
+                k_tile[i] = k[kb + key * D4 + i % D4];
+                v_tile[i] = v[kb + key * D4 + i % D4];
+            }
+        }
+        workgroupBarrier();
+        // Keys of this tile the row sees: a prefix, by the causal mask.
+        var vis = 0u;
+        if live && pos >= t0 {
+            vis = min(BC, min(pos + 1u, p.n) - t0);
+        }
+        if vis > 0u {
+            var tmax = m;
+            for (var j = 0u; j < vis; j++) {
+                var dot_qk = 0.0;
+                for (var i = 0u; i < D4; i++) {
+                    dot_qk += dot(qv[i], vec4<f32>(k_tile[j * D4 + i]));
+                }
+                s[j] = dot_qk;
+                tmax = max(tmax, dot_qk);
+            }
+            let corr = exp(m - tmax);
+            l *= corr;
+            for (var i = 0u; i < D4; i++) {
+                acc[i] *= corr;
+            }
+            for (var j = 0u; j < vis; j++) {
+                let pj = exp(s[j] - tmax);
+                l += pj;
+                for (var i = 0u; i < D4; i++) {
+                    acc[i] += pj * vec4<f32>(v_tile[j * D4 + i]);
+                }
+            }
+            m = tmax;
+        }
+        workgroupBarrier();
+    }
+    if live {
+        let inv = 1.0 / l;
+        for (var i = 0u; i < D4; i++) {
+            o[qb + i] = vec4<T>(acc[i] * inv);
+        }
+    }
+}
+
+// ----------------------------------------------------------------- decode
+
+// Invocations per workgroup (a power of two).
+override WG: u32 = 64u;
+// Keys per workgroup.
+override CHUNK: u32 = 256u;
+// Query rows per product (query heads per KV head, at most MAX_GROUP).
+override GROUP: u32 = 1u;
+const MAX_GROUP: u32 = 8u;
+// Keys per invocation in the score loop.
+const KPI: u32 = 4u;
+// vec4 columns per invocation in the P.V loop.
+const CPI: u32 = select(1u, 4u, D4 % 4u == 0u);
+
+var<workgroup> q_sh: array<vec4<f32>, GROUP * D4>;
+var<workgroup> scores: array<f32, GROUP * CHUNK>;
+var<workgroup> red: array<vec4<f32>, WG * CPI>;
+
+// Workgroup-wide max (all == false) or sum of `x`, via `red`.
+fn reduce(li: u32, x: f32, is_max: bool) -> f32 {
+    red[li].x = x;
+    workgroupBarrier();
+    for (var step = WG / 2u; step > 0u; step >>= 1u) {
+        if li < step {
+            if is_max {
+                red[li].x = max(red[li].x, red[li + step].x);
+            } else {
+                red[li].x += red[li + step].x;
+            }
+        }
+        workgroupBarrier();
+    }
+    let r = red[0].x;
+    workgroupBarrier();
+    return r;
+}
+
+@compute @workgroup_size(WG)
+fn flash_decode_partial(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let z = wg.z;
+    let c = wg.x;
+    let t0 = c * CHUNK;
+    let cnt = min(CHUNK, p.n - t0);
+    let kb = (z * p.n + t0) * D4;
+    for (var i = li; i < GROUP * D4; i += WG) {
+        q_sh[i] = vec4<f32>(q[z * GROUP * D4 + i]) * p.scale;
+    }
+    workgroupBarrier();
+
+    // Scores: KPI keys per invocation (strided by WG), every query row of
+    // the group; each loaded q element serves KPI keys.
+    for (var j0 = li; j0 < cnt; j0 += KPI * WG) {
+        var d: array<f32, 32>; // KPI * MAX_GROUP
+        for (var x = 0u; x < KPI * GROUP; x++) {
+            d[x] = 0.0;
+        }
+        var rows: array<u32, KPI>;
+        for (var u = 0u; u < KPI; u++) {
+            rows[u] = kb + min(j0 + u * WG, cnt - 1u) * D4;
+        }
+        for (var i = 0u; i < D4; i++) {
+            for (var r = 0u; r < GROUP; r++) {
+                let qv = q_sh[r * D4 + i];
+                for (var u = 0u; u < KPI; u++) {
+                    d[u * GROUP + r] += dot(qv, vec4<f32>(k[rows[u] + i]));
+                }
+            }
+        }
+        for (var u = 0u; u < KPI; u++) {
+            let j = j0 + u * WG;
+            if j < cnt {
+                for (var r = 0u; r < GROUP; r++) {
+                    scores[r * CHUNK + j] = d[u * GROUP + r];
+                }
+            }
+        }
+    }
+    workgroupBarrier();
+
+    // Per row: max, exponentials in place, sum.
+    let stats = (z * p.chunks + c) * GROUP;
+    for (var r = 0u; r < GROUP; r++) {
+        var mx = NEG;
+        for (var j = li; j < cnt; j += WG) {
+            mx = max(mx, scores[r * CHUNK + j]);
+        }
+        mx = reduce(li, mx, true);
+        var sum = 0.0;
+        for (var j = li; j < cnt; j += WG) {
+            let e = exp(scores[r * CHUNK + j] - mx);
+            scores[r * CHUNK + j] = e;
+            sum += e;
+        }
+        sum = reduce(li, sum, false);
+        if li == 0u {
+            part[z * p.part_stride + (c * GROUP + r) * (D4 + 1u) + D4] = vec4<f32>(mx, sum, 0.0, 0.0);
+        }
+    }
+    workgroupBarrier();
+
+    // P.V: invocations over (key slice, row, CPI vec4 columns); slices
+    // summed in workgroup memory when the workgroup is wider than the lanes.
+    let lanes = GROUP * D4 / CPI;
+    let slices = max(WG / lanes, 1u);
+    let slice = li / lanes;
+    for (var lane = li % lanes; lane < lanes; lane += WG) {
+        let r = lane / (D4 / CPI);
+        let e0 = (lane % (D4 / CPI)) * CPI;
+        var sum: array<vec4<f32>, CPI>;
+        for (var x = 0u; x < CPI; x++) {
+            sum[x] = vec4<f32>(0.0);
+        }
+        if slice < slices {
+            for (var j = slice; j < cnt; j += slices) {
+                let pj = scores[r * CHUNK + j];
+                for (var x = 0u; x < CPI; x++) {
+                    sum[x] += pj * vec4<f32>(v[kb + j * D4 + e0 + x]);
+                }
+            }
+        }
+        for (var x = 0u; x < CPI; x++) {
+            if slices == 1u {
+                part[z * p.part_stride + (c * GROUP + r) * (D4 + 1u) + e0 + x] = sum[x];
+            } else {
+                red[li * CPI + x] = sum[x];
+            }
+        }
+    }
+    if slices > 1u {
+        workgroupBarrier();
+        for (var idx = li; idx < GROUP * D4; idx += WG) {
+            let lane = idx / CPI;
+            let x = idx % CPI;
+            var sum = red[lane * CPI + x];
+            for (var s = 1u; s < slices; s++) {
+                sum += red[(lane + s * lanes) * CPI + x];
+            }
+            let r = lane / (D4 / CPI);
+            let e = (lane % (D4 / CPI)) * CPI + x;
+            part[z * p.part_stride + (c * GROUP + r) * (D4 + 1u) + e] = sum;
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn flash_decode_reduce(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let lane = wg.x * WG + li;
+    if lane >= GROUP * D4 {
+        return;
+    }
+    let z = wg.z;
+    let r = lane / D4;
+    let e = lane % D4;
+    let base = z * p.part_stride;
+    var mx = NEG;
+    for (var c = 0u; c < p.chunks; c++) {
+        mx = max(mx, part[base + (c * GROUP + r) * (D4 + 1u) + D4].x);
+    }
+    var l = 0.0;
+    var sum = vec4<f32>(0.0);
+    for (var c = 0u; c < p.chunks; c++) {
+        let at = base + (c * GROUP + r) * (D4 + 1u);
+        let st = part[at + D4];
+        let w = exp(st.x - mx);
+        l += w * st.y;
+        sum += w * part[at + e];
+    }
+    o[(z * GROUP + r) * D4 + e] = vec4<T>(sum / l);
+}

@@ -35,6 +35,13 @@ fn every_shader_validates() {
             if path.ends_with("matmul_subgroup.wgsl") {
                 // Appended to matmul.wgsl by the host: validated as that module.
                 validate("matmul + matmul_subgroup", &subgroup_module());
+            } else if path.ends_with("attention_subgroup.wgsl") {
+                let src = wgpu_roofline::kernels::attention::module_source(
+                    wgpu_roofline::kernels::DType::F32,
+                    128,
+                    true,
+                );
+                validate("attention + attention_subgroup", &src);
             } else {
                 module(&path);
             }
@@ -124,10 +131,18 @@ fn generated_f16_variants_validate() {
     // Fused attention at every head dimension the run may ask for.
     use wgpu_roofline::kernels::attention::module_source;
     for d in [4, 16, 64, 80, 128, 256] {
-        for dtype in [DType::F32, DType::F16] {
-            let src = module_source(dtype, d);
+        for (dtype, subgroup) in [
+            (DType::F32, false),
+            (DType::F16, false),
+            (DType::F32, true),
+            (DType::F16, true),
+        ] {
+            let src = module_source(dtype, d, subgroup);
             assert!(src.contains(&format!("const HEAD_DIM: u32 = {d}u;")));
-            validate(&format!("attention.wgsl d={d} {}", dtype.name()), &src);
+            validate(
+                &format!("attention.wgsl d={d} {} subgroup {subgroup}", dtype.name()),
+                &src,
+            );
         }
     }
 }
@@ -153,6 +168,10 @@ fn embedded_sources_are_the_files() {
     assert_eq!(
         wgpu_roofline::kernels::attention::SHADER,
         read("attention.wgsl")
+    );
+    assert_eq!(
+        wgpu_roofline::kernels::attention::SHADER_SUBGROUP,
+        read("attention_subgroup.wgsl")
     );
     assert_eq!(
         wgpu_roofline::kernels::matmul::SHADER_SUBGROUP,

@@ -36,6 +36,13 @@ use crate::gpu::GpuContext;
 
 /// The WGSL.
 pub const SHADER: &str = include_str!("../../shaders/attention.wgsl");
+/// The WGSL of the subgroup kernel: appended to [`SHADER`], whose
+/// declarations it uses (see [`module_source`]).
+pub const SHADER_SUBGROUP: &str = include_str!("../../shaders/attention_subgroup.wgsl");
+/// Most query rows per subgroup pass of `flash_prefill_sg`.
+pub const MAX_SUBGROUP_ROWS: u32 = 8;
+/// Most vec4 columns per lane of `flash_prefill_sg`.
+const MAX_LANE_COLUMNS: u64 = 8;
 
 /// Largest head dimension the kernels hold (per-invocation arrays).
 pub const MAX_HEAD_DIM: u64 = 256;
@@ -80,6 +87,15 @@ pub enum AttentionConfig {
         /// Keys per staged tile.
         keys: u32,
     },
+    /// A subgroup shares `rows` query rows: K rows read per lane, q and
+    /// probabilities exchanged by subgroup shuffles (needs SUBGROUP);
+    /// workgroups of `wg` invocations.
+    FlashPrefillSubgroup {
+        /// Query rows per subgroup pass.
+        rows: u32,
+        /// Invocations per workgroup.
+        wg: u32,
+    },
     /// Split-KV decode: `chunk` keys per workgroup of `wg` invocations, then
     /// a reduce pass over the chunks.
     FlashDecode {
@@ -94,6 +110,9 @@ impl std::fmt::Display for AttentionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             Self::FlashPrefill { rows, keys } => write!(f, "flash {rows} rows x {keys} keys"),
+            Self::FlashPrefillSubgroup { rows, wg } => {
+                write!(f, "flash shuffle {rows} rows wg {wg}")
+            }
             Self::FlashDecode { chunk, wg } => write!(f, "split-kv {chunk} keys wg {wg}"),
         }
     }
@@ -275,7 +294,7 @@ impl Attention {
 
     /// The configurations worth trying on `ctx`, those exceeding its
     /// workgroup limits included (the tuner records why they cannot run).
-    pub fn configs(&self) -> Vec<AttentionConfig> {
+    pub fn configs(&self, ctx: &GpuContext) -> Vec<AttentionConfig> {
         if self.split_kv() {
             let mut v = Vec::new();
             for chunk in [64, 128, 256, 512] {
@@ -289,11 +308,18 @@ impl Attention {
             }
             v
         } else {
+            // The subgroup kernel where there are subgroups (workgroups of
+            // at least 32 invocations, and at least one subgroup), the
+            // per-row kernel everywhere (the only one without subgroups).
             let mut v = Vec::new();
-            for rows in [32, 64] {
-                for keys in [8, 16, 32] {
-                    v.push(AttentionConfig::FlashPrefill { rows, keys });
+            if ctx.has(wgpu::Features::SUBGROUP) {
+                let wg = ctx.adapter.subgroup_max_size.max(32);
+                for rows in [2, 4, 8] {
+                    v.push(AttentionConfig::FlashPrefillSubgroup { rows, wg });
                 }
+            }
+            for keys in [16, 32] {
+                v.push(AttentionConfig::FlashPrefill { rows: 64, keys });
             }
             v
         }
@@ -359,6 +385,37 @@ impl Attention {
                         rows,
                     )
                 }
+                AttentionConfig::FlashPrefillSubgroup { rows, wg } => {
+                    let (lo, hi) = (ctx.adapter.subgroup_min_size, ctx.adapter.subgroup_max_size);
+                    if !ctx.has(wgpu::Features::SUBGROUP) || lo == 0 {
+                        return Err(Error::Invalid(format!(
+                            "{config} needs SUBGROUP, which {} lacks",
+                            ctx.adapter.name
+                        )));
+                    }
+                    let columns = (self.d / 4).div_ceil(lo as u64);
+                    if rows == 0
+                        || rows > MAX_SUBGROUP_ROWS
+                        || columns > MAX_LANE_COLUMNS
+                        || wg < hi
+                        || self.split_kv()
+                    {
+                        return Err(Error::Invalid(format!(
+                            "{config} does not apply here (1..={MAX_SUBGROUP_ROWS} rows, at most {MAX_LANE_COLUMNS} vec4 columns per lane for subgroups of {lo}, workgroups of at least {hi})"
+                        )));
+                    }
+                    (
+                        vec!["flash_prefill_sg"],
+                        vec![
+                            ("TR", rows as f64),
+                            ("CH", columns as f64),
+                            ("RGW", (wg / lo) as f64),
+                            ("SGW", wg as f64),
+                        ],
+                        0,
+                        wg,
+                    )
+                }
                 AttentionConfig::FlashDecode { chunk, wg } => {
                     if !self.split_kv() || !wg.is_power_of_two() || chunk == 0 {
                         return Err(Error::Invalid(format!(
@@ -388,7 +445,8 @@ impl Attention {
                 limit,
             });
         }
-        let text = module_source(self.dtype, self.d);
+        let subgroup = matches!(config, AttentionConfig::FlashPrefillSubgroup { .. });
+        let text = module_source(self.dtype, self.d, subgroup);
         let module = ctx.shader(
             &format!("attention d={} {}", self.d, self.dtype.name()),
             &text,
@@ -422,7 +480,7 @@ impl Attention {
             AttentionConfig::FlashDecode { chunk, .. } => {
                 (self.n.div_ceil(chunk as u64), self.part_bytes(chunk, align))
             }
-            AttentionConfig::FlashPrefill { .. } => (1, align.max(16)),
+            _ => (1, align.max(16)),
         };
         let part = operand_buffer(ctx, "attention partials", products * part_bytes)?;
         let params = Params {
@@ -448,7 +506,7 @@ impl Attention {
             };
             let part_range = match config {
                 AttentionConfig::FlashDecode { .. } => range(&part, part_bytes),
-                AttentionConfig::FlashPrefill { .. } => part.as_entire_binding(),
+                _ => part.as_entire_binding(),
             };
             let bg = bind_group(
                 ctx,
@@ -465,6 +523,11 @@ impl Attention {
             match config {
                 AttentionConfig::FlashPrefill { rows, .. } => {
                     let x = self.rows.div_ceil(rows as u64) as u32;
+                    groups.push((0, bg, [x, 1, bc as u32]));
+                }
+                AttentionConfig::FlashPrefillSubgroup { rows, wg } => {
+                    let per_wg = (wg / ctx.adapter.subgroup_min_size) as u64 * rows as u64;
+                    let x = self.rows.div_ceil(per_wg) as u32;
                     groups.push((0, bg, [x, 1, bc as u32]));
                 }
                 AttentionConfig::FlashDecode { wg, .. } => {
@@ -485,11 +548,17 @@ impl Attention {
     }
 }
 
-/// The WGSL for `dtype` and head dimension `d`: generated from the file by
-/// replacing the element alias (f16) and the `HEAD_DIM` constant, which
-/// sizes per-invocation arrays and so cannot be an override.
-pub fn module_source(dtype: DType, d: u64) -> String {
-    source(SHADER, dtype).replacen(
+/// The WGSL for `dtype` and head dimension `d`, with the subgroup kernel
+/// appended when `subgroup`: generated from the files by replacing the
+/// element alias (f16) and the `HEAD_DIM` constant, which sizes
+/// per-invocation arrays and so cannot be an override.
+pub fn module_source(dtype: DType, d: u64, subgroup: bool) -> String {
+    let base = if subgroup {
+        format!("{SHADER}\n{SHADER_SUBGROUP}")
+    } else {
+        SHADER.to_string()
+    };
+    source(&base, dtype).replacen(
         "const HEAD_DIM: u32 = 128u;",
         &format!("const HEAD_DIM: u32 = {d}u;"),
         1,
@@ -522,8 +591,8 @@ fn attention_config(config: KernelConfig) -> Result<AttentionConfig> {
 impl Tunable for Attention {
     type Prepared = Prepared;
 
-    fn candidates(&self, _ctx: &GpuContext) -> Vec<KernelConfig> {
-        self.configs().into_iter().map(Into::into).collect()
+    fn candidates(&self, ctx: &GpuContext) -> Vec<KernelConfig> {
+        self.configs(ctx).into_iter().map(Into::into).collect()
     }
 
     fn prepare_probe(

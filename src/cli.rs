@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -358,6 +358,10 @@ struct RunArgs {
     /// Output elements checked against the host per op.
     #[arg(long, default_value_t = 64)]
     samples: u64,
+    /// Continue the stopped run in DIR (interrupted, or ended by an error):
+    /// same adapter, model, sweep and settings; finished points are kept.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "quick", "dtype", "seq_lens", "batches", "contexts", "out"])]
+    resume: Option<PathBuf>,
     #[command(flatten)]
     spec: SpecArgs,
 }
@@ -684,6 +688,11 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     if a.samples == 0 {
         bail!("--samples must be at least 1");
     }
+    install_interrupt_handler();
+    if let Some(dir) = &a.resume {
+        let file = resume(&a, dir, &plot_opts)?;
+        return fail_if_unverified(&file);
+    }
     let model = ModelConfig::load(&a.model)?;
     let mut sweep = if a.quick {
         Sweep::quick(vec![])
@@ -833,40 +842,193 @@ fn run_on(
         suite: suite_cfg,
     });
     file.skipped = skipped;
-    results::write_atomic(&path, &file.to_json())?;
-    for op in &ops {
+    measure_ops(ctx, &timer, &ops, &mut file, dir, plot_opts, &progress)?;
+    finish_run(&file, dir, plot_opts, started)?;
+    Ok(file)
+}
+
+/// What a results file says while its run is unfinished.
+const UNFINISHED: &str = "the run stopped before its last op";
+
+/// Set by the first Ctrl-C: `run` stops after the op in progress.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Ctrl-C once: finish the current op, save, plot, stop. Twice: stop at
+/// once (the results file, rewritten atomically after every op, stays valid).
+fn install_interrupt_handler() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                eprintln!("\ninterrupted again: stopping now");
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\ninterrupted: stopping after the current op (Ctrl-C again to stop at once)"
+            );
+        });
+    });
+}
+
+/// Refresh the stored warnings and rewrite the results file atomically.
+fn save(file: &mut ResultsFile, path: &std::path::Path) -> Result<()> {
+    file.warnings = report::warnings(file).iter().map(|w| w.record()).collect();
+    Ok(results::write_atomic(path, &file.to_json())?)
+}
+
+/// Measure `ops` into `file`, rewriting `dir`/results.json after each. On
+/// Ctrl-C or an error the file is marked unfinished, saved, plotted, and the
+/// error says how to continue.
+fn measure_ops(
+    ctx: &GpuContext,
+    timer: &Timer,
+    ops: &[plan::Op],
+    file: &mut ResultsFile,
+    dir: &std::path::Path,
+    plot_opts: &PlotOptions,
+    progress: &Progress,
+) -> Result<()> {
+    let path = dir.join("results.json");
+    let suite_cfg = file.workload.as_ref().map(|w| w.suite).unwrap_or_default();
+    file.incomplete = Some(UNFINISHED.into());
+    save(file, &path)?;
+    let mut stopped = None;
+    for op in ops {
+        if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            stopped = Some(anyhow!("interrupted"));
+            break;
+        }
         progress.start(&op.label());
-        match suite::measure_op(ctx, &timer, &suite_cfg, op) {
+        match suite::measure_op(ctx, timer, &suite_cfg, op) {
             Ok(p) => {
                 progress.finish_one(&report::point_line(&p, &file.ceilings.measured));
                 file.points.push(p);
                 // Rewritten after every op: an interrupted run keeps what it measured.
-                results::write_atomic(&path, &file.to_json())?;
+                save(file, &path)?;
             }
             Err(e) => {
-                progress.close();
-                return Err(anyhow::Error::new(e).context(format!(
-                    "measuring {} ({} points kept in {})",
-                    op.label(),
-                    file.points.len(),
-                    path.display()
-                )));
+                stopped = Some(anyhow::Error::new(e).context(format!("measuring {}", op.label())));
+                break;
             }
         }
     }
     progress.close();
+    let Some(e) = stopped else {
+        file.incomplete = None;
+        return save(file, &path);
+    };
+    file.incomplete = Some(format!("{e:#}"));
+    save(file, &path)?;
     for name in ["roofline.png", "roofline.svg"] {
-        draw_atomic(std::slice::from_ref(&file), plot_opts, &dir.join(name))?;
+        draw_atomic(std::slice::from_ref(file), plot_opts, &dir.join(name))?;
     }
-    print!("{}", report::roofs_table(&file));
+    Err(anyhow!(
+        "{e:#}; {} points kept in {} and plotted; continue with `wgpu-roofline run --resume {}`",
+        file.points.len(),
+        path.display(),
+        dir.display()
+    ))
+}
+
+/// Draw the charts and print the tables of a finished run.
+fn finish_run(
+    file: &ResultsFile,
+    dir: &std::path::Path,
+    plot_opts: &PlotOptions,
+    started: std::time::Instant,
+) -> Result<()> {
+    for name in ["roofline.png", "roofline.svg"] {
+        draw_atomic(std::slice::from_ref(file), plot_opts, &dir.join(name))?;
+    }
+    print!("{}", report::roofs_table(file));
     println!();
-    print!("{}", report::points_table(&file));
+    print!("{}", report::points_table(file));
     println!(
         "\n{} points in {:.1} s; wrote {}, roofline.png and roofline.svg",
         file.points.len(),
         started.elapsed().as_secs_f64(),
-        path.display()
+        dir.join("results.json").display()
     );
+    Ok(())
+}
+
+/// `run --resume DIR`: reopen the adapter the run measured, and measure the
+/// ops of its plan that have no point and were not skipped, with the run's
+/// own roofs, timer and settings.
+fn resume(a: &RunArgs, dir: &std::path::Path, plot_opts: &PlotOptions) -> Result<ResultsFile> {
+    let path = dir.join("results.json");
+    let mut file = ResultsFile::read(&path)?;
+    let Some(w) = file.workload.clone() else {
+        bail!(
+            "{} holds roofs only, not a `run`: there is nothing to resume",
+            path.display()
+        );
+    };
+    let choice = match file.adapter.backend.as_str() {
+        "vulkan" => BackendChoice::Vulkan,
+        "gl" => BackendChoice::Gl,
+        "metal" => BackendChoice::Metal,
+        "dx12" => BackendChoice::Dx12,
+        other => bail!("{}: unknown backend `{other}`", path.display()),
+    };
+    let mut ctx = GpuContext::open(
+        choice,
+        Some(&AdapterFilter::Name(file.adapter.name.clone())),
+    )
+    .with_context(|| {
+        format!(
+            "the run in {} measured {} ({}), which is not available here",
+            dir.display(),
+            file.adapter.name,
+            file.adapter.backend
+        )
+    })?;
+    if !(a.device.deadline.is_finite() && a.device.deadline > 0.0) {
+        bail!("--deadline must be a positive number of seconds");
+    }
+    ctx.deadline = Duration::from_secs_f64(a.device.deadline);
+    let done = |op: &plan::Op| {
+        let label = op.label();
+        file.points
+            .iter()
+            .any(|p| p.op.series == op.series && p.op.label() == label)
+            || file.skipped.iter().any(|s| s.op == label)
+    };
+    let ops: Vec<_> = plan::plan(&w.model, &w.sweep)?
+        .into_iter()
+        .filter(|op| !done(op))
+        .collect();
+    if ops.is_empty() && file.incomplete.is_none() {
+        bail!(
+            "nothing to resume: the run in {} is complete",
+            dir.display()
+        );
+    }
+    for op in &ops {
+        suite::check_op(&ctx, op)?;
+    }
+    let timer = Timer::new(
+        &ctx,
+        match file.timer.kind {
+            TimerKind::GpuTimestamp => TimerPreference::Gpu,
+            TimerKind::WallClock => TimerPreference::Wall,
+        },
+    )?;
+    announce(
+        &ctx,
+        &timer,
+        &format!(
+            "{}: resuming with {} of {} points done, {} to go",
+            w.model.name,
+            file.points.len(),
+            file.points.len() + ops.len(),
+            ops.len()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let progress = Progress::new(ops.len());
+    measure_ops(&ctx, &timer, &ops, &mut file, dir, plot_opts, &progress)?;
+    finish_run(&file, dir, plot_opts, started)?;
     Ok(file)
 }
 

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::gpu::AdapterSummary;
 use crate::kernels::{KernelRecord, RoofKind};
-use crate::results::ResultsFile;
+use crate::results::{ResultsFile, WarningRecord};
 use crate::roofs::MeasuredCeilings;
 use crate::suite::Point;
 use crate::timer::TimerKind;
@@ -258,6 +258,17 @@ pub enum Warning {
         /// Median wall-clock seconds per dispatch.
         wall_s: f64,
     },
+    /// A sample's batch lasts less than ten times the empty pass subtracted
+    /// from it, or less than a thousand ticks of the clock: the timer's
+    /// resolution and overhead, not the kernel, dominate.
+    TooShort {
+        /// Kernel or op.
+        name: String,
+        /// Median seconds per sampled batch.
+        batch_s: f64,
+        /// Seconds of the empty pass subtracted from every batch.
+        overhead_s: f64,
+    },
     /// Samples further from the median than 15 median absolute deviations
     /// and 2% of the median (a modified z-score above 10, hyperfine's rule,
     /// ignoring jitter too small to matter).
@@ -272,6 +283,40 @@ pub enum Warning {
 impl Warning {
     /// Coefficient of variation above which a measurement is flagged.
     pub const CV_LIMIT: f64 = 0.10;
+
+    /// Short machine-readable name of the kind of warning.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SoftwareAdapter { .. } => "software_adapter",
+            Self::DiscardedSamples { .. } => "discarded_samples",
+            Self::HighVariation { .. } => "high_variation",
+            Self::TimerDisagrees { .. } => "timer_disagrees",
+            Self::TooShort { .. } => "too_short",
+            Self::Outliers { .. } => "outliers",
+        }
+    }
+
+    /// The kernel or op it is about (none for adapter-wide warnings).
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Self::SoftwareAdapter { .. } => None,
+            Self::DiscardedSamples { name, .. }
+            | Self::HighVariation { name, .. }
+            | Self::TimerDisagrees { name, .. }
+            | Self::TooShort { name, .. }
+            | Self::Outliers { name, .. } => Some(name),
+        }
+    }
+
+    /// The form a results file stores.
+    pub fn record(&self) -> WarningRecord {
+        let text = self.to_string();
+        WarningRecord {
+            kind: self.kind().to_string(),
+            subject: self.subject().map(str::to_string),
+            message: text.strip_prefix("warning: ").unwrap_or(&text).to_string(),
+        }
+    }
 }
 
 impl std::fmt::Display for Warning {
@@ -308,6 +353,17 @@ impl std::fmt::Display for Warning {
                 seconds(*gpu_s),
                 seconds(*wall_s)
             ),
+            Self::TooShort {
+                name,
+                batch_s,
+                overhead_s,
+            } => write!(
+                f,
+                "warning: {name}: a sampled batch lasts {} against {} of timer overhead and \
+                 resolution; the kernel is too short for the timer: raise --min-batch-ms",
+                seconds(*batch_s),
+                seconds(*overhead_s)
+            ),
             Self::Outliers { name, count } => write!(
                 f,
                 "warning: {name}: {count} sample(s) lie far from the median (over 15 \
@@ -342,6 +398,16 @@ pub fn warnings(r: &ResultsFile) -> Vec<Warning> {
             });
         }
         let median = t.summary.median;
+        let batch_s = median * t.dispatches_per_sample as f64;
+        let tick = r.timer.timestamp_period_ns.map_or(1e-6, |ns| ns * 1e-9);
+        let overhead_s = r.timer.empty_pass_s.max(tick);
+        if batch_s < 10.0 * r.timer.empty_pass_s || batch_s < 1000.0 * tick {
+            out.push(Warning::TooShort {
+                name: name.clone(),
+                batch_s,
+                overhead_s,
+            });
+        }
         if t.timer == TimerKind::GpuTimestamp && !t.wall_samples_s.is_empty() {
             let wall = crate::stats::Summary::of(&t.wall_samples_s).map_or(0.0, |s| s.median);
             let batch_s = wall * t.dispatches_per_sample as f64;

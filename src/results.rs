@@ -84,6 +84,19 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// A warning about the measurements, as stored (the reports derive them;
+/// `run` stores them so other tools see what the terminal said).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarningRecord {
+    /// Kind, e.g. `high_variation`, `outliers`, `too_short`.
+    pub kind: String,
+    /// The kernel or op it is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// What happened and what to do about it.
+    pub message: String,
+}
+
 /// A whole results file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultsFile {
@@ -118,6 +131,13 @@ pub struct ResultsFile {
     /// Ops of the plan skipped because they exceed this adapter's limits.
     #[serde(default)]
     pub skipped: Vec<Skipped>,
+    /// Warnings about the measurements, as printed after the tables.
+    #[serde(default)]
+    pub warnings: Vec<WarningRecord>,
+    /// Set while a `run` is unfinished (interrupted, or stopped by an
+    /// error): what stopped it. `run --resume` continues such a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 impl ResultsFile {
@@ -148,6 +168,8 @@ impl ResultsFile {
             workload: None,
             points: Vec::new(),
             skipped: Vec::new(),
+            warnings: Vec::new(),
+            incomplete: None,
         }
     }
 

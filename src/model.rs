@@ -137,7 +137,11 @@ impl ModelConfig {
         Ok(m)
     }
 
-    /// Check sizes: all positive, heads divisible by KV heads, and, where the
+    /// Largest value any size field may take (2^24).
+    pub const MAX_SIZE: u64 = 1 << 24;
+
+    /// Check sizes: all positive and at most [`Self::MAX_SIZE`], heads
+    /// divisible by KV heads, and, where the
     /// head width is derived, heads x head_dim = hidden_size.
     pub fn validate(&self, head_dim_given: bool) -> std::result::Result<(), String> {
         for (key, v) in [
@@ -151,6 +155,12 @@ impl ModelConfig {
         ] {
             if v == 0 {
                 return Err(format!("field `{key}` must be greater than zero"));
+            }
+            if v > Self::MAX_SIZE {
+                return Err(format!(
+                    "field `{key}` ({v}) is larger than {} (no transformer is this large; the op counts would overflow)",
+                    Self::MAX_SIZE
+                ));
             }
         }
         if !head_dim_given && self.num_attention_heads * self.head_dim != self.hidden_size {

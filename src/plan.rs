@@ -229,7 +229,10 @@ impl Sweep {
         }
     }
 
-    /// Reject empty lists and zero sizes.
+    /// Largest sequence length, context or batch a sweep may ask for (2^24).
+    pub const MAX_SIZE: u64 = 1 << 24;
+
+    /// Reject empty lists, zero sizes and sizes beyond [`Self::MAX_SIZE`].
     pub fn validate(&self) -> Result<()> {
         if self.seq_lens.contains(&0) {
             return Err(Error::Invalid(
@@ -248,6 +251,20 @@ impl Sweep {
         }
         if self.dtypes.is_empty() {
             return Err(Error::Invalid("no data type to run".into()));
+        }
+        let sizes = self
+            .seq_lens
+            .iter()
+            .chain(&self.batches)
+            .chain(&self.contexts);
+        if let Some(v) = sizes
+            .chain([&self.context, &self.prefill_batch])
+            .find(|&&v| v > Self::MAX_SIZE)
+        {
+            return Err(Error::Invalid(format!(
+                "sweep size {v} is larger than {}",
+                Self::MAX_SIZE
+            )));
         }
         Ok(())
     }
@@ -291,9 +308,33 @@ fn attention(
     ]
 }
 
-/// Every op of `model` over `sweep`, prefill points first.
+/// Every op of `model` over `sweep`, prefill points first. Fails when an
+/// op's FLOPs or bytes could not be counted in 64 bits (every formula is
+/// below `16 * batch * m * n * k`).
 pub fn plan(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
+    let ops = plan_unchecked(model, sweep)?;
+    for op in &ops {
+        let bound = 16.0 * op.batch as f64 * op.m as f64 * op.n as f64 * op.k as f64;
+        if bound >= 2f64.powi(63) {
+            return Err(Error::Invalid(format!(
+                "{}: {} x {}x{}x{} is too large to count its FLOPs in 64 bits",
+                op.label(),
+                op.batch,
+                op.m,
+                op.n,
+                op.k
+            )));
+        }
+    }
+    Ok(ops)
+}
+
+fn plan_unchecked(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
     sweep.validate()?;
+    // Models read from results files did not pass the model parser.
+    model
+        .validate(true)
+        .map_err(|e| Error::Invalid(format!("model {}: {e}", model.name)))?;
     let mut ops = Vec::new();
     for &dtype in &sweep.dtypes {
         let op = |series, phase, name: &str, seqs, seq_len, (batch, m, n, k)| Op {

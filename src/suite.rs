@@ -147,6 +147,9 @@ pub fn tune_and_measure<P: Tunable>(
         // The probe's own output is verified: the output is cleared first,
         // so a kernel that writes nothing cannot pass on an earlier result.
         problem.clear_output(ctx);
+        // Drivers may compile a pipeline at its first dispatch (lavapipe
+        // does): the first probe warms it up, the second is compared.
+        timer.probe(ctx, &mut |pass, _| problem.record(pass, &p))?;
         let t = timer.probe(ctx, &mut |pass, _| problem.record(pass, &p))? / problem.fraction(&p);
         let v = problem.verify_prepared(ctx, &p, cfg.samples.min(16))?;
         if !v.passed() {

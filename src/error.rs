@@ -82,9 +82,16 @@ pub enum Error {
         seconds: f64,
     },
 
-    /// The device was lost or reported an error while polling.
+    /// The device reported an error while polling.
     #[error("GPU device error: {0}")]
     Device(String),
+
+    /// The device was lost (driver reset, GPU removed, or destroyed).
+    #[error("the GPU device was lost ({reason}); what was measured before is kept")]
+    DeviceLost {
+        /// wgpu's reason and message.
+        reason: String,
+    },
 
     /// A validation or out-of-memory error captured from wgpu.
     #[error("wgpu rejected {what}: {message}")]

@@ -366,6 +366,11 @@ pub struct GpuContext {
     pub limits: wgpu::Limits,
     /// Longest any single wait on the GPU may take before it is an error.
     pub deadline: Duration,
+    /// Set by wgpu's device-lost callback: why the device was lost.
+    lost: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// The first wgpu error raised outside an error scope (wgpu's default
+    /// handler would panic), reported by the next [`Self::wait`].
+    uncaptured: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl GpuContext {
@@ -381,9 +386,19 @@ impl GpuContext {
     /// Open a device on `adapter` with its own limits and the wanted optional
     /// features it has (`adapter.features() & wanted_features()`).
     pub fn from_adapter(index: usize, adapter: &wgpu::Adapter) -> Result<Self> {
+        Self::with_limits(index, adapter, adapter.limits())
+    }
+
+    /// As [`Self::from_adapter`], with `limits` instead of the adapter's own
+    /// (each at most the adapter's): tests use small limits to reach the
+    /// edges of bindings and dispatches with small buffers.
+    pub fn with_limits(
+        index: usize,
+        adapter: &wgpu::Adapter,
+        limits: wgpu::Limits,
+    ) -> Result<Self> {
         let summary = AdapterSummary::of(index, adapter);
         let features = adapter.features() & wanted_features();
-        let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgpu-roofline"),
             required_features: features,
@@ -396,6 +411,20 @@ impl GpuContext {
             adapter: summary.name.clone(),
             reason,
         })?;
+        let lost = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let flag = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut l) = flag.lock() {
+                *l = Some(format!("{reason:?}: {message}"));
+            }
+        });
+        let uncaptured = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = uncaptured.clone();
+        device.on_uncaptured_error(std::sync::Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut s) = slot.lock() {
+                s.get_or_insert_with(|| first_line(&e.to_string()));
+            }
+        }));
         Ok(Self {
             device,
             queue,
@@ -403,6 +432,8 @@ impl GpuContext {
             features,
             limits,
             deadline: Self::DEFAULT_DEADLINE,
+            lost,
+            uncaptured,
         })
     }
 
@@ -411,12 +442,25 @@ impl GpuContext {
         self.features.contains(f)
     }
 
-    /// Block until all submitted work is done, or fail after the deadline.
+    /// Why the device was lost, if it was.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Block until all submitted work is done, or fail after the deadline
+    /// or when the device is lost.
     pub fn wait(&self) -> Result<()> {
-        match self.device.poll(wgpu::PollType::Wait {
+        let polled = self.device.poll(wgpu::PollType::Wait {
             submission_index: None,
             timeout: Some(self.deadline),
-        }) {
+        });
+        if let Some(reason) = self.lost() {
+            return Err(Error::DeviceLost { reason });
+        }
+        if let Some(message) = self.uncaptured.lock().ok().and_then(|mut s| s.take()) {
+            return Err(Error::Device(message));
+        }
+        match polled {
             Ok(_) => Ok(()),
             Err(wgpu::PollError::Timeout) => Err(Error::Timeout {
                 seconds: self.deadline.as_secs_f64(),

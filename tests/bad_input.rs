@@ -349,6 +349,12 @@ fn every_bad_input_gets_one_clear_line() {
         ),
         case(
             &["run", "--seq-lens", "128,99999999", "--out", o],
+            "is larger than 16777216",
+            1,
+            false,
+        ),
+        case(
+            &["run", "--seq-lens", "128,1000000", "--dtype", "f32", "--out", o],
             "exceeds",
             1,
             true,

@@ -220,6 +220,7 @@ impl DeviceArgs {
         }
         let mut ctx = GpuContext::open(choice, self.adapter.as_ref())?;
         ctx.deadline = Duration::from_secs_f64(self.deadline);
+        watch(&ctx);
         Ok(ctx)
     }
 }
@@ -847,6 +848,21 @@ fn run_on(
     Ok(file)
 }
 
+/// Bound every GPU wait, including a submission that blocks inside the
+/// driver: past the deadline without progress, say so and exit (results
+/// files are rewritten atomically, so what was kept stays valid).
+fn watch(ctx: &GpuContext) {
+    ctx.watchdog(|deadline| {
+        eprintln!(
+            "error: {}; results written so far are kept",
+            Error::Timeout {
+                seconds: deadline.as_secs_f64()
+            }
+        );
+        std::process::exit(1);
+    });
+}
+
 /// What a results file says while its run is unfinished.
 const UNFINISHED: &str = "the run stopped before its last op";
 
@@ -987,6 +1003,7 @@ fn resume(a: &RunArgs, dir: &std::path::Path, plot_opts: &PlotOptions) -> Result
         bail!("--deadline must be a positive number of seconds");
     }
     ctx.deadline = Duration::from_secs_f64(a.device.deadline);
+    watch(&ctx);
     let done = |op: &plan::Op| {
         let label = op.label();
         file.points

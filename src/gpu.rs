@@ -368,6 +368,9 @@ pub struct GpuContext {
     pub deadline: Duration,
     /// Set by wgpu's device-lost callback: why the device was lost.
     lost: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Milliseconds since [`epoch`] at the last completed wait (see
+    /// [`Self::watchdog`]).
+    heartbeat: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The first wgpu error raised outside an error scope (wgpu's default
     /// handler would panic), reported by the next [`Self::wait`].
     uncaptured: std::sync::Arc<std::sync::Mutex<Option<String>>>,
@@ -434,12 +437,42 @@ impl GpuContext {
             deadline: Self::DEFAULT_DEADLINE,
             lost,
             uncaptured,
+            heartbeat: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(now_ms())),
         })
     }
 
     /// Whether the device was opened with `f`.
     pub fn has(&self, f: wgpu::Features) -> bool {
         self.features.contains(f)
+    }
+
+    /// Record progress now (the watchdog measures from the last beat).
+    pub fn beat(&self) {
+        self.heartbeat
+            .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Start a thread that calls `on_stall` (once) when no wait on this
+    /// device has completed for longer than the deadline. A driver that
+    /// executes submissions inside `submit` (lavapipe, llvmpipe's GL) blocks
+    /// there, where no poll timeout can help; the watchdog bounds that too.
+    /// The thread ends with the context.
+    pub fn watchdog(&self, on_stall: impl FnOnce(Duration) + Send + 'static) {
+        let beat = std::sync::Arc::downgrade(&self.heartbeat);
+        let deadline = self.deadline;
+        let tick = (deadline / 20).clamp(Duration::from_millis(1), Duration::from_millis(200));
+        self.beat();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(tick);
+            let Some(last) = beat.upgrade() else {
+                return;
+            };
+            let idle = now_ms().saturating_sub(last.load(std::sync::atomic::Ordering::Relaxed));
+            if Duration::from_millis(idle) > deadline {
+                on_stall(deadline);
+                return;
+            }
+        });
     }
 
     /// Why the device was lost, if it was.
@@ -456,6 +489,9 @@ impl GpuContext {
         });
         if let Some(reason) = self.lost() {
             return Err(Error::DeviceLost { reason });
+        }
+        if polled.is_ok() {
+            self.beat();
         }
         if let Some(message) = self.uncaptured.lock().ok().and_then(|mut s| s.take()) {
             return Err(Error::Device(message));
@@ -571,6 +607,15 @@ impl GpuContext {
         self.queue.submit([enc.finish()]);
         self.read_mapped(&staging)
     }
+}
+
+/// Milliseconds since the first call: the watchdog's clock.
+fn now_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
 }
 
 fn first_line(s: &str) -> String {

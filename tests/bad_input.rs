@@ -354,7 +354,15 @@ fn every_bad_input_gets_one_clear_line() {
             false,
         ),
         case(
-            &["run", "--seq-lens", "128,1000000", "--dtype", "f32", "--out", o],
+            &[
+                "run",
+                "--seq-lens",
+                "128,1000000",
+                "--dtype",
+                "f32",
+                "--out",
+                o,
+            ],
             "exceeds",
             1,
             true,

@@ -43,13 +43,16 @@ fn one_pass(ctx: &GpuContext, timer: &Timer, ops: &[plan::Op]) -> Vec<(String, S
 
 fn main() {
     let full = std::env::var_os("ROOFLINE_BENCH_FULL").is_some();
-    let Some(ctx) = [BackendChoice::Vulkan, BackendChoice::Gl, BackendChoice::Auto]
-        .into_iter()
-        .find_map(|c| {
-            let a = gpu::enumerate(c).into_iter().next()?;
-            GpuContext::from_adapter(0, &a).ok()
-        })
-    else {
+    let Some(ctx) = [
+        BackendChoice::Vulkan,
+        BackendChoice::Gl,
+        BackendChoice::Auto,
+    ]
+    .into_iter()
+    .find_map(|c| {
+        let a = gpu::enumerate(c).into_iter().next()?;
+        GpuContext::from_adapter(0, &a).ok()
+    }) else {
         eprintln!("no adapter: nothing to measure");
         return;
     };

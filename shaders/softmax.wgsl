@@ -26,7 +26,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
 
-// Invocations per row (a power of two).
+// Invocations per row (softmax_rows) or rows per workgroup (softmax_lanes);
+// a power of two.
 override WG: u32 = 128u;
 
 const NEG: f32 = -3.0e38;
@@ -72,6 +73,38 @@ fn softmax_rows(
         var v = 0.0;
         if t < visible {
             v = exp(p.scale * f32(x[base + t]) - m) * inv;
+        }
+        y[base + t] = T(v);
+    }
+}
+
+// One invocation per row, no workgroup memory and no barriers: the whole
+// row is walked by one invocation (online max and sum, then the write). Rows
+// of a workgroup are consecutive: WG rows per workgroup along x, then y.
+@compute @workgroup_size(WG)
+fn softmax_lanes(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let row = (wg.y * p.nx + wg.x) * WG + li;
+    if row >= p.rows {
+        return;
+    }
+    let base = (wg.z * p.rows + row) * p.n;
+    let visible = min(row % p.q_len + p.n - p.q_len + 1u, p.n);
+    var mx = NEG;
+    var sum = 0.0;
+    for (var t = 0u; t < visible; t++) {
+        let s = p.scale * f32(x[base + t]);
+        let m = max(mx, s);
+        sum = sum * exp(mx - m) + exp(s - m);
+        mx = m;
+    }
+    let inv = 1.0 / sum;
+    for (var t = 0u; t < p.n; t++) {
+        var v = 0.0;
+        if t < visible {
+            v = exp(p.scale * f32(x[base + t]) - mx) * inv;
         }
         y[base + t] = T(v);
     }

@@ -94,7 +94,7 @@ fn shaders_expose_what_the_host_dispatches() {
         ]
     );
     let sm = module(&dir.join("softmax.wgsl"));
-    assert_eq!(entry_points(&sm), ["softmax_rows"]);
+    assert_eq!(entry_points(&sm), ["softmax_rows", "softmax_lanes"]);
     assert_eq!(overrides(&sm), ["WG"]);
     let at = module(&dir.join("attention.wgsl"));
     assert_eq!(

@@ -70,12 +70,18 @@ pub enum SoftmaxConfig {
         /// Invocations per row.
         wg: u32,
     },
+    /// One invocation per row (no barriers), `wg` rows per workgroup.
+    SoftmaxLanes {
+        /// Rows (invocations) per workgroup.
+        wg: u32,
+    },
 }
 
 impl std::fmt::Display for SoftmaxConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::SoftmaxRows { wg } => write!(f, "softmax wg {wg}"),
+            Self::SoftmaxLanes { wg } => write!(f, "softmax row/lane wg {wg}"),
         }
     }
 }
@@ -83,10 +89,30 @@ impl std::fmt::Display for SoftmaxConfig {
 impl SoftmaxConfig {
     /// The configurations the autotuner tries.
     pub fn candidates() -> Vec<Self> {
-        [32, 64, 128, 256]
-            .into_iter()
-            .map(|wg| Self::SoftmaxRows { wg })
-            .collect()
+        let rows = [32, 64, 128, 256].map(|wg| Self::SoftmaxRows { wg });
+        let lanes = [8, 32, 64].map(|wg| Self::SoftmaxLanes { wg });
+        rows.into_iter().chain(lanes).collect()
+    }
+
+    fn entry(&self) -> &'static str {
+        match self {
+            Self::SoftmaxRows { .. } => "softmax_rows",
+            Self::SoftmaxLanes { .. } => "softmax_lanes",
+        }
+    }
+
+    fn workgroup_size(&self) -> u32 {
+        match *self {
+            Self::SoftmaxRows { wg } | Self::SoftmaxLanes { wg } => wg,
+        }
+    }
+
+    /// Rows one workgroup covers.
+    fn rows_per_workgroup(&self) -> u64 {
+        match *self {
+            Self::SoftmaxRows { .. } => 1,
+            Self::SoftmaxLanes { wg } => wg as u64,
+        }
     }
 }
 
@@ -251,7 +277,7 @@ impl Softmax {
         checked: bool,
         products: u64,
     ) -> Result<Prepared> {
-        let SoftmaxConfig::SoftmaxRows { wg } = config;
+        let wg = config.workgroup_size();
         if !wg.is_power_of_two() {
             return Err(Error::Invalid(format!(
                 "softmax workgroup size {wg} is not a power of two"
@@ -266,7 +292,7 @@ impl Softmax {
         let pipe = pipeline(
             ctx,
             &module,
-            "softmax_rows",
+            config.entry(),
             &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
             &[("WG", wg as f64)],
         )?;
@@ -281,8 +307,9 @@ impl Softmax {
         products: u64,
     ) -> Result<Prepared> {
         let max_dim = ctx.limits.max_compute_workgroups_per_dimension as u64;
-        let nx = self.rows.min(max_dim);
-        let ny = self.rows.div_ceil(nx);
+        let groups = self.rows.div_ceil(config.rows_per_workgroup());
+        let nx = groups.min(max_dim);
+        let ny = groups.div_ceil(nx);
         let params = Params {
             rows: self.rows as u32,
             n: self.n as u32,

@@ -579,6 +579,43 @@ mod tests {
     }
 
     #[test]
+    fn batches_too_short_for_the_timer_are_flagged_and_stored() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");
+        let mut r = ResultsFile::read(&path).unwrap();
+        let short = |w: &[Warning]| {
+            w.iter()
+                .filter(|x| matches!(x, Warning::TooShort { .. }))
+                .count()
+        };
+        assert_eq!(short(&warnings(&r)), 0, "the fixture's batches are long");
+        // 5 us batches against a 20 us empty pass: the overhead dominates.
+        r.timer.empty_pass_s = 20e-6;
+        let t = &mut r.kernels[0].timing;
+        t.dispatches_per_sample = 1;
+        t.samples_s = vec![5e-6; 5];
+        t.wall_samples_s = vec![25e-6; 5];
+        t.summary = crate::stats::Summary::of(&t.samples_s).unwrap();
+        let w = warnings(&r);
+        assert_eq!(short(&w), 1, "{w:?}");
+        let record = w
+            .iter()
+            .find(|x| matches!(x, Warning::TooShort { .. }))
+            .unwrap()
+            .record();
+        assert_eq!(record.kind, "too_short");
+        assert_eq!(record.subject.as_deref(), Some("stream.copy"));
+        assert!(
+            record
+                .message
+                .starts_with("stream.copy: a sampled batch lasts 5.000 us")
+                && record.message.contains("raise --min-batch-ms"),
+            "{}",
+            record.message
+        );
+    }
+
+    #[test]
     fn timestamps_that_disagree_with_the_wall_clock_are_flagged() {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");

@@ -358,6 +358,15 @@ fn run_writes_verified_points_with_exact_accounting() {
         );
         assert_eq!((attn.flops, attn.bytes), (419_840, 61_440));
         assert!(r.points.iter().any(|p| p.op.series == Series::Softmax));
+        // The warnings printed after the tables are stored too.
+        if r.adapter.device_type == "cpu" {
+            assert!(
+                r.warnings.iter().any(|w| w.kind == "software_adapter"),
+                "{:?}",
+                r.warnings
+            );
+        }
+        assert!(r.incomplete.is_none());
         // The raw JSON carries the documented point fields.
         let raw: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())

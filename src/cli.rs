@@ -1045,6 +1045,16 @@ fn resume(a: &RunArgs, dir: &std::path::Path, plot_opts: &PlotOptions) -> Result
     let started = std::time::Instant::now();
     let progress = Progress::new(ops.len());
     measure_ops(&ctx, &timer, &ops, &mut file, dir, plot_opts, &progress)?;
+    // Points in plan order, as an uninterrupted run writes them.
+    let order: Vec<_> = plan::plan(&w.model, &w.sweep)?
+        .iter()
+        .map(|op| (op.series, op.label()))
+        .collect();
+    file.points.sort_by_key(|p| {
+        let key = (p.op.series, p.op.label());
+        order.iter().position(|o| *o == key).unwrap_or(usize::MAX)
+    });
+    save(&mut file, &path)?;
     finish_run(&file, dir, plot_opts, started)?;
     Ok(file)
 }

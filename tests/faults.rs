@@ -171,6 +171,18 @@ fn interrupted_run_keeps_its_points_and_resumes() {
     let w = r.workload.as_ref().unwrap();
     let plan = wgpu_roofline::plan::plan(&w.model, &w.sweep).unwrap();
     assert_eq!(r.points.len() + r.skipped.len(), plan.len());
+    // In plan order, as an uninterrupted run writes them.
+    let measured: Vec<_> = plan
+        .iter()
+        .filter(|op| !r.skipped.iter().any(|s| s.op == op.label()))
+        .map(|op| (op.series, op.label()))
+        .collect();
+    let got: Vec<_> = r
+        .points
+        .iter()
+        .map(|p| (p.op.series, p.op.label()))
+        .collect();
+    assert_eq!(got, measured);
     let mut labels: Vec<_> = r
         .points
         .iter()

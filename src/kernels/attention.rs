@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use super::softmax::visible;
 use super::{
-    batch_chunks, bind_group, check_workgroup_size, fill, initial, operand_buffer, pipeline,
-    read_ranges, sample_indices, source, uniform_buffer, Binding, DType, KernelConfig, Tunable,
+    batch_chunks, bind_group, check_workgroup_size, clear, fill, initial, operand_buffer, pipeline,
+    read_ranges, sampled_rows, source, uniform_buffer, Binding, DType, KernelConfig, Tunable,
     Verification,
 };
 use crate::error::{Error, Result};
@@ -632,9 +632,7 @@ impl Tunable for Attention {
     }
 
     fn clear_output(&self, ctx: &GpuContext) {
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        enc.clear_buffer(&self.o, 0, None);
-        ctx.queue.submit([enc.finish()]);
+        clear(ctx, &self.o);
     }
 
     fn verify_prepared(
@@ -643,14 +641,8 @@ impl Tunable for Attention {
         prepared: &Prepared,
         samples: u64,
     ) -> Result<Verification> {
-        let (bt, rows) = (prepared.products, self.rows);
-        let mut picks = vec![(0, 0), (bt - 1, rows - 1), (0, rows - 1), (bt - 1, 0)];
-        let seed = 0xA77E ^ (bt << 40) ^ (rows << 20) ^ self.n;
-        picks.extend(
-            sample_indices(seed, bt * rows, samples)
-                .into_iter()
-                .map(|i| (i / rows, i % rows)),
-        );
+        let rows = self.rows;
+        let picks = sampled_rows(prepared.products, rows, 0xA77E ^ self.n, samples);
         let ranges: Vec<(u64, u64)> = picks
             .iter()
             .map(|&(b, r)| ((b * rows + r) * self.d, self.d))

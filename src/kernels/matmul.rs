@@ -24,7 +24,10 @@ use std::num::NonZeroU64;
 use serde::{Deserialize, Serialize};
 
 pub use super::source;
-use super::{batch_chunks, bind_group, fill, initial, pipeline, uniform_buffer, Binding};
+use super::{
+    batch_chunks, bind_group, clear, fill, initial, operand_buffer, pipeline, record_groups,
+    uniform_buffer, Binding,
+};
 use super::{DType, KernelConfig, Tunable, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -552,24 +555,9 @@ impl Problem {
     ) -> Result<Self> {
         let chunks = Self::plan(ctx, batch, (m, n, k), dtype)?;
         let s = dtype.size();
-        let mut bufs = Vec::new();
-        for (label, elems) in [("A", m * k), ("W", n * k), ("C", m * n)] {
-            let bytes = batch * elems * s;
-            let buf = ctx.scoped(&format!("matrix {label} ({bytes} bytes)"), || {
-                ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some(label),
-                    size: bytes,
-                    usage: wgpu::BufferUsages::STORAGE
-                        | wgpu::BufferUsages::COPY_DST
-                        | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                })
-            })?;
-            bufs.push(buf);
-        }
-        let c = bufs.pop().expect("three buffers");
-        let w = bufs.pop().expect("three buffers");
-        let a = bufs.pop().expect("three buffers");
+        let a = operand_buffer(ctx, "matrix A", batch * m * k * s)?;
+        let w = operand_buffer(ctx, "matrix W", batch * n * k * s)?;
+        let c = operand_buffer(ctx, "matrix C", batch * m * n * s)?;
         fill(ctx, &a, 0, batch * m * k, dtype)?;
         fill(ctx, &w, 1, batch * n * k, dtype)?;
         Ok(Self {
@@ -753,19 +741,13 @@ impl Problem {
 
     /// Record one full run (every chunk) into `pass`.
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, prepared: &Prepared) {
-        pass.set_pipeline(&prepared.pipeline);
-        for (bg, [x, y, z]) in &prepared.groups {
-            pass.set_bind_group(0, bg, &[]);
-            pass.dispatch_workgroups(*x, *y, *z);
-        }
+        record_groups(pass, &prepared.pipeline, &prepared.groups);
     }
 
     /// Zero C, so a kernel that writes nothing cannot pass on an earlier
     /// kernel's output.
     pub fn clear_output(&self, ctx: &GpuContext) {
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        enc.clear_buffer(&self.c, 0, None);
-        ctx.queue.submit([enc.finish()]);
+        clear(ctx, &self.c);
     }
 
     /// [`Self::verify`] within what `prepared` covers (after it ran alone).

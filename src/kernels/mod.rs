@@ -594,6 +594,42 @@ pub fn source(base: &str, dtype: DType) -> String {
     }
 }
 
+/// Zero `buf`, so a kernel that writes nothing cannot pass verification on
+/// an earlier kernel's output.
+pub(crate) fn clear(ctx: &GpuContext, buf: &wgpu::Buffer) {
+    let mut enc = ctx.device.create_command_encoder(&Default::default());
+    enc.clear_buffer(buf, 0, None);
+    ctx.queue.submit([enc.finish()]);
+}
+
+/// Record one pipeline over its (bind group, workgroups) dispatches.
+pub(crate) fn record_groups(
+    pass: &mut wgpu::ComputePass<'_>,
+    pipeline: &wgpu::ComputePipeline,
+    groups: &[(wgpu::BindGroup, [u32; 3])],
+) {
+    pass.set_pipeline(pipeline);
+    for (bg, [x, y, z]) in groups {
+        pass.set_bind_group(0, bg, &[]);
+        pass.dispatch_workgroups(*x, *y, *z);
+    }
+}
+
+/// The (product, row) pairs a sampled verification checks: the four
+/// corners of the first `products` products of `rows` rows, then `samples`
+/// pseudo-random ones.
+pub(crate) fn sampled_rows(products: u64, rows: u64, seed: u64, samples: u64) -> Vec<(u64, u64)> {
+    let (bt, last) = (products, rows - 1);
+    let mut picks = vec![(0, 0), (bt - 1, last), (0, last), (bt - 1, 0)];
+    let seed = seed ^ (bt << 40) ^ (rows << 20);
+    picks.extend(
+        sample_indices(seed, bt * rows, samples)
+            .into_iter()
+            .map(|i| (i / rows, i % rows)),
+    );
+    picks
+}
+
 /// Up to `samples` pseudo-random indices below `n`, reproducible per seed.
 pub(crate) fn sample_indices(seed: u64, n: u64, samples: u64) -> Vec<u64> {
     let mut h = seed | 1;

@@ -19,9 +19,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    batch_chunks, bind_group, check_workgroup_size, fill, initial, operand_buffer, pipeline,
-    read_ranges, sample_indices, source, uniform_buffer, Binding, DType, KernelConfig, Tunable,
-    Verification,
+    batch_chunks, bind_group, check_workgroup_size, clear, fill, initial, operand_buffer, pipeline,
+    read_ranges, record_groups, sampled_rows, source, uniform_buffer, Binding, DType, KernelConfig,
+    Tunable, Verification,
 };
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -398,17 +398,11 @@ impl Tunable for Softmax {
     }
 
     fn record(&self, pass: &mut wgpu::ComputePass<'_>, prepared: &Prepared) {
-        pass.set_pipeline(&prepared.pipeline);
-        for (bg, [x, y, z]) in &prepared.groups {
-            pass.set_bind_group(0, bg, &[]);
-            pass.dispatch_workgroups(*x, *y, *z);
-        }
+        record_groups(pass, &prepared.pipeline, &prepared.groups);
     }
 
     fn clear_output(&self, ctx: &GpuContext) {
-        let mut enc = ctx.device.create_command_encoder(&Default::default());
-        enc.clear_buffer(&self.y, 0, None);
-        ctx.queue.submit([enc.finish()]);
+        clear(ctx, &self.y);
     }
 
     fn verify_prepared(
@@ -417,14 +411,8 @@ impl Tunable for Softmax {
         prepared: &Prepared,
         samples: u64,
     ) -> Result<Verification> {
-        let (bt, rows) = (prepared.products, self.rows);
-        let mut picks = vec![(0, 0), (bt - 1, rows - 1), (0, rows - 1), (bt - 1, 0)];
-        let seed = 0x5EED ^ (bt << 40) ^ (rows << 20) ^ self.n;
-        picks.extend(
-            sample_indices(seed, bt * rows, samples)
-                .into_iter()
-                .map(|i| (i / rows, i % rows)),
-        );
+        let rows = self.rows;
+        let picks = sampled_rows(prepared.products, rows, 0x5EED ^ self.n, samples);
         let ranges: Vec<(u64, u64)> = picks
             .iter()
             .map(|&(b, r)| ((b * rows + r) * self.n, self.n))

@@ -1,6 +1,8 @@
 //! `cargo bench --bench repeatability`: the same quick suite twice, back to
 //! back, on the first adapter (Vulkan first): the roofs and the f32 ops of
-//! `run --quick` for Llama-7B (`ROOFLINE_BENCH_FULL=1`: both dtypes). For
+//! `run --quick` for Llama-7B (`ROOFLINE_BENCH_FULL=1`: both dtypes), each
+//! run in two sampling passes (`run --passes 2`: every kernel and op sampled
+//! again after all the others; `ROOFLINE_BENCH_PASSES=1` for one). For
 //! every kernel and op it compares the two medians with the spread each run
 //! reported (its min..max), and prints:
 //! - how many second-run medians fall inside the first run's min..max and
@@ -19,24 +21,51 @@ use wgpu_roofline::stats::Summary;
 use wgpu_roofline::suite::{self, SuiteConfig};
 use wgpu_roofline::timer::{Timer, TimerPreference};
 
-/// (name, summary of seconds per dispatch) of every kernel and op of one pass.
-fn one_pass(ctx: &GpuContext, timer: &Timer, ops: &[plan::Op]) -> Vec<(String, Summary)> {
-    let records = roofs::measure(
-        ctx,
-        timer,
-        &RoofsConfig::quick(ctx),
-        &mut |_| {},
-        &mut |_| {},
-    )
-    .expect("roofs");
-    let mut out: Vec<_> = records
-        .into_iter()
-        .map(|k| (k.name, k.timing.summary))
+/// (name, summary of seconds per dispatch) of every kernel and op of one
+/// run of `passes` sampling passes.
+fn one_run(
+    ctx: &GpuContext,
+    timer: &Timer,
+    ops: &[plan::Op],
+    passes: u32,
+) -> Vec<(String, Summary)> {
+    let cfg = SuiteConfig {
+        passes,
+        ..SuiteConfig::default()
+    };
+    let mut kernels: Vec<(String, Vec<f64>)> = Vec::new();
+    for _ in 0..passes {
+        let records = roofs::measure(
+            ctx,
+            timer,
+            &RoofsConfig::quick(ctx),
+            &mut |_| {},
+            &mut |_| {},
+        )
+        .expect("roofs");
+        for k in records {
+            match kernels.iter_mut().find(|(n, _)| *n == k.name) {
+                Some((_, s)) => s.extend(&k.timing.samples_s),
+                None => kernels.push((k.name, k.timing.samples_s)),
+            }
+        }
+    }
+    let mut points: Vec<_> = ops
+        .iter()
+        .map(|op| suite::measure_op(ctx, timer, &cfg, op).expect("op"))
         .collect();
-    for op in ops {
-        let p = suite::measure_op(ctx, timer, &SuiteConfig::default(), op).expect("op");
-        assert!(p.verified, "{}", op.label());
-        out.push((op.label(), p.timing.summary));
+    for _ in 1..passes {
+        for p in &mut points {
+            suite::resample(ctx, timer, &cfg, p).expect("resample");
+        }
+    }
+    let mut out: Vec<_> = kernels
+        .into_iter()
+        .map(|(n, s)| (n, Summary::of(&s).expect("samples")))
+        .collect();
+    for p in points {
+        assert!(p.verified, "{}", p.op.label());
+        out.push((p.op.label(), p.timing.summary));
     }
     out
 }
@@ -69,8 +98,13 @@ fn main() {
         .into_iter()
         .filter(|op| suite::check_op(&ctx, op).is_ok())
         .collect();
-    let first = one_pass(&ctx, &timer, &ops);
-    let second = one_pass(&ctx, &timer, &ops);
+    let passes = std::env::var("ROOFLINE_BENCH_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    println!("   {passes} sampling pass(es) per run");
+    let first = one_run(&ctx, &timer, &ops, passes);
+    let second = one_run(&ctx, &timer, &ops, passes);
     let (mut inside, mut overlap) = (0, 0);
     let mut diffs = Vec::new();
     for ((name, a), (_, b)) in first.iter().zip(&second) {

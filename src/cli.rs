@@ -359,6 +359,9 @@ struct RunArgs {
     /// Output elements checked against the host per op.
     #[arg(long, default_value_t = 64)]
     samples: u64,
+    /// Sampling passes over the whole plan: each further pass samples every op again after all the others, so a point's spread covers the machine's drift over the run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    passes: u32,
     /// Continue the stopped run in DIR (interrupted, or ended by an error):
     /// same adapter, model, sweep and settings; finished points are kept.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "quick", "dtype", "seq_lens", "batches", "contexts", "out"])]
@@ -815,6 +818,7 @@ fn run_on(
     roofs_cfg.validate(ctx)?;
     let mut suite_cfg = SuiteConfig {
         samples: a.samples,
+        passes: a.passes,
         shader_checks: a.timing.checked,
         ..SuiteConfig::default()
     };
@@ -828,7 +832,7 @@ fn run_on(
     let timer = a.timing.timer(ctx)?;
     announce(ctx, &timer, &format!("{} ({} ops)", model.name, ops.len()));
     let started = std::time::Instant::now();
-    let progress = Progress::new(roofs_cfg.kernel_count() + ops.len());
+    let progress = Progress::new(roofs_cfg.kernel_count() + ops.len() * a.passes as usize);
     let records = measure_roofs(ctx, &timer, &roofs_cfg, &progress);
     let mut file = match records {
         Ok(r) => ResultsFile::new(ctx, timer.info().clone(), roofs_cfg, r),
@@ -909,22 +913,43 @@ fn measure_ops(
     file.incomplete = Some(UNFINISHED.into());
     save(file, &path)?;
     let mut stopped = None;
-    for op in ops {
-        if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-            stopped = Some(anyhow!("interrupted"));
-            break;
-        }
-        progress.start(&op.label());
-        match suite::measure_op(ctx, timer, &suite_cfg, op) {
-            Ok(p) => {
-                progress.finish_one(&report::point_line(&p, &file.ceilings.measured));
-                file.points.push(p);
-                // Rewritten after every op: an interrupted run keeps what it measured.
-                save(file, &path)?;
+    // Pass 1 tunes and measures every op; further passes sample the points
+    // of this session again with the configuration chosen.
+    'passes: for pass in 1..=suite_cfg.passes.max(1) {
+        for op in ops {
+            if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                stopped = Some(anyhow!("interrupted"));
+                break 'passes;
             }
-            Err(e) => {
-                stopped = Some(anyhow::Error::new(e).context(format!("measuring {}", op.label())));
-                break;
+            let label = op.label();
+            let result = if pass == 1 {
+                progress.start(&label);
+                suite::measure_op(ctx, timer, &suite_cfg, op).map(|p| {
+                    file.points.push(p);
+                    file.points.len() - 1
+                })
+            } else {
+                let Some(i) = file
+                    .points
+                    .iter()
+                    .position(|p| p.op.series == op.series && p.op.label() == label)
+                else {
+                    continue;
+                };
+                progress.start(&format!("{label} (pass {pass})"));
+                suite::resample(ctx, timer, &suite_cfg, &mut file.points[i]).map(|()| i)
+            };
+            match result {
+                Ok(i) => {
+                    let line = report::point_line(&file.points[i], &file.ceilings.measured);
+                    progress.finish_one(&line);
+                    // Rewritten after every op: an interrupted run keeps what it measured.
+                    save(file, &path)?;
+                }
+                Err(e) => {
+                    stopped = Some(anyhow::Error::new(e).context(format!("measuring {label}")));
+                    break 'passes;
+                }
             }
         }
     }
@@ -1043,7 +1068,8 @@ fn resume(a: &RunArgs, dir: &std::path::Path, plot_opts: &PlotOptions) -> Result
         ),
     );
     let started = std::time::Instant::now();
-    let progress = Progress::new(ops.len());
+    let passes = w.suite.passes.max(1) as usize;
+    let progress = Progress::new(ops.len() * passes);
     measure_ops(&ctx, &timer, &ops, &mut file, dir, plot_opts, &progress)?;
     // Points in plan order, as an uninterrupted run writes them.
     let order: Vec<_> = plan::plan(&w.model, &w.sweep)?

@@ -24,6 +24,16 @@ pub struct SuiteConfig {
     pub samples: u64,
     /// Whether wgpu's shader runtime checks are on.
     pub shader_checks: bool,
+    /// Sampling passes over the whole plan: with 2 or more, every op is
+    /// sampled again after all the others (see [`resample`]), so its spread
+    /// covers the drift of the machine over the run, not only over its own
+    /// few seconds.
+    #[serde(default = "one_pass")]
+    pub passes: u32,
+}
+
+fn one_pass() -> u32 {
+    1
 }
 
 impl Default for SuiteConfig {
@@ -36,6 +46,7 @@ impl Default for SuiteConfig {
             },
             samples: 64,
             shader_checks: false,
+            passes: 1,
         }
     }
 }
@@ -117,6 +128,65 @@ pub fn measure_op(ctx: &GpuContext, timer: &Timer, cfg: &SuiteConfig, op: &Op) -
             tune_and_measure(ctx, timer, cfg, op, &problem)
         }
     }
+}
+
+/// Sample `point`'s op again with the configuration already chosen (no
+/// tuning), verify it again, and fold the new samples into its timing,
+/// median, rates and verification.
+pub fn resample(
+    ctx: &GpuContext,
+    timer: &Timer,
+    cfg: &SuiteConfig,
+    point: &mut Point,
+) -> Result<()> {
+    let op = point.op.clone();
+    let shape = (op.batch, op.m, op.n, op.q_len());
+    match op.series {
+        Series::Softmax => {
+            let problem = Softmax::new(ctx, shape, op.k, op.dtype)?;
+            resample_with(ctx, timer, cfg, point, &problem)
+        }
+        Series::Attention => {
+            let problem = Attention::new(ctx, shape, op.k, op.dtype)?;
+            resample_with(ctx, timer, cfg, point, &problem)
+        }
+        _ => {
+            let problem = Problem::batched(ctx, op.batch, op.m, op.n, op.k, op.dtype)?;
+            resample_with(ctx, timer, cfg, point, &problem)
+        }
+    }
+}
+
+fn resample_with<P: Tunable>(
+    ctx: &GpuContext,
+    timer: &Timer,
+    cfg: &SuiteConfig,
+    point: &mut Point,
+    problem: &P,
+) -> Result<()> {
+    let probe = problem.prepare_probe(ctx, point.kernel, cfg.shader_checks)?;
+    let chosen = problem.widen(ctx, probe)?;
+    let mut record = |pass: &mut wgpu::ComputePass<'_>, _| problem.record(pass, &chosen);
+    let t = timer.measure_with_estimate(
+        ctx,
+        &cfg.timing,
+        &point.op.label(),
+        &mut record,
+        Some(point.median_s),
+    )?;
+    let verification = problem.run_and_verify(ctx, &chosen, cfg.samples)?;
+    let timing = &mut point.timing;
+    // Samples of either pass are seconds per dispatch, whatever the batch size.
+    timing.samples_s.extend(&t.samples_s);
+    timing.wall_samples_s.extend(&t.wall_samples_s);
+    timing.discarded += t.discarded;
+    timing.summary = crate::stats::Summary::of(&timing.samples_s).unwrap_or(timing.summary);
+    point.median_s = timing.summary.median;
+    point.flops_per_s = point.flops as f64 / point.median_s;
+    point.bytes_per_s = point.bytes as f64 / point.median_s;
+    point.verification.merge(&verification);
+    point.verified = point.verification.passed();
+    Ok(())
 }
 
 /// Probe every candidate of `problem` on its probe slice (each probe's

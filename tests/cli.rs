@@ -400,6 +400,39 @@ fn run_writes_verified_points_with_exact_accounting() {
 }
 
 #[test]
+fn passes_sample_every_op_again() {
+    let found = backends("passes_sample_every_op_again");
+    let Some(backend) = found.first() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = bin()
+        .args(["run", "--quick", "--backend", backend, "--dtype", "f32"])
+        .args(["--model", &fixture("tiny-model.json")])
+        .args(["--seq-lens", "40", "--batches", "3", "--context", "64"])
+        .args(["--repeats", "2", "--warmup", "0", "--min-batch-ms", "1"])
+        .args(["--passes", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = ResultsFile::read(&out.join("results.json")).unwrap();
+    assert_eq!(r.workload.as_ref().unwrap().suite.passes, 2);
+    for p in &r.points {
+        // Two samples per pass, each kept or counted as discarded.
+        assert_eq!(
+            p.timing.samples_s.len() + p.timing.discarded,
+            4,
+            "{}",
+            p.op.label()
+        );
+        assert!(p.verified && p.verification.checked > 64);
+        assert_eq!(p.median_s, p.timing.summary.median);
+    }
+}
+
+#[test]
 fn run_reads_a_hugging_face_config() {
     let Some(backend) = backends("run_reads_a_hugging_face_config").first().copied() else {
         return;

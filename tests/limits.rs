@@ -81,6 +81,51 @@ fn bindings_exactly_at_the_limit_and_one_over() {
 }
 
 #[test]
+fn attention_configurations_beyond_the_workgroup_limit_are_refused() {
+    // With at most 4 workgroups per dimension, 256 prefill rows fit the
+    // 64-row blocks (4 workgroups) but not 32-invocation subgroup
+    // configurations (8 rows or fewer per workgroup): those are refused
+    // naming the limit, before anything is dispatched.
+    for choice in [BackendChoice::Vulkan, BackendChoice::Gl] {
+        for (i, a) in gpu::enumerate(choice).iter().enumerate() {
+            let limits = wgpu::Limits {
+                max_compute_workgroups_per_dimension: 4,
+                ..a.limits()
+            };
+            let ctx = GpuContext::with_limits(i, a, limits).expect("open device");
+            let at = Attention::new(&ctx, (2, 256, 256, 256), 16, DType::F32).unwrap();
+            let (mut ran, mut refused) = (0, 0);
+            for config in at.candidates(&ctx) {
+                match at.prepare_probe(&ctx, config, false) {
+                    Ok(p) => {
+                        let p = at.widen(&ctx, p).unwrap();
+                        let v = at.run_and_verify(&ctx, &p, 32).unwrap();
+                        assert!(v.passed(), "{config}: {v:?}");
+                        ran += 1;
+                    }
+                    Err(e) => {
+                        assert!(
+                            e.to_string()
+                                .contains("max_compute_workgroups_per_dimension"),
+                            "{config}: {e}"
+                        );
+                        refused += 1;
+                    }
+                }
+            }
+            assert!(ran >= 1, "{}", common::label(&ctx));
+            if ctx.has(wgpu::Features::SUBGROUP) {
+                assert!(refused >= 1, "{}", common::label(&ctx));
+            }
+            assert!(
+                ctx.wait().is_ok(),
+                "an oversized dispatch reached the device"
+            );
+        }
+    }
+}
+
+#[test]
 fn more_than_65535_workgroups_per_dimension() {
     for ctx in common::contexts("more_than_65535_workgroups_per_dimension") {
         let max = ctx.limits.max_compute_workgroups_per_dimension as u64;

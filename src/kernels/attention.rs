@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use super::softmax::visible;
 use super::{
-    batch_chunks, bind_group, check_workgroup_size, clear, fill, initial, operand_buffer, pipeline,
-    read_ranges, sampled_rows, source, uniform_buffer, Binding, DType, KernelConfig, Tunable,
-    Verification,
+    batch_chunks, bind_group, check_workgroup_size, check_workgroups, clear, fill, initial,
+    operand_buffer, pipeline, read_ranges, sampled_rows, source, uniform_buffer, Binding, DType,
+    KernelConfig, Tunable, Verification,
 };
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -52,6 +52,10 @@ pub const MAX_GROUP: u64 = 8;
 pub const MAX_TILE_KEYS: u32 = 32;
 /// Smallest key chunk of the decode kernel (sizes its partials).
 const MIN_CHUNK: u32 = 64;
+/// Largest key chunk of the decode kernel.
+const MAX_CHUNK: u32 = 512;
+/// Most query rows a prefill workgroup takes.
+const MAX_BLOCK_ROWS: u64 = 64;
 
 /// `4 * batch * d * pairs`: one multiply-add per visible (query, key) pair
 /// in each of the two products.
@@ -230,11 +234,14 @@ impl Attention {
                 });
             }
         }
+        // The configuration with the fewest workgroups must fit (the largest
+        // key chunk in decode, 64-row blocks in prefill); each configuration
+        // is checked again when it is bound.
         let max_dim = ctx.limits.max_compute_workgroups_per_dimension as u64;
         let groups_x = if split_kv(rows, q_len) {
-            n.div_ceil(MIN_CHUNK as u64 * 8)
+            n.div_ceil(MAX_CHUNK as u64)
         } else {
-            rows.div_ceil(64)
+            rows.div_ceil(MAX_BLOCK_ROWS)
         };
         if groups_x > max_dim {
             return Err(Error::ExceedsLimit {
@@ -297,7 +304,7 @@ impl Attention {
     pub fn configs(&self, ctx: &GpuContext) -> Vec<AttentionConfig> {
         if self.split_kv() {
             let mut v = Vec::new();
-            for chunk in [64, 128, 256, 512] {
+            for chunk in [MIN_CHUNK, 128, 256, MAX_CHUNK] {
                 // A chunk much longer than the context only wastes invocations.
                 if chunk > MIN_CHUNK && (chunk as u64) >= 2 * self.n {
                     continue;
@@ -319,7 +326,10 @@ impl Attention {
                 }
             }
             for keys in [16, 32] {
-                v.push(AttentionConfig::FlashPrefill { rows: 64, keys });
+                v.push(AttentionConfig::FlashPrefill {
+                    rows: MAX_BLOCK_ROWS as u32,
+                    keys,
+                });
             }
             v
         }
@@ -520,22 +530,21 @@ impl Attention {
                     part_range,
                 ],
             )?;
-            match config {
-                AttentionConfig::FlashPrefill { rows, .. } => {
-                    let x = self.rows.div_ceil(rows as u64) as u32;
-                    groups.push((0, bg, [x, 1, bc as u32]));
-                }
+            // Workgroups along x of each dispatch: row blocks in prefill;
+            // key chunks, then output lanes of the reduce pass, in decode.
+            let xs = match config {
+                AttentionConfig::FlashPrefill { rows, .. } => vec![self.rows.div_ceil(rows as u64)],
                 AttentionConfig::FlashPrefillSubgroup { rows, wg } => {
                     let per_wg = (wg / ctx.adapter.subgroup_min_size) as u64 * rows as u64;
-                    let x = self.rows.div_ceil(per_wg) as u32;
-                    groups.push((0, bg, [x, 1, bc as u32]));
+                    vec![self.rows.div_ceil(per_wg)]
                 }
                 AttentionConfig::FlashDecode { wg, .. } => {
-                    let lanes = self.group() * self.d / 4;
-                    let reduce_x = lanes.div_ceil(wg as u64) as u32;
-                    groups.push((0, bg.clone(), [chunks as u32, 1, bc as u32]));
-                    groups.push((1, bg, [reduce_x, 1, bc as u32]));
+                    vec![chunks, (self.group() * self.d / 4).div_ceil(wg as u64)]
                 }
+            };
+            for (pipe, x) in xs.into_iter().enumerate() {
+                let size = check_workgroups(ctx, &format!("{config}"), [x, 1, bc])?;
+                groups.push((pipe, bg.clone(), size));
             }
         }
         Ok(Prepared {

@@ -157,6 +157,22 @@ pub(crate) fn check_workgroup_size(ctx: &GpuContext, what: &str, size: u32) -> R
     Ok(())
 }
 
+/// Check a dispatch of `size` workgroups against the per-dimension limit
+/// before it is recorded (wgpu would only report it as a validation error
+/// inside the pass).
+pub(crate) fn check_workgroups(ctx: &GpuContext, what: &str, size: [u64; 3]) -> Result<[u32; 3]> {
+    let limit = ctx.limits.max_compute_workgroups_per_dimension as u64;
+    if let Some(&over) = size.iter().find(|&&n| n > limit) {
+        return Err(crate::Error::ExceedsLimit {
+            what: format!("workgroups of {what}"),
+            requested: over,
+            limit_name: "max_compute_workgroups_per_dimension",
+            limit,
+        });
+    }
+    Ok(size.map(|n| n as u32))
+}
+
 /// A small uniform buffer holding `data`.
 pub(crate) fn uniform_buffer(ctx: &GpuContext, label: &str, data: &[u8]) -> wgpu::Buffer {
     let buf = ctx.device.create_buffer(&wgpu::BufferDescriptor {

@@ -19,9 +19,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    batch_chunks, bind_group, check_workgroup_size, clear, fill, initial, operand_buffer, pipeline,
-    read_ranges, record_groups, sampled_rows, source, uniform_buffer, Binding, DType, KernelConfig,
-    Tunable, Verification,
+    batch_chunks, bind_group, check_workgroup_size, check_workgroups, clear, fill, initial,
+    operand_buffer, pipeline, read_ranges, record_groups, sampled_rows, source, uniform_buffer,
+    Binding, DType, KernelConfig, Tunable, Verification,
 };
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -338,7 +338,8 @@ impl Softmax {
                     &pipe,
                     &[ubuf.as_entire_binding(), range(&self.x), range(&self.y)],
                 )?;
-                Ok((bg, [nx as u32, ny as u32, bc as u32]))
+                let size = check_workgroups(ctx, &format!("{config}"), [nx, ny, bc])?;
+                Ok((bg, size))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Prepared {

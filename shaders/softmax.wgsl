@@ -32,8 +32,43 @@ override WG: u32 = 128u;
 
 const NEG: f32 = -3.0e38;
 
-var<workgroup> red_max: array<f32, WG>;
-var<workgroup> red_sum: array<f32, WG>;
+// Partial softmax statistics (max, sum of exp(s - max)) per invocation.
+var<workgroup> red: array<vec2<f32>, WG>;
+
+// Statistics of two sets of scores together, each sum rescaled to the
+// larger max. An empty set is (NEG, 0).
+fn merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+    let m = max(a.x, b.x);
+    return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+
+// Keys row `row` sees: up to its position, by the causal mask.
+fn visible_keys(row: u32) -> u32 {
+    return min(row % p.q_len + p.n - p.q_len + 1u, p.n);
+}
+
+// Statistics of the scaled scores first, first + stride, ... of the row
+// at `base`, below `visible`, in one online pass.
+fn row_stats(base: u32, visible: u32, first: u32, stride: u32) -> vec2<f32> {
+    var st = vec2<f32>(NEG, 0.0);
+    for (var t = first; t < visible; t += stride) {
+        st = merge(st, vec2<f32>(p.scale * f32(x[base + t]), 1.0));
+    }
+    return st;
+}
+
+// Write probabilities first, first + stride, ... of the row at `base`
+// given its statistics: exp(s - max) / sum, zero past `visible`.
+fn write_row(base: u32, visible: u32, st: vec2<f32>, first: u32, stride: u32) {
+    let inv = 1.0 / st.y;
+    for (var t = first; t < p.n; t += stride) {
+        var v = 0.0;
+        if t < visible {
+            v = exp(p.scale * f32(x[base + t]) - st.x) * inv;
+        }
+        y[base + t] = T(v);
+    }
+}
 
 @compute @workgroup_size(WG)
 fn softmax_rows(
@@ -45,37 +80,16 @@ fn softmax_rows(
         return;
     }
     let base = (wg.z * p.rows + row) * p.n;
-    let visible = min(row % p.q_len + p.n - p.q_len + 1u, p.n);
-
-    var mx = NEG;
-    var sum = 0.0;
-    for (var t = li; t < visible; t += WG) {
-        let s = p.scale * f32(x[base + t]);
-        let m = max(mx, s);
-        sum = sum * exp(mx - m) + exp(s - m);
-        mx = m;
-    }
-    red_max[li] = mx;
-    red_sum[li] = sum;
+    let visible = visible_keys(row);
+    red[li] = row_stats(base, visible, li, WG);
     workgroupBarrier();
     for (var step = WG / 2u; step > 0u; step >>= 1u) {
         if li < step {
-            let m = max(red_max[li], red_max[li + step]);
-            red_sum[li] = red_sum[li] * exp(red_max[li] - m)
-                + red_sum[li + step] * exp(red_max[li + step] - m);
-            red_max[li] = m;
+            red[li] = merge(red[li], red[li + step]);
         }
         workgroupBarrier();
     }
-    let m = red_max[0];
-    let inv = 1.0 / red_sum[0];
-    for (var t = li; t < p.n; t += WG) {
-        var v = 0.0;
-        if t < visible {
-            v = exp(p.scale * f32(x[base + t]) - m) * inv;
-        }
-        y[base + t] = T(v);
-    }
+    write_row(base, visible, red[0], li, WG);
 }
 
 // One invocation per row, no workgroup memory and no barriers: the whole
@@ -91,21 +105,6 @@ fn softmax_lanes(
         return;
     }
     let base = (wg.z * p.rows + row) * p.n;
-    let visible = min(row % p.q_len + p.n - p.q_len + 1u, p.n);
-    var mx = NEG;
-    var sum = 0.0;
-    for (var t = 0u; t < visible; t++) {
-        let s = p.scale * f32(x[base + t]);
-        let m = max(mx, s);
-        sum = sum * exp(mx - m) + exp(s - m);
-        mx = m;
-    }
-    let inv = 1.0 / sum;
-    for (var t = 0u; t < p.n; t++) {
-        var v = 0.0;
-        if t < visible {
-            v = exp(p.scale * f32(x[base + t]) - mx) * inv;
-        }
-        y[base + t] = T(v);
-    }
+    let visible = visible_keys(row);
+    write_row(base, visible, row_stats(base, visible, 0u, 1u), 0u, 1u);
 }

@@ -29,10 +29,6 @@ fn case(args: &[&str], want: &'static str, code: i32, gpu: bool) -> Case {
     }
 }
 
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -53,7 +49,7 @@ fn every_bad_input_gets_one_clear_line() {
     let sv = svg.to_str().unwrap().to_string();
     let sv = sv.as_str();
 
-    let good = fixture("run-small.json");
+    let good = common::fixture("run-small.json");
     let full = std::fs::read_to_string(&good).unwrap();
     let truncated = write(d, "truncated.json", &full[..full.len() / 2]);
     let malformed = write(d, "malformed.json", "not json at all");

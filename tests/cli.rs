@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 
 use assert_cmd::Command;
-use wgpu_roofline::gpu::{self, BackendChoice};
+use common::{backends, fixture, SMALL_RUN};
 use wgpu_roofline::kernels::stream::StreamOp;
 use wgpu_roofline::kernels::{DType, RoofKind};
 use wgpu_roofline::plan::Series;
@@ -13,19 +13,6 @@ use wgpu_roofline::results::{ResultsFile, SCHEMA_VERSION};
 
 fn bin() -> Command {
     Command::cargo_bin("wgpu-roofline").unwrap()
-}
-
-/// Backends with at least one adapter here.
-fn backends(test: &str) -> Vec<&'static str> {
-    let found: Vec<_> = [("vulkan", BackendChoice::Vulkan), ("gl", BackendChoice::Gl)]
-        .into_iter()
-        .filter(|(_, c)| !gpu::enumerate(*c).is_empty())
-        .map(|(n, _)| n)
-        .collect();
-    if found.is_empty() {
-        common::skip(test, "no Vulkan or GL adapter");
-    }
-    found
 }
 
 /// A roofs run small enough for a test.
@@ -260,24 +247,12 @@ fn unknown_backend_is_a_usage_error() {
     assert!(stderr.contains("vulkan, gl, metal, dx12"), "{stderr}");
 }
 
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// A `run` small enough for a test: a tiny model, light roofs.
 fn small_run(backend: &str, model: &str, out: &Path) -> std::process::Output {
     bin()
         .args(["run", "--quick", "--backend", backend, "--model", model])
-        .args(["--seq-lens", "40,64", "--batches", "3", "--context", "64"])
-        .args([
-            "--repeats",
-            "2",
-            "--warmup",
-            "0",
-            "--min-batch-ms",
-            "1",
-            "--out",
-        ])
+        .args(SMALL_RUN)
+        .arg("--out")
         .arg(out)
         .output()
         .unwrap()

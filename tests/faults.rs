@@ -82,41 +82,21 @@ fn points(path: &Path) -> usize {
 
 #[test]
 fn interrupted_run_keeps_its_points_and_resumes() {
-    let backends: Vec<_> = ["vulkan", "gl"]
-        .into_iter()
-        .filter(|b| {
-            let c = if *b == "vulkan" {
-                wgpu_roofline::gpu::BackendChoice::Vulkan
-            } else {
-                wgpu_roofline::gpu::BackendChoice::Gl
-            };
-            !wgpu_roofline::gpu::enumerate(c).is_empty()
-        })
-        .collect();
-    let Some(backend) = backends.first() else {
-        common::skip("interrupted_run_keeps_its_points_and_resumes", "no adapter");
+    let Some(backend) = common::backends("interrupted_run_keeps_its_points_and_resumes")
+        .first()
+        .copied()
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let results = out.join("results.json");
-    let model = format!(
-        "{}/tests/fixtures/tiny-model.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let model = common::fixture("tiny-model.json");
     let mut child = std::process::Command::cargo_bin("wgpu-roofline")
         .unwrap()
         .args(["run", "--quick", "--backend", backend, "--model", &model])
-        .args(["--seq-lens", "40,64", "--batches", "3", "--context", "64"])
-        .args([
-            "--repeats",
-            "2",
-            "--warmup",
-            "0",
-            "--min-batch-ms",
-            "1",
-            "--out",
-        ])
+        .args(common::SMALL_RUN)
+        .arg("--out")
         .arg(&out)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

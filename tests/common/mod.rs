@@ -38,3 +38,39 @@ pub fn contexts(test: &str) -> Vec<GpuContext> {
 pub fn label(ctx: &GpuContext) -> String {
     format!("{} ({})", ctx.adapter.name, ctx.adapter.backend)
 }
+
+/// Backend names (`vulkan`, `gl`) with at least one adapter here, skipping
+/// loudly when there is none.
+pub fn backends(test: &str) -> Vec<&'static str> {
+    let found: Vec<_> = [("vulkan", BackendChoice::Vulkan), ("gl", BackendChoice::Gl)]
+        .into_iter()
+        .filter(|(_, c)| !gpu::enumerate(*c).is_empty())
+        .map(|(n, _)| n)
+        .collect();
+    if found.is_empty() {
+        skip(test, "no Vulkan or GL adapter");
+    }
+    found
+}
+
+/// Path of a file under `tests/fixtures`.
+pub fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The arguments after `run --quick --backend B --model M` that make a run
+/// small enough for a test (the tiny model's sizes, light sampling).
+pub const SMALL_RUN: &[&str] = &[
+    "--seq-lens",
+    "40,64",
+    "--batches",
+    "3",
+    "--context",
+    "64",
+    "--repeats",
+    "2",
+    "--warmup",
+    "0",
+    "--min-batch-ms",
+    "1",
+];

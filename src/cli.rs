@@ -215,13 +215,29 @@ impl DeviceArgs {
 
     /// Open a device on `choice` with these arguments' filter and deadline.
     fn open_on(&self, choice: BackendChoice) -> Result<GpuContext> {
+        self.open_with(choice, self.adapter.as_ref())
+    }
+
+    /// Open a device on `choice` matching `filter`, with this deadline and
+    /// its watchdog.
+    fn open_with(
+        &self,
+        choice: BackendChoice,
+        filter: Option<&AdapterFilter>,
+    ) -> Result<GpuContext> {
+        let deadline = self.deadline()?;
+        let mut ctx = GpuContext::open(choice, filter)?;
+        ctx.deadline = deadline;
+        watch(&ctx);
+        Ok(ctx)
+    }
+
+    /// `--deadline`, checked.
+    fn deadline(&self) -> Result<Duration> {
         if !(self.deadline.is_finite() && self.deadline > 0.0) {
             bail!("--deadline must be a positive number of seconds");
         }
-        let mut ctx = GpuContext::open(choice, self.adapter.as_ref())?;
-        ctx.deadline = Duration::from_secs_f64(self.deadline);
-        watch(&ctx);
-        Ok(ctx)
+        Ok(Duration::from_secs_f64(self.deadline))
     }
 }
 
@@ -1012,23 +1028,21 @@ fn resume(a: &RunArgs, dir: &std::path::Path, plot_opts: &PlotOptions) -> Result
         "dx12" => BackendChoice::Dx12,
         other => bail!("{}: unknown backend `{other}`", path.display()),
     };
-    let mut ctx = GpuContext::open(
-        choice,
-        Some(&AdapterFilter::Name(file.adapter.name.clone())),
-    )
-    .with_context(|| {
-        format!(
-            "the run in {} measured {} ({}), which is not available here",
-            dir.display(),
-            file.adapter.name,
-            file.adapter.backend
+    a.device.deadline()?;
+    let ctx = a
+        .device
+        .open_with(
+            choice,
+            Some(&AdapterFilter::Name(file.adapter.name.clone())),
         )
-    })?;
-    if !(a.device.deadline.is_finite() && a.device.deadline > 0.0) {
-        bail!("--deadline must be a positive number of seconds");
-    }
-    ctx.deadline = Duration::from_secs_f64(a.device.deadline);
-    watch(&ctx);
+        .with_context(|| {
+            format!(
+                "the run in {} measured {} ({}), which is not available here",
+                dir.display(),
+                file.adapter.name,
+                file.adapter.backend
+            )
+        })?;
     let done = |op: &plan::Op| {
         let label = op.label();
         file.points
@@ -1036,10 +1050,8 @@ fn resume(a: &RunArgs, dir: &std::path::Path, plot_opts: &PlotOptions) -> Result
             .any(|p| p.op.series == op.series && p.op.label() == label)
             || file.skipped.iter().any(|s| s.op == label)
     };
-    let ops: Vec<_> = plan::plan(&w.model, &w.sweep)?
-        .into_iter()
-        .filter(|op| !done(op))
-        .collect();
+    let planned = plan::plan(&w.model, &w.sweep)?;
+    let ops: Vec<_> = planned.iter().filter(|op| !done(op)).cloned().collect();
     if ops.is_empty() && file.incomplete.is_none() {
         bail!(
             "nothing to resume: the run in {} is complete",
@@ -1072,13 +1084,12 @@ fn resume(a: &RunArgs, dir: &std::path::Path, plot_opts: &PlotOptions) -> Result
     let progress = Progress::new(ops.len() * passes);
     measure_ops(&ctx, &timer, &ops, &mut file, dir, plot_opts, &progress)?;
     // Points in plan order, as an uninterrupted run writes them.
-    let order: Vec<_> = plan::plan(&w.model, &w.sweep)?
-        .iter()
-        .map(|op| (op.series, op.label()))
-        .collect();
     file.points.sort_by_key(|p| {
-        let key = (p.op.series, p.op.label());
-        order.iter().position(|o| *o == key).unwrap_or(usize::MAX)
+        let label = p.op.label();
+        planned
+            .iter()
+            .position(|op| op.series == p.op.series && op.label() == label)
+            .unwrap_or(usize::MAX)
     });
     save(&mut file, &path)?;
     finish_run(&file, dir, plot_opts, started)?;

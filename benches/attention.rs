@@ -7,7 +7,7 @@
 //!   attention's time against unfused qk + softmax + pv (target: fused
 //!   faster), with both sides' FLOP/s.
 
-use wgpu_roofline::gpu::{self, BackendChoice, GpuContext};
+use wgpu_roofline::gpu;
 use wgpu_roofline::kernels::DType;
 use wgpu_roofline::model::ModelConfig;
 use wgpu_roofline::plan::{self, Phase, Sweep};
@@ -24,87 +24,81 @@ fn main() {
     };
     let model = ModelConfig::preset("llama-7b").expect("preset");
     let mut summary = Vec::new();
-    for choice in [
-        BackendChoice::Vulkan,
-        BackendChoice::Gl,
-        BackendChoice::Metal,
-        BackendChoice::Dx12,
-    ] {
-        for (i, a) in gpu::enumerate(choice).iter().enumerate() {
-            let Ok(ctx) = GpuContext::from_adapter(i, a) else {
+    for ctx in gpu::open_every() {
+        let Ok(ctx) = ctx else {
+            continue;
+        };
+        let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
+        println!("\n== {} ({})", ctx.adapter.name, ctx.adapter.backend);
+        let records = roofs::measure(
+            &ctx,
+            &timer,
+            &RoofsConfig::quick(&ctx),
+            &mut |_| {},
+            &mut |_| {},
+        )
+        .expect("roofs");
+        let m = MeasuredCeilings::from_records(&records);
+        let mem = m.memory_bytes_per_s.expect("memory roof");
+        println!("  memory roof {}", si(mem, "B/s"));
+        for dtype in [DType::F32, DType::F16] {
+            if !dtype.supported(&ctx) {
                 continue;
+            }
+            let sweep = Sweep {
+                seq_lens: vec![s],
+                prefill_batch: 1,
+                batches: vec![1],
+                context: 2048,
+                contexts: vec![],
+                dtypes: vec![dtype],
             };
-            let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
-            println!("\n== {} ({})", ctx.adapter.name, ctx.adapter.backend);
-            let records = roofs::measure(
-                &ctx,
-                &timer,
-                &RoofsConfig::quick(&ctx),
-                &mut |_| {},
-                &mut |_| {},
-            )
-            .expect("roofs");
-            let m = MeasuredCeilings::from_records(&records);
-            let mem = m.memory_bytes_per_s.expect("memory roof");
-            println!("  memory roof {}", si(mem, "B/s"));
-            for dtype in [DType::F32, DType::F16] {
-                if !dtype.supported(&ctx) {
+            let cfg = SuiteConfig::default();
+            let (mut unfused_s, mut unfused_flops, mut fused) = (0.0, 0u64, None);
+            for op in plan::plan(&model, &sweep).expect("plan") {
+                if !op.series.is_attention() {
                     continue;
                 }
-                let sweep = Sweep {
-                    seq_lens: vec![s],
-                    prefill_batch: 1,
-                    batches: vec![1],
-                    context: 2048,
-                    contexts: vec![],
-                    dtypes: vec![dtype],
-                };
-                let cfg = SuiteConfig::default();
-                let (mut unfused_s, mut unfused_flops, mut fused) = (0.0, 0u64, None);
-                for op in plan::plan(&model, &sweep).expect("plan") {
-                    if !op.series.is_attention() {
-                        continue;
-                    }
-                    if suite::check_op(&ctx, &op).is_err() {
-                        println!(
-                            "  {:<28} skipped (exceeds this adapter's limits)",
-                            op.label()
-                        );
-                        continue;
-                    }
-                    let p = suite::measure_op(&ctx, &timer, &cfg, &op).expect("op");
-                    assert!(p.verified, "{}: {:?}", op.label(), p.verification);
-                    let mut line = format!(
-                        "  {:<28} {:>10} {:>15} {:>12}",
-                        op.label(),
-                        seconds(p.median_s),
-                        si(p.flops_per_s, "FLOP/s"),
-                        si(p.bytes_per_s, "B/s"),
+                if suite::check_op(&ctx, &op).is_err() {
+                    println!(
+                        "  {:<28} skipped (exceeds this adapter's limits)",
+                        op.label()
                     );
-                    if op.phase == Phase::Ar && op.op != "softmax" {
-                        let frac = p.bytes_per_s / mem;
-                        line += &format!("  {frac:.2} of memory roof");
-                        summary.push(format!(
-                            "{} {} decode {}: {frac:.2} of memory roof",
-                            ctx.adapter.backend,
-                            dtype.name(),
-                            op.op
-                        ));
-                    }
-                    println!("{line}  [{}]", p.kernel);
-                    if op.phase == Phase::Init {
-                        if op.op == "attn" {
-                            fused = Some((p.median_s, p.flops));
-                        } else {
-                            unfused_s += p.median_s;
-                            if op.op != "softmax" {
-                                unfused_flops += p.flops;
-                            }
+                    continue;
+                }
+                let p = suite::measure_op(&ctx, &timer, &cfg, &op).expect("op");
+                assert!(p.verified, "{}: {:?}", op.label(), p.verification);
+                let mut line = format!(
+                    "  {:<28} {:>10} {:>15} {:>12}",
+                    op.label(),
+                    seconds(p.median_s),
+                    si(p.flops_per_s, "FLOP/s"),
+                    si(p.bytes_per_s, "B/s"),
+                );
+                if op.phase == Phase::Ar && op.op != "softmax" {
+                    let frac = p.bytes_per_s / mem;
+                    line += &format!("  {frac:.2} of memory roof");
+                    summary.push(format!(
+                        "{} {} decode {}: {frac:.2} of memory roof",
+                        ctx.adapter.backend,
+                        dtype.name(),
+                        op.op
+                    ));
+                }
+                println!("{line}  [{}]", p.kernel);
+                if op.phase == Phase::Init {
+                    if op.op == "attn" {
+                        fused = Some((p.median_s, p.flops));
+                    } else {
+                        unfused_s += p.median_s;
+                        if op.op != "softmax" {
+                            unfused_flops += p.flops;
                         }
                     }
                 }
-                if let Some((fused_s, fused_flops)) = fused {
-                    let line = format!(
+            }
+            if let Some((fused_s, fused_flops)) = fused {
+                let line = format!(
                         "{} {} prefill S={s}: fused {} vs unfused qk+softmax+pv {} ({:.2}x; {} of products vs {})",
                         ctx.adapter.backend,
                         dtype.name(),
@@ -114,9 +108,8 @@ fn main() {
                         si(fused_flops as f64, "FLOP"),
                         si(unfused_flops as f64, "FLOP"),
                     );
-                    println!("  {line}");
-                    summary.push(line);
-                }
+                println!("  {line}");
+                summary.push(line);
             }
         }
     }

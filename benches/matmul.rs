@@ -8,7 +8,7 @@
 //! It also prints which configuration the autotuner chose on each backend,
 //! so the Vulkan and GL choices can be compared.
 
-use wgpu_roofline::gpu::{self, BackendChoice, GpuContext};
+use wgpu_roofline::gpu;
 use wgpu_roofline::kernels::DType;
 use wgpu_roofline::model::ModelConfig;
 use wgpu_roofline::plan::{self, Phase, Sweep};
@@ -21,71 +21,64 @@ fn main() {
     let quick = std::env::var_os("ROOFLINE_BENCH_QUICK").is_some();
     let model = ModelConfig::preset("llama-7b").expect("preset");
     let mut choices = Vec::new();
-    for choice in [
-        BackendChoice::Vulkan,
-        BackendChoice::Gl,
-        BackendChoice::Metal,
-        BackendChoice::Dx12,
-    ] {
-        for (i, a) in gpu::enumerate(choice).iter().enumerate() {
-            let Ok(ctx) = GpuContext::from_adapter(i, a) else {
+    for ctx in gpu::open_every() {
+        let Ok(ctx) = ctx else {
+            continue;
+        };
+        let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
+        println!("\n== {} ({})", ctx.adapter.name, ctx.adapter.backend);
+        let roofs_cfg = RoofsConfig::quick(&ctx);
+        let records =
+            roofs::measure(&ctx, &timer, &roofs_cfg, &mut |_| {}, &mut |_| {}).expect("roofs");
+        let m = MeasuredCeilings::from_records(&records);
+        let mem = m.memory_bytes_per_s.expect("memory roof");
+        println!(
+            "  roofs: memory {} ({}), compute {}",
+            si(mem, "B/s"),
+            m.memory_kernel.as_deref().unwrap_or(""),
+            m.compute_flops_per_s
+                .iter()
+                .map(|(d, f)| format!("{} {}", d.name(), si(*f, "FLOP/s")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let dtypes: Vec<_> = [DType::F32, DType::F16]
+            .into_iter()
+            .filter(|d| d.supported(&ctx))
+            .collect();
+        let sweep = Sweep {
+            seq_lens: vec![if quick { 128 } else { 512 }],
+            prefill_batch: 1,
+            batches: vec![1],
+            context: 2048,
+            contexts: vec![],
+            dtypes,
+        };
+        let cfg = SuiteConfig::default();
+        for op in plan::plan(&model, &sweep).expect("plan") {
+            if !matches!(op.op.as_str(), "q" | "up") {
                 continue;
-            };
-            let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
-            println!("\n== {} ({})", ctx.adapter.name, ctx.adapter.backend);
-            let roofs_cfg = RoofsConfig::quick(&ctx);
-            let records =
-                roofs::measure(&ctx, &timer, &roofs_cfg, &mut |_| {}, &mut |_| {}).expect("roofs");
-            let m = MeasuredCeilings::from_records(&records);
-            let mem = m.memory_bytes_per_s.expect("memory roof");
-            println!(
-                "  roofs: memory {} ({}), compute {}",
-                si(mem, "B/s"),
-                m.memory_kernel.as_deref().unwrap_or(""),
-                m.compute_flops_per_s
-                    .iter()
-                    .map(|(d, f)| format!("{} {}", d.name(), si(*f, "FLOP/s")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let dtypes: Vec<_> = [DType::F32, DType::F16]
-                .into_iter()
-                .filter(|d| d.supported(&ctx))
-                .collect();
-            let sweep = Sweep {
-                seq_lens: vec![if quick { 128 } else { 512 }],
-                prefill_batch: 1,
-                batches: vec![1],
-                context: 2048,
-                contexts: vec![],
-                dtypes,
-            };
-            let cfg = SuiteConfig::default();
-            for op in plan::plan(&model, &sweep).expect("plan") {
-                if !matches!(op.op.as_str(), "q" | "up") {
-                    continue;
-                }
-                let p = suite::measure_op(&ctx, &timer, &cfg, &op).expect("op");
-                let compute = m.compute_flops_per_s[&p.accumulate];
-                let (frac, of) = match op.phase {
-                    Phase::Init => (p.flops_per_s / compute, "compute roof"),
-                    Phase::Ar => (p.bytes_per_s / mem, "memory roof"),
-                };
-                println!(
-                    "  {:<26} {:>15} {:>12}  {:.2} of {of}  [{}] verified {}",
-                    op.label(),
-                    si(p.flops_per_s, "FLOP/s"),
-                    si(p.bytes_per_s, "B/s"),
-                    frac,
-                    p.kernel,
-                    p.verified
-                );
-                choices.push((
-                    ctx.adapter.backend.clone(),
-                    op.label(),
-                    p.kernel.to_string(),
-                ));
             }
+            let p = suite::measure_op(&ctx, &timer, &cfg, &op).expect("op");
+            let compute = m.compute_flops_per_s[&p.accumulate];
+            let (frac, of) = match op.phase {
+                Phase::Init => (p.flops_per_s / compute, "compute roof"),
+                Phase::Ar => (p.bytes_per_s / mem, "memory roof"),
+            };
+            println!(
+                "  {:<26} {:>15} {:>12}  {:.2} of {of}  [{}] verified {}",
+                op.label(),
+                si(p.flops_per_s, "FLOP/s"),
+                si(p.bytes_per_s, "B/s"),
+                frac,
+                p.kernel,
+                p.verified
+            );
+            choices.push((
+                ctx.adapter.backend.clone(),
+                op.label(),
+                p.kernel.to_string(),
+            ));
         }
     }
     println!("\n== configurations chosen per backend");

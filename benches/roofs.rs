@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 
-use wgpu_roofline::gpu::{self, BackendChoice, GpuContext};
+use wgpu_roofline::gpu::{self, GpuContext};
 use wgpu_roofline::kernels::peak::{self, PeakParams};
 use wgpu_roofline::kernels::stream::{self, StreamParams};
 use wgpu_roofline::kernels::{DType, KernelRecord};
@@ -279,51 +279,43 @@ fn main() {
     let host_before = measure_host(quick);
 
     let mut rows = Vec::new();
-    for choice in [
-        BackendChoice::Vulkan,
-        BackendChoice::Gl,
-        BackendChoice::Metal,
-        BackendChoice::Dx12,
-    ] {
-        let adapters = gpu::enumerate(choice);
-        for (i, a) in adapters.iter().enumerate() {
-            let ctx = match GpuContext::from_adapter(i, a) {
-                Ok(c) => c,
-                Err(e) => {
-                    println!("skipping adapter {i}: {e}");
-                    continue;
-                }
-            };
-            let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
-            let mut cfg = RoofsConfig::for_device(&ctx);
-            if quick {
-                cfg.stream.sets = 1;
-                cfg.timing.repeats = 5;
+    for ctx in gpu::open_every() {
+        let ctx = match ctx {
+            Ok(c) => c,
+            Err(e) => {
+                println!("skipping an adapter: {e}");
+                continue;
             }
-            println!(
-                "\n== {} ({}), timer {:?}",
-                ctx.adapter.name,
-                ctx.adapter.backend,
-                timer.info().kind
-            );
-            let records = roofs::measure(&ctx, &timer, &cfg, &mut |_| {}, &mut |r| {
-                println!(
-                    "  {:<14} {:>16}  cv {:>5.1}%  verified {}",
-                    r.name,
-                    rate(r),
-                    r.timing.summary.cv * 100.0,
-                    r.verified
-                )
-            })
-            .expect("roofs");
-            let ceilings = MeasuredCeilings::from_records(&records);
-            sweep(&ctx, &timer, &cfg, quick);
-            rows.push((
-                ctx.adapter.backend.clone(),
-                ctx.adapter.name.clone(),
-                ceilings,
-            ));
+        };
+        let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
+        let mut cfg = RoofsConfig::for_device(&ctx);
+        if quick {
+            cfg.stream.sets = 1;
+            cfg.timing.repeats = 5;
         }
+        println!(
+            "\n== {} ({}), timer {:?}",
+            ctx.adapter.name,
+            ctx.adapter.backend,
+            timer.info().kind
+        );
+        let records = roofs::measure(&ctx, &timer, &cfg, &mut |_| {}, &mut |r| {
+            println!(
+                "  {:<14} {:>16}  cv {:>5.1}%  verified {}",
+                r.name,
+                rate(r),
+                r.timing.summary.cv * 100.0,
+                r.verified
+            )
+        })
+        .expect("roofs");
+        let ceilings = MeasuredCeilings::from_records(&records);
+        sweep(&ctx, &timer, &cfg, quick);
+        rows.push((
+            ctx.adapter.backend.clone(),
+            ctx.adapter.name.clone(),
+            ceilings,
+        ));
     }
     let host_after = measure_host(quick);
     let host = best_of(host_before, host_after);

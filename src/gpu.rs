@@ -352,6 +352,27 @@ fn not_found(
     }
 }
 
+/// A device on every adapter of the Vulkan, GL, Metal and DX12 backends, in
+/// that order and in `enumerate` order within each; an adapter that cannot
+/// be opened gives its error in its place. What the benches measure.
+pub fn open_every() -> Vec<Result<GpuContext>> {
+    [
+        BackendChoice::Vulkan,
+        BackendChoice::Gl,
+        BackendChoice::Metal,
+        BackendChoice::Dx12,
+    ]
+    .into_iter()
+    .flat_map(|choice| {
+        enumerate(choice)
+            .iter()
+            .enumerate()
+            .map(|(i, a)| GpuContext::from_adapter(i, a))
+            .collect::<Vec<_>>()
+    })
+    .collect()
+}
+
 /// An open device plus what was asked of it.
 pub struct GpuContext {
     /// The logical device.
@@ -447,7 +468,7 @@ impl GpuContext {
     }
 
     /// Record progress now (the watchdog measures from the last beat).
-    pub fn beat(&self) {
+    fn beat(&self) {
         self.heartbeat
             .store(now_ms(), std::sync::atomic::Ordering::Relaxed);
     }

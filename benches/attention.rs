@@ -6,15 +6,15 @@
 //! - prefill (S = 1024; S = 2048 with `ROOFLINE_BENCH_LONG=1`): fused
 //!   attention's time against unfused qk + softmax + pv (target: fused
 //!   faster), with both sides' FLOP/s.
+//!
+//! It drives the library's runner, as `run --ops qk,softmax,pv,attn` does.
 
-use wgpu_roofline::gpu;
+#[path = "common.rs"]
+mod common;
+
 use wgpu_roofline::kernels::DType;
-use wgpu_roofline::model::ModelConfig;
-use wgpu_roofline::plan::{self, Phase, Sweep};
-use wgpu_roofline::report::{seconds, si};
-use wgpu_roofline::roofs::{self, MeasuredCeilings, RoofsConfig};
-use wgpu_roofline::suite::{self, SuiteConfig};
-use wgpu_roofline::timer::{Timer, TimerPreference};
+use wgpu_roofline::plan::{Phase, Sweep};
+use wgpu_roofline::units::{seconds, si};
 
 fn main() {
     let s = if std::env::var_os("ROOFLINE_BENCH_LONG").is_some() {
@@ -22,52 +22,29 @@ fn main() {
     } else {
         1024
     };
-    let model = ModelConfig::preset("llama-7b").expect("preset");
     let mut summary = Vec::new();
-    for ctx in gpu::open_every() {
-        let Ok(ctx) = ctx else {
-            continue;
-        };
-        let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
+    for ctx in common::adapters() {
         println!("\n== {} ({})", ctx.adapter.name, ctx.adapter.backend);
-        let records = roofs::measure(
-            &ctx,
-            &timer,
-            &RoofsConfig::quick(&ctx),
-            &mut |_| {},
-            &mut |_| {},
-        )
-        .expect("roofs");
-        let m = MeasuredCeilings::from_records(&records);
-        let mem = m.memory_bytes_per_s.expect("memory roof");
+        let sweep = Sweep {
+            seq_lens: vec![s],
+            batches: vec![1],
+            ops: ["qk", "softmax", "pv", "attn"].map(String::from).to_vec(),
+            ..Sweep::quick(vec![])
+        };
+        let file = common::run(&ctx, &common::settings(sweep, 1));
+        let mem = file
+            .ceilings
+            .measured
+            .memory_bytes_per_s
+            .expect("memory roof");
         println!("  memory roof {}", si(mem, "B/s"));
+        for skipped in &file.skipped {
+            println!("  {:<28} skipped ({})", skipped.op, skipped.reason);
+        }
         for dtype in [DType::F32, DType::F16] {
-            if !dtype.supported(&ctx) {
-                continue;
-            }
-            let sweep = Sweep {
-                seq_lens: vec![s],
-                prefill_batch: 1,
-                batches: vec![1],
-                context: 2048,
-                contexts: vec![],
-                dtypes: vec![dtype],
-            };
-            let cfg = SuiteConfig::default();
             let (mut unfused_s, mut unfused_flops, mut fused) = (0.0, 0u64, None);
-            for op in plan::plan(&model, &sweep).expect("plan") {
-                if !op.series.is_attention() {
-                    continue;
-                }
-                if suite::check_op(&ctx, &op).is_err() {
-                    println!(
-                        "  {:<28} skipped (exceeds this adapter's limits)",
-                        op.label()
-                    );
-                    continue;
-                }
-                let p = suite::measure_op(&ctx, &timer, &cfg, &op).expect("op");
-                assert!(p.verified, "{}: {:?}", op.label(), p.verification);
+            for p in file.points.iter().filter(|p| p.op.dtype == dtype) {
+                let op = &p.op;
                 let mut line = format!(
                     "  {:<28} {:>10} {:>15} {:>12}",
                     op.label(),

@@ -6,31 +6,28 @@
 //! - decode GEMV (B = 1): achieved bytes/s / measured memory roof.
 //!
 //! It also prints which configuration the autotuner chose on each backend,
-//! so the Vulkan and GL choices can be compared.
+//! so the Vulkan and GL choices can be compared. It drives the library's
+//! runner, as `run --quick --ops q,up` does.
 
-use wgpu_roofline::gpu;
-use wgpu_roofline::kernels::DType;
-use wgpu_roofline::model::ModelConfig;
-use wgpu_roofline::plan::{self, Phase, Sweep};
-use wgpu_roofline::report::si;
-use wgpu_roofline::roofs::{self, MeasuredCeilings, RoofsConfig};
-use wgpu_roofline::suite::{self, SuiteConfig};
-use wgpu_roofline::timer::{Timer, TimerPreference};
+#[path = "common.rs"]
+mod common;
+
+use wgpu_roofline::plan::{Phase, Sweep};
+use wgpu_roofline::units::si;
 
 fn main() {
     let quick = std::env::var_os("ROOFLINE_BENCH_QUICK").is_some();
-    let model = ModelConfig::preset("llama-7b").expect("preset");
     let mut choices = Vec::new();
-    for ctx in gpu::open_every() {
-        let Ok(ctx) = ctx else {
-            continue;
-        };
-        let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
+    for ctx in common::adapters() {
         println!("\n== {} ({})", ctx.adapter.name, ctx.adapter.backend);
-        let roofs_cfg = RoofsConfig::quick(&ctx);
-        let records =
-            roofs::measure(&ctx, &timer, &roofs_cfg, &mut |_| {}, &mut |_| {}).expect("roofs");
-        let m = MeasuredCeilings::from_records(&records);
+        let sweep = Sweep {
+            seq_lens: vec![if quick { 128 } else { 512 }],
+            batches: vec![1],
+            ops: vec!["q".into(), "up".into()],
+            ..Sweep::quick(vec![])
+        };
+        let file = common::run(&ctx, &common::settings(sweep, 1));
+        let m = &file.ceilings.measured;
         let mem = m.memory_bytes_per_s.expect("memory roof");
         println!(
             "  roofs: memory {} ({}), compute {}",
@@ -42,41 +39,23 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let dtypes: Vec<_> = [DType::F32, DType::F16]
-            .into_iter()
-            .filter(|d| d.supported(&ctx))
-            .collect();
-        let sweep = Sweep {
-            seq_lens: vec![if quick { 128 } else { 512 }],
-            prefill_batch: 1,
-            batches: vec![1],
-            context: 2048,
-            contexts: vec![],
-            dtypes,
-        };
-        let cfg = SuiteConfig::default();
-        for op in plan::plan(&model, &sweep).expect("plan") {
-            if !matches!(op.op.as_str(), "q" | "up") {
-                continue;
-            }
-            let p = suite::measure_op(&ctx, &timer, &cfg, &op).expect("op");
+        for p in &file.points {
             let compute = m.compute_flops_per_s[&p.accumulate];
-            let (frac, of) = match op.phase {
+            let (frac, of) = match p.op.phase {
                 Phase::Init => (p.flops_per_s / compute, "compute roof"),
                 Phase::Ar => (p.bytes_per_s / mem, "memory roof"),
             };
             println!(
-                "  {:<26} {:>15} {:>12}  {:.2} of {of}  [{}] verified {}",
-                op.label(),
+                "  {:<26} {:>15} {:>12}  {:.2} of {of}  [{}]",
+                p.op.label(),
                 si(p.flops_per_s, "FLOP/s"),
                 si(p.bytes_per_s, "B/s"),
                 frac,
                 p.kernel,
-                p.verified
             );
             choices.push((
                 ctx.adapter.backend.clone(),
-                op.label(),
+                p.op.label(),
                 p.kernel.to_string(),
             ));
         }

@@ -13,13 +13,19 @@
 
 use std::time::Instant;
 
-use wgpu_roofline::gpu::{self, GpuContext};
-use wgpu_roofline::kernels::peak::{self, PeakParams};
-use wgpu_roofline::kernels::stream::{self, StreamParams};
-use wgpu_roofline::kernels::{DType, KernelRecord};
-use wgpu_roofline::report::si;
-use wgpu_roofline::roofs::{self, MeasuredCeilings, RoofsConfig};
-use wgpu_roofline::timer::{Timer, TimerPreference};
+#[path = "common.rs"]
+mod common;
+
+use wgpu_roofline::gpu::GpuContext;
+use wgpu_roofline::kernels::peak::PeakParams;
+use wgpu_roofline::kernels::stream::StreamParams;
+use wgpu_roofline::kernels::DType;
+use wgpu_roofline::measure::runner;
+use wgpu_roofline::measure::{Silent, Timer, TimerPreference};
+use wgpu_roofline::results::{KernelRecord, ResultsFile};
+use wgpu_roofline::roofline::MeasuredCeilings;
+use wgpu_roofline::settings::RoofsConfig;
+use wgpu_roofline::units::si;
 
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -194,8 +200,13 @@ fn rate(r: &KernelRecord) -> String {
     }
 }
 
+/// The runner's roofs with `cfg`: every kernel's record.
+fn roofs(ctx: &GpuContext, timer: &Timer, cfg: &RoofsConfig) -> wgpu_roofline::Result<ResultsFile> {
+    runner::measure_roofs(ctx, timer, cfg, &mut Silent)
+}
+
 /// Variants of the kernel shapes, each one line.
-fn sweep(ctx: &GpuContext, timer: &Timer, base: &RoofsConfig, quick: bool) {
+fn sweep(ctx: &mut GpuContext, timer: &Timer, base: &RoofsConfig, quick: bool) {
     let mut timing = base.timing;
     timing.repeats = if quick { 3 } else { 5 };
     let stream_base = StreamParams {
@@ -204,7 +215,7 @@ fn sweep(ctx: &GpuContext, timer: &Timer, base: &RoofsConfig, quick: bool) {
     };
     println!(
         "  stream sweep (1 set of {} per array):",
-        wgpu_roofline::report::bytes(stream_base.array_bytes)
+        wgpu_roofline::units::bytes(stream_base.array_bytes)
     );
     let shapes: &[(u32, u32)] = if quick {
         &[(256, 4), (64, 1)]
@@ -213,13 +224,21 @@ fn sweep(ctx: &GpuContext, timer: &Timer, base: &RoofsConfig, quick: bool) {
     };
     for &(wg, per) in shapes {
         for checked in [false, true] {
-            let p = StreamParams {
-                workgroup_size: wg,
-                vec4_per_invocation: per,
-                ..stream_base
+            ctx.shader_checks = checked;
+            let cfg = RoofsConfig {
+                stream: StreamParams {
+                    workgroup_size: wg,
+                    vec4_per_invocation: per,
+                    ..stream_base
+                },
+                peaks: vec![],
+                timing,
+                shader_checks: checked,
+                ..base.clone()
             };
-            match stream::run(ctx, timer, &timing, &p, checked, &mut |_| {}, &mut |_| {}) {
-                Ok(rs) => {
+            match roofs(ctx, timer, &cfg) {
+                Ok(f) => {
+                    let rs = &f.kernels;
                     let best = rs
                         .iter()
                         .filter(|r| r.verified)
@@ -240,33 +259,44 @@ fn sweep(ctx: &GpuContext, timer: &Timer, base: &RoofsConfig, quick: bool) {
         }
     }
     println!("  peak sweep:");
-    let mut dtypes: Vec<DType> = base.peaks.iter().map(|p| p.dtype).collect();
-    dtypes.dedup();
-    for dtype in dtypes {
-        let base_peak = &PeakParams::default_for(dtype);
+    for base_peak in &base.peaks {
         let chains: &[u32] = if quick { &[2, 8] } else { &[1, 2, 3, 4, 8] };
-        for &c in chains {
-            for (wg, checked) in [(256, false), (64, false), (256, true)] {
-                let p = PeakParams {
-                    chains: c,
-                    workgroup_size: wg,
-                    workgroups: (base_peak.workgroups as u64 * base_peak.workgroup_size as u64
-                        / wg as u64) as u32,
-                    ..*base_peak
-                };
-                match peak::run(ctx, timer, &timing, &p, checked) {
-                    Ok(r) => println!(
-                        "    {} chains {c} wg {wg:>4}, checks {:<3}: {}{}",
-                        p.dtype.name(),
-                        if checked { "on" } else { "off" },
-                        rate(&r),
-                        if r.verified { "" } else { " UNVERIFIED" }
-                    ),
-                    Err(e) => println!("    {} chains {c}: {e}", p.dtype.name()),
+        for (wg, checked) in [(256, false), (64, false), (256, true)] {
+            ctx.shader_checks = checked;
+            let p = PeakParams {
+                workgroup_size: wg,
+                workgroups: (base_peak.invocations() / wg as u64) as u32,
+                ..*base_peak
+            };
+            let cfg = RoofsConfig {
+                stream: StreamParams {
+                    array_bytes: 1 << 16,
+                    sets: 1,
+                    ..stream_base
+                },
+                peaks: vec![p],
+                peak_chains: chains.to_vec(),
+                timing,
+                shader_checks: checked,
+                ..base.clone()
+            };
+            match roofs(ctx, timer, &cfg) {
+                Ok(f) => {
+                    for r in f.kernels.iter().filter(|k| k.name.starts_with("peak")) {
+                        println!(
+                            "    {} wg {wg:>4}, checks {:<3}: {}{}",
+                            r.name,
+                            if checked { "on" } else { "off" },
+                            rate(r),
+                            if r.verified { "" } else { " UNVERIFIED" }
+                        );
+                    }
                 }
+                Err(e) => println!("    {} wg {wg}: {e}", p.dtype.name()),
             }
         }
     }
+    ctx.shader_checks = false;
 }
 
 fn main() {
@@ -279,16 +309,9 @@ fn main() {
     let host_before = measure_host(quick);
 
     let mut rows = Vec::new();
-    for ctx in gpu::open_every() {
-        let ctx = match ctx {
-            Ok(c) => c,
-            Err(e) => {
-                println!("skipping an adapter: {e}");
-                continue;
-            }
-        };
+    for mut ctx in common::adapters() {
         let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
-        let mut cfg = RoofsConfig::for_device(&ctx);
+        let mut cfg = RoofsConfig::for_device(&ctx.caps);
         if quick {
             cfg.stream.sets = 1;
             cfg.timing.repeats = 5;
@@ -299,7 +322,8 @@ fn main() {
             ctx.adapter.backend,
             timer.info().kind
         );
-        let records = roofs::measure(&ctx, &timer, &cfg, &mut |_| {}, &mut |r| {
+        let file = roofs(&ctx, &timer, &cfg).expect("roofs");
+        for r in &file.kernels {
             println!(
                 "  {:<14} {:>16}  cv {:>5.1}%  verified {}",
                 r.name,
@@ -307,10 +331,9 @@ fn main() {
                 r.timing.summary.cv * 100.0,
                 r.verified
             )
-        })
-        .expect("roofs");
-        let ceilings = MeasuredCeilings::from_records(&records);
-        sweep(&ctx, &timer, &cfg, quick);
+        }
+        let ceilings: MeasuredCeilings = file.ceilings.measured.clone();
+        sweep(&mut ctx, &timer, &cfg, quick);
         rows.push((
             ctx.adapter.backend.clone(),
             ctx.adapter.name.clone(),

@@ -47,8 +47,8 @@ pub enum Error {
         what: &'static str,
     },
 
-    /// A size exceeds one of the adapter's limits.
-    #[error("{what} of {requested} bytes exceeds the adapter's {limit_name} ({limit} bytes)")]
+    /// A size exceeds one of the adapter's limits (or a kernel's own).
+    #[error("{}", exceeds(what, *requested, limit_name, *limit))]
     ExceedsLimit {
         /// Which size.
         what: String,
@@ -121,6 +121,19 @@ pub enum Error {
         reason: std::io::Error,
     },
 
+    /// A run was interrupted (Ctrl-C) before its last op.
+    #[error("interrupted")]
+    Interrupted,
+
+    /// An error, with what was being done when it happened.
+    #[error("{context}: {source}")]
+    Context {
+        /// What was being done, e.g. `measuring init q B=1 S=128 f32`.
+        context: String,
+        /// The error.
+        source: Box<Error>,
+    },
+
     /// A results file is malformed or of another schema.
     #[error("{path}: not a wgpu-roofline results file: {message}")]
     BadResults {
@@ -131,5 +144,77 @@ pub enum Error {
     },
 }
 
+/// "`what` of N bytes exceeds the adapter's LIMIT (M bytes)": bytes for the
+/// `*_size` limits, a count for the others; "the adapter's" for wgpu's
+/// `max_*` limits, nothing for a kernel's own.
+fn exceeds(what: &str, requested: u64, limit_name: &str, limit: u64) -> String {
+    let unit = if limit_name.ends_with("_size") || limit_name.contains("range") {
+        " bytes"
+    } else {
+        ""
+    };
+    let owner = if limit_name.starts_with("max_") {
+        "the adapter's "
+    } else {
+        ""
+    };
+    format!("{what} of {requested}{unit} exceeds {owner}{limit_name} ({limit}{unit})")
+}
+
+impl Error {
+    /// This error, with what was being done when it happened.
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Self::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The error under any added context.
+    pub fn root(&self) -> &Error {
+        match self {
+            Self::Context { source, .. } => source.root(),
+            other => other,
+        }
+    }
+}
+
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_say_bytes_only_for_sizes() {
+        let e = Error::ExceedsLimit {
+            what: "stream array".into(),
+            requested: 300,
+            limit_name: "max_storage_buffer_binding_size",
+            limit: 256,
+        };
+        assert_eq!(
+            e.to_string(),
+            "stream array of 300 bytes exceeds the adapter's max_storage_buffer_binding_size (256 bytes)"
+        );
+        let e = Error::ExceedsLimit {
+            what: "peak chains".into(),
+            requested: 9,
+            limit_name: "the shader's MAX_CHAINS",
+            limit: 8,
+        };
+        assert_eq!(
+            e.to_string(),
+            "peak chains of 9 exceeds the shader's MAX_CHAINS (8)"
+        );
+        let e = Error::Timeout { seconds: 1.0 }.context("measuring x");
+        assert_eq!(
+            e.root().to_string(),
+            Error::Timeout { seconds: 1.0 }.to_string()
+        );
+        assert!(e
+            .to_string()
+            .starts_with("measuring x: the GPU did not finish"));
+    }
+}

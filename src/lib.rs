@@ -1,22 +1,32 @@
 //! wgpu-roofline: measured rooflines of LLM kernels on any GPU and backend.
 //!
-//! The data flows one way, one module per stage:
-//! command line (the binary) → [`gpu`] (adapter and device) → [`timer`] and
-//! [`kernels`] (what runs on the GPU, with CPU references and accounting) →
-//! [`roofs`] (the measured ceilings) → [`results`] (the JSON file) →
-//! [`report`] (text for people). No stage knows the ones after it.
+//! The data flows one way, one module per stage, none knowing the stages
+//! after it:
+//!
+//! command line (the binary) → [`plan`] (a [`model`] and a sweep become ops
+//! with typed shapes, FLOPs and bytes) → [`measure`] (the runner: on a
+//! [`gpu`] device, the [`kernels`] timed, tuned and verified, progress to an
+//! observer) → [`results`] (the JSON file) → [`report`] and [`plot`] (tables
+//! and charts for people).
+//!
+//! Beside them: [`settings`] (how things are measured, stored with every
+//! result), [`stats`] (sample statistics and warnings), [`roofline`]
+//! (presets, measured roofs, attainable performance), [`dtype`] and
+//! [`units`], and the typed [`error`]s.
 
+pub mod dtype;
 pub mod error;
 pub mod gpu;
 pub mod kernels;
+pub mod measure;
 pub mod model;
 pub mod plan;
 pub mod plot;
 pub mod report;
 pub mod results;
-pub mod roofs;
+pub mod roofline;
+pub mod settings;
 pub mod stats;
-pub mod suite;
-pub mod timer;
+pub mod units;
 
 pub use error::{Error, Result};

@@ -12,77 +12,12 @@ use plotters::prelude::*;
 use crate::error::{Error, Result};
 use crate::plan::{Phase, Series};
 use crate::results::ResultsFile;
+use crate::roofline::Preset;
+use crate::units::tick_label;
 
 /// DejaVu Sans, under the Bitstream Vera license (`assets/DejaVuSans-LICENSE.txt`).
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
-
-/// Published ceilings of a GPU: the "spec roof".
-#[derive(Debug, Clone, PartialEq)]
-pub struct Preset {
-    /// Name on the command line.
-    pub name: &'static str,
-    /// Display name.
-    pub label: &'static str,
-    /// Memory bandwidth, bytes/s.
-    pub bytes_per_s: f64,
-    /// Peak arithmetic, FLOP/s.
-    pub flops_per_s: f64,
-}
-
-impl Preset {
-    /// The presets; sources are listed in the README.
-    pub const ALL: [Preset; 4] = [
-        Preset {
-            name: "a6000",
-            label: "RTX A6000",
-            bytes_per_s: 768e9,
-            flops_per_s: 181e12,
-        },
-        Preset {
-            name: "a100",
-            label: "A100 SXM 80GB",
-            bytes_per_s: 2039e9,
-            flops_per_s: 312e12,
-        },
-        Preset {
-            name: "h100",
-            label: "H100 SXM",
-            bytes_per_s: 3350e9,
-            flops_per_s: 989e12,
-        },
-        Preset {
-            name: "rtx4090",
-            label: "RTX 4090",
-            bytes_per_s: 1008e9,
-            flops_per_s: 165.2e12,
-        },
-    ];
-
-    /// A preset by name; `none` gives no spec roof.
-    pub fn by_name(name: &str) -> Result<Option<Self>> {
-        if name == "none" {
-            return Ok(None);
-        }
-        Self::ALL
-            .iter()
-            .find(|p| p.name == name)
-            .cloned()
-            .map(Some)
-            .ok_or_else(|| {
-                let names: Vec<_> = Self::ALL.iter().map(|p| p.name).collect();
-                Error::Invalid(format!(
-                    "unknown preset `{name}`; known: {}, none",
-                    names.join(", ")
-                ))
-            })
-    }
-
-    /// Intensity where the memory and compute roofs meet: flops / bandwidth.
-    pub fn ridge(&self) -> f64 {
-        self.flops_per_s / self.bytes_per_s
-    }
-}
 
 /// What to draw besides the runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,22 +66,6 @@ const RUN_COLORS: [RGBColor; 4] = [
     RGBColor(0xbc, 0xbd, 0x22),
     RGBColor(0x7f, 0x7f, 0x7f),
 ];
-
-/// "1", "10", "1k", "10G", ...: the seed chart's tick labels.
-pub fn tick_label(v: f64) -> String {
-    const UNITS: [(f64, &str); 5] = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")];
-    for (scale, unit) in UNITS {
-        if v >= scale {
-            return format!("{}{unit}", trim(v / scale));
-        }
-    }
-    trim(v)
-}
-
-fn trim(v: f64) -> String {
-    let s = format!("{v:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
 
 /// Short name of a run for the legend: adapter and backend.
 fn run_name(r: &ResultsFile) -> String {
@@ -333,12 +252,7 @@ where
             String::new()
         };
         if let Some(bw) = m.memory_bytes_per_s {
-            let top = m
-                .compute_flops_per_s
-                .values()
-                .copied()
-                .fold(0.0, f64::max)
-                .max(y0);
+            let top = m.top().unwrap_or(0.0).max(y0);
             let style = color.stroke_width(2);
             chart
                 .draw_series(LineSeries::new(vec![(x0, x0 * bw), (top / bw, top)], style))
@@ -482,28 +396,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a6000_ridge_by_hand() {
-        let a = Preset::by_name("a6000").unwrap().unwrap();
-        // 181e12 / 768e9 = 235.677...
-        assert!((a.ridge() - 235.677_083).abs() < 1e-5, "{}", a.ridge());
-        assert!(Preset::by_name("none").unwrap().is_none());
-        assert!(Preset::by_name("voodoo2")
-            .unwrap_err()
-            .to_string()
-            .contains("unknown preset"));
-    }
-
-    #[test]
-    fn tick_labels_match_the_seed_chart() {
-        let got: Vec<_> = [1.0, 10.0, 100.0, 1e3, 1e4, 1e10, 1e11, 1e12, 1e13, 1e14]
-            .iter()
-            .map(|v| tick_label(*v))
-            .collect();
-        assert_eq!(
-            got,
-            ["1", "10", "100", "1k", "10k", "10G", "100G", "1T", "10T", "100T"]
-        );
-        assert_eq!(tick_label(768e9), "768G");
-        assert_eq!(tick_label(0.5), "0.5");
+    fn every_series_has_a_legend_name() {
+        for series in Series::ALL {
+            assert!(legend_name(series, Phase::Init).ends_with(" init"));
+        }
     }
 }

@@ -1,22 +1,24 @@
-//! The results file: a versioned JSON document, written atomically.
+//! The results file: a versioned JSON document, written atomically. It is
+//! what the runner produces and what the reports and charts read.
 //!
 //! The schema is documented in the README; `schema_version` changes whenever
 //! a field changes meaning or disappears (new fields may be added within a
 //! version, and readers ignore fields they do not know).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::gpu::{AdapterSummary, GpuContext};
-use crate::kernels::KernelRecord;
+use crate::gpu::AdapterSummary;
+use crate::kernels::{DType, KernelConfig, RoofKind, Verification};
 use crate::model::ModelConfig;
-use crate::plan::Sweep;
-use crate::roofs::{MeasuredCeilings, RoofsConfig};
-use crate::suite::{Point, SuiteConfig};
-use crate::timer::TimerInfo;
+use crate::plan::{Op, Sweep};
+use crate::roofline::MeasuredCeilings;
+use crate::settings::{RoofsConfig, SuiteConfig};
+use crate::stats::{self, Measurement, TimerInfo, Warning, WarningRecord};
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -57,11 +59,138 @@ pub struct FeaturesRecord {
     pub requested: Vec<String>,
 }
 
+/// The device's limits, by wgpu's names, as numbers: owned here so the
+/// schema does not change with wgpu's `Limits` type.
+pub type Limits = BTreeMap<String, u64>;
+
+/// `limits` as a results file stores them.
+pub fn limits_record(limits: &wgpu::Limits) -> Limits {
+    serde_json::to_value(limits)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .map(|o| {
+            o.into_iter()
+                .filter_map(|(k, v)| v.as_u64().map(|n| (k, n)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The ceilings of the run. Spec ceilings are added by the reports.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Ceilings {
     /// Roofs measured on this adapter in this run.
     pub measured: MeasuredCeilings,
+}
+
+impl Ceilings {
+    /// The roofs of `kernels`: the best verified kernel of each kind.
+    pub fn of(kernels: &[KernelRecord]) -> Self {
+        let mut measured = MeasuredCeilings::default();
+        for k in kernels.iter().filter(|k| k.verified) {
+            let rate = match k.roof {
+                RoofKind::Memory => k.bytes_per_s,
+                RoofKind::Compute => k.flops_per_s,
+            };
+            measured.offer(k.roof, k.dtype, rate, &k.name);
+        }
+        Self { measured }
+    }
+}
+
+/// One measured, verified roof kernel: what the results file stores per kernel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KernelRecord {
+    /// Kernel name, e.g. `stream.triad` or `peak.f16.c4`.
+    pub name: String,
+    /// The roof it measures.
+    pub roof: RoofKind,
+    /// Element type.
+    pub dtype: DType,
+    /// Bytes one dispatch moves (read + written).
+    pub bytes_per_dispatch: u64,
+    /// FLOPs one dispatch performs.
+    pub flops_per_dispatch: u64,
+    /// Kernel parameters (sizes, workgroup shape, ...), kernel-specific.
+    pub config: serde_json::Value,
+    /// Whether wgpu's shader runtime checks were on.
+    pub shader_checks: bool,
+    /// Timing, every sample kept.
+    pub timing: Measurement,
+    /// bytes_per_dispatch / median seconds.
+    pub bytes_per_s: f64,
+    /// flops_per_dispatch / median seconds.
+    pub flops_per_s: f64,
+    /// Output compared with the host reference.
+    pub verification: Verification,
+    /// `verification.passed()`; unverified kernels never set a roof.
+    pub verified: bool,
+}
+
+/// One configuration the autotuner tried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// The configuration.
+    pub config: KernelConfig,
+    /// Its probe's time per run, scaled to the whole op (probes run on a
+    /// slice of the op), when it ran and verified.
+    pub probe_s: Option<f64>,
+    /// Whether its sampled output matched the host.
+    pub verified: bool,
+    /// Why it was skipped or rejected, if it was.
+    pub note: Option<String>,
+}
+
+/// One measured op: a point of the roofline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// The op, with its series, phase, dtype and GEMM-equivalent shape.
+    #[serde(flatten)]
+    pub op: Op,
+    /// FLOPs of the op (its kernel's accounting).
+    pub flops: u64,
+    /// Minimal bytes (its kernel's accounting).
+    pub bytes: u64,
+    /// flops / bytes.
+    pub intensity: f64,
+    /// The configuration the autotuner chose.
+    pub kernel: KernelConfig,
+    /// Precision of the accumulation (always f32).
+    pub accumulate: DType,
+    /// Dispatches per run of the op (operands split across bindings).
+    pub dispatches_per_op: usize,
+    /// Every configuration tried.
+    pub tuning: Vec<Trial>,
+    /// Timing of the chosen configuration, every sample kept.
+    pub timing: Measurement,
+    /// Median seconds per op.
+    pub median_s: f64,
+    /// flops / median_s.
+    pub flops_per_s: f64,
+    /// bytes / median_s.
+    pub bytes_per_s: f64,
+    /// Sampled comparison with the host after the measurement.
+    pub verification: Verification,
+    /// `verification.passed()`; unverified points are never plotted as valid.
+    pub verified: bool,
+}
+
+impl Point {
+    /// Fold a later measurement and verification of the same op and
+    /// configuration in (another sampling pass).
+    pub fn merge(&mut self, timing: &Measurement, verification: &Verification) {
+        self.timing.merge(timing);
+        self.median_s = self.timing.summary.median;
+        self.flops_per_s = self.flops as f64 / self.median_s;
+        self.bytes_per_s = self.bytes as f64 / self.median_s;
+        self.verification.merge(verification);
+        self.verified = self.verification.passed();
+    }
+
+    /// Attainable FLOP/s at this point's intensity under `roofs`.
+    pub fn attainable(&self, roofs: &MeasuredCeilings) -> Option<f64> {
+        roofs.attainable(self.intensity, self.accumulate)
+    }
 }
 
 /// What `run` measured beyond the roofs.
@@ -84,19 +213,6 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// A warning about the measurements, as stored (the reports derive them;
-/// `run` stores them so other tools see what the terminal said).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WarningRecord {
-    /// Kind, e.g. `high_variation`, `outliers`, `too_short`.
-    pub kind: String,
-    /// The kernel or op it is about, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    /// What happened and what to do about it.
-    pub message: String,
-}
-
 /// A whole results file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultsFile {
@@ -113,7 +229,7 @@ pub struct ResultsFile {
     /// Optional features offered and requested.
     pub features: FeaturesRecord,
     /// The device's limits (the adapter's own, as requested).
-    pub limits: wgpu::Limits,
+    pub limits: Limits,
     /// The clock every measurement used.
     pub timer: TimerInfo,
     /// What was run, with which parameters.
@@ -141,9 +257,12 @@ pub struct ResultsFile {
 }
 
 impl ResultsFile {
-    /// Assemble a file from a finished measurement.
+    /// Assemble a file from the roofs measured on the adapter `adapter`
+    /// describes, opened with the `requested` features and `limits`.
     pub fn new(
-        ctx: &GpuContext,
+        adapter: &AdapterSummary,
+        requested: Vec<String>,
+        limits: Limits,
         timer: TimerInfo,
         config: RoofsConfig,
         kernels: Vec<KernelRecord>,
@@ -153,17 +272,15 @@ impl ResultsFile {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: env!("WGPU_ROOFLINE_GIT_COMMIT").to_string(),
             timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            adapter: AdapterRecord::from(&ctx.adapter),
+            adapter: AdapterRecord::from(adapter),
             features: FeaturesRecord {
-                adapter: ctx.adapter.features.clone(),
-                requested: crate::gpu::feature_names(ctx.features),
+                adapter: adapter.features.clone(),
+                requested,
             },
-            limits: ctx.limits.clone(),
+            limits,
             timer,
             config,
-            ceilings: Ceilings {
-                measured: MeasuredCeilings::from_records(&kernels),
-            },
+            ceilings: Ceilings::of(&kernels),
             kernels,
             workload: None,
             points: Vec::new(),
@@ -171,6 +288,12 @@ impl ResultsFile {
             warnings: Vec::new(),
             incomplete: None,
         }
+    }
+
+    /// The point of `op`, if the file has one.
+    pub fn point(&self, op: &Op) -> Option<&Point> {
+        let key = op.key();
+        self.points.iter().find(|p| p.op.key() == key)
     }
 
     /// Names of the kernels and points whose output did not match the reference.
@@ -186,6 +309,28 @@ impl ResultsFile {
             .filter(|p| !p.verified)
             .map(|p| p.op.label());
         kernels.chain(points).collect()
+    }
+
+    /// The warnings the file's measurements deserve, adapter-wide first,
+    /// then kernel by kernel and point by point.
+    pub fn warnings(&self) -> Vec<Warning> {
+        let mut out = Vec::new();
+        if self.adapter.device_type == "cpu" {
+            out.push(Warning::SoftwareAdapter {
+                adapter: self.adapter.name.clone(),
+            });
+        }
+        let kernels = self.kernels.iter().map(|k| (k.name.clone(), &k.timing));
+        let points = self.points.iter().map(|p| (p.op.label(), &p.timing));
+        for (name, t) in kernels.chain(points) {
+            out.extend(stats::check(&name, t, &self.timer));
+        }
+        out
+    }
+
+    /// Store the current warnings, as the terminal shows them.
+    pub fn store_warnings(&mut self) {
+        self.warnings = self.warnings().iter().map(Warning::record).collect();
     }
 
     /// Pretty JSON text.

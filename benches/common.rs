@@ -1,0 +1,53 @@
+//! What the benches share: every adapter opened, and the library's runner
+//! driven quietly into a temporary folder.
+#![allow(dead_code)]
+
+use std::sync::atomic::AtomicBool;
+
+use wgpu_roofline::gpu::{self, GpuContext};
+use wgpu_roofline::measure::runner::{self, RunSettings};
+use wgpu_roofline::measure::{Silent, TimerPreference};
+use wgpu_roofline::model::ModelConfig;
+use wgpu_roofline::plan::Sweep;
+use wgpu_roofline::results::ResultsFile;
+use wgpu_roofline::settings::{DTypeChoice, TimingOverrides};
+
+/// Every adapter that opens, in the order `--backend all` visits them.
+pub fn adapters() -> Vec<GpuContext> {
+    gpu::open_every()
+        .into_iter()
+        .filter_map(|c| match c {
+            Ok(c) => Some(c),
+            Err(e) => {
+                println!("skipping an adapter: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
+/// `run --quick`'s settings for Llama-7B over `sweep`.
+pub fn settings(sweep: Sweep, passes: u32) -> RunSettings {
+    RunSettings {
+        model: ModelConfig::preset("llama-7b").expect("preset"),
+        sweep,
+        dtypes: DTypeChoice::All,
+        quick: true,
+        timing: TimingOverrides::default(),
+        samples: 64,
+        passes,
+        timer: TimerPreference::Auto,
+    }
+}
+
+/// The runner on `ctx`, quietly, into a temporary folder; every point and
+/// roof verified.
+pub fn run(ctx: &GpuContext, settings: &RunSettings) -> ResultsFile {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let stop = AtomicBool::new(false);
+    let out = runner::run(ctx, settings, dir.path(), &stop, &mut Silent).expect("run");
+    assert!(out.stopped.is_none(), "{:?}", out.stopped);
+    let bad = out.file.unverified();
+    assert!(bad.is_empty(), "unverified: {bad:?}");
+    out.file
+}

@@ -1,0 +1,64 @@
+//! The fused attention kernels' configurations.
+
+use serde::{Deserialize, Serialize};
+
+/// A configuration of the fused attention kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kernel", rename_all = "snake_case")]
+pub enum AttentionConfig {
+    /// One query row per invocation, `rows` per workgroup, K/V tiles of
+    /// `keys` keys in workgroup memory.
+    FlashPrefill {
+        /// Query rows (invocations) per workgroup.
+        rows: u32,
+        /// Keys per staged tile.
+        keys: u32,
+    },
+    /// A subgroup shares `rows` query rows: K rows read per lane, q and
+    /// probabilities exchanged by subgroup shuffles (needs SUBGROUP);
+    /// workgroups of `wg` invocations.
+    FlashPrefillSubgroup {
+        /// Query rows per subgroup pass.
+        rows: u32,
+        /// Invocations per workgroup.
+        wg: u32,
+    },
+    /// Split-KV decode: `chunk` keys per workgroup of `wg` invocations, then
+    /// a reduce pass over the chunks.
+    FlashDecode {
+        /// Keys per workgroup.
+        chunk: u32,
+        /// Invocations per workgroup (a power of two).
+        wg: u32,
+    },
+}
+
+impl std::fmt::Display for AttentionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::FlashPrefill { rows, keys } => write!(f, "flash {rows} rows x {keys} keys"),
+            Self::FlashPrefillSubgroup { rows, wg } => {
+                write!(f, "flash shuffle {rows} rows wg {wg}")
+            }
+            Self::FlashDecode { chunk, wg } => write!(f, "split-kv {chunk} keys wg {wg}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::KernelConfig;
+
+    #[test]
+    fn config_names_and_json() {
+        let c = AttentionConfig::FlashDecode { chunk: 256, wg: 64 };
+        assert_eq!(c.to_string(), "split-kv 256 keys wg 64");
+        let json = serde_json::to_string(&KernelConfig::from(c)).unwrap();
+        assert_eq!(json, r#"{"kernel":"flash_decode","chunk":256,"wg":64}"#);
+        let back: KernelConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, KernelConfig::Attention(c));
+        let p = AttentionConfig::FlashPrefill { rows: 64, keys: 16 };
+        assert_eq!(p.to_string(), "flash 64 rows x 16 keys");
+    }
+}

@@ -1,0 +1,510 @@
+//! Fused attention: `O = softmax(Q.K^T / sqrt(d), causal mask) . V` in one
+//! pass over K and V, the scores never written. WGSL:
+//! `shaders/attention.wgsl` (`flash_prefill`, and for decode the split-KV
+//! pair `flash_decode_partial` + `flash_decode_reduce`) and
+//! `shaders/attention_subgroup.wgsl` (`flash_prefill_sg`, appended to it).
+//! Configurations in [`config`], the shape and accounting in
+//! [`accounting`], the CPU twin in [`reference`].
+//!
+//! Layout: Q and O of `rows x d` per product, K and V of `keys x d`, all
+//! row-major.
+//!
+//! Verification: Q, K and V are hashed values, so the host recomputes any
+//! output row in f64, mask included, and compares every element of sampled
+//! rows.
+
+pub mod accounting;
+pub mod config;
+pub mod reference;
+
+pub use accounting::AttentionShape;
+pub use config::AttentionConfig;
+
+use super::{
+    batch_chunks_on, fill, read_sampled_rows, require, source, DType, Dispatches, Extent, Kernel,
+    Prepared, Step, Verification,
+};
+use crate::error::{Error, Result};
+use crate::gpu::{range, Binding, Capabilities, GpuContext};
+
+/// The WGSL.
+pub const SHADER: &str = include_str!("../../../shaders/attention.wgsl");
+/// The WGSL of the subgroup kernel: appended to [`SHADER`], whose
+/// declarations it uses (see [`module_source`]).
+pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/attention_subgroup.wgsl");
+/// Most query rows per subgroup pass of `flash_prefill_sg`.
+pub const MAX_SUBGROUP_ROWS: u32 = 8;
+/// Most vec4 columns per lane of `flash_prefill_sg`.
+pub const MAX_LANE_COLUMNS: u64 = 8;
+
+/// Largest head dimension the kernels hold (per-invocation arrays).
+pub const MAX_HEAD_DIM: u64 = 256;
+/// Most query heads per KV head the split-KV decode kernel holds.
+pub const MAX_GROUP: u64 = 8;
+/// Most keys per staged tile of the prefill kernel (the shader's `MAX_BC`).
+pub const MAX_TILE_KEYS: u32 = 32;
+/// Smallest key chunk of the decode kernel (sizes its partials).
+const MIN_CHUNK: u32 = 64;
+/// Largest key chunk of the decode kernel.
+const MAX_CHUNK: u32 = 512;
+/// Most query rows a prefill workgroup takes.
+const MAX_BLOCK_ROWS: u64 = 64;
+
+/// FLOP-equivalents of work a probe covers at least (whole products).
+const PROBE_WORK: u64 = 1 << 30;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    n: u32,
+    q_len: u32,
+    scale: f32,
+    chunks: u32,
+    part_stride: u32,
+    _pad: [u32; 2],
+}
+
+/// One copy of the operands.
+struct Operands {
+    q: wgpu::Buffer,
+    k: wgpu::Buffer,
+    v: wgpu::Buffer,
+    o: wgpu::Buffer,
+}
+
+/// Q, K, V and O of a batch of attention products on the GPU, per copy.
+pub struct Attention {
+    /// The shape.
+    pub shape: AttentionShape,
+    /// Element type.
+    pub dtype: DType,
+    copies: Vec<Operands>,
+    chunks: Vec<(u64, u64)>,
+}
+
+/// What a configuration needs: its entry points (run in order), override
+/// constants, workgroup memory and invocations per workgroup.
+struct Layout {
+    entries: Vec<&'static str>,
+    constants: Vec<(&'static str, f64)>,
+    wg_bytes: u64,
+    invocations: u32,
+}
+
+/// Whether a shape suits the split-KV decode kernels: one position per
+/// head, at most [`MAX_GROUP`] query heads per KV head.
+pub fn split_kv(s: &AttentionShape) -> bool {
+    s.q_len == 1 && s.rows <= MAX_GROUP
+}
+
+/// Bytes of one product's decode partials (per chunk of `chunk` keys and
+/// query row: `d / 4` vec4s of output and one of statistics), padded to the
+/// storage offset alignment so every product's range is bindable.
+fn part_bytes(s: &AttentionShape, chunk: u32, align: u64) -> u64 {
+    let raw = s.keys.div_ceil(chunk as u64) * s.group() * (s.head_dim / 4 + 1) * 16;
+    raw.div_ceil(align) * align
+}
+
+/// The WGSL for `dtype` and head dimension `d`, with the subgroup kernel
+/// appended when `subgroup`: generated from the files by replacing the
+/// element alias (f16) and the `HEAD_DIM` constant, which sizes
+/// per-invocation arrays and so cannot be an override.
+pub fn module_source(dtype: DType, d: u64, subgroup: bool) -> String {
+    let base = if subgroup {
+        format!("{SHADER}\n{SHADER_SUBGROUP}")
+    } else {
+        SHADER.to_string()
+    };
+    source(&base, dtype).replacen(
+        "const HEAD_DIM: u32 = 128u;",
+        &format!("const HEAD_DIM: u32 = {d}u;"),
+        1,
+    )
+}
+
+impl Attention {
+    /// Check the sizes against the kernels and `ctx`'s limits, allocating
+    /// nothing; returns the products of each dispatch.
+    pub fn check(ctx: &GpuContext, s: AttentionShape, dtype: DType) -> Result<Vec<(u64, u64)>> {
+        let AttentionShape {
+            batch,
+            rows,
+            keys: n,
+            q_len,
+            head_dim: d,
+        } = s;
+        if batch == 0 || rows == 0 || n == 0 || q_len == 0 || d == 0 {
+            return Err(Error::ZeroSize {
+                what: "attention dimensions",
+            });
+        }
+        if !d.is_multiple_of(4) || d > MAX_HEAD_DIM {
+            return Err(Error::Invalid(format!(
+                "fused attention supports head dimensions that are multiples of 4 up to {MAX_HEAD_DIM}, got {d}"
+            )));
+        }
+        if q_len > n || !rows.is_multiple_of(q_len) {
+            return Err(Error::Invalid(format!(
+                "attention: {rows} rows are not whole query heads of {q_len} positions over {n} keys"
+            )));
+        }
+        require(ctx, dtype)?;
+        let l = &ctx.caps.limits;
+        let size = dtype.size();
+        for (what, bytes) in [("Q", batch * rows * d * size), ("K", batch * n * d * size)] {
+            let what = format!(
+                "attention {what} of {batch} x {rows}x{n}x{d} {}",
+                dtype.name()
+            );
+            ctx.check_buffer(&what, bytes)?;
+        }
+        // The configuration with the fewest workgroups must fit (the largest
+        // key chunk in decode, 64-row blocks in prefill); each configuration
+        // is checked again when it is bound.
+        let max_dim = l.max_compute_workgroups_per_dimension as u64;
+        let groups_x = if split_kv(&s) {
+            n.div_ceil(MAX_CHUNK as u64)
+        } else {
+            rows.div_ceil(MAX_BLOCK_ROWS)
+        };
+        if groups_x > max_dim {
+            return Err(Error::ExceedsLimit {
+                what: format!("attention workgroups along x for {rows} rows over {n} keys"),
+                requested: groups_x,
+                limit_name: "max_compute_workgroups_per_dimension",
+                limit: max_dim,
+            });
+        }
+        let align = l.min_storage_buffer_offset_alignment as u64;
+        let part = if split_kv(&s) {
+            part_bytes(&s, MIN_CHUNK, align)
+        } else {
+            0
+        };
+        let per = [rows * d * size, n * d * size, part];
+        batch_chunks_on(
+            ctx,
+            batch,
+            &per,
+            &format!("attention product(s) of {rows}x{n}x{d}"),
+        )
+    }
+
+    /// Check, allocate and fill `copies` copies of Q, K and V.
+    pub fn new(ctx: &GpuContext, shape: AttentionShape, dtype: DType, copies: u32) -> Result<Self> {
+        let chunks = Self::check(ctx, shape, dtype)?;
+        let s = dtype.size();
+        let AttentionShape {
+            batch,
+            rows,
+            keys,
+            head_dim: d,
+            ..
+        } = shape;
+        let copies = (0..copies.max(1))
+            .map(|_| {
+                let q = ctx.operand_buffer("attention Q", batch * rows * d * s)?;
+                let k = ctx.operand_buffer("attention K", batch * keys * d * s)?;
+                let v = ctx.operand_buffer("attention V", batch * keys * d * s)?;
+                let o = ctx.operand_buffer("attention O", batch * rows * d * s)?;
+                fill(ctx, &q, reference::Q, batch * rows * d, dtype)?;
+                fill(ctx, &k, reference::K, batch * keys * d, dtype)?;
+                fill(ctx, &v, reference::V, batch * keys * d, dtype)?;
+                Ok(Operands { q, k, v, o })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            shape,
+            dtype,
+            copies,
+            chunks,
+        })
+    }
+
+    /// The configurations worth trying on a device with `caps`, those
+    /// exceeding its workgroup limits included (the tuner records why they
+    /// cannot run).
+    pub fn configs(&self, caps: &Capabilities) -> Vec<AttentionConfig> {
+        if split_kv(&self.shape) {
+            let mut v = Vec::new();
+            for chunk in [MIN_CHUNK, 128, 256, MAX_CHUNK] {
+                // A chunk much longer than the context only wastes invocations.
+                if chunk > MIN_CHUNK && (chunk as u64) >= 2 * self.shape.keys {
+                    continue;
+                }
+                for wg in [32, 64, 128] {
+                    v.push(AttentionConfig::FlashDecode { chunk, wg });
+                }
+            }
+            v
+        } else {
+            // The subgroup kernel where there are subgroups (workgroups of
+            // at least 32 invocations, and at least one subgroup), the
+            // per-row kernel everywhere (the only one without subgroups).
+            let mut v = Vec::new();
+            if caps.subgroups {
+                let wg = caps.subgroup_sizes.1.max(32);
+                for rows in [2, 4, 8] {
+                    v.push(AttentionConfig::FlashPrefillSubgroup { rows, wg });
+                }
+            }
+            for keys in [16, 32] {
+                v.push(AttentionConfig::FlashPrefill {
+                    rows: MAX_BLOCK_ROWS as u32,
+                    keys,
+                });
+            }
+            v
+        }
+    }
+
+    fn products(&self, extent: Extent) -> u64 {
+        match extent {
+            Extent::Whole => self.shape.batch,
+            Extent::Probe => {
+                let one = AttentionShape {
+                    batch: 1,
+                    ..self.shape
+                };
+                let work = one.flops().max(16 * one.bytes(self.dtype));
+                PROBE_WORK.div_ceil(work).clamp(1, self.shape.batch)
+            }
+        }
+    }
+
+    /// Entry points, override constants, workgroup bytes and invocations of
+    /// `config`, or why it does not apply here.
+    fn layout(&self, caps: &Capabilities, config: AttentionConfig) -> Result<Layout> {
+        let s = self.shape;
+        let size = self.dtype.size();
+        let (entries, constants, wg_bytes, invocations) = match config {
+            AttentionConfig::FlashPrefill { rows, keys } => {
+                if keys == 0 || keys > MAX_TILE_KEYS || split_kv(&s) {
+                    return Err(Error::Invalid(format!(
+                        "{config} does not apply to this problem (tiles of 1..={MAX_TILE_KEYS} keys, prefill shapes)"
+                    )));
+                }
+                (
+                    vec!["flash_prefill"],
+                    vec![("BR", rows as f64), ("BC", keys as f64)],
+                    2 * keys as u64 * s.head_dim * size,
+                    rows,
+                )
+            }
+            AttentionConfig::FlashPrefillSubgroup { rows, wg } => {
+                let (lo, hi) = caps.subgroup_sizes;
+                if !caps.subgroups || lo == 0 {
+                    return Err(Error::Invalid(format!(
+                        "{config} needs SUBGROUP, which this adapter lacks"
+                    )));
+                }
+                let columns = (s.head_dim / 4).div_ceil(lo as u64);
+                if rows == 0
+                    || rows > MAX_SUBGROUP_ROWS
+                    || columns > MAX_LANE_COLUMNS
+                    || wg < hi
+                    || split_kv(&s)
+                {
+                    return Err(Error::Invalid(format!(
+                        "{config} does not apply here (1..={MAX_SUBGROUP_ROWS} rows, at most {MAX_LANE_COLUMNS} vec4 columns per lane for subgroups of {lo}, workgroups of at least {hi})"
+                    )));
+                }
+                (
+                    vec!["flash_prefill_sg"],
+                    vec![
+                        ("TR", rows as f64),
+                        ("CH", columns as f64),
+                        ("RGW", (wg / lo) as f64),
+                        ("SGW", wg as f64),
+                    ],
+                    0,
+                    wg,
+                )
+            }
+            AttentionConfig::FlashDecode { chunk, wg } => {
+                if !split_kv(&s) || !wg.is_power_of_two() || chunk == 0 {
+                    return Err(Error::Invalid(format!(
+                        "{config} does not apply to this problem (decode with at most {MAX_GROUP} query heads per KV head, power-of-two workgroups)"
+                    )));
+                }
+                let g = s.group();
+                (
+                    vec!["flash_decode_partial", "flash_decode_reduce"],
+                    vec![
+                        ("WG", wg as f64),
+                        ("CHUNK", chunk as f64),
+                        ("GROUP", g as f64),
+                    ],
+                    g * s.head_dim * 4 + g * chunk as u64 * 4 + wg as u64 * 64,
+                    wg,
+                )
+            }
+        };
+        Ok(Layout {
+            entries,
+            constants,
+            wg_bytes,
+            invocations,
+        })
+    }
+}
+
+impl Kernel for Attention {
+    type Config = AttentionConfig;
+
+    fn candidates(&self, caps: &Capabilities) -> Vec<AttentionConfig> {
+        self.configs(caps)
+    }
+
+    fn prepare(
+        &self,
+        ctx: &GpuContext,
+        config: AttentionConfig,
+        extent: Extent,
+    ) -> Result<Prepared<AttentionConfig>> {
+        let products = self.products(extent);
+        let Layout {
+            entries,
+            constants,
+            wg_bytes,
+            invocations,
+        } = self.layout(&ctx.caps, config)?;
+        ctx.check_workgroup_size(&format!("{config}"), invocations)?;
+        let limit = ctx.caps.limits.max_compute_workgroup_storage_size as u64;
+        if wg_bytes > limit {
+            return Err(Error::ExceedsLimit {
+                what: format!("workgroup memory of {config}"),
+                requested: wg_bytes,
+                limit_name: "max_compute_workgroup_storage_size",
+                limit,
+            });
+        }
+        let s = self.shape;
+        let subgroup = matches!(config, AttentionConfig::FlashPrefillSubgroup { .. });
+        let text = module_source(self.dtype, s.head_dim, subgroup);
+        let label = format!("attention d={} {}", s.head_dim, self.dtype.name());
+        let bindings = [
+            Binding::Uniform,
+            Binding::ReadOnly,
+            Binding::ReadOnly,
+            Binding::ReadOnly,
+            Binding::ReadWrite,
+            Binding::ReadWrite,
+        ];
+        let pipelines = entries
+            .iter()
+            .map(|e| ctx.pipeline(&label, &text, e, &bindings, &constants))
+            .collect::<Result<Vec<_>>>()?;
+
+        let size = self.dtype.size();
+        let align = ctx.caps.limits.min_storage_buffer_offset_alignment as u64;
+        let (chunks, part_bytes) = match config {
+            AttentionConfig::FlashDecode { chunk, .. } => {
+                (s.keys.div_ceil(chunk as u64), part_bytes(&s, chunk, align))
+            }
+            _ => (1, align.max(16)),
+        };
+        let part = ctx.operand_buffer("attention partials", products * part_bytes)?;
+        let params = Params {
+            rows: s.rows as u32,
+            n: s.keys as u32,
+            q_len: s.q_len as u32,
+            scale: (1.0 / (s.head_dim as f64).sqrt()) as f32,
+            chunks: chunks as u32,
+            part_stride: (part_bytes / 16) as u32,
+            _pad: [0; 2],
+        };
+        let ubuf = ctx.uniform_buffer("attention params", bytemuck::bytes_of(&params));
+        let (qo, kv) = (s.rows * s.head_dim, s.keys * s.head_dim);
+        // Workgroups along x of each dispatch: row blocks in prefill; key
+        // chunks, then output lanes of the reduce pass, in decode.
+        let xs = match config {
+            AttentionConfig::FlashPrefill { rows, .. } => vec![s.rows.div_ceil(rows as u64)],
+            AttentionConfig::FlashPrefillSubgroup { rows, wg } => {
+                let per_wg = (wg / ctx.caps.subgroup_sizes.0) as u64 * rows as u64;
+                vec![s.rows.div_ceil(per_wg)]
+            }
+            AttentionConfig::FlashDecode { wg, .. } => {
+                vec![chunks, (s.group() * s.head_dim / 4).div_ceil(wg as u64)]
+            }
+        };
+        let copies = self
+            .copies
+            .iter()
+            .map(|ops| {
+                let mut steps = Vec::new();
+                for &(b0, bc) in self.chunks.iter().filter(|c| c.0 < products) {
+                    let bc = bc.min(products - b0);
+                    let part_range = match config {
+                        AttentionConfig::FlashDecode { .. } => range(&part, b0, bc, part_bytes),
+                        _ => part.as_entire_binding(),
+                    };
+                    let bind_group = ctx.bind_group(
+                        &pipelines[0],
+                        &[
+                            ubuf.as_entire_binding(),
+                            range(&ops.q, b0 * qo, bc * qo, size),
+                            range(&ops.k, b0 * kv, bc * kv, size),
+                            range(&ops.v, b0 * kv, bc * kv, size),
+                            range(&ops.o, b0 * qo, bc * qo, size),
+                            part_range,
+                        ],
+                    )?;
+                    for (pipeline, &x) in xs.iter().enumerate() {
+                        let workgroups = ctx.check_workgroups(&format!("{config}"), [x, 1, bc])?;
+                        steps.push(Step {
+                            pipeline,
+                            bind_group: bind_group.clone(),
+                            workgroups,
+                        });
+                    }
+                }
+                Ok(steps)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Prepared {
+            config,
+            dispatches: Dispatches {
+                pipelines,
+                copies,
+                keep: vec![ubuf, part],
+            },
+            fraction: products as f64 / s.batch as f64,
+            products,
+            rows: s.rows,
+        })
+    }
+
+    fn clear_output(&self, ctx: &GpuContext) {
+        for ops in &self.copies {
+            ctx.clear(&ops.o);
+        }
+    }
+
+    fn verify(
+        &self,
+        ctx: &GpuContext,
+        prepared: &Prepared<AttentionConfig>,
+        samples: u64,
+    ) -> Result<Verification> {
+        let s = self.shape;
+        let copy = self.verified_copies(prepared).start;
+        let rows = read_sampled_rows(
+            ctx,
+            &self.copies[copy].o,
+            self.dtype,
+            (prepared.products, s.rows, s.head_dim),
+            0xA77E ^ s.keys,
+            samples,
+        )?;
+        let mut v = Verification::new(reference::tolerance(self.dtype));
+        for ((b, r), got) in rows {
+            for (&g, (want, mag)) in got.iter().zip(reference::row(&s, b, r)) {
+                // A zero output with zero terms (a lone zero V element) is exact.
+                v.add_scaled(g as f64, want, (want.abs() + 0.01 * mag).max(1e-30));
+            }
+        }
+        Ok(v)
+    }
+}

@@ -1,0 +1,59 @@
+//! Fused attention's CPU twin: any output row in f64, causal mask included,
+//! from the hashed Q, K and V.
+
+use super::accounting::AttentionShape;
+use crate::kernels::{initial, DType};
+
+/// Operand indices of Q, K and V for [`initial`].
+pub const Q: u32 = 0;
+/// See [`Q`].
+pub const K: u32 = 1;
+/// See [`Q`].
+pub const V: u32 = 2;
+
+/// Tolerance of an output element relative to `|want| + 0.01 * sum_t p_t |v_t|`
+/// (its own size, with a floor at the scale of its terms).
+pub fn tolerance(dtype: DType) -> f64 {
+    match dtype {
+        // exponentials within a few ulp, f32 sums over thousands of keys
+        DType::F32 => 1e-4,
+        // plus rounding the output to f16 (2^-11 relative)
+        DType::F16 => 1e-3,
+    }
+}
+
+/// Output row `row` of product `product`, f64, mask included, with
+/// `sum_t p_t |v_t|` per element (the scale of its terms).
+pub fn row(s: &AttentionShape, product: u64, row: u64) -> Vec<(f64, f64)> {
+    let d = s.head_dim;
+    let pos = row % s.q_len + s.keys - s.q_len;
+    let scale = 1.0 / (d as f64).sqrt();
+    let qrow: Vec<f64> = (0..d)
+        .map(|i| initial(Q, (product * s.rows + row) * d + i) as f64)
+        .collect();
+    let scores: Vec<f64> = (0..=pos)
+        .map(|t| {
+            let kb = (product * s.keys + t) * d;
+            scale
+                * qrow
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| q * initial(K, kb + i as u64) as f64)
+                    .sum::<f64>()
+        })
+        .collect();
+    let m = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = scores.iter().map(|v| (v - m).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    (0..d)
+        .map(|i| {
+            let (mut want, mut mag) = (0.0, 0.0);
+            for (t, w) in e.iter().enumerate() {
+                let x = initial(V, (product * s.keys + t as u64) * d + i) as f64;
+                want += w / sum * x;
+                mag += w / sum * x.abs();
+            }
+            (want, mag)
+        })
+        .collect()
+}

@@ -1,0 +1,472 @@
+//! Matrix products of the linear layers: C = A . W^T, with A the m x k
+//! activations and W the n x k weights (the layout of a Linear layer).
+//! WGSL: `shaders/matmul.wgsl` (tiled GEMM, direct register-blocked GEMM,
+//! split-k GEMV with a workgroup-memory reduction) and
+//! `shaders/matmul_subgroup.wgsl` (subgroup kernels, appended to it).
+//! Configurations in [`config`], accounting in [`accounting`], the CPU twin
+//! in [`reference`]. Products accumulate in f32 for both dtypes.
+//!
+//! Operands larger than one storage binding (Llama-7B's 11008 x 4096 f32
+//! weights are 172 MiB; lavapipe binds at most 128 MiB) live in one buffer
+//! each and are bound in ranges: the product is split into row chunks of A
+//! and C and row chunks of W, one dispatch per pair, all of them one run of
+//! the op.
+//!
+//! Verification: inputs are hashed multiples of 2^-10 in [-1, 1), exact in
+//! f16 and f32, so the host regenerates any row without keeping a copy and
+//! computes sampled outputs in f64; the error is judged against
+//! sum |a_i w_i| (the scale of the rounding), with a tolerance per dtype.
+
+pub mod accounting;
+pub mod config;
+pub mod reference;
+
+pub use accounting::ProductShape;
+pub use config::{MatmulConfig, MAX_TILE};
+
+use super::{
+    batch_chunks, fill, require, source, DType, Dispatches, Extent, Kernel, Prepared, Step,
+    Verification, XorShift,
+};
+use crate::error::{Error, Result};
+use crate::gpu::{range, Binding, Capabilities, GpuContext};
+
+/// The WGSL of the tiled, direct and split-k kernels.
+pub const SHADER: &str = include_str!("../../../shaders/matmul.wgsl");
+/// The WGSL of the subgroup kernels: appended to [`SHADER`], whose
+/// declarations they use (see [`subgroup_module`]).
+pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/matmul_subgroup.wgsl");
+
+/// The module of the subgroup kernels: matmul.wgsl followed by
+/// matmul_subgroup.wgsl, so the two share one set of declarations.
+pub fn subgroup_module() -> String {
+    format!("{SHADER}\n{SHADER_SUBGROUP}")
+}
+
+/// One dispatch's share of the work: products `b0 .. b0 + bc` of a batch
+/// (one per workgroup z), and within them rows `m0 .. m0 + mc` of A and C and
+/// rows `n0 .. n0 + nc` of W. A batch of several products is split by whole
+/// products; a single product by rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Chunk {
+    b0: u64,
+    bc: u64,
+    m0: u64,
+    mc: u64,
+    n0: u64,
+    nc: u64,
+}
+
+/// Split the work so that every bound range fits one storage binding and
+/// starts at a multiple of `align` bytes, with at most `max_z` products per
+/// dispatch.
+fn chunks(s: ProductShape, size: u64, binding: u64, align: u64, max_z: u64) -> Result<Vec<Chunk>> {
+    let ProductShape { batch, m, n, k } = s;
+    if batch > 1 {
+        let per = [m * k * size, n * k * size, m * n * size];
+        let what = format!("product(s) of {m}x{n}x{k}");
+        return Ok(batch_chunks(batch, &per, &what, binding, align, max_z)?
+            .into_iter()
+            .map(|(b0, bc)| Chunk {
+                b0,
+                bc,
+                m0: 0,
+                mc: m,
+                n0: 0,
+                nc: n,
+            })
+            .collect());
+    }
+    let fit = |len: u64, what: &str| -> Result<u64> {
+        let rows = binding / (len * size);
+        if rows >= m.max(n) {
+            Ok(rows)
+        } else if rows >= 64 {
+            Ok(rows / 64 * 64)
+        } else {
+            Err(Error::ExceedsLimit {
+                what: format!("64 rows of {what} ({len} elements each)"),
+                requested: 64 * len * size,
+                limit_name: "max_storage_buffer_binding_size",
+                limit: binding,
+            })
+        }
+    };
+    let mc = fit(k.max(n), "A or C")?.min(m);
+    let nc = fit(k, "W")?.min(n);
+    let mut out = Vec::new();
+    for m0 in (0..m).step_by(mc as usize) {
+        for n0 in (0..n).step_by(nc as usize) {
+            out.push(Chunk {
+                b0: 0,
+                bc: 1,
+                m0,
+                mc: mc.min(m - m0),
+                n0,
+                nc: nc.min(n - n0),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k4: u32,
+    ldc: u32,
+    c_col: u32,
+    a_bstride: u32,
+    w_bstride: u32,
+    c_bstride: u32,
+}
+
+/// One copy of the operands.
+struct Operands {
+    a: wgpu::Buffer,
+    w: wgpu::Buffer,
+    c: wgpu::Buffer,
+}
+
+/// The operands of a batch of products on the GPU, filled and ready to run.
+/// Product b uses rows `b*m ..` of A and C and rows `b*n ..` of W.
+pub struct Matmul {
+    /// The shape.
+    pub shape: ProductShape,
+    /// Element type.
+    pub dtype: DType,
+    copies: Vec<Operands>,
+    chunks: Vec<Chunk>,
+}
+
+/// Rows (or whole products' rows) the tuner's probes cover at least: a
+/// probe must give a large tile enough workgroups to fill a big GPU.
+pub const PROBE_ROWS: u64 = 2048;
+
+impl Matmul {
+    /// Check a batch of products against the kernels' constraints and the
+    /// device's limits without allocating anything; returns the chunks.
+    fn plan(ctx: &GpuContext, s: ProductShape, dtype: DType) -> Result<Vec<Chunk>> {
+        let ProductShape { batch, m, n, k } = s;
+        if batch == 0 || m == 0 || n == 0 || k == 0 {
+            return Err(Error::ZeroSize {
+                what: "matrix dimensions",
+            });
+        }
+        if !k.is_multiple_of(4) || !n.is_multiple_of(4) {
+            return Err(Error::Invalid(format!(
+                "the matmul kernels need k and n to be multiples of 4, got n = {n}, k = {k}"
+            )));
+        }
+        require(ctx, dtype)?;
+        let l = &ctx.caps.limits;
+        let size = dtype.size();
+        for (label, elems) in [("A", m * k), ("W", n * k), ("C", m * n)] {
+            let what = format!("matrix {label} of {batch} x {m}x{n}x{k} {}", dtype.name());
+            ctx.check_buffer(&what, batch * elems * size)?;
+        }
+        chunks(
+            s,
+            size,
+            l.max_storage_buffer_binding_size,
+            l.min_storage_buffer_offset_alignment as u64,
+            l.max_compute_workgroups_per_dimension as u64,
+        )
+    }
+
+    /// Check that a batch of products can run here, allocating nothing.
+    pub fn check(ctx: &GpuContext, shape: ProductShape, dtype: DType) -> Result<()> {
+        Self::plan(ctx, shape, dtype).map(drop)
+    }
+
+    /// Check, allocate and fill `copies` copies of the operands.
+    pub fn new(ctx: &GpuContext, shape: ProductShape, dtype: DType, copies: u32) -> Result<Self> {
+        let chunks = Self::plan(ctx, shape, dtype)?;
+        let ProductShape { batch, m, n, k } = shape;
+        let s = dtype.size();
+        let copies = (0..copies.max(1))
+            .map(|_| {
+                let a = ctx.operand_buffer("matrix A", batch * m * k * s)?;
+                let w = ctx.operand_buffer("matrix W", batch * n * k * s)?;
+                let c = ctx.operand_buffer("matrix C", batch * m * n * s)?;
+                fill(ctx, &a, reference::A, batch * m * k, dtype)?;
+                fill(ctx, &w, reference::W, batch * n * k, dtype)?;
+                Ok(Operands { a, w, c })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            shape,
+            dtype,
+            copies,
+            chunks,
+        })
+    }
+
+    /// One m x n x k product with one copy of the operands.
+    pub fn single(ctx: &GpuContext, m: u64, n: u64, k: u64, dtype: DType) -> Result<Self> {
+        Self::new(ctx, ProductShape { batch: 1, m, n, k }, dtype, 1)
+    }
+
+    /// Dispatches per run of the op (one per chunk).
+    pub fn dispatches(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// The chunks restricted to the first `products` products and their first
+    /// `rows` rows.
+    fn view(&self, products: u64, rows: u64) -> Vec<Chunk> {
+        self.chunks
+            .iter()
+            .filter(|c| c.b0 < products && c.m0 < rows)
+            .map(|c| Chunk {
+                bc: c.bc.min(products - c.b0),
+                mc: c.mc.min(rows - c.m0),
+                ..*c
+            })
+            .collect()
+    }
+
+    /// (products, rows) of `extent`: a probe covers the first
+    /// [`PROBE_ROWS`] rows of a single product, or as many whole products
+    /// of a batch as hold that many rows.
+    fn covered(&self, extent: Extent) -> (u64, u64) {
+        let ProductShape { batch, m, .. } = self.shape;
+        match extent {
+            Extent::Whole => (batch, m),
+            Extent::Probe if batch == 1 => (1, m.min(PROBE_ROWS)),
+            Extent::Probe => (PROBE_ROWS.div_ceil(m).clamp(1, batch), m),
+        }
+    }
+
+    /// Compare sampled elements of C (copy `copy`) with f64 dot products on
+    /// the host: the corners and `samples` random elements of the first
+    /// `products` products and their first `rows` rows.
+    pub fn verify_within(
+        &self,
+        ctx: &GpuContext,
+        copy: usize,
+        products: u64,
+        rows: u64,
+        samples: u64,
+    ) -> Result<Verification> {
+        let (bt, m, n, k) = (products, rows, self.shape.n, self.shape.k);
+        let full_m = self.shape.m;
+        let mut points = vec![
+            (0, 0, 0),
+            (0, m - 1, n - 1),
+            (bt - 1, 0, n - 1),
+            (bt - 1, m - 1, 0),
+        ];
+        let mut rng = XorShift::new(0x1234_5678_9ABC_DEF1 ^ (m << 40) ^ (n << 20) ^ k ^ (bt << 50));
+        for _ in 0..samples {
+            points.push((rng.below(bt), rng.below(m), rng.below(n)));
+        }
+        let index = |(b, r, c): (u64, u64, u64)| (b * full_m + r) * n + c;
+        let ranges: Vec<(u64, u64)> = points.iter().map(|&p| (index(p), 1)).collect();
+        let got = ctx.read_ranges(&self.copies[copy].c, self.dtype, &ranges)?;
+        let mut v = Verification::new(reference::tolerance(self.dtype));
+        for (&(b, r, c), got) in points.iter().zip(&got) {
+            let (want, scale) = reference::element(b * full_m + r, b * n + c, k);
+            v.add_scaled(got[0] as f64, want, scale);
+        }
+        Ok(v)
+    }
+
+    /// Uniforms and bind groups of `chunks` for a compiled `pipe`, per copy.
+    fn bind(
+        &self,
+        ctx: &GpuContext,
+        config: MatmulConfig,
+        pipe: &wgpu::ComputePipeline,
+        chunks: &[Chunk],
+    ) -> Result<(Vec<Vec<Step>>, Vec<wgpu::Buffer>)> {
+        let ProductShape { m, n, k, .. } = self.shape;
+        let s = self.dtype.size();
+        let (bm, bn) = config.block();
+        let params: Vec<wgpu::Buffer> = chunks
+            .iter()
+            .map(|ch| {
+                let p = Params {
+                    m: ch.mc as u32,
+                    n: ch.nc as u32,
+                    k4: (k / 4) as u32,
+                    ldc: n as u32,
+                    c_col: ch.n0 as u32,
+                    a_bstride: (m * k / 4) as u32,
+                    w_bstride: (n * k / 4) as u32,
+                    c_bstride: (m * n) as u32,
+                };
+                ctx.uniform_buffer("matmul params", bytemuck::bytes_of(&p))
+            })
+            .collect();
+        let copies = self
+            .copies
+            .iter()
+            .map(|ops| {
+                chunks
+                    .iter()
+                    .zip(&params)
+                    .map(|(ch, p)| {
+                        // Rows of the stacked operands this chunk reads or writes.
+                        let a_rows = (ch.b0 * m + ch.m0, (ch.bc - 1) * m + ch.mc);
+                        let w_rows = (ch.b0 * n + ch.n0, (ch.bc - 1) * n + ch.nc);
+                        let bind_group = ctx.bind_group(
+                            pipe,
+                            &[
+                                p.as_entire_binding(),
+                                range(&ops.a, a_rows.0, a_rows.1, k * s),
+                                range(&ops.w, w_rows.0, w_rows.1, k * s),
+                                range(&ops.c, a_rows.0, a_rows.1, n * s),
+                            ],
+                        )?;
+                        let (cols, rws) = (ch.nc.div_ceil(bn) as u32, ch.mc.div_ceil(bm) as u32);
+                        let (x, y) = if config.rows_along_x() {
+                            (rws, cols)
+                        } else {
+                            (cols, rws)
+                        };
+                        Ok(Step {
+                            pipeline: 0,
+                            bind_group,
+                            workgroups: [x, y, ch.bc as u32],
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((copies, params))
+    }
+}
+
+impl Kernel for Matmul {
+    type Config = MatmulConfig;
+
+    fn candidates(&self, caps: &Capabilities) -> Vec<MatmulConfig> {
+        MatmulConfig::candidates(self.shape.m, caps)
+    }
+
+    fn prepare(
+        &self,
+        ctx: &GpuContext,
+        config: MatmulConfig,
+        extent: Extent,
+    ) -> Result<Prepared<MatmulConfig>> {
+        let (products, rows) = self.covered(extent);
+        let chunks = self.view(products, rows);
+        let largest = chunks
+            .iter()
+            .fold((0, 0), |acc, c| (acc.0.max(c.mc), acc.1.max(c.nc)));
+        if let Some(why) = config.unsupported(&ctx.caps, self.dtype, largest.0, largest.1) {
+            return Err(Error::Invalid(format!("{config:?}: {why}")));
+        }
+        let base = if config.uses_subgroups() {
+            subgroup_module()
+        } else {
+            SHADER.to_string()
+        };
+        let bindings = [
+            Binding::Uniform,
+            Binding::ReadOnly,
+            Binding::ReadOnly,
+            Binding::ReadWrite,
+        ];
+        let pipe = ctx.pipeline(
+            &format!("matmul {} {}", config.entry(), self.dtype.name()),
+            &source(&base, self.dtype),
+            config.entry(),
+            &bindings,
+            &config.constants(),
+        )?;
+        let (copies, keep) = self.bind(ctx, config, &pipe, &chunks)?;
+        let total = (self.shape.batch * self.shape.m) as f64;
+        Ok(Prepared {
+            config,
+            dispatches: Dispatches {
+                pipelines: vec![pipe],
+                copies,
+                keep,
+            },
+            fraction: (products * rows) as f64 / total,
+            products,
+            rows,
+        })
+    }
+
+    fn clear_output(&self, ctx: &GpuContext) {
+        for ops in &self.copies {
+            ctx.clear(&ops.c);
+        }
+    }
+
+    fn verify(
+        &self,
+        ctx: &GpuContext,
+        prepared: &Prepared<MatmulConfig>,
+        samples: u64,
+    ) -> Result<Verification> {
+        let copy = self.verified_copies(prepared).start;
+        self.verify_within(ctx, copy, prepared.products, prepared.rows, samples)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(batch: u64, m: u64, n: u64, k: u64) -> ProductShape {
+        ProductShape { batch, m, n, k }
+    }
+
+    #[test]
+    fn chunks_cover_everything_within_the_binding() {
+        // Llama-7B up projection at S = 4096 in f32 against lavapipe's 128 MiB.
+        let (m, n, k, s, b) = (4096, 11008, 4096, 4, 128 << 20);
+        let cs = chunks(shape(1, m, n, k), s, b, 256, 65535).unwrap();
+        let area: u64 = cs.iter().map(|c| c.mc * c.nc).sum();
+        assert_eq!(area, m * n);
+        for c in &cs {
+            assert!(
+                c.mc * k * s <= b && c.mc * n * s <= b && c.nc * k * s <= b,
+                "{c:?}"
+            );
+            assert_eq!(c.m0 % 64, 0);
+            assert_eq!(c.n0 % 64, 0);
+        }
+        // W: 11008 rows of 16 KiB = 172 MiB: two row chunks of W.
+        assert_eq!(cs.iter().map(|c| c.n0).max(), Some(8192));
+        // Small problems are one chunk.
+        assert_eq!(
+            chunks(shape(1, 128, 4096, 4096), 2, b, 256, 65535)
+                .unwrap()
+                .len(),
+            1
+        );
+        // A row that cannot fit 64 times is an error, not a panic.
+        assert!(chunks(shape(1, 64, 64, 1 << 22), 4, b, 256, 65535).is_err());
+    }
+
+    #[test]
+    fn batches_split_by_whole_aligned_products() {
+        // Prefill qk of Llama-7B at S = 2048 in f32: 32 heads of 2048 x 2048
+        // scores (16 MiB each) against a 128 MiB binding: 8 heads a dispatch.
+        let cs = chunks(shape(32, 2048, 2048, 128), 4, 128 << 20, 256, 65535).unwrap();
+        assert_eq!(cs.len(), 4);
+        assert!(cs.iter().all(|c| c.bc == 8 && c.mc == 2048 && c.nc == 2048));
+        // Tiny products whose A rows are 8 bytes: chunks must start at
+        // multiples of 32 products to keep A's offsets 256-aligned.
+        let cs = chunks(shape(4096, 1, 64, 4), 2, 64 << 10, 256, 65535).unwrap();
+        assert!(cs.iter().all(|c| c.b0 % 32 == 0 && c.bc == 128), "{cs:?}");
+        assert_eq!(cs.iter().map(|c| c.bc).sum::<u64>(), 4096);
+        let cs = chunks(shape(70_000, 1, 4, 4), 4, 128 << 20, 256, 65535).unwrap();
+        assert!(cs.iter().all(|c| c.bc <= 65535));
+    }
+
+    #[test]
+    fn f16_source_is_generated() {
+        let s = source(SHADER, DType::F16);
+        assert!(s.contains("enable f16;\nalias T = f16;"));
+        assert_eq!(source(SHADER, DType::F32), SHADER);
+    }
+}

@@ -1,0 +1,245 @@
+//! The unfused attention's softmax, timed as its own step between the score
+//! product (qk) and the value product (pv). WGSL: `shaders/softmax.wgsl`.
+//! Configurations in [`config`], accounting in [`accounting`], the CPU twin
+//! in [`reference`]. The layout and mask are those of
+//! [`AttentionShape`]: `batch` products of `rows` query rows of `keys`
+//! scores.
+//!
+//! Verification: the scores are hashed values, so the host recomputes any
+//! row in f64; every element of each sampled row is compared, its error
+//! judged against its own size (floored at 1% of the row's largest
+//! probability).
+
+pub mod accounting;
+pub mod config;
+pub mod reference;
+
+pub use config::SoftmaxConfig;
+
+use super::attention::accounting::AttentionShape;
+use super::{
+    batch_chunks_on, fill, read_sampled_rows, require, source, DType, Dispatches, Extent, Kernel,
+    Prepared, Step, Verification,
+};
+use crate::error::{Error, Result};
+use crate::gpu::{range, Binding, Capabilities, GpuContext};
+
+/// The WGSL.
+pub const SHADER: &str = include_str!("../../../shaders/softmax.wgsl");
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    n: u32,
+    q_len: u32,
+    scale: f32,
+    nx: u32,
+    _pad: [u32; 3],
+}
+
+/// Scores and probabilities of a batch of softmaxes on the GPU, per copy.
+pub struct Softmax {
+    /// The shape.
+    pub shape: AttentionShape,
+    /// Element type.
+    pub dtype: DType,
+    copies: Vec<(wgpu::Buffer, wgpu::Buffer)>,
+    chunks: Vec<(u64, u64)>,
+}
+
+/// Bytes of work a probe covers at least (whole products).
+const PROBE_BYTES: u64 = 64 << 20;
+
+impl Softmax {
+    /// Check the sizes against the kernel and `ctx`'s limits, allocating
+    /// nothing; returns the products of each dispatch.
+    pub fn check(ctx: &GpuContext, s: AttentionShape, dtype: DType) -> Result<Vec<(u64, u64)>> {
+        let AttentionShape {
+            batch,
+            rows,
+            keys: n,
+            q_len,
+            ..
+        } = s;
+        if batch == 0 || rows == 0 || n == 0 || q_len == 0 {
+            return Err(Error::ZeroSize {
+                what: "softmax dimensions",
+            });
+        }
+        if q_len > n || !rows.is_multiple_of(q_len) {
+            return Err(Error::Invalid(format!(
+                "softmax: {rows} rows are not whole query heads of {q_len} positions over {n} keys"
+            )));
+        }
+        require(ctx, dtype)?;
+        let l = &ctx.caps.limits;
+        let max_dim = l.max_compute_workgroups_per_dimension as u64;
+        if rows > max_dim * max_dim {
+            return Err(Error::ExceedsLimit {
+                what: "softmax rows per product".into(),
+                requested: rows,
+                limit_name: "max_compute_workgroups_per_dimension squared",
+                limit: max_dim * max_dim,
+            });
+        }
+        let what = format!("softmax scores of {batch} x {rows}x{n} {}", dtype.name());
+        ctx.check_buffer(&what, batch * rows * n * dtype.size())?;
+        let per = rows * n * dtype.size();
+        batch_chunks_on(
+            ctx,
+            batch,
+            &[per],
+            &format!("softmax product(s) of {rows}x{n}"),
+        )
+    }
+
+    /// Check, allocate and fill `copies` copies of the scores.
+    pub fn new(ctx: &GpuContext, shape: AttentionShape, dtype: DType, copies: u32) -> Result<Self> {
+        let chunks = Self::check(ctx, shape, dtype)?;
+        let elems = shape.batch * shape.rows * shape.keys;
+        let copies = (0..copies.max(1))
+            .map(|_| {
+                let x = ctx.operand_buffer("softmax scores", elems * dtype.size())?;
+                let y = ctx.operand_buffer("softmax probabilities", elems * dtype.size())?;
+                fill(ctx, &x, reference::SCORES, elems, dtype)?;
+                Ok((x, y))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            shape,
+            dtype,
+            copies,
+            chunks,
+        })
+    }
+
+    fn products(&self, extent: Extent) -> u64 {
+        match extent {
+            Extent::Whole => self.shape.batch,
+            Extent::Probe => {
+                let per = self.shape.rows * self.shape.keys * self.dtype.size();
+                PROBE_BYTES.div_ceil(per).clamp(1, self.shape.batch)
+            }
+        }
+    }
+}
+
+impl Kernel for Softmax {
+    type Config = SoftmaxConfig;
+
+    fn candidates(&self, _caps: &Capabilities) -> Vec<SoftmaxConfig> {
+        SoftmaxConfig::candidates()
+    }
+
+    fn prepare(
+        &self,
+        ctx: &GpuContext,
+        config: SoftmaxConfig,
+        extent: Extent,
+    ) -> Result<Prepared<SoftmaxConfig>> {
+        let products = self.products(extent);
+        let wg = config.workgroup_size();
+        if !wg.is_power_of_two() {
+            return Err(Error::Invalid(format!(
+                "softmax workgroup size {wg} is not a power of two"
+            )));
+        }
+        ctx.check_workgroup_size("softmax workgroup", wg)?;
+        let pipe = ctx.pipeline(
+            &format!("softmax {}", self.dtype.name()),
+            &source(SHADER, self.dtype),
+            config.entry(),
+            &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
+            &[("WG", wg as f64)],
+        )?;
+        let s = self.shape;
+        let max_dim = ctx.caps.limits.max_compute_workgroups_per_dimension as u64;
+        let groups = s.rows.div_ceil(config.rows_per_workgroup());
+        let nx = groups.min(max_dim);
+        let ny = groups.div_ceil(nx);
+        let params = Params {
+            rows: s.rows as u32,
+            n: s.keys as u32,
+            q_len: s.q_len as u32,
+            scale: (1.0 / (s.head_dim.max(1) as f64).sqrt()) as f32,
+            nx: nx as u32,
+            _pad: [0; 3],
+        };
+        let ubuf = ctx.uniform_buffer("softmax params", bytemuck::bytes_of(&params));
+        let per = s.rows * s.keys;
+        let size = self.dtype.size();
+        let copies = self
+            .copies
+            .iter()
+            .map(|(x, y)| {
+                self.chunks
+                    .iter()
+                    .filter(|&&(b0, _)| b0 < products)
+                    .map(|&(b0, bc)| {
+                        let bc = bc.min(products - b0);
+                        let bind_group = ctx.bind_group(
+                            &pipe,
+                            &[
+                                ubuf.as_entire_binding(),
+                                range(x, b0 * per, bc * per, size),
+                                range(y, b0 * per, bc * per, size),
+                            ],
+                        )?;
+                        let workgroups =
+                            ctx.check_workgroups(&format!("{config}"), [nx, ny, bc])?;
+                        Ok(Step {
+                            pipeline: 0,
+                            bind_group,
+                            workgroups,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Prepared {
+            config,
+            dispatches: Dispatches {
+                pipelines: vec![pipe],
+                copies,
+                keep: vec![ubuf],
+            },
+            fraction: products as f64 / s.batch as f64,
+            products,
+            rows: s.rows,
+        })
+    }
+
+    fn clear_output(&self, ctx: &GpuContext) {
+        for (_, y) in &self.copies {
+            ctx.clear(y);
+        }
+    }
+
+    fn verify(
+        &self,
+        ctx: &GpuContext,
+        prepared: &Prepared<SoftmaxConfig>,
+        samples: u64,
+    ) -> Result<Verification> {
+        let s = self.shape;
+        let copy = self.verified_copies(prepared).start;
+        let rows = read_sampled_rows(
+            ctx,
+            &self.copies[copy].1,
+            self.dtype,
+            (prepared.products, s.rows, s.keys),
+            0x5EED ^ s.keys,
+            samples,
+        )?;
+        let mut v = Verification::new(reference::tolerance(self.dtype));
+        for ((b, r), got) in rows {
+            let want = reference::row(&s, b, r);
+            let top = want.iter().copied().fold(0.0, f64::max);
+            for (&g, &w) in got.iter().zip(&want) {
+                v.add_scaled(g as f64, w, w.abs() + 0.01 * top);
+            }
+        }
+        Ok(v)
+    }
+}

@@ -1,0 +1,91 @@
+//! The streaming ops and their bytes: `(arrays read + arrays written) * 4 *
+//! n` per dispatch over arrays of `n` f32 elements; dot writes one 16-byte
+//! partial sum per invocation instead of an array. FLOPs are not counted
+//! (negligible at their intensity, as in BabelStream).
+
+use serde::{Deserialize, Serialize};
+
+/// The streaming operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamOp {
+    /// c = a
+    Copy,
+    /// b = s * c
+    Scale,
+    /// c = a + b
+    Add,
+    /// a = b + s * c
+    Triad,
+    /// per-invocation partial sums of a . b, into c
+    Dot,
+}
+
+impl std::fmt::Display for StreamOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl StreamOp {
+    /// In the order they run (each depends on the previous one's output).
+    pub const ALL: [Self; 5] = [Self::Copy, Self::Scale, Self::Add, Self::Triad, Self::Dot];
+
+    /// Entry point name in the shader, also the op's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Copy => "copy",
+            Self::Scale => "scale",
+            Self::Add => "add",
+            Self::Triad => "triad",
+            Self::Dot => "dot",
+        }
+    }
+
+    /// Arrays read per element.
+    pub fn reads(self) -> u64 {
+        match self {
+            Self::Copy | Self::Scale => 1,
+            Self::Add | Self::Triad | Self::Dot => 2,
+        }
+    }
+
+    /// Bytes one dispatch moves over `elements` f32 elements with
+    /// `invocations` invocations: reads + writes.
+    pub fn bytes(self, elements: u64, invocations: u64) -> u64 {
+        let read = self.reads() * 4 * elements;
+        match self {
+            Self::Dot => read + 16 * invocations.min(elements / 4),
+            _ => read + 4 * elements,
+        }
+    }
+
+    /// Index of the array the op writes (0 = a, 1 = b, 2 = c).
+    pub fn output(self) -> usize {
+        match self {
+            Self::Copy | Self::Add | Self::Dot => 2,
+            Self::Scale => 1,
+            Self::Triad => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_per_dispatch_by_hand() {
+        // 1 Mi elements of 4 bytes: copy/scale read 1 array and write 1,
+        // add/triad read 2 and write 1.
+        let n = 1 << 20;
+        assert_eq!(StreamOp::Copy.bytes(n, 4096), 8 << 20);
+        assert_eq!(StreamOp::Scale.bytes(n, 4096), 8 << 20);
+        assert_eq!(StreamOp::Add.bytes(n, 4096), 12 << 20);
+        assert_eq!(StreamOp::Triad.bytes(n, 4096), 12 << 20);
+        // dot: 2 arrays read, one 16-byte partial per invocation written
+        assert_eq!(StreamOp::Dot.bytes(n, 4096), (8 << 20) + 16 * 4096);
+        // never more partials than vec4 elements
+        assert_eq!(StreamOp::Dot.bytes(16, 4096), 8 * 16 + 16 * 4);
+    }
+}

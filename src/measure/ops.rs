@@ -1,0 +1,128 @@
+//! One op of the plan on one device: its kernel chosen by the op's shape,
+//! sizes checked before anything runs, then tuned (or not, when the
+//! configuration is known), measured and verified into a [`Point`].
+//!
+//! This is the one place that maps op kinds to kernels: adding a kernel
+//! adds an arm to each match here, and the compiler asks for it.
+
+use super::timer::Timer;
+use super::tuner::{self, Measured};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::kernels::attention::Attention;
+use crate::kernels::matmul::Matmul;
+use crate::kernels::softmax::Softmax;
+use crate::kernels::{DType, Kernel, KernelConfig};
+use crate::plan::{Op, OpShape};
+use crate::results::{Point, Trial};
+use crate::settings::SuiteConfig;
+
+/// Check that `op` can run on `ctx` (sizes against limits, dtype support)
+/// without allocating anything, so a run can refuse bad sizes up front.
+pub fn check(ctx: &GpuContext, op: &Op) -> Result<()> {
+    match op.shape {
+        OpShape::Product(s) => Matmul::check(ctx, s, op.dtype),
+        OpShape::Softmax(s) => Softmax::check(ctx, s, op.dtype).map(drop),
+        OpShape::Attention(s) => Attention::check(ctx, s, op.dtype).map(drop),
+    }
+    .map_err(|e| Error::Invalid(format!("{}: {e}", op.label())))
+}
+
+/// How to choose the op's configuration.
+#[derive(Debug, Clone)]
+pub enum Tuning {
+    /// Probe every candidate and keep the fastest verified one.
+    Search,
+    /// Use this configuration (chosen earlier), with the trials of the
+    /// search that chose it and its estimate.
+    Known {
+        /// The configuration.
+        config: KernelConfig,
+        /// The trials of the search that chose it (kept in the point).
+        trials: Vec<Trial>,
+        /// Time per run the search or an earlier measurement gave.
+        estimate_s: Option<f64>,
+    },
+}
+
+/// Tune (or not), measure and verify `op` into a point.
+pub fn measure(
+    ctx: &GpuContext,
+    timer: &Timer,
+    cfg: &SuiteConfig,
+    op: &Op,
+    tuning: Tuning,
+) -> Result<Point> {
+    let (config, trials, m) = match op.shape {
+        OpShape::Product(s) => run(
+            ctx,
+            timer,
+            cfg,
+            op,
+            &Matmul::new(ctx, s, op.dtype, 1)?,
+            tuning,
+        ),
+        OpShape::Softmax(s) => run(
+            ctx,
+            timer,
+            cfg,
+            op,
+            &Softmax::new(ctx, s, op.dtype, 1)?,
+            tuning,
+        ),
+        OpShape::Attention(s) => run(
+            ctx,
+            timer,
+            cfg,
+            op,
+            &Attention::new(ctx, s, op.dtype, 1)?,
+            tuning,
+        ),
+    }?;
+    let median_s = m.timing.summary.median;
+    Ok(Point {
+        op: op.clone(),
+        flops: op.flops(),
+        bytes: op.bytes(),
+        intensity: op.intensity(),
+        kernel: config,
+        accumulate: DType::F32,
+        dispatches_per_op: m.dispatches_per_op,
+        tuning: trials,
+        median_s,
+        flops_per_s: op.flops() as f64 / median_s,
+        bytes_per_s: op.bytes() as f64 / median_s,
+        verified: m.verification.passed(),
+        verification: m.verification,
+        timing: m.timing,
+    })
+}
+
+/// [`measure`] for one kernel type.
+fn run<K>(
+    ctx: &GpuContext,
+    timer: &Timer,
+    cfg: &SuiteConfig,
+    op: &Op,
+    kernel: &K,
+    tuning: Tuning,
+) -> Result<(KernelConfig, Vec<Trial>, Measured)>
+where
+    K: Kernel,
+    K::Config: Into<KernelConfig> + TryFrom<KernelConfig, Error = Error>,
+{
+    let label = op.label();
+    let (config, trials, estimate) = match tuning {
+        Tuning::Search => {
+            let c = tuner::tune(ctx, timer, cfg, &label, kernel)?;
+            (c.config, c.trials, Some(c.estimate_s))
+        }
+        Tuning::Known {
+            config,
+            trials,
+            estimate_s,
+        } => (K::Config::try_from(config)?, trials, estimate_s),
+    };
+    let m = tuner::measure(ctx, timer, cfg, &label, kernel, config, estimate)?;
+    Ok((config.into(), trials, m))
+}

@@ -1,0 +1,58 @@
+//! What a measurement keeps: every sample, the clock that took it, and the
+//! timer's own calibration.
+
+use serde::{Deserialize, Serialize};
+
+use super::Summary;
+
+/// Which clock produced a measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    /// Begin/end-of-pass GPU timestamps (`TIMESTAMP_QUERY`).
+    GpuTimestamp,
+    /// Host wall clock around submit + wait.
+    WallClock,
+}
+
+/// What the results file records about the timer of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimerInfo {
+    /// The clock used for every measurement of the run.
+    pub kind: TimerKind,
+    /// Nanoseconds per timestamp tick (GPU timestamps only).
+    pub timestamp_period_ns: Option<f64>,
+    /// Median cost of an empty pass in seconds, subtracted from every batch.
+    pub empty_pass_s: f64,
+    /// How many empty passes that median is taken over.
+    pub empty_pass_samples: usize,
+}
+
+/// One kernel's timing: every sample kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// The clock used.
+    pub timer: TimerKind,
+    /// Dispatches per batch (per sample).
+    pub dispatches_per_sample: u32,
+    /// Seconds per dispatch, one value per valid batch.
+    pub samples_s: Vec<f64>,
+    /// Host wall-clock seconds per dispatch for the same batches (overhead
+    /// included), kept as a cross-check of the GPU clock.
+    pub wall_samples_s: Vec<f64>,
+    /// Batches discarded because their time was zero or negative.
+    pub discarded: usize,
+    /// Statistics over `samples_s`.
+    pub summary: Summary,
+}
+
+impl Measurement {
+    /// Fold the samples of a later measurement of the same kernel in
+    /// (seconds per dispatch, whatever each batch's size).
+    pub fn merge(&mut self, later: &Measurement) {
+        self.samples_s.extend(&later.samples_s);
+        self.wall_samples_s.extend(&later.wall_samples_s);
+        self.discarded += later.discarded;
+        self.summary = Summary::of(&self.samples_s).unwrap_or(self.summary);
+    }
+}

@@ -1,0 +1,301 @@
+//! The roof kernels on every software adapter, checked against their CPU
+//! references, and the timer that measures them.
+
+use crate::common;
+use wgpu_roofline::kernels::peak::{Peak, PeakConfig, PeakParams};
+use wgpu_roofline::kernels::stream::{Stream, StreamOp, StreamParams};
+use wgpu_roofline::kernels::{run_and_verify, DType, Extent, Kernel, RoofKind};
+use wgpu_roofline::measure::observer::Observer;
+use wgpu_roofline::measure::{roofs, Timer, TimerPreference};
+use wgpu_roofline::results::{Ceilings, KernelRecord};
+use wgpu_roofline::settings::{RoofsConfig, TimingConfig};
+use wgpu_roofline::stats::TimerKind;
+
+fn quick() -> TimingConfig {
+    TimingConfig {
+        warmup: 1,
+        repeats: 3,
+        min_batch_s: 0.001,
+        max_dispatches: 50,
+    }
+}
+
+/// Records what the roofs report.
+#[derive(Default)]
+struct Recorder {
+    steps: Vec<String>,
+    roofs: Vec<String>,
+}
+
+impl Observer for Recorder {
+    fn step(&mut self, label: &str) {
+        self.steps.push(label.to_string());
+    }
+    fn roof(&mut self, k: &KernelRecord) {
+        self.roofs.push(k.name.clone());
+    }
+}
+
+#[test]
+fn stream_kernels_match_reference() {
+    for mut ctx in common::contexts("stream_kernels_match_reference") {
+        let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
+        // An odd number of vec4s, two sets, and few workgroups so that the
+        // grid-stride loop wraps several times.
+        let params = StreamParams {
+            array_bytes: 16 * 10_007,
+            sets: 2,
+            workgroup_size: 64,
+            vec4_per_invocation: 7,
+        };
+        for checked in [false, true] {
+            ctx.shader_checks = checked;
+            let cfg = RoofsConfig {
+                stream: params,
+                peaks: vec![],
+                timing: quick(),
+                shader_checks: checked,
+                ..RoofsConfig::for_device(&ctx.caps)
+            };
+            let mut seen = Recorder::default();
+            let records = roofs::measure(&ctx, &timer, &cfg, &mut seen).unwrap();
+            let names = [
+                "stream.copy",
+                "stream.scale",
+                "stream.add",
+                "stream.triad",
+                "stream.dot",
+            ];
+            assert_eq!(seen.steps, names);
+            assert_eq!(seen.roofs, names);
+            for (r, op) in records.iter().zip(StreamOp::ALL) {
+                assert!(
+                    r.verified,
+                    "{} on {}: {:?}",
+                    r.name,
+                    common::label(&ctx),
+                    r.verification
+                );
+                // 10007 vec4s, 64 x 7 per workgroup: 23 workgroups, so a
+                // grid stride of 23 * 64 = 1472 invocations.
+                let checked_elements = match op {
+                    StreamOp::Dot => 1472 * 4, // every partial sum, 4 lanes each
+                    _ => 40_028,               // every element
+                };
+                assert_eq!(r.verification.checked, 2 * checked_elements, "both sets");
+                assert_eq!(r.bytes_per_dispatch, op.bytes(40_028, 1472));
+                assert_eq!(r.roof, RoofKind::Memory);
+                assert_eq!(r.shader_checks, checked);
+                assert!(r.bytes_per_s > 0.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_stream_op_that_writes_nothing_fails_verification() {
+    let Some(ctx) = common::contexts("a_stream_op_that_writes_nothing_fails_verification")
+        .into_iter()
+        .next()
+    else {
+        return;
+    };
+    let params = StreamParams {
+        array_bytes: 1 << 12,
+        sets: 1,
+        workgroup_size: 64,
+        vec4_per_invocation: 1,
+    };
+    let s = Stream::new(&ctx, params).unwrap();
+    // Scale before copy ran: c still holds its own initial values, so b = s * c
+    // is not what the sequence copy, scale gives.
+    let p = s.prepare(&ctx, StreamOp::Scale, Extent::Whole).unwrap();
+    let v = run_and_verify(&ctx, &s, &p, 0).unwrap();
+    assert!(!v.passed(), "{v:?}");
+}
+
+#[test]
+fn peak_kernels_match_reference_exactly() {
+    for mut ctx in common::contexts("peak_kernels_match_reference_exactly") {
+        if common::in_ci() && ctx.adapter.backend == "vulkan" {
+            assert!(
+                ctx.caps.f16,
+                "CI's lavapipe must have SHADER_F16 (Mesa 25 from bookworm-backports)"
+            );
+        }
+        for dtype in common::dtypes(&ctx) {
+            let params = PeakParams {
+                dtype,
+                workgroup_size: 64,
+                workgroups: 5,
+            };
+            let peak = Peak::new(&ctx, params, vec![1, 3, 8]).unwrap();
+            // Within the first half period, and past two of them (f16's wave
+            // turns every 384 steps): exact either way.
+            for iterations in [296, 1000] {
+                for chains in [1, 3, 8] {
+                    ctx.shader_checks = chains == 3;
+                    let config = PeakConfig { chains, iterations };
+                    let p = peak.prepare(&ctx, config, Extent::Whole).unwrap();
+                    let v = run_and_verify(&ctx, &peak, &p, 0).unwrap();
+                    assert!(
+                        v.passed(),
+                        "{} x{chains} {iterations} on {}: {v:?}",
+                        peak.name(config),
+                        common::label(&ctx),
+                    );
+                    assert_eq!(v.checked, 320);
+                    assert_eq!(
+                        peak.flops(config),
+                        320 * iterations as u64 * chains as u64 * 8
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn f16_without_the_feature_is_refused() {
+    for ctx in common::contexts("f16_without_the_feature_is_refused") {
+        if ctx.caps.f16 {
+            continue;
+        }
+        let e = Peak::new(&ctx, PeakParams::default_for(DType::F16), vec![4])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("SHADER_F16"), "{e}");
+    }
+}
+
+#[test]
+fn oversized_and_empty_buffers_are_errors_not_panics() {
+    for ctx in common::contexts("oversized_and_empty_buffers_are_errors_not_panics") {
+        let limit = ctx.caps.limits.max_storage_buffer_binding_size;
+        for (bytes, want) in [(0, "greater than zero"), (limit + 16, "exceeds")] {
+            let params = StreamParams {
+                array_bytes: bytes,
+                sets: 1,
+                workgroup_size: 64,
+                vec4_per_invocation: 1,
+            };
+            let e = Stream::new(&ctx, params).err().unwrap();
+            assert!(e.to_string().contains(want), "{e}");
+        }
+        let mut p = PeakParams::default_for(DType::F32);
+        p.workgroups = ctx.caps.limits.max_compute_workgroups_per_dimension + 1;
+        let e = Peak::new(&ctx, p, vec![4]).err().unwrap();
+        assert!(
+            e.to_string()
+                .contains("max_compute_workgroups_per_dimension"),
+            "{e}"
+        );
+        let e = Peak::new(&ctx, PeakParams::default_for(DType::F32), vec![9])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("MAX_CHAINS"), "{e}");
+    }
+}
+
+#[test]
+fn timers_give_positive_samples_and_say_which_clock() {
+    for ctx in common::contexts("timers_give_positive_samples_and_say_which_clock") {
+        let has_ts = ctx.has(wgpu::Features::TIMESTAMP_QUERY);
+        if common::in_ci() && !has_ts {
+            panic!(
+                "CI's adapters must have TIMESTAMP_QUERY: {}",
+                common::label(&ctx)
+            );
+        }
+        let params = PeakParams {
+            dtype: DType::F32,
+            workgroup_size: 64,
+            workgroups: 2,
+        };
+        let peak = Peak::new(&ctx, params, vec![1]).unwrap();
+        let config = PeakConfig {
+            chains: 1,
+            iterations: 64,
+        };
+        let p = peak.prepare(&ctx, config, Extent::Whole).unwrap();
+        for pref in [TimerPreference::Auto, TimerPreference::Wall] {
+            let timer = Timer::new(&ctx, pref).unwrap();
+            let want = if has_ts && pref == TimerPreference::Auto {
+                TimerKind::GpuTimestamp
+            } else {
+                TimerKind::WallClock
+            };
+            assert_eq!(timer.info().kind, want);
+            assert_eq!(
+                timer.info().timestamp_period_ns.is_some(),
+                want == TimerKind::GpuTimestamp
+            );
+            assert!(timer.info().empty_pass_s >= 0.0);
+            // A tiny kernel: calibration must batch many dispatches.
+            let cfg = TimingConfig {
+                warmup: 1,
+                repeats: 5,
+                min_batch_s: 0.005,
+                max_dispatches: 200,
+            };
+            let t = timer.measure(&ctx, &cfg, "tiny", &p.dispatches).unwrap();
+            assert_eq!(t.timer, want);
+            assert!(t.dispatches_per_sample > 1, "{t:?}");
+            assert_eq!(t.samples_s.len() + t.discarded, 5);
+            assert!(t.samples_s.iter().all(|s| *s > 0.0));
+            assert!(t.summary.min <= t.summary.median && t.summary.median <= t.summary.max);
+        }
+    }
+}
+
+#[test]
+fn ceilings_come_from_verified_kernels_only() {
+    let Some(ctx) = common::contexts("ceilings_come_from_verified_kernels_only")
+        .into_iter()
+        .next()
+    else {
+        return;
+    };
+    let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
+    let cfg = RoofsConfig {
+        stream: StreamParams {
+            array_bytes: 1 << 16,
+            sets: 1,
+            workgroup_size: 64,
+            vec4_per_invocation: 1,
+        },
+        peaks: vec![],
+        timing: quick(),
+        ..RoofsConfig::for_device(&ctx.caps)
+    };
+    let mut records = roofs::measure(&ctx, &timer, &cfg, &mut Recorder::default()).unwrap();
+    let best = records.iter().map(|r| r.bytes_per_s).fold(0.0, f64::max);
+    let c = Ceilings::of(&records).measured;
+    assert_eq!(c.memory_bytes_per_s, Some(best));
+    // Mark the best one unverified: it must no longer set the roof.
+    let i = records.iter().position(|r| r.bytes_per_s == best).unwrap();
+    records[i].verified = false;
+    let c = Ceilings::of(&records).measured;
+    assert!(c.memory_bytes_per_s.unwrap() <= best);
+    assert_ne!(c.memory_kernel.as_deref(), Some(records[i].name.as_str()));
+    // None verified: no roof at all.
+    records.iter_mut().for_each(|r| r.verified = false);
+    assert_eq!(Ceilings::of(&records), Ceilings::default());
+}
+
+#[test]
+fn ci_has_the_software_adapters() {
+    if !common::in_ci() {
+        return;
+    }
+    let ctxs = common::contexts("ci_has_the_software_adapters");
+    let vulkan = ctxs.iter().find(|c| c.adapter.backend == "vulkan");
+    let vulkan = vulkan.expect("CI must see lavapipe on Vulkan");
+    for f in ["SHADER_F16", "TIMESTAMP_QUERY", "SUBGROUP"] {
+        assert!(vulkan.adapter.offers(f), "lavapipe lacks {f}");
+    }
+    assert!(
+        ctxs.iter().any(|c| c.adapter.backend == "gl"),
+        "CI must see llvmpipe on GL"
+    );
+}

@@ -1,0 +1,204 @@
+//! The matmul kernels on every software adapter: every configuration, both
+//! dtypes, odd shapes, split operands, checked against the host.
+
+use crate::common;
+use wgpu_roofline::gpu::GpuContext;
+use wgpu_roofline::kernels::matmul::{Matmul, MatmulConfig, ProductShape};
+use wgpu_roofline::kernels::{run_and_verify, DType, Extent, Kernel};
+use wgpu_roofline::measure::ops::{self, Tuning};
+use wgpu_roofline::measure::{Timer, TimerPreference};
+use wgpu_roofline::model::ModelConfig;
+use wgpu_roofline::plan::{self, OpShape, Phase, Sweep};
+use wgpu_roofline::settings::{SuiteConfig, TimingConfig};
+
+fn every_config(m: u64, ctx: &GpuContext) -> Vec<MatmulConfig> {
+    let mut all = MatmulConfig::candidates(m.max(32), &ctx.caps);
+    all.extend(MatmulConfig::candidates(m.min(8), &ctx.caps));
+    all
+}
+
+fn shape(batch: u64, m: u64, n: u64, k: u64) -> ProductShape {
+    ProductShape { batch, m, n, k }
+}
+
+#[test]
+fn every_configuration_matches_the_host() {
+    for ctx in common::contexts("every_configuration_matches_the_host") {
+        for dtype in common::dtypes(&ctx) {
+            // Shapes that are not multiples of any tile: 70 x 132 x 260,
+            // and a decode-like 3 x 100 x 516.
+            for (m, n, k) in [(70, 132, 260), (3, 100, 516)] {
+                let problem = Matmul::new(&ctx, shape(1, m, n, k), dtype, 1).unwrap();
+                for config in every_config(m, &ctx) {
+                    let p = match problem.prepare(&ctx, config, Extent::Whole) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            assert!(e.to_string().contains("SUBGROUP"), "{config:?}: {e}");
+                            continue;
+                        }
+                    };
+                    let v = run_and_verify(&ctx, &problem, &p, 200).unwrap();
+                    assert!(
+                        v.passed(),
+                        "{config:?} {m}x{n}x{k} {} on {}: {v:?}",
+                        dtype.name(),
+                        common::label(&ctx)
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn batched_products_match_the_host() {
+    for ctx in common::contexts("batched_products_match_the_host") {
+        for dtype in common::dtypes(&ctx) {
+            // Attention-like shapes: 6 products of 40 x 36 x 16 (prefill qk),
+            // and 5 products of 2 x 48 x 64 (decode pv with 2 query heads per
+            // KV head).
+            for (b, m, n, k) in [(6, 40, 36, 16), (5, 2, 48, 64)] {
+                let problem = Matmul::new(&ctx, shape(b, m, n, k), dtype, 1).unwrap();
+                for config in every_config(m, &ctx) {
+                    let Ok(p) = problem.prepare(&ctx, config, Extent::Whole) else {
+                        continue;
+                    };
+                    let v = run_and_verify(&ctx, &problem, &p, 200).unwrap();
+                    assert!(
+                        v.passed(),
+                        "{config:?} {b}x{m}x{n}x{k} {}: {v:?}",
+                        dtype.name()
+                    );
+                }
+            }
+        }
+    }
+    // A batch split across dispatches by a small binding.
+    for small in common::contexts_with("batched_products_match_the_host", |a| wgpu::Limits {
+        max_storage_buffer_binding_size: 16 << 10,
+        ..a.limits()
+    }) {
+        for dtype in common::dtypes(&small) {
+            let problem = Matmul::new(&small, shape(24, 16, 64, 64), dtype, 1).unwrap();
+            assert!(problem.dispatches() > 1);
+            let config = MatmulConfig::candidates(16, &small.caps)[0];
+            let p = problem.prepare(&small, config, Extent::Whole).unwrap();
+            let v = run_and_verify(&small, &problem, &p, 200).unwrap();
+            assert!(v.passed(), "{config:?}: {v:?}");
+        }
+    }
+}
+
+#[test]
+fn a_wrong_result_fails_verification() {
+    let Some(ctx) = common::contexts("a_wrong_result_fails_verification")
+        .into_iter()
+        .next()
+    else {
+        return;
+    };
+    let problem = Matmul::single(&ctx, 64, 64, 64, DType::F32).unwrap();
+    // Nothing ran: C holds zeros, which the host must reject.
+    problem.clear_output(&ctx);
+    let v = problem.verify_within(&ctx, 0, 1, 64, 32).unwrap();
+    assert!(!v.passed(), "{v:?}");
+    assert!(v.mismatches > 30);
+}
+
+#[test]
+fn operands_split_across_bindings_are_verified() {
+    // Pretend the binding limit were tiny: W (256 x 4096 f32 = 4 MiB) and A
+    // must then be bound in 64-row ranges.
+    for small in common::contexts_with("operands_split_across_bindings_are_verified", |a| {
+        wgpu::Limits {
+            max_storage_buffer_binding_size: 1 << 20,
+            ..a.limits()
+        }
+    }) {
+        let problem = Matmul::single(&small, 130, 256, 4096, DType::F32).unwrap();
+        assert!(problem.dispatches() > 4, "{}", problem.dispatches());
+        for config in every_config(130, &small) {
+            if let Ok(p) = problem.prepare(&small, config, Extent::Whole) {
+                let v = run_and_verify(&small, &problem, &p, 100).unwrap();
+                assert!(v.passed(), "{config:?}: {v:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_shapes_are_errors() {
+    let Some(ctx) = common::contexts("bad_shapes_are_errors").into_iter().next() else {
+        return;
+    };
+    let e = Matmul::single(&ctx, 0, 4, 4, DType::F32).err().unwrap();
+    assert!(e.to_string().contains("greater than zero"), "{e}");
+    let e = Matmul::single(&ctx, 4, 4, 6, DType::F32).err().unwrap();
+    assert!(e.to_string().contains("multiples of 4"), "{e}");
+    // A row too long to bind 64 times.
+    let long = ctx.caps.limits.max_storage_buffer_binding_size / 4;
+    let e = Matmul::single(&ctx, 4, 4, long, DType::F32).err().unwrap();
+    assert!(
+        e.to_string().contains("max_storage_buffer_binding_size"),
+        "{e}"
+    );
+    // More rows than one buffer holds.
+    let rows = ctx.caps.limits.max_buffer_size / 16 + 64;
+    let e = Matmul::single(&ctx, rows, 4, 4, DType::F32).err().unwrap();
+    assert!(e.to_string().contains("max_buffer_size"), "{e}");
+}
+
+#[test]
+fn every_op_of_a_plan_is_verified_with_exact_accounting() {
+    for ctx in common::contexts("every_op_of_a_plan_is_verified_with_exact_accounting") {
+        let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
+        let model = ModelConfig::from_json(
+            r#"{"name": "tiny", "hidden_size": 128, "num_attention_heads": 4,
+                "num_key_value_heads": 2, "intermediate_size": 352,
+                "num_hidden_layers": 2, "vocab_size": 1000}"#,
+            "tiny",
+        )
+        .unwrap();
+        let sweep = Sweep {
+            seq_lens: vec![40],
+            prefill_batch: 1,
+            batches: vec![3],
+            context: 64,
+            contexts: vec![16],
+            dtypes: common::dtypes(&ctx),
+            ops: vec![],
+        };
+        let cfg = SuiteConfig {
+            timing: TimingConfig {
+                warmup: 0,
+                repeats: 2,
+                min_batch_s: 0.0,
+                max_dispatches: 4,
+            },
+            ..SuiteConfig::default()
+        };
+        for op in plan::plan(&model, &sweep).unwrap() {
+            let p = ops::measure(&ctx, &timer, &cfg, &op, Tuning::Search).unwrap();
+            assert!(
+                p.verified,
+                "{} on {}: {:?}",
+                op.label(),
+                common::label(&ctx),
+                p.verification
+            );
+            assert_eq!((p.flops, p.bytes), (op.flops(), op.bytes()));
+            assert!(p.tuning.iter().any(|t| t.config == p.kernel && t.verified));
+            if let OpShape::Product(s) = op.shape {
+                assert_eq!(p.flops, 2 * s.batch * s.m * s.n * s.k);
+                assert_eq!(
+                    p.bytes,
+                    op.dtype.size() * s.batch * (s.m * s.k + s.k * s.n + s.m * s.n)
+                );
+                if !op.series.is_attention() {
+                    let m = if op.phase == Phase::Init { 40 } else { 3 };
+                    assert_eq!(s.m, m);
+                }
+            }
+        }
+    }
+}

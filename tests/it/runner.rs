@@ -1,0 +1,178 @@
+//! The runner in-process, observed by a recorder: interrupt, resume and
+//! passes without the binary or signals.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::common;
+use wgpu_roofline::gpu::GpuContext;
+use wgpu_roofline::measure::observer::{Observer, Start};
+use wgpu_roofline::measure::runner::{self, RunSettings};
+use wgpu_roofline::measure::TimerPreference;
+use wgpu_roofline::model::ModelConfig;
+use wgpu_roofline::plan::{self, Sweep};
+use wgpu_roofline::results::{KernelRecord, Point, ResultsFile};
+use wgpu_roofline::roofline::MeasuredCeilings;
+use wgpu_roofline::settings::{DTypeChoice, TimingOverrides};
+use wgpu_roofline::{kernels::DType, Error};
+
+/// Records what the runner reports, and sets `stop` after `stop_after`
+/// points, as Ctrl-C would.
+struct Recorder<'a> {
+    starts: Vec<Start>,
+    steps: Vec<String>,
+    roofs: usize,
+    points: Vec<String>,
+    finished: usize,
+    stop: &'a AtomicBool,
+    stop_after: Option<usize>,
+}
+
+impl<'a> Recorder<'a> {
+    fn new(stop: &'a AtomicBool, stop_after: Option<usize>) -> Self {
+        Self {
+            starts: vec![],
+            steps: vec![],
+            roofs: 0,
+            points: vec![],
+            finished: 0,
+            stop,
+            stop_after,
+        }
+    }
+}
+
+impl Observer for Recorder<'_> {
+    fn started(&mut self, s: &Start) {
+        self.starts.push(s.clone());
+    }
+    fn step(&mut self, label: &str) {
+        self.steps.push(label.to_string());
+    }
+    fn roof(&mut self, _: &KernelRecord) {
+        self.roofs += 1;
+    }
+    fn point(&mut self, p: &Point, _: &MeasuredCeilings) {
+        self.points.push(p.op.label());
+        if Some(self.points.len()) == self.stop_after {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+    }
+    fn finished(&mut self) {
+        self.finished += 1;
+    }
+}
+
+fn settings(passes: u32) -> RunSettings {
+    RunSettings {
+        model: ModelConfig::load(&common::fixture("tiny-model.json")).unwrap(),
+        sweep: Sweep {
+            seq_lens: vec![40],
+            batches: vec![3],
+            context: 64,
+            contexts: vec![],
+            ..Sweep::quick(vec![])
+        },
+        dtypes: DTypeChoice::Only(DType::F32),
+        quick: true,
+        timing: TimingOverrides {
+            repeats: Some(2),
+            warmup: Some(0),
+            min_batch_s: Some(0.001),
+        },
+        samples: 16,
+        passes,
+        timer: TimerPreference::Auto,
+    }
+}
+
+fn first(test: &str) -> Option<GpuContext> {
+    common::contexts(test).into_iter().next()
+}
+
+#[test]
+fn an_interrupted_run_keeps_its_points_and_resumes_in_plan_order() {
+    let Some(ctx) = first("an_interrupted_run_keeps_its_points_and_resumes_in_plan_order") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let stop = AtomicBool::new(false);
+    let mut seen = Recorder::new(&stop, Some(3));
+    let s = settings(1);
+    let o = runner::run(&ctx, &s, &out, &stop, &mut seen).unwrap();
+    assert!(
+        matches!(o.stopped, Some(Error::Interrupted)),
+        "{:?}",
+        o.stopped
+    );
+    assert_eq!(seen.points.len(), 3, "stops after the op in progress");
+    assert_eq!(seen.finished, 1);
+    assert!(seen.roofs >= 6);
+    let kept = ResultsFile::read(&out.join("results.json")).unwrap();
+    assert_eq!(kept.points.len(), 3);
+    assert_eq!(kept.incomplete.as_deref(), Some("interrupted"));
+
+    let stop = AtomicBool::new(false);
+    let mut again = Recorder::new(&stop, None);
+    let o = runner::resume(&ctx, &out, &stop, &mut again).unwrap();
+    assert!(o.stopped.is_none());
+    assert_eq!(again.roofs, 0, "the run's own roofs are kept");
+    assert!(
+        again.starts[0].what.contains("resuming with 3 of"),
+        "{:?}",
+        again.starts
+    );
+    let r = ResultsFile::read(&out.join("results.json")).unwrap();
+    assert!(r.incomplete.is_none());
+    let w = r.workload.as_ref().unwrap();
+    let planned = plan::plan(&w.model, &w.sweep).unwrap();
+    assert_eq!(r.points.len() + r.skipped.len(), planned.len());
+    let got: Vec<_> = r.points.iter().map(|p| p.op.key()).collect();
+    let want: Vec<_> = planned
+        .iter()
+        .filter(|op| !r.skipped.iter().any(|s| s.op == op.label()))
+        .map(|op| op.key())
+        .collect();
+    assert_eq!(got, want, "in plan order, none twice");
+    assert_eq!(
+        again.points.len(),
+        r.points.len() - 3,
+        "only the missing ones"
+    );
+    // A finished run has nothing to resume.
+    let e = runner::resume(&ctx, &out, &stop, &mut Recorder::new(&stop, None)).unwrap_err();
+    assert!(e.to_string().contains("nothing to resume"), "{e}");
+}
+
+#[test]
+fn passes_sample_every_op_again_with_the_same_configuration() {
+    let Some(ctx) = first("passes_sample_every_op_again_with_the_same_configuration") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    let mut seen = Recorder::new(&stop, None);
+    let o = runner::run(&ctx, &settings(2), &dir.path().join("p"), &stop, &mut seen).unwrap();
+    assert!(o.stopped.is_none());
+    let n = o.file.points.len();
+    assert_eq!(seen.points.len(), 2 * n, "every op reported in both passes");
+    assert!(
+        seen.steps
+            .iter()
+            .filter(|s| s.ends_with("(pass 2)"))
+            .count()
+            == n
+    );
+    for p in &o.file.points {
+        // Two samples per pass, each kept or counted as discarded.
+        assert_eq!(
+            p.timing.samples_s.len() + p.timing.discarded,
+            4,
+            "{}",
+            p.op.label()
+        );
+        assert!(p.verified);
+        assert_eq!(p.median_s, p.timing.summary.median);
+    }
+    assert_eq!(o.file.workload.as_ref().unwrap().suite.passes, 2);
+}

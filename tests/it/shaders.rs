@@ -1,0 +1,198 @@
+//! Every WGSL file in `shaders/` parses and validates with naga, without any
+//! GPU, exposes the entry points and overrides the host side relies on, and
+//! agrees with the host on every constant the two mirror.
+
+use std::path::Path;
+
+use wgpu_roofline::kernels::{attention, matmul, peak, softmax, source, stream, DType};
+
+fn validate(name: &str, src: &str) -> naga::Module {
+    let module = naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    module
+}
+
+/// Every module the host builds from the files, by name, in its f32 form.
+fn modules() -> Vec<(&'static str, String)> {
+    vec![
+        ("stream.wgsl", stream::SHADER.to_string()),
+        ("peak.wgsl", peak::SHADER.to_string()),
+        ("matmul.wgsl", matmul::SHADER.to_string()),
+        ("matmul + matmul_subgroup", matmul::subgroup_module()),
+        ("softmax.wgsl", softmax::SHADER.to_string()),
+        (
+            "attention.wgsl",
+            attention::module_source(DType::F32, 128, false),
+        ),
+        (
+            "attention + attention_subgroup",
+            attention::module_source(DType::F32, 128, true),
+        ),
+    ]
+}
+
+#[test]
+fn every_shader_file_is_used_and_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let modules = modules();
+    let joined: String = modules.iter().map(|(_, s)| s.as_str()).collect();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wgsl") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Each file is (part of) a module the host builds, verbatim
+            // (attention's HEAD_DIM line aside).
+            let first = text.lines().nth(2).unwrap_or_default();
+            assert!(joined.contains(first), "{} is not used", path.display());
+        }
+    }
+    for (name, src) in &modules {
+        validate(name, src);
+    }
+}
+
+fn entry_points(m: &naga::Module) -> Vec<String> {
+    m.entry_points.iter().map(|e| e.name.clone()).collect()
+}
+
+fn overrides(m: &naga::Module) -> Vec<String> {
+    m.overrides
+        .iter()
+        .filter_map(|(_, o)| o.name.clone())
+        .collect()
+}
+
+/// The value of the module-scope `const NAME: u32` (evaluated by naga).
+fn constant(m: &naga::Module, name: &str) -> u64 {
+    let (_, c) = m
+        .constants
+        .iter()
+        .find(|(_, c)| c.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no const {name}"));
+    match m.global_expressions[c.init] {
+        naga::Expression::Literal(naga::Literal::U32(v)) => v as u64,
+        ref other => panic!("const {name} is {other:?}"),
+    }
+}
+
+#[test]
+fn shaders_expose_what_the_host_dispatches() {
+    let m = |name: &str| {
+        let (n, src) = modules().into_iter().find(|(n, _)| *n == name).unwrap();
+        validate(n, &src)
+    };
+    let stream = m("stream.wgsl");
+    assert_eq!(
+        entry_points(&stream),
+        ["copy", "scale", "add", "triad", "dot"]
+    );
+    assert_eq!(overrides(&stream), ["WORKGROUP_SIZE"]);
+    let mm = m("matmul.wgsl");
+    assert_eq!(
+        entry_points(&mm),
+        ["gemm_tiled", "gemm_direct", "gemv_splitk"]
+    );
+    for o in ["TILE_M", "TILE_N", "WG_M", "WG_N", "BK", "SPLIT"] {
+        assert!(
+            overrides(&mm).iter().any(|x| x == o),
+            "matmul.wgsl lacks {o}"
+        );
+    }
+    let sg = m("matmul + matmul_subgroup");
+    assert_eq!(
+        entry_points(&sg),
+        [
+            "gemm_tiled",
+            "gemm_direct",
+            "gemv_splitk",
+            "gemv_subgroup",
+            "gemm_subgroup"
+        ]
+    );
+    let sm = m("softmax.wgsl");
+    assert_eq!(entry_points(&sm), ["softmax_rows", "softmax_lanes"]);
+    assert_eq!(overrides(&sm), ["WG"]);
+    let at = m("attention.wgsl");
+    assert_eq!(
+        entry_points(&at),
+        [
+            "flash_prefill",
+            "flash_decode_partial",
+            "flash_decode_reduce"
+        ]
+    );
+    assert_eq!(overrides(&at), ["BR", "BC", "WG", "CHUNK", "GROUP"]);
+    let pk = m("peak.wgsl");
+    assert_eq!(entry_points(&pk), ["peak"]);
+    assert_eq!(overrides(&pk), ["WORKGROUP_SIZE", "CHAINS"]);
+}
+
+#[test]
+fn constants_mirrored_between_host_and_shaders_agree() {
+    let m = |name: &str| {
+        let (n, src) = modules().into_iter().find(|(n, _)| *n == name).unwrap();
+        validate(n, &src)
+    };
+    let mm = m("matmul.wgsl");
+    assert_eq!(constant(&mm, "MAX_TILE"), matmul::MAX_TILE as u64);
+    let pk = m("peak.wgsl");
+    assert_eq!(constant(&pk, "MAX_CHAINS"), peak::MAX_CHAINS as u64);
+    assert_eq!(constant(&pk, "UNROLL"), peak::UNROLL as u64);
+    let at = m("attention + attention_subgroup");
+    assert_eq!(constant(&at, "MAX_BC"), attention::MAX_TILE_KEYS as u64);
+    assert_eq!(constant(&at, "MAX_GROUP"), attention::MAX_GROUP);
+    assert_eq!(constant(&at, "MAX_TR"), attention::MAX_SUBGROUP_ROWS as u64);
+    assert_eq!(constant(&at, "MAX_CH"), attention::MAX_LANE_COLUMNS);
+    assert_eq!(
+        constant(&at, "HEAD_DIM"),
+        128,
+        "the default the host replaces"
+    );
+}
+
+#[test]
+fn generated_f16_variants_validate() {
+    for (name, base) in modules() {
+        if name.starts_with("attention") || name == "stream.wgsl" {
+            continue;
+        }
+        let f16 = source(&base, DType::F16);
+        assert!(f16.contains("alias T = f16;"), "{name}");
+        validate(&format!("{name} (f16)"), &f16);
+    }
+    // Fused attention at every head dimension the run may ask for.
+    for d in [4, 16, 64, 80, 128, 256] {
+        for (dtype, subgroup) in [
+            (DType::F32, false),
+            (DType::F16, false),
+            (DType::F32, true),
+            (DType::F16, true),
+        ] {
+            let src = attention::module_source(dtype, d, subgroup);
+            assert!(src.contains(&format!("const HEAD_DIM: u32 = {d}u;")));
+            validate(
+                &format!("attention.wgsl d={d} {} subgroup {subgroup}", dtype.name()),
+                &src,
+            );
+        }
+    }
+}
+
+#[test]
+fn embedded_sources_are_the_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    assert_eq!(stream::SHADER, read("stream.wgsl"));
+    assert_eq!(peak::SHADER, read("peak.wgsl"));
+    assert_eq!(matmul::SHADER, read("matmul.wgsl"));
+    assert_eq!(matmul::SHADER_SUBGROUP, read("matmul_subgroup.wgsl"));
+    assert_eq!(softmax::SHADER, read("softmax.wgsl"));
+    assert_eq!(attention::SHADER, read("attention.wgsl"));
+    assert_eq!(attention::SHADER_SUBGROUP, read("attention_subgroup.wgsl"));
+}

@@ -37,6 +37,8 @@ pub fn settings(sweep: Sweep, passes: u32) -> RunSettings {
         samples: 64,
         passes,
         timer: TimerPreference::Auto,
+        footprint_bytes: None,
+        warm_s: None,
     }
 }
 

@@ -11,8 +11,14 @@
 // of iterations stays exact. Lanes start at 1 + k * unit with k < mask + 1;
 // the host picks unit and mask per type (f32: 2^-20 and 2^18 - 1, f16: 2^-10
 // and 63, with HALF at most 2^18 and 384) so every value stays in [1, 1.5),
-// where multiples of the unit are exact. The host then checks every
-// invocation bit for bit: out[g] = sum over lanes of (x - 1), exact in f32.
+// where multiples of the unit are exact.
+//
+// The lanes are summed as integers: each x in [1, 2) is read back from its
+// bits as (x - 1) in units (the mantissa shifted right by SHIFT: 3 for f32,
+// 13 for f16). Drivers may reassociate float sums (one GPU computed the sum
+// of (x - 1) as (sum of x) - lanes, losing the low bits once the sum passed
+// 16); integer sums are exact in any order. The host then checks every
+// invocation bit for bit: out[g] = sum over lanes of (x - 1) / unit.
 //
 // The accumulators are separate variables, not an array: CHAINS is an
 // override, so the unused ones fold away, and nothing is indexed
@@ -27,10 +33,12 @@ struct Params {
     half: u32,       // steps per half period of the triangle wave, a multiple of UNROLL
     unit: f32,       // one unit in the last place at 1.0 (b's magnitude)
     mask: u32,       // start offsets are hashes & mask, in units
+    a: f32,          // the multiplier: 1, unknown to the compiler
+    shift: u32,      // mantissa bits below the unit: 23 - log2(1 / unit)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<u32>;
 
 override WORKGROUP_SIZE: u32 = 256u;
 // vec4 accumulators per invocation, 1 ..= MAX_CHAINS.
@@ -58,9 +66,11 @@ fn start(g: u32, c: u32) -> vec4<T> {
     return vec4<T>(1.0 + k * params.unit);
 }
 
-fn lanes(x: vec4<T>) -> f32 {
-    let d = vec4<f32>(x - vec4<T>(T(1.0)));
-    return d.x + d.y + d.z + d.w;
+// (x - 1) / unit of each lane, from the bits of x in [1, 2), summed.
+fn lanes(x: vec4<T>) -> u32 {
+    let bits = bitcast<vec4<u32>>(vec4<f32>(x)) - vec4<u32>(0x3F800000u);
+    let units = bits >> vec4<u32>(params.shift);
+    return units.x + units.y + units.z + units.w;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -74,7 +84,7 @@ fn peak(@builtin(global_invocation_id) gid: vec3<u32>) {
     var x5 = start(g, 5u);
     var x6 = start(g, 6u);
     var x7 = start(g, 7u);
-    let va = vec4<T>(T(1.0));
+    let va = vec4<T>(T(params.a));
     let up = vec4<T>(T(params.unit));
     var done = 0u;
     var rising = true;

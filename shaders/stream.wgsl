@@ -4,6 +4,8 @@
 //   add:   c = a + b        (reads 2, writes 1)
 //   triad: a = b + s * c    (reads 2, writes 1)
 //   dot:   partial sums of a . b per invocation (reads 2, writes 1 vec4 per invocation)
+//   read:  partial sums of a per invocation (reads 1, writes 1 vec4 per
+//          invocation): a read-only stream shaped like a GEMV's weight loads
 // Arrays hold vec4<f32> so each invocation moves 16 bytes per access.
 // Invocations walk the arrays with a grid stride: invocation g touches
 // g, g + stride, g + 2 * stride, ... where stride = invocations dispatched,
@@ -62,6 +64,20 @@ fn dot(@builtin(global_invocation_id) gid: vec3<u32>) {
     var acc = vec4<f32>(0.0);
     for (var i = gid.x; i < params.n; i += params.stride) {
         acc = fma(a[i], b[i], acc);
+    }
+    if gid.x < params.stride {
+        c[gid.x] = vec4<f32>(acc.x + acc.y + acc.z + acc.w, 0.0, 0.0, 0.0);
+    }
+}
+
+// read: c[g] = sum over this invocation's elements of a[i] (all four lanes),
+// for g < stride. Nearly all of its traffic is loads, like a decode GEMV's,
+// so the memory roof covers kernels that mostly read.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn read(@builtin(global_invocation_id) gid: vec3<u32>) {
+    var acc = vec4<f32>(0.0);
+    for (var i = gid.x; i < params.n; i += params.stride) {
+        acc += a[i];
     }
     if gid.x < params.stride {
         c[gid.x] = vec4<f32>(acc.x + acc.y + acc.z + acc.w, 0.0, 0.0, 0.0);

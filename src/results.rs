@@ -109,6 +109,9 @@ pub struct KernelRecord {
     pub dtype: DType,
     /// Bytes one dispatch moves (read + written).
     pub bytes_per_dispatch: u64,
+    /// Distinct bytes the timed dispatches rotate through.
+    #[serde(default)]
+    pub working_set_bytes: u64,
     /// FLOPs one dispatch performs.
     pub flops_per_dispatch: u64,
     /// Kernel parameters (sizes, workgroup shape, ...), kernel-specific.
@@ -125,6 +128,17 @@ pub struct KernelRecord {
     pub verification: Verification,
     /// `verification.passed()`; unverified kernels never set a roof.
     pub verified: bool,
+}
+
+/// A roof kernel measured again at the end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    /// The roof kernel.
+    pub kernel: String,
+    /// Its rate in the roofs at the start (bytes/s or FLOP/s).
+    pub before: f64,
+    /// Its rate at the end.
+    pub after: f64,
 }
 
 /// One configuration the autotuner tried.
@@ -157,14 +171,31 @@ pub struct Point {
     pub kernel: KernelConfig,
     /// Precision of the accumulation (always f32).
     pub accumulate: DType,
-    /// Dispatches per run of the op (operands split across bindings).
+    /// Dispatches per run of the op (operands split across bindings, or
+    /// long work split to stay under a driver's timeout).
     pub dispatches_per_op: usize,
+    /// Distinct bytes the timed runs rotate through (every copy of the
+    /// operands): what a cache would have to hold to serve them.
+    #[serde(default)]
+    pub working_set_bytes: u64,
+    /// Copies of the operands the runs rotate through.
+    #[serde(default)]
+    pub rotation: u32,
     /// Every configuration tried.
     pub tuning: Vec<Trial>,
+    /// The op whose tuning this point reused (same kind, shape and dtype),
+    /// if it did not tune itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning_shared_with: Option<String>,
     /// Timing of the chosen configuration, every sample kept.
     pub timing: Measurement,
-    /// Median seconds per op.
+    /// Median seconds per run of the op: its own time where runs are
+    /// bracketed by timestamps (see `timer.own_times`), else pipelined.
     pub median_s: f64,
+    /// Median seconds per run, pipelined: a batch over its runs, the gaps
+    /// between dispatches included.
+    #[serde(default)]
+    pub pipelined_s: f64,
     /// flops / median_s.
     pub flops_per_s: f64,
     /// bytes / median_s.
@@ -181,6 +212,7 @@ impl Point {
     pub fn merge(&mut self, timing: &Measurement, verification: &Verification) {
         self.timing.merge(timing);
         self.median_s = self.timing.summary.median;
+        self.pipelined_s = self.timing.pipelined_median();
         self.flops_per_s = self.flops as f64 / self.median_s;
         self.bytes_per_s = self.bytes as f64 / self.median_s;
         self.verification.merge(verification);
@@ -247,6 +279,15 @@ pub struct ResultsFile {
     /// Ops of the plan skipped because they exceed this adapter's limits.
     #[serde(default)]
     pub skipped: Vec<Skipped>,
+    /// The memory and compute roof kernels measured again after the last op.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
+    /// Pipelines the run built (each module, entry point and constants once).
+    #[serde(default)]
+    pub pipelines_built: usize,
+    /// Seconds from the first roof kernel to the last op.
+    #[serde(default)]
+    pub wall_s: f64,
     /// Warnings about the measurements, as printed after the tables.
     #[serde(default)]
     pub warnings: Vec<WarningRecord>,
@@ -285,6 +326,9 @@ impl ResultsFile {
             workload: None,
             points: Vec::new(),
             skipped: Vec::new(),
+            drift: Vec::new(),
+            pipelines_built: 0,
+            wall_s: 0.0,
             warnings: Vec::new(),
             incomplete: None,
         }
@@ -319,6 +363,18 @@ impl ResultsFile {
             out.push(Warning::SoftwareAdapter {
                 adapter: self.adapter.name.clone(),
             });
+        }
+        if let Some(why) = &self.timer.fallback {
+            out.push(Warning::TimerFallback { why: why.clone() });
+        }
+        for d in &self.drift {
+            if (d.after / d.before - 1.0).abs() > Warning::DRIFT_LIMIT {
+                out.push(Warning::RoofDrift {
+                    name: d.kernel.clone(),
+                    before: d.before,
+                    after: d.after,
+                });
+            }
         }
         let kernels = self.kernels.iter().map(|k| (k.name.clone(), &k.timing));
         let points = self.points.iter().map(|p| (p.op.label(), &p.timing));

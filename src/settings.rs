@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::gpu::Capabilities;
 use crate::kernels::peak::{self, PeakParams};
 use crate::kernels::stream::{StreamOp, StreamParams};
-use crate::kernels::DType;
+use crate::kernels::{DType, MAX_COPIES};
 
 /// How a kernel is sampled.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -55,6 +55,9 @@ pub struct RoofsConfig {
     /// Whether wgpu's shader runtime checks are on (off by default: every
     /// run verifies its output, and the checks cost time on some drivers).
     pub shader_checks: bool,
+    /// Seconds of continuous GPU work before the first roof kernel.
+    #[serde(default)]
+    pub warm_s: f64,
 }
 
 fn default_chains() -> Vec<u32> {
@@ -66,30 +69,29 @@ fn default_min_dispatch() -> f64 {
 }
 
 impl RoofsConfig {
-    /// Defaults for a device with `caps`: arrays sized from its limits, a
-    /// peak kernel for every dtype it supports.
+    /// Defaults for a device with `caps`: arrays sized from its limits
+    /// for the method's footprint, a peak kernel for every dtype it supports.
     pub fn for_device(caps: &Capabilities) -> Self {
+        let method = Method::for_device(caps);
         Self {
-            stream: StreamParams::for_limits(&caps.limits),
+            stream: StreamParams::for_limits(&caps.limits, method.footprint_bytes),
             peaks: [DType::F32, DType::F16]
                 .into_iter()
                 .filter(|d| caps.supports(*d))
-                .map(PeakParams::default_for)
+                .map(|d| PeakParams::default_for(d, caps))
                 .collect(),
             peak_chains: default_chains(),
             peak_iterations: None,
             min_dispatch_s: default_min_dispatch(),
             timing: TimingConfig::default(),
             shader_checks: false,
+            warm_s: method.warm_s,
         }
     }
 
-    /// A lighter set for `run --quick`: one set of arrays of at most 32 MiB
-    /// and 5 samples.
+    /// A lighter set for `run --quick`: the same footprint, 5 samples.
     pub fn quick(caps: &Capabilities) -> Self {
         let mut c = Self::for_device(caps);
-        c.stream.array_bytes = c.stream.array_bytes.min(32 << 20);
-        c.stream.sets = 1;
         c.timing.repeats = 5;
         c.timing.warmup = 1;
         c
@@ -98,6 +100,48 @@ impl RoofsConfig {
     /// Number of kernels the roofs run.
     pub fn kernel_count(&self) -> usize {
         StreamOp::ALL.len() + self.peaks.len() * self.peak_chains.len()
+    }
+}
+
+/// How every op is kept honest on a real GPU: operands rotated past the
+/// last-level cache, the GPU kept warm, no dispatch long enough to trip a
+/// driver's timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Method {
+    /// Distinct bytes the runs of one op rotate through at least: each run
+    /// uses its own copy of the operands, copies cycling, so no run finds
+    /// the last one's data in a cache smaller than this.
+    pub footprint_bytes: u64,
+    /// Most bytes the copies of one op may take.
+    pub budget_bytes: u64,
+    /// Seconds of continuous GPU work before the roofs and before tuning
+    /// each op (none on CPU adapters, whose clocks are the host's).
+    pub warm_s: f64,
+    /// Longest a single dispatch may be on a GPU before an op is split into
+    /// more dispatches (none on CPU adapters, which have no watchdog).
+    pub max_dispatch_s: Option<f64>,
+}
+
+impl Method {
+    /// Defaults for a device with `caps`: a 1 GiB footprint, within a
+    /// budget of twice the largest buffer (at most 4 GiB), half a second of
+    /// warm-up and half-second dispatches on GPUs.
+    pub fn for_device(caps: &Capabilities) -> Self {
+        Self {
+            footprint_bytes: 1 << 30,
+            budget_bytes: (2 * caps.limits.max_buffer_size).min(4 << 30),
+            warm_s: if caps.cpu { 0.0 } else { 0.5 },
+            max_dispatch_s: (!caps.cpu).then_some(0.5),
+        }
+    }
+
+    /// How many copies of operands of `copy_bytes` each to rotate through:
+    /// enough for the footprint, as many as the budget allows, at most
+    /// [`MAX_COPIES`], at least one.
+    pub fn rotation(&self, copy_bytes: u64) -> u32 {
+        let want = self.footprint_bytes.div_ceil(copy_bytes.max(1));
+        let fit = self.budget_bytes / copy_bytes.max(1);
+        want.min(fit).clamp(1, MAX_COPIES as u64) as u32
     }
 }
 
@@ -115,14 +159,19 @@ pub struct SuiteConfig {
     /// of the machine over the run, not only over its own few seconds.
     #[serde(default = "one_pass")]
     pub passes: u32,
+    /// Rotation, warm-up and dispatch length (absent in files written
+    /// before they existed).
+    #[serde(default)]
+    pub method: Option<Method>,
 }
 
 fn one_pass() -> u32 {
     1
 }
 
-impl Default for SuiteConfig {
-    fn default() -> Self {
+impl SuiteConfig {
+    /// Defaults for a device with `caps`.
+    pub fn for_device(caps: &Capabilities) -> Self {
         Self {
             timing: TimingConfig {
                 warmup: 1,
@@ -132,6 +181,7 @@ impl Default for SuiteConfig {
             samples: 64,
             shader_checks: false,
             passes: 1,
+            method: Some(Method::for_device(caps)),
         }
     }
 }
@@ -192,5 +242,37 @@ impl DTypeChoice {
                 Ok((run, notes))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_reaches_the_footprint_within_the_budget() {
+        let m = Method {
+            footprint_bytes: 1 << 30,
+            budget_bytes: 4 << 30,
+            warm_s: 0.5,
+            max_dispatch_s: Some(0.5),
+        };
+        // A 32 MiB f16 weight plus tiny activations: 32 copies make 1 GiB.
+        assert_eq!(m.rotation(32 << 20), 32);
+        // 300 MiB: 4 copies (1.17 GiB).
+        assert_eq!(m.rotation(300 << 20), 4);
+        // Larger than the footprint: one copy.
+        assert_eq!(m.rotation(2 << 30), 1);
+        // Larger than the budget: still one.
+        assert_eq!(m.rotation(8 << 30), 1);
+        // Tiny operands: at most MAX_COPIES.
+        assert_eq!(m.rotation(1 << 10), MAX_COPIES);
+        // The budget caps the copies: 3 GiB of 1.5 GiB copies is 2.
+        let tight = Method {
+            footprint_bytes: 4 << 30,
+            budget_bytes: 3 << 30,
+            ..m
+        };
+        assert_eq!(tight.rotation(1536 << 20), 2);
     }
 }

@@ -331,7 +331,7 @@ pub struct RoofsArgs {
     /// Data types of the peak kernel (f16 needs SHADER_F16; `all` skips it when missing).
     #[arg(long, value_enum, default_value = "all")]
     pub dtype: DTypeArg,
-    /// Workgroups of the peak kernel (256 invocations each) [default: 4096].
+    /// Workgroups of the peak kernel (256 invocations each) [default: 4096 on GPUs, 256 on CPU adapters].
     #[arg(long)]
     pub peak_workgroups: Option<u32>,
     /// FMA steps per accumulator in the peak kernel, a multiple of 8 [default: lengthened until a dispatch lasts 1 ms].
@@ -372,6 +372,12 @@ pub struct RunArgs {
     /// Further context lengths of decode attention at B = 1, comma-separated [default: 128,...,4096; none with --quick].
     #[arg(long, value_delimiter = ',', value_parser = parse_count)]
     pub contexts: Option<Vec<u64>>,
+    /// Distinct bytes each op's runs rotate through (copies of its operands), e.g. 2GiB [default: 1GiB, within twice the adapter's largest buffer].
+    #[arg(long, value_parser = parse_size)]
+    pub footprint: Option<u64>,
+    /// Milliseconds of continuous GPU work before the roofs and before tuning each op [default: 500 on GPUs, 0 on CPU adapters].
+    #[arg(long)]
+    pub warm_ms: Option<f64>,
     /// Only these ops, comma-separated (q, k, v, o, gate, up, down, qk, softmax, pv, attn) [default: all].
     #[arg(long, value_delimiter = ',')]
     pub ops: Option<Vec<String>>,
@@ -386,7 +392,7 @@ pub struct RunArgs {
     pub passes: u32,
     /// Continue the stopped run in DIR (interrupted, or ended by an error):
     /// same adapter, model, sweep and settings; finished points are kept.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "quick", "dtype", "seq_lens", "batches", "contexts", "ops", "out"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "quick", "dtype", "seq_lens", "batches", "contexts", "ops", "out", "footprint", "warm_ms"])]
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub spec: SpecArgs,
@@ -414,7 +420,7 @@ fn watch(ctx: &GpuContext) {
                 seconds: deadline.as_secs_f64()
             }
         );
-        std::process::exit(1);
+        super::interrupt::hard_exit(1);
     });
 }
 

@@ -81,7 +81,7 @@ fn roofs(a: RoofsArgs) -> Result<()> {
     cfg.peaks = dtypes
         .into_iter()
         .map(|d| {
-            let mut p = PeakParams::default_for(d);
+            let mut p = PeakParams::default_for(d, &ctx.caps);
             p.workgroups = a.peak_workgroups.unwrap_or(p.workgroups);
             p
         })
@@ -160,6 +160,8 @@ fn settings(a: &RunArgs) -> Result<RunSettings> {
         samples: a.samples,
         passes: a.passes,
         timer: a.timing.timer(),
+        footprint_bytes: a.footprint,
+        warm_s: a.warm_ms.map(|ms| ms / 1e3),
     })
 }
 
@@ -168,6 +170,12 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     let plot_opts = a.spec.options()?;
     if a.samples == 0 {
         bail!("--samples must be at least 1");
+    }
+    if a.footprint == Some(0) {
+        bail!("--footprint must be greater than zero");
+    }
+    if a.warm_ms.is_some_and(|w| !(w.is_finite() && w >= 0.0)) {
+        bail!("--warm-ms must be a non-negative number");
     }
     interrupt::install();
     let mut progress = Progress::default();

@@ -15,11 +15,24 @@ pub fn install() {
         let _ = ctrlc::set_handler(|| {
             if STOP.swap(true, Ordering::SeqCst) {
                 eprintln!("\ninterrupted again: stopping now");
-                std::process::exit(130);
+                hard_exit(130);
             }
             eprintln!(
                 "\ninterrupted: stopping after the current op (Ctrl-C again to stop at once)"
             );
         });
     });
+}
+
+/// End the process at once from any thread, without running exit handlers:
+/// a driver tearing itself down (Mesa's EGL does, at exit) while the main
+/// thread is still inside it would fail there and print a panic.
+pub fn hard_exit(code: i32) -> ! {
+    #[cfg(unix)]
+    // SAFETY: `_exit` ends the process; nothing runs after it.
+    unsafe {
+        libc::_exit(code)
+    }
+    #[cfg(not(unix))]
+    std::process::exit(code)
 }

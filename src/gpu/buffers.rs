@@ -19,9 +19,11 @@ impl GpuContext {
     /// A buffer of `bytes` for a kernel's operand, checked against
     /// `max_buffer_size` first (it may be bound in ranges, so the binding
     /// limit is checked per range by the caller).
+    /// The size is rounded up to whole 4-byte words, so the fill kernel and
+    /// copies can treat it as words.
     pub fn operand_buffer(&self, label: &str, bytes: u64) -> Result<wgpu::Buffer> {
         self.check_buffer(label, bytes)?;
-        self.raw_buffer(label, bytes)
+        self.raw_buffer(label, bytes.div_ceil(4) * 4)
     }
 
     fn raw_buffer(&self, label: &str, size: u64) -> Result<wgpu::Buffer> {

@@ -7,43 +7,36 @@ use super::DType;
 use crate::error::Result;
 use crate::gpu::GpuContext;
 
+/// The fill shader's source.
+pub const FILL_SHADER: &str = include_str!("../../shaders/fill.wgsl");
+
+/// lowbias32, as `shaders/fill.wgsl` computes it.
+fn mix(x: u32) -> u32 {
+    let mut h = x;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x7feb_352d);
+    h ^= h >> 15;
+    h = h.wrapping_mul(0x846c_a68b);
+    h ^= h >> 16;
+    h
+}
+
+/// The hash of element `i` of operand `which`, as the fill shader computes it.
+pub fn hash(which: u32, i: u64) -> u32 {
+    mix((i as u32) ^ mix(which.wrapping_add(0x9e37_79b9)))
+}
+
 /// Element `i` of operand `which` of the matmul, softmax and attention
 /// kernels: a hashed multiple of 2^-10 in [-1, 1), exact in f16 and f32, so
 /// the host regenerates any input instead of keeping a copy.
 pub fn initial(which: u32, i: u64) -> f32 {
-    let mut h = i
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add((which as u64 + 1).wrapping_mul(0xD6E8_FEB8_6659_FD93));
-    h ^= h >> 32;
-    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    h ^= h >> 29;
-    ((h & 2047) as f32 - 1024.0) / 1024.0
+    ((hash(which, i) & 2047) as f32 - 1024.0) / 1024.0
 }
 
-/// Elements uploaded per write when filling a buffer.
-const FILL_CHUNK: u64 = 4 << 20;
-
-/// Upload [`initial`]`(which, 0 .. elems)` into `buf` as `dtype`, in pieces
-/// (a 1 GiB operand never exists twice on the host).
-pub fn fill(
-    ctx: &GpuContext,
-    buf: &wgpu::Buffer,
-    which: u32,
-    elems: u64,
-    dtype: DType,
-) -> Result<()> {
-    let mut start = 0;
-    while start < elems {
-        let end = (start + FILL_CHUNK).min(elems);
-        let bytes: Vec<u8> = (start..end)
-            .flat_map(|i| dtype.encode(initial(which, i)))
-            .collect();
-        ctx.queue.write_buffer(buf, start * dtype.size(), &bytes);
-        ctx.queue.submit([]);
-        ctx.wait()?;
-        start = end;
-    }
-    Ok(())
+/// Element `i` of streaming array `which`: a float in [1, 2) with 23 hashed
+/// mantissa bits, so no two neighbouring values repeat and nothing compresses.
+pub fn stream_initial(which: u32, i: u64) -> f32 {
+    f32::from_bits(0x3F80_0000 | (hash(which, i) & 0x7F_FFFF))
 }
 
 /// xorshift64: the one pseudo-random sequence sampled verifications use.
@@ -89,21 +82,22 @@ pub fn sampled_rows(products: u64, rows: u64, seed: u64, samples: u64) -> Vec<(u
 /// One sampled row: (product, row) and its values.
 pub type SampledRow = ((u64, u64), Vec<f32>);
 
-/// A sampled verification's rows of `buf` (row-major, `row_len` elements
-/// of `dtype` per row, `rows` rows per product): [`sampled_rows`] of the
+/// A sampled verification's rows of the copy at byte `at` of `buf`
+/// (row-major, `row_len` elements of `dtype` per row, `rows` rows per product): [`sampled_rows`] of the
 /// first `products` products, each with its values widened to f32.
 pub fn read_sampled_rows(
     ctx: &GpuContext,
-    buf: &wgpu::Buffer,
+    (buf, at): (&wgpu::Buffer, u64),
     dtype: DType,
     (products, rows, row_len): (u64, u64, u64),
     seed: u64,
     samples: u64,
 ) -> Result<Vec<SampledRow>> {
     let picks = sampled_rows(products, rows, seed, samples);
+    let base = at / dtype.size();
     let ranges: Vec<(u64, u64)> = picks
         .iter()
-        .map(|&(b, r)| ((b * rows + r) * row_len, row_len))
+        .map(|&(b, r)| (base + (b * rows + r) * row_len, row_len))
         .collect();
     let got = ctx.read_ranges(buf, dtype, &ranges)?;
     Ok(picks.into_iter().zip(got).collect())
@@ -112,6 +106,17 @@ pub fn read_sampled_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hash_is_the_shaders() {
+        assert_eq!(mix(0), 0);
+        // lowbias32(1), computed independently.
+        assert_eq!(mix(1), 0x6889_90c0, "{:#x}", mix(1));
+        assert_ne!(hash(0, 1), hash(1, 1));
+        assert_ne!(hash(0, 1), hash(0, 2));
+        let s = stream_initial(3, 77);
+        assert!((1.0..2.0).contains(&s));
+    }
 
     #[test]
     fn inputs_are_exact_in_f16() {

@@ -9,6 +9,7 @@
 //! tuner, the timer and the roofs go through that interface alone.
 
 pub mod attention;
+mod copies;
 mod data;
 pub mod matmul;
 pub mod peak;
@@ -19,7 +20,10 @@ mod verification;
 use serde::{Deserialize, Serialize};
 
 pub use crate::dtype::DType;
-pub use data::{fill, initial, read_sampled_rows, sampled_rows, XorShift};
+pub use copies::{Copies, Fill, MAX_COPIES};
+pub use data::{
+    hash, initial, read_sampled_rows, sampled_rows, stream_initial, XorShift, FILL_SHADER,
+};
 pub use verification::Verification;
 
 use crate::error::{Error, Result};
@@ -33,6 +37,10 @@ pub enum Extent {
     /// The slice the tuner probes candidates on: chosen by the kernel to be
     /// large enough to fill a GPU and short enough to keep tuning cheap.
     Probe,
+    /// The whole op, in at least this many dispatches per run (to keep each
+    /// under a driver's timeout); kernels that cannot split treat it as
+    /// [`Extent::Whole`].
+    Split(u32),
 }
 
 /// One dispatch of a prepared run.
@@ -72,6 +80,19 @@ impl Dispatches {
             let [x, y, z] = s.workgroups;
             pass.dispatch_workgroups(x, y, z);
         }
+    }
+
+    /// Run once on each copy, and wait.
+    pub fn run_each_copy(&self, ctx: &GpuContext) -> Result<()> {
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for c in 0..self.copies.len() {
+                self.record(&mut pass, c as u64);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        ctx.wait()
     }
 
     /// Operand copies the runs rotate through.
@@ -267,11 +288,7 @@ pub fn batch_chunks(
     max_z: u64,
 ) -> Result<Vec<(u64, u64)>> {
     let largest = per_product.iter().copied().max().unwrap_or(0).max(1);
-    // Products per dispatch must keep every operand's offset aligned.
-    let granule = per_product.iter().fold(1, |g, &b| {
-        let q = align / gcd(b, align);
-        g / gcd(g, q) * q
-    });
+    let granule = granule(per_product, align);
     let fit = (binding / largest).min(max_z);
     let per = if fit >= batch {
         batch
@@ -290,6 +307,29 @@ pub fn batch_chunks(
         .step_by(per as usize)
         .map(|b0| (b0, per.min(batch - b0)))
         .collect())
+}
+
+/// The fewest products a dispatch may start at a multiple of, so that every
+/// operand's offset (`per_product[i]` bytes per product) stays aligned.
+pub fn granule(per_product: &[u64], align: u64) -> u64 {
+    per_product.iter().fold(1, |g, &b| {
+        let q = align / gcd(b, align);
+        g / gcd(g, q) * q
+    })
+}
+
+/// `chunks` of whole products (first, count) cut into at least `parts`
+/// pieces in all, each starting at a multiple of `granule` products.
+pub fn split_products(chunks: &[(u64, u64)], parts: u64, granule: u64) -> Vec<(u64, u64)> {
+    let each = parts.div_ceil(chunks.len().max(1) as u64).max(1);
+    let mut out = Vec::new();
+    for &(b0, bc) in chunks {
+        let per = (bc.div_ceil(each).div_ceil(granule) * granule).max(granule);
+        for first in (0..bc).step_by(per as usize) {
+            out.push((b0 + first, per.min(bc - first)));
+        }
+    }
+    out
 }
 
 /// [`batch_chunks`] against `ctx`'s binding, alignment and z limits.
@@ -332,6 +372,18 @@ mod tests {
             e.to_string().contains("max_storage_buffer_binding_size"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn products_split_on_aligned_boundaries() {
+        // 32 products of 96 bytes against 256-byte alignment: granule 8.
+        assert_eq!(granule(&[96], 256), 8);
+        let s = split_products(&[(0, 32)], 4, 8);
+        assert_eq!(s, vec![(0, 8), (8, 8), (16, 8), (24, 8)]);
+        // More parts than granules allow: as fine as the granule.
+        let s = split_products(&[(0, 32)], 16, 8);
+        assert_eq!(s.len(), 4);
+        assert_eq!(split_products(&[(0, 5)], 2, 1), vec![(0, 3), (3, 2)]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::kernels::softmax::Softmax;
 use crate::kernels::{DType, Kernel, KernelConfig};
 use crate::plan::{Op, OpShape};
 use crate::results::{Point, Trial};
-use crate::settings::SuiteConfig;
+use crate::settings::{Method, SuiteConfig};
 
 /// Check that `op` can run on `ctx` (sizes against limits, dtype support)
 /// without allocating anything, so a run can refuse bad sizes up front.
@@ -45,7 +45,9 @@ pub enum Tuning {
     },
 }
 
-/// Tune (or not), measure and verify `op` into a point.
+/// Tune (or not), measure and verify `op` into a point: its operands in
+/// enough copies to rotate through the method's footprint, the GPU warmed
+/// first.
 pub fn measure(
     ctx: &GpuContext,
     timer: &Timer,
@@ -53,31 +55,27 @@ pub fn measure(
     op: &Op,
     tuning: Tuning,
 ) -> Result<Point> {
+    let method = cfg.method.unwrap_or_else(|| Method::for_device(&ctx.caps));
+    let dtype = op.dtype;
+    let copy_bytes = match op.shape {
+        OpShape::Product(s) => Matmul::copy_bytes(s, dtype),
+        OpShape::Softmax(s) => Softmax::copy_bytes(s, dtype),
+        OpShape::Attention(s) => Attention::copy_bytes(s, dtype),
+    };
+    let copies = method.rotation(copy_bytes);
     let (config, trials, m) = match op.shape {
-        OpShape::Product(s) => run(
-            ctx,
-            timer,
-            cfg,
-            op,
-            &Matmul::new(ctx, s, op.dtype, 1)?,
-            tuning,
-        ),
-        OpShape::Softmax(s) => run(
-            ctx,
-            timer,
-            cfg,
-            op,
-            &Softmax::new(ctx, s, op.dtype, 1)?,
-            tuning,
-        ),
-        OpShape::Attention(s) => run(
-            ctx,
-            timer,
-            cfg,
-            op,
-            &Attention::new(ctx, s, op.dtype, 1)?,
-            tuning,
-        ),
+        OpShape::Product(s) => {
+            let k = Matmul::new(ctx, s, dtype, copies)?;
+            run(ctx, timer, cfg, &method, op, &k, tuning)
+        }
+        OpShape::Softmax(s) => {
+            let k = Softmax::new(ctx, s, dtype, copies)?;
+            run(ctx, timer, cfg, &method, op, &k, tuning)
+        }
+        OpShape::Attention(s) => {
+            let k = Attention::new(ctx, s, dtype, copies)?;
+            run(ctx, timer, cfg, &method, op, &k, tuning)
+        }
     }?;
     let median_s = m.timing.summary.median;
     Ok(Point {
@@ -88,7 +86,11 @@ pub fn measure(
         kernel: config,
         accumulate: DType::F32,
         dispatches_per_op: m.dispatches_per_op,
+        working_set_bytes: copies as u64 * copy_bytes,
+        rotation: copies,
         tuning: trials,
+        tuning_shared_with: None,
+        pipelined_s: m.timing.pipelined_median(),
         median_s,
         flops_per_s: op.flops() as f64 / median_s,
         bytes_per_s: op.bytes() as f64 / median_s,
@@ -103,6 +105,7 @@ fn run<K>(
     ctx: &GpuContext,
     timer: &Timer,
     cfg: &SuiteConfig,
+    method: &Method,
     op: &Op,
     kernel: &K,
     tuning: Tuning,
@@ -112,6 +115,7 @@ where
     K::Config: Into<KernelConfig> + TryFrom<KernelConfig, Error = Error>,
 {
     let label = op.label();
+    timer.warm(ctx, method.warm_s)?;
     let (config, trials, estimate) = match tuning {
         Tuning::Search => {
             let c = tuner::tune(ctx, timer, cfg, &label, kernel)?;
@@ -123,6 +127,15 @@ where
             estimate_s,
         } => (K::Config::try_from(config)?, trials, estimate_s),
     };
-    let m = tuner::measure(ctx, timer, cfg, &label, kernel, config, estimate)?;
+    let m = tuner::measure(
+        ctx,
+        timer,
+        cfg,
+        &label,
+        kernel,
+        config,
+        estimate,
+        method.max_dispatch_s,
+    )?;
     Ok((config.into(), trials, m))
 }

@@ -1,16 +1,17 @@
 //! The roofs: every streaming kernel (the best verified one is the memory
 //! roof) and every peak kernel (the best verified one per dtype is that
 //! dtype's compute roof), through the same prepare, time and verify path
-//! as the ops.
+//! as the ops; and the two roof kernels measured again at the end of a run.
 
 use super::observer::Observer;
 use super::timer::Timer;
 use crate::error::Result;
 use crate::gpu::GpuContext;
-use crate::kernels::peak::{self, Peak, PeakConfig};
-use crate::kernels::stream::Stream;
+use crate::kernels::peak::{self, Peak, PeakConfig, PeakParams};
+use crate::kernels::stream::{Stream, StreamOp};
 use crate::kernels::{run_and_verify, DType, Extent, Kernel, Prepared, RoofKind};
-use crate::results::KernelRecord;
+use crate::results::{Drift, KernelRecord};
+use crate::roofline::MeasuredCeilings;
 use crate::settings::RoofsConfig;
 use crate::stats::Measurement;
 
@@ -31,7 +32,8 @@ pub fn validate(ctx: &GpuContext, cfg: &RoofsConfig) -> Result<()> {
     Ok(())
 }
 
-/// Run every roof kernel of `cfg`, telling `observer` about each.
+/// Run every roof kernel of `cfg`, after `cfg.warm_s` of warm-up, telling
+/// `observer` about each.
 pub fn measure(
     ctx: &GpuContext,
     timer: &Timer,
@@ -39,69 +41,157 @@ pub fn measure(
     observer: &mut dyn Observer,
 ) -> Result<Vec<KernelRecord>> {
     validate(ctx, cfg)?;
-    let mut records = Vec::new();
     let stream = Stream::new(ctx, cfg.stream)?;
-    let params = serde_json::to_value(cfg.stream).expect("serialisable");
+    timer.warm(ctx, cfg.warm_s)?;
+    let mut records = Vec::new();
     for op in stream.candidates(&ctx.caps) {
-        let name = format!("stream.{}", op.name());
-        observer.step(&name);
-        let p = stream.prepare(ctx, op, Extent::Whole)?;
-        let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
-        let r = record(
-            ctx,
-            &stream,
-            &p,
-            timing,
-            Work {
-                name,
-                roof: RoofKind::Memory,
-                dtype: DType::F32,
-                bytes: stream.bytes(op),
-                flops: 0,
-                config: params.clone(),
-                checked: cfg.shader_checks,
-            },
-        )?;
+        let r = stream_record(ctx, timer, cfg, &stream, op, observer)?;
         observer.roof(&r);
         records.push(r);
     }
     for params in &cfg.peaks {
         let peak = Peak::new(ctx, *params, cfg.peak_chains.clone())?;
         for candidate in peak.candidates(&ctx.caps) {
-            let name = peak.name(candidate);
-            observer.step(&name);
-            let config = match cfg.peak_iterations {
-                Some(iterations) => PeakConfig {
-                    iterations,
-                    ..candidate
-                },
-                None => lengthen(ctx, timer, &peak, candidate, cfg.min_dispatch_s)?,
-            };
-            let p = peak.prepare(ctx, config, Extent::Whole)?;
-            let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
-            let mut json = serde_json::to_value(params).expect("serialisable");
-            json["chains"] = config.chains.into();
-            json["iterations"] = config.iterations.into();
-            let r = record(
-                ctx,
-                &peak,
-                &p,
-                timing,
-                Work {
-                    name,
-                    roof: RoofKind::Compute,
-                    dtype: params.dtype,
-                    bytes: peak.bytes(),
-                    flops: peak.flops(config),
-                    config: json,
-                    checked: cfg.shader_checks,
-                },
-            )?;
+            let r = peak_record(ctx, timer, cfg, &peak, candidate, observer)?;
             observer.roof(&r);
             records.push(r);
         }
     }
     Ok(records)
+}
+
+fn stream_record(
+    ctx: &GpuContext,
+    timer: &Timer,
+    cfg: &RoofsConfig,
+    stream: &Stream,
+    op: StreamOp,
+    observer: &mut dyn Observer,
+) -> Result<KernelRecord> {
+    let name = format!("stream.{}", op.name());
+    observer.step(&name);
+    let p = stream.prepare(ctx, op, Extent::Whole)?;
+    let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
+    record(
+        ctx,
+        stream,
+        &p,
+        timing,
+        Work {
+            name,
+            roof: RoofKind::Memory,
+            dtype: DType::F32,
+            bytes: stream.bytes(op),
+            flops: 0,
+            working_set: stream.working_set_bytes(),
+            config: serde_json::to_value(cfg.stream).expect("serialisable"),
+            checked: cfg.shader_checks,
+        },
+    )
+}
+
+fn peak_record(
+    ctx: &GpuContext,
+    timer: &Timer,
+    cfg: &RoofsConfig,
+    peak: &Peak,
+    candidate: PeakConfig,
+    observer: &mut dyn Observer,
+) -> Result<KernelRecord> {
+    let name = peak.name(candidate);
+    observer.step(&name);
+    let config = match cfg.peak_iterations {
+        Some(iterations) => PeakConfig {
+            iterations,
+            ..candidate
+        },
+        None => lengthen(ctx, timer, peak, candidate, cfg.min_dispatch_s)?,
+    };
+    let p = peak.prepare(ctx, config, Extent::Whole)?;
+    let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
+    let mut json = serde_json::to_value(peak.params).expect("serialisable");
+    json["chains"] = config.chains.into();
+    json["iterations"] = config.iterations.into();
+    record(
+        ctx,
+        peak,
+        &p,
+        timing,
+        Work {
+            name,
+            roof: RoofKind::Compute,
+            dtype: peak.params.dtype,
+            bytes: peak.bytes(),
+            flops: peak.flops(config),
+            working_set: peak.bytes(),
+            config: json,
+            checked: cfg.shader_checks,
+        },
+    )
+}
+
+/// The memory roof's kernel and the compute roof's kernel of `records`,
+/// measured again (after a run's last op): how far each moved.
+pub fn remeasure(
+    ctx: &GpuContext,
+    timer: &Timer,
+    cfg: &RoofsConfig,
+    roofs: &MeasuredCeilings,
+    records: &[KernelRecord],
+    observer: &mut dyn Observer,
+) -> Result<Vec<Drift>> {
+    let mut out = Vec::new();
+    let find = |name: &Option<String>| records.iter().find(|r| Some(&r.name) == name.as_ref());
+    if let Some(before) = find(&roofs.memory_kernel) {
+        let stream = Stream::new(ctx, cfg.stream)?;
+        let op = StreamOp::ALL
+            .into_iter()
+            .find(|op| before.name == format!("stream.{}", op.name()))
+            .unwrap_or(StreamOp::Copy);
+        // The ops build on each other's results: rerun those before it (no
+        // readback, so the GPU does not idle before the measurement).
+        for earlier in StreamOp::ALL.into_iter().take_while(|o| *o != op) {
+            let p = stream.prepare(ctx, earlier, Extent::Whole)?;
+            p.dispatches.run_each_copy(ctx)?;
+        }
+        timer.warm(ctx, cfg.warm_s)?;
+        let after = stream_record(ctx, timer, cfg, &stream, op, observer)?;
+        if after.verified {
+            out.push(Drift {
+                kernel: before.name.clone(),
+                before: before.bytes_per_s,
+                after: after.bytes_per_s,
+            });
+        }
+    }
+    let top = roofs
+        .compute_kernels
+        .iter()
+        .max_by(|a, b| roofs.compute_flops_per_s[a.0].total_cmp(&roofs.compute_flops_per_s[b.0]));
+    if let Some((dtype, name)) = top {
+        let before = records.iter().find(|r| &r.name == name);
+        let params = cfg.peaks.iter().find(|p| p.dtype == *dtype);
+        if let (Some(before), Some(params)) = (before, params) {
+            let chains = before.config["chains"].as_u64().unwrap_or(4) as u32;
+            let iterations = before.config["iterations"].as_u64().unwrap_or(64) as u32;
+            let peak = Peak::new(ctx, PeakParams { ..*params }, vec![chains])?;
+            let fixed = RoofsConfig {
+                peak_iterations: Some(iterations),
+                ..cfg.clone()
+            };
+            let config = PeakConfig { chains, iterations };
+            timer.warm(ctx, cfg.warm_s)?;
+            let after = peak_record(ctx, timer, &fixed, &peak, config, observer)?;
+            if after.verified {
+                out.push(Drift {
+                    kernel: before.name.clone(),
+                    before: before.flops_per_s,
+                    after: after.flops_per_s,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `config` with its iterations multiplied until one dispatch lasts at
@@ -116,7 +206,6 @@ fn lengthen(
     let mut config = config;
     loop {
         let p = peak.prepare(ctx, config, Extent::Whole)?;
-        timer.probe(ctx, &p.dispatches)?;
         let t = timer.probe(ctx, &p.dispatches)?;
         if t >= min_s || config.iterations >= peak::MAX_ITERATIONS {
             return Ok(config);
@@ -135,6 +224,7 @@ struct Work {
     dtype: DType,
     bytes: u64,
     flops: u64,
+    working_set: u64,
     config: serde_json::Value,
     checked: bool,
 }
@@ -156,6 +246,7 @@ fn record<K: Kernel>(
         dtype: work.dtype,
         bytes_per_dispatch: work.bytes,
         flops_per_dispatch: work.flops,
+        working_set_bytes: work.working_set,
         config: work.config,
         shader_checks: work.checked,
         bytes_per_s: work.bytes as f64 / t,

@@ -5,6 +5,7 @@
 //! what the adapter cannot hold, stopping cleanly on an interrupt or an
 //! error, and resuming a stopped run. Progress goes to an [`Observer`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -15,10 +16,12 @@ use super::roofs;
 use super::timer::{Timer, TimerPreference};
 use crate::error::{Error, Result};
 use crate::gpu::{feature_names, AdapterFilter, BackendChoice, GpuContext};
+use crate::kernels::stream::StreamParams;
+use crate::kernels::{DType, KernelConfig};
 use crate::model::ModelConfig;
-use crate::plan::{self, Op, Sweep};
-use crate::results::{self, limits_record, ResultsFile, Skipped, Workload};
-use crate::settings::{DTypeChoice, RoofsConfig, SuiteConfig, TimingOverrides};
+use crate::plan::{self, Op, OpShape, Sweep};
+use crate::results::{self, limits_record, Point, ResultsFile, Skipped, Trial, Workload};
+use crate::settings::{DTypeChoice, Method, RoofsConfig, SuiteConfig, TimingOverrides};
 use crate::stats::TimerKind;
 
 /// What a `run` measures and how.
@@ -40,6 +43,12 @@ pub struct RunSettings {
     pub passes: u32,
     /// Which clock.
     pub timer: TimerPreference,
+    /// Distinct bytes each op's runs rotate through, instead of the
+    /// method's default (1 GiB).
+    pub footprint_bytes: Option<u64>,
+    /// Seconds of warm-up before the roofs and each op's tuning, instead of
+    /// the device's default.
+    pub warm_s: Option<f64>,
 }
 
 /// How a run ended.
@@ -176,6 +185,13 @@ pub fn run(
     } else {
         RoofsConfig::for_device(&ctx.caps)
     };
+    let mut method = Method::for_device(&ctx.caps);
+    method.footprint_bytes = settings.footprint_bytes.unwrap_or(method.footprint_bytes);
+    method.warm_s = settings.warm_s.unwrap_or(method.warm_s);
+    if settings.footprint_bytes.is_some() {
+        roofs_cfg.stream = StreamParams::for_limits(&ctx.caps.limits, method.footprint_bytes);
+    }
+    roofs_cfg.warm_s = method.warm_s;
     roofs_cfg.peaks.retain(|p| sweep.dtypes.contains(&p.dtype));
     settings.timing.apply(&mut roofs_cfg.timing);
     roofs_cfg.shader_checks = ctx.shader_checks;
@@ -184,7 +200,8 @@ pub fn run(
         samples: settings.samples,
         passes: settings.passes,
         shader_checks: ctx.shader_checks,
-        ..SuiteConfig::default()
+        method: Some(method),
+        ..SuiteConfig::for_device(&ctx.caps)
     };
     settings.timing.apply(&mut suite.timing);
 
@@ -198,7 +215,8 @@ pub fn run(
 
     let started = Instant::now();
     let timer = Timer::new(ctx, settings.timer)?;
-    let steps = roofs_cfg.kernel_count() + ops.len() * settings.passes.max(1) as usize;
+    // The roofs, every op in every pass, and the two roof kernels again.
+    let steps = roofs_cfg.kernel_count() + ops.len() * settings.passes.max(1) as usize + 2;
     let what = format!("{} ({} ops)", settings.model.name, ops.len());
     observer.started(&start(ctx, &timer, what, steps));
     let records = match roofs::measure(ctx, &timer, &roofs_cfg, observer) {
@@ -215,7 +233,25 @@ pub fn run(
         suite,
     });
     file.skipped = skipped;
-    let stopped = measure_ops(ctx, &timer, &ops, &mut file, &path, stop, observer)?;
+    let mut stopped = measure_ops(ctx, &timer, &ops, &mut file, &path, stop, observer)?;
+    if stopped.is_none() {
+        let again = roofs::remeasure(
+            ctx,
+            &timer,
+            &file.config,
+            &file.ceilings.measured,
+            &file.kernels,
+            observer,
+        );
+        match again {
+            Ok(drift) => file.drift = drift,
+            Err(e) => stopped = Some(e.context("measuring the roofs again")),
+        }
+    }
+    observer.finished();
+    file.pipelines_built = ctx.pipelines_built();
+    file.wall_s = started.elapsed().as_secs_f64();
+    save(&mut file, &path)?;
     Ok(Outcome {
         file,
         dir: dir.to_path_buf(),
@@ -309,6 +345,7 @@ pub fn resume(
     let steps = ops.len() * w.suite.passes.max(1) as usize;
     observer.started(&start(ctx, &timer, what, steps));
     let stopped = measure_ops(ctx, &timer, &ops, &mut file, &path, stop, observer)?;
+    observer.finished();
     // Points in plan order, as an uninterrupted run writes them.
     file.points.sort_by_key(|p| {
         let key = p.op.key();
@@ -343,10 +380,22 @@ fn measure_ops(
     stop: &AtomicBool,
     observer: &mut dyn Observer,
 ) -> Result<Option<Error>> {
-    let suite = file.workload.as_ref().map(|w| w.suite).unwrap_or_default();
+    let suite = file
+        .workload
+        .as_ref()
+        .map(|w| w.suite)
+        .unwrap_or_else(|| SuiteConfig::for_device(&ctx.caps));
     file.incomplete = Some(UNFINISHED.into());
     save(file, path)?;
     let mut stopped = None;
+    // Ops of the same kind, shape and dtype share one tuning decision,
+    // those of earlier sessions of the run included.
+    let mut decided: HashMap<(OpShape, DType), Decision> = HashMap::new();
+    for p in &file.points {
+        decided
+            .entry((p.op.shape, p.op.dtype))
+            .or_insert_with(|| Decision::of(p));
+    }
     // Pass 1 tunes and measures every op; further passes sample the points
     // of this session again with the configuration chosen.
     'passes: for pass in 1..=suite.passes.max(1) {
@@ -358,7 +407,19 @@ fn measure_ops(
             let label = op.label();
             let result = if pass == 1 {
                 observer.step(&label);
-                ops::measure(ctx, timer, &suite, op, Tuning::Search).map(|p| {
+                let key = (op.shape, op.dtype);
+                let shared = decided.get(&key).cloned();
+                let tuning = match &shared {
+                    None => Tuning::Search,
+                    Some(d) => Tuning::Known {
+                        config: d.config,
+                        trials: d.trials.clone(),
+                        estimate_s: Some(d.estimate_s),
+                    },
+                };
+                ops::measure(ctx, timer, &suite, op, tuning).map(|mut p| {
+                    p.tuning_shared_with = shared.map(|d| d.label);
+                    decided.entry(key).or_insert_with(|| Decision::of(&p));
                     file.points.push(p);
                     file.points.len() - 1
                 })
@@ -390,13 +451,32 @@ fn measure_ops(
             }
         }
     }
-    observer.finished();
     match &stopped {
         None => file.incomplete = None,
         Some(e) => file.incomplete = Some(e.to_string()),
     }
     save(file, path)?;
     Ok(stopped)
+}
+
+/// A tuning decision, shared by the ops of one kind, shape and dtype.
+#[derive(Debug, Clone)]
+struct Decision {
+    config: KernelConfig,
+    trials: Vec<Trial>,
+    estimate_s: f64,
+    label: String,
+}
+
+impl Decision {
+    fn of(p: &Point) -> Self {
+        Self {
+            config: p.kernel,
+            trials: p.tuning.clone(),
+            estimate_s: p.median_s,
+            label: p.op.label(),
+        }
+    }
 }
 
 #[cfg(test)]

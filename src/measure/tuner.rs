@@ -93,7 +93,10 @@ pub struct Measured {
     pub dispatches_per_op: usize,
 }
 
-/// Measure `config` on the whole op, then verify it.
+/// Measure `config` on the whole op, then verify it. Where one dispatch
+/// would run past `max_dispatch_s` (by the estimate), the op is split into
+/// enough dispatches to stay under it.
+#[allow(clippy::too_many_arguments)]
 pub fn measure<K: Kernel>(
     ctx: &GpuContext,
     timer: &Timer,
@@ -102,8 +105,15 @@ pub fn measure<K: Kernel>(
     kernel: &K,
     config: K::Config,
     estimate_s: Option<f64>,
+    max_dispatch_s: Option<f64>,
 ) -> Result<Measured> {
-    let whole = kernel.prepare(ctx, config, Extent::Whole)?;
+    let mut whole = kernel.prepare(ctx, config, Extent::Whole)?;
+    if let (Some(e), Some(max)) = (estimate_s, max_dispatch_s) {
+        if e / whole.dispatches.per_run().max(1) as f64 > max {
+            let parts = (e / (0.8 * max)).ceil() as u32;
+            whole = kernel.prepare(ctx, config, Extent::Split(parts))?;
+        }
+    }
     let timing =
         timer.measure_with_estimate(ctx, &cfg.timing, label, &whole.dispatches, estimate_s)?;
     let verification = run_and_verify(ctx, kernel, &whole, cfg.samples)?;

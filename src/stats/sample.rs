@@ -26,6 +26,18 @@ pub struct TimerInfo {
     pub empty_pass_s: f64,
     /// How many empty passes that median is taken over.
     pub empty_pass_samples: usize,
+    /// Whether every run was bracketed by its own timestamps
+    /// (`TIMESTAMP_QUERY_INSIDE_PASSES`), so `samples_s` are kernels' own
+    /// times; otherwise they are the pipelined times.
+    #[serde(default)]
+    pub own_times: bool,
+    /// Median cost of one back-to-back minimal dispatch with a read_write
+    /// binding (launch plus the barrier before it), net of the empty pass.
+    #[serde(default)]
+    pub dispatch_gap_s: Option<f64>,
+    /// Why GPU timestamps were given up for the wall clock, if they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 /// One kernel's timing: every sample kept.
@@ -35,8 +47,13 @@ pub struct Measurement {
     pub timer: TimerKind,
     /// Dispatches per batch (per sample).
     pub dispatches_per_sample: u32,
-    /// Seconds per dispatch, one value per valid batch.
+    /// Seconds per run, one value per valid batch: the kernel's own time
+    /// where runs are bracketed by timestamps, else the pipelined time.
     pub samples_s: Vec<f64>,
+    /// Seconds per run of the same batches, pipelined: the batch's time
+    /// (net of the empty pass) over its runs, gaps between runs included.
+    #[serde(default)]
+    pub pipelined_s: Vec<f64>,
     /// Host wall-clock seconds per dispatch for the same batches (overhead
     /// included), kept as a cross-check of the GPU clock.
     pub wall_samples_s: Vec<f64>,
@@ -47,10 +64,17 @@ pub struct Measurement {
 }
 
 impl Measurement {
+    /// Median pipelined seconds per run (the own-time median where no
+    /// pipelined samples were kept).
+    pub fn pipelined_median(&self) -> f64 {
+        Summary::of(&self.pipelined_s).map_or(self.summary.median, |s| s.median)
+    }
+
     /// Fold the samples of a later measurement of the same kernel in
     /// (seconds per dispatch, whatever each batch's size).
     pub fn merge(&mut self, later: &Measurement) {
         self.samples_s.extend(&later.samples_s);
+        self.pipelined_s.extend(&later.pipelined_s);
         self.wall_samples_s.extend(&later.wall_samples_s);
         self.discarded += later.discarded;
         self.summary = Summary::of(&self.samples_s).unwrap_or(self.summary);

@@ -63,11 +63,29 @@ pub enum Warning {
         /// How many.
         count: usize,
     },
+    /// GPU timestamps proved unusable and the run timed with the wall clock.
+    TimerFallback {
+        /// What was wrong with them.
+        why: String,
+    },
+    /// A roof kernel measured again at the end of the run moved by more
+    /// than [`Warning::DRIFT_LIMIT`]: the machine's state changed meanwhile.
+    RoofDrift {
+        /// The roof kernel.
+        name: String,
+        /// Its rate at the start, per second.
+        before: f64,
+        /// Its rate at the end, per second.
+        after: f64,
+    },
 }
 
 impl Warning {
     /// Coefficient of variation above which a measurement is flagged.
     pub const CV_LIMIT: f64 = 0.10;
+
+    /// Relative change of a roof over the run above which it is flagged.
+    pub const DRIFT_LIMIT: f64 = 0.05;
 
     /// Short machine-readable name of the kind of warning.
     pub fn kind(&self) -> &'static str {
@@ -78,14 +96,17 @@ impl Warning {
             Self::TimerDisagrees { .. } => "timer_disagrees",
             Self::TooShort { .. } => "too_short",
             Self::Outliers { .. } => "outliers",
+            Self::TimerFallback { .. } => "timer_fallback",
+            Self::RoofDrift { .. } => "roof_drift",
         }
     }
 
     /// The kernel or op it is about (none for adapter-wide warnings).
     pub fn subject(&self) -> Option<&str> {
         match self {
-            Self::SoftwareAdapter { .. } => None,
+            Self::SoftwareAdapter { .. } | Self::TimerFallback { .. } => None,
             Self::DiscardedSamples { name, .. }
+            | Self::RoofDrift { name, .. }
             | Self::HighVariation { name, .. }
             | Self::TimerDisagrees { name, .. }
             | Self::TooShort { name, .. }
@@ -154,6 +175,22 @@ impl std::fmt::Display for Warning {
                 "warning: {name}: {count} sample(s) lie far from the median (over 15 \
                  median absolute deviations); something else ran meanwhile, the median is reported"
             ),
+            Self::TimerFallback { why } => write!(
+                f,
+                "warning: {why}, so the run timed with the wall clock (submission and waiting \
+                 included); compare with --timer gpu on another driver"
+            ),
+            Self::RoofDrift {
+                name,
+                before,
+                after,
+            } => write!(
+                f,
+                "warning: {name}: measured again at the end of the run it gave {:.1}% of its \
+                 rate at the start; the machine's clocks or load changed meanwhile: close \
+                 other work, or compare with --passes 2",
+                100.0 * after / before
+            ),
         }
     }
 }
@@ -201,12 +238,14 @@ pub fn check(name: &str, t: &Measurement, timer: &TimerInfo) -> Vec<Warning> {
         });
     }
     if t.timer == TimerKind::GpuTimestamp && !t.wall_samples_s.is_empty() {
+        // The pipelined time is what the wall clock saw (gaps included).
+        let gpu = t.pipelined_median();
         let wall = Summary::of(&t.wall_samples_s).map_or(0.0, |s| s.median);
         let batch_s = wall * t.dispatches_per_sample as f64;
-        if median > 1.05 * wall || (batch_s >= 0.01 && median < 0.5 * wall) {
+        if gpu > 1.05 * wall || (batch_s >= 0.01 && gpu < 0.5 * wall) {
             out.push(Warning::TimerDisagrees {
                 name: name.clone(),
-                gpu_s: median,
+                gpu_s: gpu,
                 wall_s: wall,
             });
         }
@@ -238,6 +277,9 @@ mod tests {
             timestamp_period_ns: Some(1.0),
             empty_pass_s: 1e-6,
             empty_pass_samples: 16,
+            own_times: true,
+            dispatch_gap_s: Some(2e-6),
+            fallback: None,
         }
     }
 
@@ -246,6 +288,7 @@ mod tests {
             timer: TimerKind::GpuTimestamp,
             dispatches_per_sample: per_batch,
             wall_samples_s: samples.clone(),
+            pipelined_s: samples.clone(),
             summary: Summary::of(&samples).unwrap(),
             samples_s: samples,
             discarded: 0,
@@ -282,10 +325,33 @@ mod tests {
         assert!(w.iter().any(|x| x.kind() == "too_short"), "{w:?}");
         // GPU time ten times the wall time: a wrong timestamp period.
         let mut t = measurement(vec![0.1; 5], 1);
+        t.pipelined_s = vec![0.1; 5];
         t.wall_samples_s = vec![0.01; 5];
         let w = check("k", &t, &timer());
         let hit = w.iter().find(|x| x.kind() == "timer_disagrees").unwrap();
         assert!(hit.to_string().contains("timestamp period"));
         assert_eq!(hit.record().subject.as_deref(), Some("k"));
+        // Own times far below the wall clock are no disagreement: the
+        // pipelined time is what the wall clock sees.
+        let mut t = measurement(vec![0.002; 5], 10);
+        t.pipelined_s = vec![0.004; 5];
+        t.wall_samples_s = vec![0.0041; 5];
+        assert!(check("k", &t, &timer()).is_empty());
+    }
+
+    #[test]
+    fn drift_and_fallback_say_what_to_do() {
+        let d = Warning::RoofDrift {
+            name: "stream.add".into(),
+            before: 100.0,
+            after: 90.0,
+        };
+        assert!(d.to_string().contains("90.0% of its rate"), "{d}");
+        assert_eq!(d.record().kind, "roof_drift");
+        let f = Warning::TimerFallback {
+            why: "the GPU timestamps came back zero".into(),
+        };
+        assert!(f.to_string().contains("wall clock"), "{f}");
+        assert_eq!(f.subject(), None);
     }
 }

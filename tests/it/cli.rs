@@ -139,7 +139,7 @@ fn roofs_writes_a_valid_verified_results_file_on_each_backend() {
         assert!(!r.git_commit.is_empty() && !r.timestamp.is_empty());
         assert!(
             r.kernels.len() >= 6,
-            "5 stream kernels and at least one peak"
+            "6 stream kernels and at least one peak"
         );
         for k in &r.kernels {
             assert!(k.verified, "{backend} {}: {:?}", k.name, k.verification);
@@ -210,8 +210,8 @@ fn roofs_json_to_stdout_is_pure_json() {
         ResultsFile::from_json(Path::new("-"), &String::from_utf8(out.stdout).unwrap()).unwrap();
     assert_eq!(
         r.kernels.len(),
-        5 + 4,
-        "5 stream kernels, f32 peak at 4 chain counts"
+        6 + 4,
+        "6 stream kernels, f32 peak at 4 chain counts"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("memory roof:"));
 }
@@ -396,7 +396,7 @@ fn passes_sample_every_op_again() {
         .args(["--model", &fixture("tiny-model.json")])
         .args(["--seq-lens", "40", "--batches", "3", "--context", "64"])
         .args(["--repeats", "2", "--warmup", "0", "--min-batch-ms", "1"])
-        .args(["--passes", "2", "--out"])
+        .args(["--footprint", "4MiB", "--passes", "2", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -443,6 +443,8 @@ fn run_reads_a_hugging_face_config() {
             "1",
             "--warmup",
             "0",
+            "--footprint",
+            "4MiB",
             "--out",
         ])
         .arg(&out)

@@ -84,6 +84,8 @@ pub fn fixture(name: &str) -> String {
 /// The arguments after `run --quick --backend B --model M` that make a run
 /// small enough for a test (the tiny model's sizes, light sampling).
 pub const SMALL_RUN: &[&str] = &[
+    "--footprint",
+    "4MiB",
     "--seq-lens",
     "40,64",
     "--batches",

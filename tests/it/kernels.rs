@@ -65,6 +65,7 @@ fn stream_kernels_match_reference() {
                 "stream.add",
                 "stream.triad",
                 "stream.dot",
+                "stream.read",
             ];
             assert_eq!(seen.steps, names);
             assert_eq!(seen.roofs, names);
@@ -79,8 +80,8 @@ fn stream_kernels_match_reference() {
                 // 10007 vec4s, 64 x 7 per workgroup: 23 workgroups, so a
                 // grid stride of 23 * 64 = 1472 invocations.
                 let checked_elements = match op {
-                    StreamOp::Dot => 1472 * 4, // every partial sum, 4 lanes each
-                    _ => 40_028,               // every element
+                    StreamOp::Dot | StreamOp::Read => 1472 * 4, // every partial sum, 4 lanes each
+                    _ => 40_028,                                // every element
                 };
                 assert_eq!(r.verification.checked, 2 * checked_elements, "both sets");
                 assert_eq!(r.bytes_per_dispatch, op.bytes(40_028, 1472));
@@ -161,9 +162,13 @@ fn f16_without_the_feature_is_refused() {
         if ctx.caps.f16 {
             continue;
         }
-        let e = Peak::new(&ctx, PeakParams::default_for(DType::F16), vec![4])
-            .err()
-            .unwrap();
+        let e = Peak::new(
+            &ctx,
+            PeakParams::default_for(DType::F16, &ctx.caps),
+            vec![4],
+        )
+        .err()
+        .unwrap();
         assert!(e.to_string().contains("SHADER_F16"), "{e}");
     }
 }
@@ -182,7 +187,7 @@ fn oversized_and_empty_buffers_are_errors_not_panics() {
             let e = Stream::new(&ctx, params).err().unwrap();
             assert!(e.to_string().contains(want), "{e}");
         }
-        let mut p = PeakParams::default_for(DType::F32);
+        let mut p = PeakParams::default_for(DType::F32, &ctx.caps);
         p.workgroups = ctx.caps.limits.max_compute_workgroups_per_dimension + 1;
         let e = Peak::new(&ctx, p, vec![4]).err().unwrap();
         assert!(
@@ -190,9 +195,13 @@ fn oversized_and_empty_buffers_are_errors_not_panics() {
                 .contains("max_compute_workgroups_per_dimension"),
             "{e}"
         );
-        let e = Peak::new(&ctx, PeakParams::default_for(DType::F32), vec![9])
-            .err()
-            .unwrap();
+        let e = Peak::new(
+            &ctx,
+            PeakParams::default_for(DType::F32, &ctx.caps),
+            vec![9],
+        )
+        .err()
+        .unwrap();
         assert!(e.to_string().contains("MAX_CHAINS"), "{e}");
     }
 }
@@ -298,4 +307,86 @@ fn ci_has_the_software_adapters() {
         ctxs.iter().any(|c| c.adapter.backend == "gl"),
         "CI must see llvmpipe on GL"
     );
+}
+
+#[test]
+fn the_gpu_fill_is_the_hosts_twin() {
+    use wgpu_roofline::kernels::{initial, stream_initial, Copies, Fill};
+    // A 4 KiB binding limit: the fill walks each buffer in several ranges.
+    for ctx in common::contexts_with("the_gpu_fill_is_the_hosts_twin", |a| wgpu::Limits {
+        max_storage_buffer_binding_size: 4 << 10,
+        ..a.limits()
+    }) {
+        for (what, size) in [
+            (Fill::Operand(DType::F32), 4),
+            (Fill::Operand(DType::F16), 2),
+            (Fill::Stream, 4),
+        ] {
+            let elems = 3001;
+            let copies = Copies::new(&ctx, "fill test", elems * size, 3).unwrap();
+            copies.fill(&ctx, 7, what).unwrap();
+            for copy in 0..3 {
+                let (buf, at) = copies.locate(copy);
+                let dtype = if size == 2 { DType::F16 } else { DType::F32 };
+                let got = ctx
+                    .read_ranges(buf, dtype, &[(at / size, elems)])
+                    .unwrap()
+                    .remove(0);
+                for (i, g) in got.iter().enumerate() {
+                    let want = match what {
+                        Fill::Stream => stream_initial(7, i as u64),
+                        Fill::Operand(_) => initial(7, i as u64),
+                    };
+                    assert_eq!(
+                        *g,
+                        want,
+                        "{what:?} copy {copy} element {i} on {}",
+                        common::label(&ctx)
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn rotated_runs_bind_distinct_copies() {
+    use wgpu_roofline::kernels::matmul::{Matmul, MatmulConfig, ProductShape};
+    let Some(ctx) = common::contexts("rotated_runs_bind_distinct_copies")
+        .into_iter()
+        .next()
+    else {
+        return;
+    };
+    let shape = ProductShape {
+        batch: 1,
+        m: 8,
+        n: 64,
+        k: 64,
+    };
+    let mm = Matmul::new(&ctx, shape, DType::F32, 3).unwrap();
+    let config = MatmulConfig::Direct {
+        tile_m: 1,
+        tile_n: 4,
+        wg_m: 1,
+        wg_n: 64,
+    };
+    let p = mm.prepare(&ctx, config, Extent::Whole).unwrap();
+    assert_eq!(p.dispatches.copies(), 3);
+    // Only the run on copy `run` writes copy `run`'s output: verification,
+    // which reads the last copy, passes after run 2 alone (and run 5, its
+    // next turn) and fails after runs 0 and 1.
+    for (runs, passes) in [(&[2u64][..], true), (&[0, 1], false), (&[5], true)] {
+        mm.clear_output(&ctx);
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for &r in runs {
+                p.dispatches.record(&mut pass, r);
+            }
+        }
+        ctx.queue.submit([enc.finish()]);
+        let v = mm.verify(&ctx, &p, 16).unwrap();
+        assert_eq!(v.passed(), passes, "runs {runs:?}: {v:?}");
+    }
 }

@@ -9,7 +9,7 @@ use wgpu_roofline::measure::ops::{self, Tuning};
 use wgpu_roofline::measure::{Timer, TimerPreference};
 use wgpu_roofline::model::ModelConfig;
 use wgpu_roofline::plan::{self, OpShape, Phase, Sweep};
-use wgpu_roofline::settings::{SuiteConfig, TimingConfig};
+use wgpu_roofline::settings::{Method, SuiteConfig, TimingConfig};
 
 fn every_config(m: u64, ctx: &GpuContext) -> Vec<MatmulConfig> {
     let mut all = MatmulConfig::candidates(m.max(32), &ctx.caps);
@@ -168,15 +168,20 @@ fn every_op_of_a_plan_is_verified_with_exact_accounting() {
             dtypes: common::dtypes(&ctx),
             ops: vec![],
         };
-        let cfg = SuiteConfig {
+        let mut cfg = SuiteConfig {
             timing: TimingConfig {
                 warmup: 0,
                 repeats: 2,
                 min_batch_s: 0.0,
                 max_dispatches: 4,
             },
-            ..SuiteConfig::default()
+            ..SuiteConfig::for_device(&ctx.caps)
         };
+        // A 4 MiB footprint: a few copies of the tiny operands.
+        cfg.method = cfg.method.map(|m| Method {
+            footprint_bytes: 4 << 20,
+            ..m
+        });
         for op in plan::plan(&model, &sweep).unwrap() {
             let p = ops::measure(&ctx, &timer, &cfg, &op, Tuning::Search).unwrap();
             assert!(
@@ -188,6 +193,16 @@ fn every_op_of_a_plan_is_verified_with_exact_accounting() {
             );
             assert_eq!((p.flops, p.bytes), (op.flops(), op.bytes()));
             assert!(p.tuning.iter().any(|t| t.config == p.kernel && t.verified));
+            // Enough copies for the footprint, each bound to its own run.
+            assert!(p.rotation >= 1);
+            assert_eq!(p.working_set_bytes % p.rotation as u64, 0);
+            assert!(
+                p.working_set_bytes >= 4 << 20 || p.rotation == wgpu_roofline::kernels::MAX_COPIES,
+                "{}: {} bytes in {} copies",
+                op.label(),
+                p.working_set_bytes,
+                p.rotation
+            );
             if let OpShape::Product(s) = op.shape {
                 assert_eq!(p.flops, 2 * s.batch * s.m * s.n * s.k);
                 assert_eq!(

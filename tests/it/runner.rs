@@ -82,6 +82,8 @@ fn settings(passes: u32) -> RunSettings {
         samples: 16,
         passes,
         timer: TimerPreference::Auto,
+        footprint_bytes: Some(4 << 20),
+        warm_s: None,
     }
 }
 

@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use wgpu_roofline::kernels::{attention, matmul, peak, softmax, source, stream, DType};
+use wgpu_roofline::kernels::{
+    attention, matmul, peak, softmax, source, stream, DType, FILL_SHADER,
+};
+use wgpu_roofline::measure::timer;
 
 fn validate(name: &str, src: &str) -> naga::Module {
     let module = naga::front::wgsl::parse_str(src)
@@ -21,6 +24,8 @@ fn validate(name: &str, src: &str) -> naga::Module {
 /// Every module the host builds from the files, by name, in its f32 form.
 fn modules() -> Vec<(&'static str, String)> {
     vec![
+        ("fill.wgsl", FILL_SHADER.to_string()),
+        ("timer.wgsl", timer::SHADER.to_string()),
         ("stream.wgsl", stream::SHADER.to_string()),
         ("peak.wgsl", peak::SHADER.to_string()),
         ("matmul.wgsl", matmul::SHADER.to_string()),
@@ -90,7 +95,7 @@ fn shaders_expose_what_the_host_dispatches() {
     let stream = m("stream.wgsl");
     assert_eq!(
         entry_points(&stream),
-        ["copy", "scale", "add", "triad", "dot"]
+        ["copy", "scale", "add", "triad", "dot", "read"]
     );
     assert_eq!(overrides(&stream), ["WORKGROUP_SIZE"]);
     let mm = m("matmul.wgsl");
@@ -131,6 +136,8 @@ fn shaders_expose_what_the_host_dispatches() {
     let pk = m("peak.wgsl");
     assert_eq!(entry_points(&pk), ["peak"]);
     assert_eq!(overrides(&pk), ["WORKGROUP_SIZE", "CHAINS"]);
+    assert_eq!(entry_points(&m("fill.wgsl")), ["fill"]);
+    assert_eq!(entry_points(&m("timer.wgsl")), ["touch", "warm"]);
 }
 
 #[test]
@@ -159,7 +166,10 @@ fn constants_mirrored_between_host_and_shaders_agree() {
 #[test]
 fn generated_f16_variants_validate() {
     for (name, base) in modules() {
-        if name.starts_with("attention") || name == "stream.wgsl" {
+        if !base.contains("alias T = f32;") {
+            continue; // f32 only (stream, fill, timer); attention below
+        }
+        if name.starts_with("attention") {
             continue;
         }
         let f16 = source(&base, DType::F16);
@@ -189,6 +199,8 @@ fn embedded_sources_are_the_files() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     assert_eq!(stream::SHADER, read("stream.wgsl"));
+    assert_eq!(FILL_SHADER, read("fill.wgsl"));
+    assert_eq!(timer::SHADER, read("timer.wgsl"));
     assert_eq!(peak::SHADER, read("peak.wgsl"));
     assert_eq!(matmul::SHADER, read("matmul.wgsl"));
     assert_eq!(matmul::SHADER_SUBGROUP, read("matmul_subgroup.wgsl"));

@@ -21,8 +21,8 @@ pub use accounting::AttentionShape;
 pub use config::AttentionConfig;
 
 use super::{
-    batch_chunks_on, fill, read_sampled_rows, require, source, DType, Dispatches, Extent, Kernel,
-    Prepared, Step, Verification,
+    batch_chunks_on, granule, read_sampled_rows, require, source, split_products, Copies, DType,
+    Dispatches, Extent, Fill, Kernel, Prepared, Step, Verification,
 };
 use crate::error::{Error, Result};
 use crate::gpu::{range, Binding, Capabilities, GpuContext};
@@ -65,12 +65,12 @@ struct Params {
     _pad: [u32; 2],
 }
 
-/// One copy of the operands.
+/// The operands, each in the same number of copies.
 struct Operands {
-    q: wgpu::Buffer,
-    k: wgpu::Buffer,
-    v: wgpu::Buffer,
-    o: wgpu::Buffer,
+    q: Copies,
+    k: Copies,
+    v: Copies,
+    o: Copies,
 }
 
 /// Q, K, V and O of a batch of attention products on the GPU, per copy.
@@ -79,8 +79,9 @@ pub struct Attention {
     pub shape: AttentionShape,
     /// Element type.
     pub dtype: DType,
-    copies: Vec<Operands>,
+    ops: Operands,
     chunks: Vec<(u64, u64)>,
+    granule: u64,
 }
 
 /// What a configuration needs: its entry points (run in order), override
@@ -191,6 +192,18 @@ impl Attention {
         )
     }
 
+    /// Bytes of one copy of the operands (Q, K, V and O).
+    pub fn copy_bytes(shape: AttentionShape, dtype: DType) -> u64 {
+        let AttentionShape {
+            batch,
+            rows,
+            keys,
+            head_dim,
+            ..
+        } = shape;
+        2 * dtype.size() * batch * (rows + keys) * head_dim
+    }
+
     /// Check, allocate and fill `copies` copies of Q, K and V.
     pub fn new(ctx: &GpuContext, shape: AttentionShape, dtype: DType, copies: u32) -> Result<Self> {
         let chunks = Self::check(ctx, shape, dtype)?;
@@ -202,23 +215,28 @@ impl Attention {
             head_dim: d,
             ..
         } = shape;
-        let copies = (0..copies.max(1))
-            .map(|_| {
-                let q = ctx.operand_buffer("attention Q", batch * rows * d * s)?;
-                let k = ctx.operand_buffer("attention K", batch * keys * d * s)?;
-                let v = ctx.operand_buffer("attention V", batch * keys * d * s)?;
-                let o = ctx.operand_buffer("attention O", batch * rows * d * s)?;
-                fill(ctx, &q, reference::Q, batch * rows * d, dtype)?;
-                fill(ctx, &k, reference::K, batch * keys * d, dtype)?;
-                fill(ctx, &v, reference::V, batch * keys * d, dtype)?;
-                Ok(Operands { q, k, v, o })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let ops = Operands {
+            q: Copies::new(ctx, "attention Q", batch * rows * d * s, copies)?,
+            k: Copies::new(ctx, "attention K", batch * keys * d * s, copies)?,
+            v: Copies::new(ctx, "attention V", batch * keys * d * s, copies)?,
+            o: Copies::new(ctx, "attention O", batch * rows * d * s, copies)?,
+        };
+        let what = Fill::Operand(dtype);
+        ops.q.fill(ctx, reference::Q, what)?;
+        ops.k.fill(ctx, reference::K, what)?;
+        ops.v.fill(ctx, reference::V, what)?;
+        let align = ctx.caps.limits.min_storage_buffer_offset_alignment as u64;
+        let per = [
+            rows * d * s,
+            keys * d * s,
+            part_bytes(&shape, MIN_CHUNK, align),
+        ];
         Ok(Self {
             shape,
             dtype,
-            copies,
+            ops,
             chunks,
+            granule: granule(&per, align),
         })
     }
 
@@ -261,7 +279,7 @@ impl Attention {
 
     fn products(&self, extent: Extent) -> u64 {
         match extent {
-            Extent::Whole => self.shape.batch,
+            Extent::Whole | Extent::Split(_) => self.shape.batch,
             Extent::Probe => {
                 let one = AttentionShape {
                     batch: 1,
@@ -429,12 +447,15 @@ impl Kernel for Attention {
                 vec![chunks, (s.group() * s.head_dim / 4).div_ceil(wg as u64)]
             }
         };
-        let copies = self
-            .copies
-            .iter()
-            .map(|ops| {
+        let chunks = match extent {
+            Extent::Split(parts) => split_products(&self.chunks, parts as u64, self.granule),
+            _ => self.chunks.clone(),
+        };
+        let ops = &self.ops;
+        let copies = (0..ops.q.count() as usize)
+            .map(|copy| {
                 let mut steps = Vec::new();
-                for &(b0, bc) in self.chunks.iter().filter(|c| c.0 < products) {
+                for &(b0, bc) in chunks.iter().filter(|c| c.0 < products) {
                     let bc = bc.min(products - b0);
                     let part_range = match config {
                         AttentionConfig::FlashDecode { .. } => range(&part, b0, bc, part_bytes),
@@ -444,10 +465,10 @@ impl Kernel for Attention {
                         &pipelines[0],
                         &[
                             ubuf.as_entire_binding(),
-                            range(&ops.q, b0 * qo, bc * qo, size),
-                            range(&ops.k, b0 * kv, bc * kv, size),
-                            range(&ops.v, b0 * kv, bc * kv, size),
-                            range(&ops.o, b0 * qo, bc * qo, size),
+                            ops.q.binding(copy, b0 * qo * size, bc * qo * size),
+                            ops.k.binding(copy, b0 * kv * size, bc * kv * size),
+                            ops.v.binding(copy, b0 * kv * size, bc * kv * size),
+                            ops.o.binding(copy, b0 * qo * size, bc * qo * size),
                             part_range,
                         ],
                     )?;
@@ -477,9 +498,7 @@ impl Kernel for Attention {
     }
 
     fn clear_output(&self, ctx: &GpuContext) {
-        for ops in &self.copies {
-            ctx.clear(&ops.o);
-        }
+        self.ops.o.clear(ctx);
     }
 
     fn verify(
@@ -492,7 +511,7 @@ impl Kernel for Attention {
         let copy = self.verified_copies(prepared).start;
         let rows = read_sampled_rows(
             ctx,
-            &self.copies[copy].o,
+            self.ops.o.locate(copy),
             self.dtype,
             (prepared.products, s.rows, s.head_dim),
             0xA77E ^ s.keys,

@@ -25,11 +25,11 @@ pub use accounting::ProductShape;
 pub use config::{MatmulConfig, MAX_TILE};
 
 use super::{
-    batch_chunks, fill, require, source, DType, Dispatches, Extent, Kernel, Prepared, Step,
+    batch_chunks, require, source, Copies, DType, Dispatches, Extent, Fill, Kernel, Prepared, Step,
     Verification, XorShift,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{range, Binding, Capabilities, GpuContext};
+use crate::gpu::{Binding, Capabilities, GpuContext};
 
 /// The WGSL of the tiled, direct and split-k kernels.
 pub const SHADER: &str = include_str!("../../../shaders/matmul.wgsl");
@@ -110,6 +110,36 @@ fn chunks(s: ProductShape, size: u64, binding: u64, align: u64, max_z: u64) -> R
     Ok(out)
 }
 
+/// `chunks` cut into at least `parts` pieces in all: whole products of a
+/// batch, else rows in multiples of 64 (every piece stays within the
+/// binding its chunk fitted).
+fn split(chunks: &[Chunk], parts: u64) -> Vec<Chunk> {
+    let each = parts.div_ceil(chunks.len().max(1) as u64).max(1);
+    let mut out = Vec::new();
+    for c in chunks {
+        if c.bc > 1 {
+            let per = c.bc.div_ceil(each).max(1);
+            for b0 in (0..c.bc).step_by(per as usize) {
+                out.push(Chunk {
+                    b0: c.b0 + b0,
+                    bc: per.min(c.bc - b0),
+                    ..*c
+                });
+            }
+        } else {
+            let per = (c.mc.div_ceil(each).div_ceil(64) * 64).max(64);
+            for m0 in (0..c.mc).step_by(per as usize) {
+                out.push(Chunk {
+                    m0: c.m0 + m0,
+                    mc: per.min(c.mc - m0),
+                    ..*c
+                });
+            }
+        }
+    }
+    out
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
@@ -123,21 +153,17 @@ struct Params {
     c_bstride: u32,
 }
 
-/// One copy of the operands.
-struct Operands {
-    a: wgpu::Buffer,
-    w: wgpu::Buffer,
-    c: wgpu::Buffer,
-}
-
-/// The operands of a batch of products on the GPU, filled and ready to run.
-/// Product b uses rows `b*m ..` of A and C and rows `b*n ..` of W.
+/// The operands of a batch of products on the GPU, filled and ready to run,
+/// each in the same number of copies. Product b uses rows `b*m ..` of A and
+/// C and rows `b*n ..` of W.
 pub struct Matmul {
     /// The shape.
     pub shape: ProductShape,
     /// Element type.
     pub dtype: DType,
-    copies: Vec<Operands>,
+    a: Copies,
+    w: Copies,
+    c: Copies,
     chunks: Vec<Chunk>,
 }
 
@@ -181,25 +207,29 @@ impl Matmul {
         Self::plan(ctx, shape, dtype).map(drop)
     }
 
-    /// Check, allocate and fill `copies` copies of the operands.
+    /// Bytes of one copy of the operands (A, W and C).
+    pub fn copy_bytes(shape: ProductShape, dtype: DType) -> u64 {
+        let ProductShape { batch, m, n, k } = shape;
+        dtype.size() * batch * (m * k + n * k + m * n)
+    }
+
+    /// Check, allocate and fill `copies` copies of the operands (every
+    /// copy holds the same values).
     pub fn new(ctx: &GpuContext, shape: ProductShape, dtype: DType, copies: u32) -> Result<Self> {
         let chunks = Self::plan(ctx, shape, dtype)?;
         let ProductShape { batch, m, n, k } = shape;
         let s = dtype.size();
-        let copies = (0..copies.max(1))
-            .map(|_| {
-                let a = ctx.operand_buffer("matrix A", batch * m * k * s)?;
-                let w = ctx.operand_buffer("matrix W", batch * n * k * s)?;
-                let c = ctx.operand_buffer("matrix C", batch * m * n * s)?;
-                fill(ctx, &a, reference::A, batch * m * k, dtype)?;
-                fill(ctx, &w, reference::W, batch * n * k, dtype)?;
-                Ok(Operands { a, w, c })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let a = Copies::new(ctx, "matrix A", batch * m * k * s, copies)?;
+        let w = Copies::new(ctx, "matrix W", batch * n * k * s, copies)?;
+        let c = Copies::new(ctx, "matrix C", batch * m * n * s, copies)?;
+        a.fill(ctx, reference::A, Fill::Operand(dtype))?;
+        w.fill(ctx, reference::W, Fill::Operand(dtype))?;
         Ok(Self {
             shape,
             dtype,
-            copies,
+            a,
+            w,
+            c,
             chunks,
         })
     }
@@ -234,7 +264,7 @@ impl Matmul {
     fn covered(&self, extent: Extent) -> (u64, u64) {
         let ProductShape { batch, m, .. } = self.shape;
         match extent {
-            Extent::Whole => (batch, m),
+            Extent::Whole | Extent::Split(_) => (batch, m),
             Extent::Probe if batch == 1 => (1, m.min(PROBE_ROWS)),
             Extent::Probe => (PROBE_ROWS.div_ceil(m).clamp(1, batch), m),
         }
@@ -263,9 +293,11 @@ impl Matmul {
         for _ in 0..samples {
             points.push((rng.below(bt), rng.below(m), rng.below(n)));
         }
-        let index = |(b, r, c): (u64, u64, u64)| (b * full_m + r) * n + c;
+        let (buf, at) = self.c.locate(copy);
+        let base = at / self.dtype.size();
+        let index = |(b, r, c): (u64, u64, u64)| base + (b * full_m + r) * n + c;
         let ranges: Vec<(u64, u64)> = points.iter().map(|&p| (index(p), 1)).collect();
-        let got = ctx.read_ranges(&self.copies[copy].c, self.dtype, &ranges)?;
+        let got = ctx.read_ranges(buf, self.dtype, &ranges)?;
         let mut v = Verification::new(reference::tolerance(self.dtype));
         for (&(b, r, c), got) in points.iter().zip(&got) {
             let (want, scale) = reference::element(b * full_m + r, b * n + c, k);
@@ -301,10 +333,8 @@ impl Matmul {
                 ctx.uniform_buffer("matmul params", bytemuck::bytes_of(&p))
             })
             .collect();
-        let copies = self
-            .copies
-            .iter()
-            .map(|ops| {
+        let copies = (0..self.a.count() as usize)
+            .map(|copy| {
                 chunks
                     .iter()
                     .zip(&params)
@@ -316,9 +346,9 @@ impl Matmul {
                             pipe,
                             &[
                                 p.as_entire_binding(),
-                                range(&ops.a, a_rows.0, a_rows.1, k * s),
-                                range(&ops.w, w_rows.0, w_rows.1, k * s),
-                                range(&ops.c, a_rows.0, a_rows.1, n * s),
+                                self.a.binding(copy, a_rows.0 * k * s, a_rows.1 * k * s),
+                                self.w.binding(copy, w_rows.0 * k * s, w_rows.1 * k * s),
+                                self.c.binding(copy, a_rows.0 * n * s, a_rows.1 * n * s),
                             ],
                         )?;
                         let (cols, rws) = (ch.nc.div_ceil(bn) as u32, ch.mc.div_ceil(bm) as u32);
@@ -354,7 +384,10 @@ impl Kernel for Matmul {
         extent: Extent,
     ) -> Result<Prepared<MatmulConfig>> {
         let (products, rows) = self.covered(extent);
-        let chunks = self.view(products, rows);
+        let mut chunks = self.view(products, rows);
+        if let Extent::Split(parts) = extent {
+            chunks = split(&chunks, parts as u64);
+        }
         let largest = chunks
             .iter()
             .fold((0, 0), |acc, c| (acc.0.max(c.mc), acc.1.max(c.nc)));
@@ -395,9 +428,7 @@ impl Kernel for Matmul {
     }
 
     fn clear_output(&self, ctx: &GpuContext) {
-        for ops in &self.copies {
-            ctx.clear(&ops.c);
-        }
+        self.c.clear(ctx);
     }
 
     fn verify(
@@ -461,6 +492,21 @@ mod tests {
         assert_eq!(cs.iter().map(|c| c.bc).sum::<u64>(), 4096);
         let cs = chunks(shape(70_000, 1, 4, 4), 4, 128 << 20, 256, 65535).unwrap();
         assert!(cs.iter().all(|c| c.bc <= 65535));
+    }
+
+    #[test]
+    fn splits_cover_the_same_work_in_more_dispatches() {
+        let one = chunks(shape(1, 4096, 4096, 4096), 2, 2 << 30, 256, 65535).unwrap();
+        assert_eq!(one.len(), 1);
+        let four = split(&one, 4);
+        assert_eq!(four.len(), 4);
+        assert!(four.iter().all(|c| c.mc == 1024 && c.m0 % 64 == 0));
+        assert_eq!(four.iter().map(|c| c.mc).sum::<u64>(), 4096);
+        // Batches split by whole products.
+        let b = chunks(shape(32, 128, 128, 128), 2, 2 << 30, 256, 65535).unwrap();
+        let s = split(&b, 3);
+        assert_eq!(s.iter().map(|c| c.bc).sum::<u64>(), 32);
+        assert!(s.len() >= 3);
     }
 
     #[test]

@@ -18,11 +18,11 @@ pub use config::SoftmaxConfig;
 
 use super::attention::accounting::AttentionShape;
 use super::{
-    batch_chunks_on, fill, read_sampled_rows, require, source, DType, Dispatches, Extent, Kernel,
-    Prepared, Step, Verification,
+    batch_chunks_on, granule, read_sampled_rows, require, source, split_products, Copies, DType,
+    Dispatches, Extent, Fill, Kernel, Prepared, Step, Verification,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{range, Binding, Capabilities, GpuContext};
+use crate::gpu::{Binding, Capabilities, GpuContext};
 
 /// The WGSL.
 pub const SHADER: &str = include_str!("../../../shaders/softmax.wgsl");
@@ -44,8 +44,10 @@ pub struct Softmax {
     pub shape: AttentionShape,
     /// Element type.
     pub dtype: DType,
-    copies: Vec<(wgpu::Buffer, wgpu::Buffer)>,
+    x: Copies,
+    y: Copies,
     chunks: Vec<(u64, u64)>,
+    granule: u64,
 }
 
 /// Bytes of work a probe covers at least (whole products).
@@ -94,29 +96,33 @@ impl Softmax {
         )
     }
 
+    /// Bytes of one copy of the operands (scores and probabilities).
+    pub fn copy_bytes(shape: AttentionShape, dtype: DType) -> u64 {
+        2 * dtype.size() * shape.batch * shape.rows * shape.keys
+    }
+
     /// Check, allocate and fill `copies` copies of the scores.
     pub fn new(ctx: &GpuContext, shape: AttentionShape, dtype: DType, copies: u32) -> Result<Self> {
         let chunks = Self::check(ctx, shape, dtype)?;
-        let elems = shape.batch * shape.rows * shape.keys;
-        let copies = (0..copies.max(1))
-            .map(|_| {
-                let x = ctx.operand_buffer("softmax scores", elems * dtype.size())?;
-                let y = ctx.operand_buffer("softmax probabilities", elems * dtype.size())?;
-                fill(ctx, &x, reference::SCORES, elems, dtype)?;
-                Ok((x, y))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let bytes = shape.batch * shape.rows * shape.keys * dtype.size();
+        let x = Copies::new(ctx, "softmax scores", bytes, copies)?;
+        let y = Copies::new(ctx, "softmax probabilities", bytes, copies)?;
+        x.fill(ctx, reference::SCORES, Fill::Operand(dtype))?;
+        let align = ctx.caps.limits.min_storage_buffer_offset_alignment as u64;
+        let per = shape.rows * shape.keys * dtype.size();
         Ok(Self {
             shape,
             dtype,
-            copies,
+            x,
+            y,
             chunks,
+            granule: granule(&[per], align),
         })
     }
 
     fn products(&self, extent: Extent) -> u64 {
         match extent {
-            Extent::Whole => self.shape.batch,
+            Extent::Whole | Extent::Split(_) => self.shape.batch,
             Extent::Probe => {
                 let per = self.shape.rows * self.shape.keys * self.dtype.size();
                 PROBE_BYTES.div_ceil(per).clamp(1, self.shape.batch)
@@ -169,11 +175,13 @@ impl Kernel for Softmax {
         let ubuf = ctx.uniform_buffer("softmax params", bytemuck::bytes_of(&params));
         let per = s.rows * s.keys;
         let size = self.dtype.size();
-        let copies = self
-            .copies
-            .iter()
-            .map(|(x, y)| {
-                self.chunks
+        let chunks = match extent {
+            Extent::Split(parts) => split_products(&self.chunks, parts as u64, self.granule),
+            _ => self.chunks.clone(),
+        };
+        let copies = (0..self.x.count() as usize)
+            .map(|copy| {
+                chunks
                     .iter()
                     .filter(|&&(b0, _)| b0 < products)
                     .map(|&(b0, bc)| {
@@ -182,8 +190,8 @@ impl Kernel for Softmax {
                             &pipe,
                             &[
                                 ubuf.as_entire_binding(),
-                                range(x, b0 * per, bc * per, size),
-                                range(y, b0 * per, bc * per, size),
+                                self.x.binding(copy, b0 * per * size, bc * per * size),
+                                self.y.binding(copy, b0 * per * size, bc * per * size),
                             ],
                         )?;
                         let workgroups =
@@ -211,9 +219,7 @@ impl Kernel for Softmax {
     }
 
     fn clear_output(&self, ctx: &GpuContext) {
-        for (_, y) in &self.copies {
-            ctx.clear(y);
-        }
+        self.y.clear(ctx);
     }
 
     fn verify(
@@ -226,7 +232,7 @@ impl Kernel for Softmax {
         let copy = self.verified_copies(prepared).start;
         let rows = read_sampled_rows(
             ctx,
-            &self.copies[copy].1,
+            self.y.locate(copy),
             self.dtype,
             (prepared.products, s.rows, s.keys),
             0x5EED ^ s.keys,

@@ -19,6 +19,8 @@ pub enum StreamOp {
     Triad,
     /// per-invocation partial sums of a . b, into c
     Dot,
+    /// per-invocation partial sums of a, into c
+    Read,
 }
 
 impl std::fmt::Display for StreamOp {
@@ -29,7 +31,14 @@ impl std::fmt::Display for StreamOp {
 
 impl StreamOp {
     /// In the order they run (each depends on the previous one's output).
-    pub const ALL: [Self; 5] = [Self::Copy, Self::Scale, Self::Add, Self::Triad, Self::Dot];
+    pub const ALL: [Self; 6] = [
+        Self::Copy,
+        Self::Scale,
+        Self::Add,
+        Self::Triad,
+        Self::Dot,
+        Self::Read,
+    ];
 
     /// Entry point name in the shader, also the op's name.
     pub fn name(self) -> &'static str {
@@ -39,13 +48,14 @@ impl StreamOp {
             Self::Add => "add",
             Self::Triad => "triad",
             Self::Dot => "dot",
+            Self::Read => "read",
         }
     }
 
     /// Arrays read per element.
     pub fn reads(self) -> u64 {
         match self {
-            Self::Copy | Self::Scale => 1,
+            Self::Copy | Self::Scale | Self::Read => 1,
             Self::Add | Self::Triad | Self::Dot => 2,
         }
     }
@@ -55,7 +65,7 @@ impl StreamOp {
     pub fn bytes(self, elements: u64, invocations: u64) -> u64 {
         let read = self.reads() * 4 * elements;
         match self {
-            Self::Dot => read + 16 * invocations.min(elements / 4),
+            Self::Dot | Self::Read => read + 16 * invocations.min(elements / 4),
             _ => read + 4 * elements,
         }
     }
@@ -63,7 +73,7 @@ impl StreamOp {
     /// Index of the array the op writes (0 = a, 1 = b, 2 = c).
     pub fn output(self) -> usize {
         match self {
-            Self::Copy | Self::Add | Self::Dot => 2,
+            Self::Copy | Self::Add | Self::Dot | Self::Read => 2,
             Self::Scale => 1,
             Self::Triad => 0,
         }
@@ -87,5 +97,7 @@ mod tests {
         assert_eq!(StreamOp::Dot.bytes(n, 4096), (8 << 20) + 16 * 4096);
         // never more partials than vec4 elements
         assert_eq!(StreamOp::Dot.bytes(16, 4096), 8 * 16 + 16 * 4);
+        // read: one array read, one 16-byte partial per invocation written
+        assert_eq!(StreamOp::Read.bytes(n, 4096), (4 << 20) + 16 * 4096);
     }
 }

@@ -1,5 +1,5 @@
-//! Streaming kernels (copy, scale, add, triad, dot) for the measured memory
-//! roof. WGSL: `shaders/stream.wgsl`. Accounting in [`accounting`], the CPU
+//! Streaming kernels (copy, scale, add, triad, dot, read) for the measured
+//! memory roof. WGSL: `shaders/stream.wgsl`. Accounting in [`accounting`], the CPU
 //! twin in [`reference`].
 //!
 //! Working set: `sets` independent triples (a, b, c) of `array_bytes` each;
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use accounting::StreamOp;
 pub use reference::SCALAR;
 
-use super::{Dispatches, Extent, Kernel, Prepared, Step, Verification};
+use super::{Copies, Dispatches, Extent, Fill, Kernel, Prepared, Step, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, Capabilities, GpuContext};
 
@@ -47,16 +47,17 @@ pub struct StreamParams {
 }
 
 impl StreamParams {
-    /// Largest array the adapter allows, capped at 256 MiB, and enough sets
-    /// for a footprint of at least 1 GiB: far beyond any GPU's last-level
-    /// cache and beyond the host caches under a software adapter.
-    pub fn for_limits(limits: &wgpu::Limits) -> Self {
+    /// Largest array the adapter allows, capped at 256 MiB (and at a third
+    /// of the footprint), and enough sets for `footprint` bytes at least
+    /// (1 GiB by default: far beyond any GPU's last-level cache and beyond
+    /// the host caches under a software adapter).
+    pub fn for_limits(limits: &wgpu::Limits, footprint: u64) -> Self {
         let cap = limits
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
-            .min(256 << 20);
+            .min(256 << 20)
+            .min(footprint.div_ceil(3).max(16));
         let array_bytes = cap / 16 * 16;
-        let footprint: u64 = 1 << 30;
         let sets = footprint.div_ceil(3 * array_bytes.max(1)).max(1) as u32;
         Self {
             array_bytes,
@@ -123,7 +124,8 @@ const CHUNK_ELEMENTS: u64 = 4 << 20;
 pub struct Stream {
     /// The parameters.
     pub params: StreamParams,
-    sets: Vec<[wgpu::Buffer; 3]>,
+    /// Arrays a, b and c, one copy per set.
+    arrays: [Copies; 3],
     uniform: wgpu::Buffer,
     groups: u32,
     stride: u32,
@@ -146,20 +148,20 @@ impl Stream {
                 _pad: 0,
             }),
         );
-        let mut sets = Vec::with_capacity(params.sets as usize);
-        for s in 0..params.sets {
-            let make = |w: u32| -> Result<wgpu::Buffer> {
-                let buf =
-                    ctx.storage_buffer(&format!("stream set {s} array {w}"), params.array_bytes)?;
-                fill(ctx, &buf, s, w, params.elements())?;
-                Ok(buf)
-            };
-            sets.push([make(0)?, make(1)?, make(2)?]);
-        }
-        ctx.wait()?;
+        let array = |w: u32| -> Result<Copies> {
+            let a = Copies::new(
+                ctx,
+                &format!("stream array {w}"),
+                params.array_bytes,
+                params.sets,
+            )?;
+            a.fill(ctx, reference::operand(w), Fill::Stream)?;
+            Ok(a)
+        };
+        let arrays = [array(0)?, array(1)?, array(2)?];
         Ok(Self {
             params,
-            sets,
+            arrays,
             uniform,
             groups,
             stride,
@@ -169,6 +171,11 @@ impl Stream {
     /// Invocations one dispatch runs (dot writes one partial sum each).
     pub fn invocations(&self) -> u64 {
         self.stride as u64
+    }
+
+    /// Distinct bytes the runs rotate through: every array of every set.
+    pub fn working_set_bytes(&self) -> u64 {
+        3 * self.params.sets as u64 * self.params.array_bytes
     }
 
     /// Bytes one dispatch of `op` moves.
@@ -203,11 +210,15 @@ impl Kernel for Stream {
             ],
             &[("WORKGROUP_SIZE", self.params.workgroup_size as f64)],
         )?;
-        let copies = self
-            .sets
-            .iter()
-            .map(|[a, b, c]| {
-                let r = [&self.uniform, a, b, c].map(|x| x.as_entire_binding());
+        let [a, b, c] = &self.arrays;
+        let copies = (0..self.params.sets as usize)
+            .map(|set| {
+                let r = [
+                    self.uniform.as_entire_binding(),
+                    a.whole(set),
+                    b.whole(set),
+                    c.whole(set),
+                ];
                 Ok(vec![Step {
                     pipeline: 0,
                     bind_group: ctx.bind_group(&pipe, &r)?,
@@ -248,11 +259,11 @@ impl Kernel for Stream {
     ) -> Result<Verification> {
         let op = prepared.config;
         let mut v = Verification::new(TOLERANCE);
-        for (s, set) in self.sets.iter().enumerate() {
-            let out = &set[op.output()];
+        for set in 0..self.params.sets as usize {
+            let out = self.arrays[op.output()].locate(set);
             v.merge(&match op {
-                StreamOp::Dot => self.check_dot(ctx, out, s as u32)?,
-                _ => check(ctx, out, s as u32, op, self.params.elements())?,
+                StreamOp::Dot | StreamOp::Read => self.check_partials(ctx, op, out)?,
+                _ => check(ctx, out, op, self.params.elements())?,
             });
         }
         Ok(v)
@@ -260,22 +271,24 @@ impl Kernel for Stream {
 }
 
 impl Stream {
-    /// Compare dot's per-invocation partial sums with host sums in f64.
-    fn check_dot(&self, ctx: &GpuContext, c: &wgpu::Buffer, set: u32) -> Result<Verification> {
+    /// Compare dot's or read's per-invocation partial sums with host sums in f64.
+    fn check_partials(
+        &self,
+        ctx: &GpuContext,
+        op: StreamOp,
+        (c, at): (&wgpu::Buffer, u64),
+    ) -> Result<Verification> {
         let n_vec4 = self.params.array_bytes / 16;
         let stride = self.stride as u64;
         let partials = stride.min(n_vec4);
         let mut want = vec![0f64; partials as usize];
         for i in 0..n_vec4 {
             let lanes: f64 = (0..4)
-                .map(|l| {
-                    reference::reference(StreamOp::Dot, reference::initial(set, 0, 4 * i + l))
-                        as f64
-                })
+                .map(|l| reference::reference(op, reference::initial(0, 4 * i + l)) as f64)
                 .sum();
             want[(i % stride) as usize] += lanes;
         }
-        let bytes = ctx.read_buffer(c, 0, partials * 16)?;
+        let bytes = ctx.read_buffer(c, at, partials * 16)?;
         let got: &[[f32; 4]] = bytemuck::cast_slice(&bytes);
         let mut v = Verification::new(DOT_TOLERANCE);
         for (g, w) in got.iter().zip(&want) {
@@ -288,29 +301,10 @@ impl Stream {
     }
 }
 
-/// Upload the initial values of array `which` of set `set` in chunks.
-fn fill(ctx: &GpuContext, buf: &wgpu::Buffer, set: u32, which: u32, elements: u64) -> Result<()> {
-    let mut start = 0;
-    while start < elements {
-        let end = (start + CHUNK_ELEMENTS).min(elements);
-        let chunk: Vec<f32> = (start..end)
-            .map(|i| reference::initial(set, which, i))
-            .collect();
-        ctx.queue
-            .write_buffer(buf, start * 4, bytemuck::cast_slice(&chunk));
-        // Bound the staging memory wgpu holds for queued writes.
-        ctx.queue.submit([]);
-        ctx.wait()?;
-        start = end;
-    }
-    Ok(())
-}
-
 /// Compare every element of `buf` with the op's reference, chunk by chunk.
 fn check(
     ctx: &GpuContext,
-    buf: &wgpu::Buffer,
-    set: u32,
+    (buf, at): (&wgpu::Buffer, u64),
     op: StreamOp,
     elements: u64,
 ) -> Result<Verification> {
@@ -318,10 +312,10 @@ fn check(
     let mut start = 0;
     while start < elements {
         let end = (start + CHUNK_ELEMENTS).min(elements);
-        let bytes = ctx.read_buffer(buf, start * 4, (end - start) * 4)?;
+        let bytes = ctx.read_buffer(buf, at + start * 4, (end - start) * 4)?;
         let got: &[f32] = bytemuck::cast_slice(&bytes);
         v.merge(&Verification::compare(got, TOLERANCE, |i| {
-            reference::reference(op, reference::initial(set, 0, start + i as u64))
+            reference::reference(op, reference::initial(0, start + i as u64))
         }));
         start = end;
     }
@@ -339,12 +333,15 @@ mod tests {
             max_buffer_size: 1 << 40,
             ..Default::default()
         };
-        let p = StreamParams::for_limits(&limits);
+        let p = StreamParams::for_limits(&limits, 1 << 30);
         assert_eq!(p.array_bytes, 128 << 20);
         assert_eq!(p.sets, 3); // 3 * 3 * 128 MiB = 1.125 GiB >= 1 GiB
         limits.max_storage_buffer_binding_size = u32::MAX as _;
-        let p = StreamParams::for_limits(&limits);
+        let p = StreamParams::for_limits(&limits, 1 << 30);
         assert_eq!(p.array_bytes, 256 << 20);
         assert_eq!(p.sets, 2);
+        // A small footprint: one set of a third each.
+        let p = StreamParams::for_limits(&limits, 3 << 20);
+        assert_eq!((p.array_bytes, p.sets), (1 << 20, 1));
     }
 }

@@ -137,3 +137,294 @@ fn flash_prefill_sg(
         }
     }
 }
+
+// ------------------------------------------------------------ decode, sg
+
+// flash_decode_sg: split-KV decode with coalesced K and V reads. A workgroup
+// takes CHUNK keys of one product (sequence and KV head) and writes the
+// same partials as flash_decode_partial, so flash_decode_reduce finishes.
+//   - LPK lanes (a power of two, at most the smallest subgroup size) share
+//     one key: lane l of the group reads vec4 columns l, l + LPK, ... of the
+//     K and V rows (LV of them), so neighbouring lanes read neighbouring
+//     16-byte (f32) or 8-byte (f16) pieces of a row: coalesced;
+//   - the group's partial dot products are completed by a butterfly of
+//     subgroupShuffleXor within the group, every lane ending with the score;
+//   - each group runs an online softmax over its keys (running max, sum and
+//     its lanes' columns of the output), for every query row of the GQA
+//     group at once (one K load serves GROUP rows);
+//   - a subgroup of sg lanes holds sg / LPK groups, whatever sg is; the
+//     groups of the workgroup then merge their (max, sum, output) in
+//     workgroup memory.
+
+// Lanes per key (a power of two, at most the smallest subgroup size).
+override LPK: u32 = 32u;
+// vec4 columns per lane: ceil(D4 / LPK).
+override LV: u32 = 1u;
+const MAX_LV: u32 = 8u;
+
+// Per key group: (max, sum) per row, and the unnormalised output columns.
+var<workgroup> dec_stats: array<vec2<f32>, (WG / LPK) * GROUP>;
+var<workgroup> dec_acc: array<vec4<f32>, (WG / LPK) * GROUP * D4>;
+
+@compute @workgroup_size(WG)
+fn flash_decode_sg(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+    @builtin(subgroup_size) sg: u32,
+) {
+    let z = wg.z;
+    let c = wg.x;
+    let t0 = c * CHUNK;
+    let cnt = min(CHUNK, p.n - t0);
+    let kb = (z * p.n + t0) * D4;
+    let sub = lane % LPK;
+    // Key groups of the workgroup: those of subgroup li / sg first.
+    let groups = WG / LPK;
+    let group = (li / sg) * (sg / LPK) + lane / LPK;
+
+    var qv: array<vec4<f32>, 64>; // MAX_GROUP * MAX_LV
+    var acc: array<vec4<f32>, 64>;
+    var m: array<f32, MAX_GROUP>;
+    var l: array<f32, MAX_GROUP>;
+    for (var r = 0u; r < GROUP; r++) {
+        m[r] = NEG;
+        l[r] = 0.0;
+        for (var x = 0u; x < LV; x++) {
+            let col = sub + x * LPK;
+            var qq = vec4<f32>(0.0);
+            if col < D4 {
+                qq = vec4<f32>(q[(z * GROUP + r) * D4 + col]) * p.scale;
+            }
+            qv[r * MAX_LV + x] = qq;
+            acc[r * MAX_LV + x] = vec4<f32>(0.0);
+        }
+    }
+    // Every lane of a subgroup loops the same number of times (uniform
+    // control flow around the shuffles); keys past the chunk are masked.
+    let rounds = (cnt + groups - 1u) / groups;
+    for (var t = 0u; t < rounds; t++) {
+        let j = t * groups + group;
+        let live = j < cnt;
+        let row = kb + min(j, cnt - 1u) * D4;
+        var kv: array<vec4<f32>, MAX_LV>;
+        var vv: array<vec4<f32>, MAX_LV>;
+        for (var x = 0u; x < LV; x++) {
+            let col = sub + x * LPK;
+            if col < D4 {
+                kv[x] = vec4<f32>(k[row + col]);
+                vv[x] = vec4<f32>(v[row + col]);
+            } else {
+                kv[x] = vec4<f32>(0.0);
+                vv[x] = vec4<f32>(0.0);
+            }
+        }
+        for (var r = 0u; r < GROUP; r++) {
+            var s = 0.0;
+            for (var x = 0u; x < LV; x++) {
+                s += dot(qv[r * MAX_LV + x], kv[x]);
+            }
+            for (var mask = LPK / 2u; mask > 0u; mask >>= 1u) {
+                s += subgroupShuffleXor(s, mask);
+            }
+            if live {
+                let mx = max(m[r], s);
+                let corr = exp(m[r] - mx);
+                let e = exp(s - mx);
+                l[r] = l[r] * corr + e;
+                m[r] = mx;
+                for (var x = 0u; x < LV; x++) {
+                    acc[r * MAX_LV + x] = acc[r * MAX_LV + x] * corr + e * vv[x];
+                }
+            }
+        }
+    }
+    // Merge the key groups: each writes its state, then the invocations
+    // combine them column by column.
+    for (var r = 0u; r < GROUP; r++) {
+        if sub == 0u {
+            dec_stats[group * GROUP + r] = vec2<f32>(m[r], l[r]);
+        }
+        for (var x = 0u; x < LV; x++) {
+            let col = sub + x * LPK;
+            if col < D4 {
+                dec_acc[(group * GROUP + r) * D4 + col] = acc[r * MAX_LV + x];
+            }
+        }
+    }
+    workgroupBarrier();
+    let out = z * p.part_stride + c * GROUP * (D4 + 1u);
+    for (var idx = li; idx < GROUP * (D4 + 1u); idx += WG) {
+        let r = idx / (D4 + 1u);
+        let col = idx % (D4 + 1u);
+        var mx = NEG;
+        for (var g = 0u; g < groups; g++) {
+            mx = max(mx, dec_stats[g * GROUP + r].x);
+        }
+        var sum = 0.0;
+        var o = vec4<f32>(0.0);
+        for (var g = 0u; g < groups; g++) {
+            let st = dec_stats[g * GROUP + r];
+            let w = select(0.0, exp(st.x - mx), st.y > 0.0);
+            sum += w * st.y;
+            if col < D4 {
+                o += w * dec_acc[(g * GROUP + r) * D4 + col];
+            }
+        }
+        if col == D4 {
+            part[out + r * (D4 + 1u) + D4] = vec4<f32>(mx, sum, 0.0, 0.0);
+        } else {
+            part[out + r * (D4 + 1u) + col] = o;
+        }
+    }
+}
+
+// ----------------------------------------------------------- prefill, tile
+
+// flash_prefill_tile: FlashAttention-2-style causal prefill. A workgroup of
+// TWG invocations takes (TWG / LPR) * RPL query rows:
+//   - LPR lanes (a power of two, at most the smallest subgroup size) share
+//     RPL rows: lane l holds vec4 columns l, l + LPR, ... (CV of them) of
+//     each row's scaled q and of its output accumulator, in registers;
+//   - K and V tiles of BCK keys are staged in workgroup memory (f32) by the
+//     whole workgroup, once per tile, for all its rows;
+//   - per block of KB keys: each lane's partial dot products for its RPL
+//     rows (one K read serves RPL rows), completed by a butterfly of
+//     subgroupShuffleXor within the LPR lanes; the causal mask; an online
+//     softmax step per row (one rescale per block); P.V on the lane's
+//     columns of V (again one read for RPL rows);
+//   - key tiles past the workgroup's last visible key are never loaded.
+
+// Lanes per row (a power of two, at most the smallest subgroup size).
+override LPR: u32 = 4u;
+// Rows per lane group (1 or 2).
+override RPL: u32 = 2u;
+// vec4 columns per lane: ceil(D4 / LPR).
+override CV: u32 = 8u;
+// Keys per staged tile (a multiple of TKB).
+override BCK: u32 = 32u;
+// Invocations per workgroup.
+override TWG: u32 = 128u;
+const MAX_RPL: u32 = 2u;
+const MAX_CV: u32 = 16u;
+// Keys per softmax block.
+const TKB: u32 = 8u;
+
+var<workgroup> kt: array<vec4<f32>, BCK * D4>;
+var<workgroup> vt: array<vec4<f32>, BCK * D4>;
+
+@compute @workgroup_size(TWG)
+fn flash_prefill_tile(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let z = wg.z;
+    let per_wg = (TWG / LPR) * RPL;
+    let row0 = wg.x * per_wg;
+    let last = min(row0 + per_wg, p.rows) - 1u;
+    // Keys any row of this workgroup sees: up to the last row's position,
+    // or all of them when the rows span two query heads.
+    var hi = p.n;
+    if row0 / p.q_len == last / p.q_len {
+        hi = position(last) + 1u;
+    }
+    let sub = li % LPR;
+    let first = row0 + (li / LPR) * RPL;
+    let kb = z * p.n * D4;
+
+    var qv: array<vec4<f32>, 32>; // MAX_RPL * MAX_CV
+    var acc: array<vec4<f32>, 32>;
+    var m: array<f32, MAX_RPL>;
+    var l: array<f32, MAX_RPL>;
+    var pos: array<u32, MAX_RPL>;
+    for (var i = 0u; i < RPL; i++) {
+        let row = min(first + i, p.rows - 1u);
+        pos[i] = position(row);
+        m[i] = NEG;
+        l[i] = 0.0;
+        for (var x = 0u; x < CV; x++) {
+            let col = sub + x * LPR;
+            var qq = vec4<f32>(0.0);
+            if col < D4 {
+                qq = vec4<f32>(q[(z * p.rows + row) * D4 + col]) * p.scale;
+            }
+            qv[i * MAX_CV + x] = qq;
+            acc[i * MAX_CV + x] = vec4<f32>(0.0);
+        }
+    }
+
+    for (var t0 = 0u; t0 < hi; t0 += BCK) {
+        for (var idx = li; idx < BCK * D4; idx += TWG) {
+            let key = t0 + idx / D4;
+            var kk = vec4<f32>(0.0);
+            var vv = vec4<f32>(0.0);
+            if key < p.n {
+                kk = vec4<f32>(k[kb + key * D4 + idx % D4]);
+                vv = vec4<f32>(v[kb + key * D4 + idx % D4]);
+            }
+            kt[idx] = kk;
+            vt[idx] = vv;
+        }
+        workgroupBarrier();
+        for (var jb = 0u; jb < BCK; jb += TKB) {
+            var s: array<f32, 16>; // MAX_RPL * TKB
+            for (var j = 0u; j < TKB; j++) {
+                let at = (jb + j) * D4;
+                for (var i = 0u; i < RPL; i++) {
+                    var d = 0.0;
+                    for (var x = 0u; x < CV; x++) {
+                        let col = sub + x * LPR;
+                        if col < D4 {
+                            d += dot(qv[i * MAX_CV + x], kt[at + col]);
+                        }
+                    }
+                    s[i * TKB + j] = d;
+                }
+            }
+            for (var mask = LPR / 2u; mask > 0u; mask >>= 1u) {
+                for (var x = 0u; x < RPL * TKB; x++) {
+                    s[x] += subgroupShuffleXor(s[x], mask);
+                }
+            }
+            for (var i = 0u; i < RPL; i++) {
+                var mx = m[i];
+                for (var j = 0u; j < TKB; j++) {
+                    let key = t0 + jb + j;
+                    if key > pos[i] || key >= p.n {
+                        s[i * TKB + j] = NEG;
+                    }
+                    mx = max(mx, s[i * TKB + j]);
+                }
+                let corr = exp(m[i] - mx);
+                l[i] *= corr;
+                for (var x = 0u; x < CV; x++) {
+                    acc[i * MAX_CV + x] *= corr;
+                }
+                for (var j = 0u; j < TKB; j++) {
+                    let e = select(exp(s[i * TKB + j] - mx), 0.0, s[i * TKB + j] == NEG);
+                    l[i] += e;
+                    let at = (jb + j) * D4;
+                    for (var x = 0u; x < CV; x++) {
+                        let col = sub + x * LPR;
+                        if col < D4 {
+                            acc[i * MAX_CV + x] += e * vt[at + col];
+                        }
+                    }
+                }
+                m[i] = mx;
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < RPL; i++) {
+        let row = first + i;
+        if row < p.rows {
+            for (var x = 0u; x < CV; x++) {
+                let col = sub + x * LPR;
+                if col < D4 {
+                    o[(z * p.rows + row) * D4 + col] = vec4<T>(acc[i * MAX_CV + x] / l[i]);
+                }
+            }
+        }
+    }
+}

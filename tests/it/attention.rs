@@ -14,14 +14,25 @@ fn shape((batch, rows, keys, q_len): (u64, u64, u64, u64), head_dim: u64) -> Att
     AttentionShape::new(batch, rows, keys, q_len, head_dim)
 }
 
-/// Run the candidate configurations of `kernel` (all of them, or only the
-/// first when `all` is false: lavapipe compiles each pipeline for seconds)
-/// on the probe slice and on the whole, and verify each; returns how many ran.
+/// Run the candidate configurations of `kernel`, this adapter's and those a
+/// GPU would get (all of them, or only the first of each list when `all` is
+/// false: lavapipe compiles each pipeline for seconds) on the probe slice
+/// and on the whole, and verify each; returns how many ran.
 fn configs<K: Kernel>(ctx: &GpuContext, kernel: &K, what: &str, all: bool) -> usize {
     let mut ran = 0;
-    let candidates = kernel.candidates(&ctx.caps);
-    let take = if all { candidates.len() } else { 1 };
-    for config in candidates.into_iter().take(take) {
+    let mut gpu = ctx.caps.clone();
+    gpu.cpu = false;
+    let mut candidates = Vec::new();
+    for caps in [&ctx.caps, &gpu] {
+        let list = kernel.candidates(caps);
+        let take = if all { list.len() } else { 1 };
+        for c in list.into_iter().take(take) {
+            if !candidates.contains(&c) {
+                candidates.push(c);
+            }
+        }
+    }
+    for config in candidates {
         let probe = match kernel.prepare(ctx, config, Extent::Probe) {
             Ok(p) => p,
             Err(e) => {
@@ -33,7 +44,12 @@ fn configs<K: Kernel>(ctx: &GpuContext, kernel: &K, what: &str, all: bool) -> us
                 continue;
             }
         };
-        assert!(run_and_verify(ctx, kernel, &probe, 50).unwrap().passed());
+        let v = run_and_verify(ctx, kernel, &probe, 50).unwrap();
+        assert!(
+            v.passed(),
+            "probe of {config} {what} on {}: {v:?}",
+            common::label(ctx)
+        );
         let whole = kernel.prepare(ctx, config, Extent::Whole).unwrap();
         let v = run_and_verify(ctx, kernel, &whole, 300).unwrap();
         assert!(
@@ -54,6 +70,12 @@ fn softmax_matches_the_host() {
             // KV head and odd sizes; decode over 300 keys.
             for dims in [(3, 2 * 37, 37, 37), (5, 1, 300, 1), (2, 4, 129, 1)] {
                 let s = Softmax::new(&ctx, shape(dims, 128), dtype, 1).unwrap();
+                let what = format!("softmax {dims:?} {}", dtype.name());
+                assert!(configs(&ctx, &s, &what, true) >= 3, "{what}");
+            }
+            // Rows of a multiple of 4 keys: the subgroup-per-row kernel too.
+            for dims in [(3, 2 * 36, 36, 36), (2, 4, 132, 1)] {
+                let s = Softmax::new(&ctx, shape(dims, 64), dtype, 1).unwrap();
                 let what = format!("softmax {dims:?} {}", dtype.name());
                 assert!(configs(&ctx, &s, &what, true) >= 3, "{what}");
             }

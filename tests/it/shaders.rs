@@ -30,7 +30,27 @@ fn modules() -> Vec<(&'static str, String)> {
         ("peak.wgsl", peak::SHADER.to_string()),
         ("matmul.wgsl", matmul::SHADER.to_string()),
         ("matmul + matmul_subgroup", matmul::subgroup_module()),
+        (
+            "matmul_block (f32)",
+            matmul::module_source(matmul::Family::Block, DType::F32),
+        ),
+        (
+            "matmul_block (f16)",
+            matmul::module_source(matmul::Family::Block, DType::F16),
+        ),
+        (
+            "matmul_gemv (f32)",
+            matmul::module_source(matmul::Family::Gemv, DType::F32),
+        ),
+        (
+            "matmul_gemv (f16)",
+            matmul::module_source(matmul::Family::Gemv, DType::F16),
+        ),
         ("softmax.wgsl", softmax::SHADER.to_string()),
+        (
+            "softmax_subgroup.wgsl",
+            softmax::SHADER_SUBGROUP.to_string(),
+        ),
         (
             "attention.wgsl",
             attention::module_source(DType::F32, 128, false),
@@ -123,6 +143,29 @@ fn shaders_expose_what_the_host_dispatches() {
     let sm = m("softmax.wgsl");
     assert_eq!(entry_points(&sm), ["softmax_rows", "softmax_lanes"]);
     assert_eq!(overrides(&sm), ["WG"]);
+    assert_eq!(entry_points(&m("softmax_subgroup.wgsl")), ["softmax_sg"]);
+    let block = m("matmul_block (f16)");
+    assert_eq!(entry_points(&block), ["gemm_block", "gemm_reduce"]);
+    for o in ["BM", "BN", "TM", "TN", "BK", "SPLIT"] {
+        assert!(overrides(&block).iter().any(|x| x == o), "block lacks {o}");
+    }
+    let gemv = m("matmul_gemv (f32)");
+    assert_eq!(entry_points(&gemv), ["gemv_subgroup", "gemv"]);
+    for o in ["WG", "R", "M"] {
+        assert!(overrides(&gemv).iter().any(|x| x == o), "gemv lacks {o}");
+    }
+    let sg = m("attention + attention_subgroup");
+    assert_eq!(
+        entry_points(&sg),
+        [
+            "flash_prefill",
+            "flash_decode_partial",
+            "flash_decode_reduce",
+            "flash_prefill_sg",
+            "flash_decode_sg",
+            "flash_prefill_tile"
+        ]
+    );
     let at = m("attention.wgsl");
     assert_eq!(
         entry_points(&at),
@@ -204,6 +247,11 @@ fn embedded_sources_are_the_files() {
     assert_eq!(peak::SHADER, read("peak.wgsl"));
     assert_eq!(matmul::SHADER, read("matmul.wgsl"));
     assert_eq!(matmul::SHADER_SUBGROUP, read("matmul_subgroup.wgsl"));
+    assert_eq!(matmul::SHADER_BLOCK, read("matmul_block.wgsl"));
+    assert_eq!(matmul::SHADER_GEMV, read("matmul_gemv.wgsl"));
+    assert_eq!(matmul::STORAGE_F32, read("matmul_storage_f32.wgsl"));
+    assert_eq!(matmul::STORAGE_F16, read("matmul_storage_f16.wgsl"));
+    assert_eq!(softmax::SHADER_SUBGROUP, read("softmax_subgroup.wgsl"));
     assert_eq!(softmax::SHADER, read("softmax.wgsl"));
     assert_eq!(attention::SHADER, read("attention.wgsl"));
     assert_eq!(attention::SHADER_SUBGROUP, read("attention_subgroup.wgsl"));

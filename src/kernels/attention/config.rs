@@ -31,6 +31,28 @@ pub enum AttentionConfig {
         /// Invocations per workgroup (a power of two).
         wg: u32,
     },
+    /// Split-KV decode with coalesced reads (needs SUBGROUP): lanes of a
+    /// group share a key across the head dimension, butterfly reductions,
+    /// an online softmax per group; `chunk` keys per workgroup of `wg`.
+    FlashDecodeSubgroup {
+        /// Keys per workgroup.
+        chunk: u32,
+        /// Invocations per workgroup (a power of two).
+        wg: u32,
+    },
+    /// FlashAttention-2-style prefill (needs SUBGROUP): `lanes` lanes share
+    /// `rows` query rows across the head dimension, K/V tiles of `keys` keys
+    /// staged in workgroup memory, workgroups of `wg` invocations.
+    FlashPrefillTile {
+        /// Lanes per row group (a power of two).
+        lanes: u32,
+        /// Query rows per lane group (1 or 2).
+        rows: u32,
+        /// Keys per staged tile (a multiple of 8).
+        keys: u32,
+        /// Invocations per workgroup.
+        wg: u32,
+    },
 }
 
 impl std::fmt::Display for AttentionConfig {
@@ -41,6 +63,18 @@ impl std::fmt::Display for AttentionConfig {
                 write!(f, "flash shuffle {rows} rows wg {wg}")
             }
             Self::FlashDecode { chunk, wg } => write!(f, "split-kv {chunk} keys wg {wg}"),
+            Self::FlashDecodeSubgroup { chunk, wg } => {
+                write!(f, "split-kv sg {chunk} keys wg {wg}")
+            }
+            Self::FlashPrefillTile {
+                lanes,
+                rows,
+                keys,
+                wg,
+            } => write!(
+                f,
+                "flash tile {lanes} lanes x {rows} rows, {keys} keys, wg {wg}"
+            ),
         }
     }
 }

@@ -2,9 +2,11 @@
 //! pass over K and V, the scores never written. WGSL:
 //! `shaders/attention.wgsl` (`flash_prefill`, and for decode the split-KV
 //! pair `flash_decode_partial` + `flash_decode_reduce`) and
-//! `shaders/attention_subgroup.wgsl` (`flash_prefill_sg`, appended to it).
-//! Configurations in [`config`], the shape and accounting in
-//! [`accounting`], the CPU twin in [`reference`].
+//! `shaders/attention_subgroup.wgsl` (appended to it: `flash_prefill_sg`,
+//! the FlashAttention-2-style `flash_prefill_tile` and the coalesced
+//! split-KV `flash_decode_sg`). Configurations in [`config`], which ones a
+//! device tries and what each needs in `layout`, the shape and accounting
+//! in [`accounting`], the CPU twin in [`reference`].
 //!
 //! Layout: Q and O of `rows x d` per product, K and V of `keys x d`, all
 //! row-major.
@@ -15,10 +17,13 @@
 
 pub mod accounting;
 pub mod config;
+mod layout;
 pub mod reference;
 
 pub use accounting::AttentionShape;
 pub use config::AttentionConfig;
+
+use layout::Layout;
 
 use super::{
     batch_chunks_on, granule, read_sampled_rows, require, source, split_products, Copies, DType,
@@ -36,6 +41,11 @@ pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/attention_subgr
 pub const MAX_SUBGROUP_ROWS: u32 = 8;
 /// Most vec4 columns per lane of `flash_prefill_sg`.
 pub const MAX_LANE_COLUMNS: u64 = 8;
+
+/// Most vec4 columns per lane of `flash_prefill_tile` (its `MAX_CV`).
+pub const MAX_TILE_COLUMNS: u64 = 16;
+/// Most query rows per lane group of `flash_prefill_tile` (its `MAX_RPL`).
+pub const MAX_TILE_ROWS: u32 = 2;
 
 /// Largest head dimension the kernels hold (per-invocation arrays).
 pub const MAX_HEAD_DIM: u64 = 256;
@@ -82,15 +92,6 @@ pub struct Attention {
     ops: Operands,
     chunks: Vec<(u64, u64)>,
     granule: u64,
-}
-
-/// What a configuration needs: its entry points (run in order), override
-/// constants, workgroup memory and invocations per workgroup.
-struct Layout {
-    entries: Vec<&'static str>,
-    constants: Vec<(&'static str, f64)>,
-    wg_bytes: u64,
-    invocations: u32,
 }
 
 /// Whether a shape suits the split-KV decode kernels: one position per
@@ -240,43 +241,6 @@ impl Attention {
         })
     }
 
-    /// The configurations worth trying on a device with `caps`, those
-    /// exceeding its workgroup limits included (the tuner records why they
-    /// cannot run).
-    pub fn configs(&self, caps: &Capabilities) -> Vec<AttentionConfig> {
-        if split_kv(&self.shape) {
-            let mut v = Vec::new();
-            for chunk in [MIN_CHUNK, 128, 256, MAX_CHUNK] {
-                // A chunk much longer than the context only wastes invocations.
-                if chunk > MIN_CHUNK && (chunk as u64) >= 2 * self.shape.keys {
-                    continue;
-                }
-                for wg in [32, 64, 128] {
-                    v.push(AttentionConfig::FlashDecode { chunk, wg });
-                }
-            }
-            v
-        } else {
-            // The subgroup kernel where there are subgroups (workgroups of
-            // at least 32 invocations, and at least one subgroup), the
-            // per-row kernel everywhere (the only one without subgroups).
-            let mut v = Vec::new();
-            if caps.subgroups {
-                let wg = caps.subgroup_sizes.1.max(32);
-                for rows in [2, 4, 8] {
-                    v.push(AttentionConfig::FlashPrefillSubgroup { rows, wg });
-                }
-            }
-            for keys in [16, 32] {
-                v.push(AttentionConfig::FlashPrefill {
-                    rows: MAX_BLOCK_ROWS as u32,
-                    keys,
-                });
-            }
-            v
-        }
-    }
-
     fn products(&self, extent: Extent) -> u64 {
         match extent {
             Extent::Whole | Extent::Split(_) => self.shape.batch,
@@ -289,82 +253,6 @@ impl Attention {
                 PROBE_WORK.div_ceil(work).clamp(1, self.shape.batch)
             }
         }
-    }
-
-    /// Entry points, override constants, workgroup bytes and invocations of
-    /// `config`, or why it does not apply here.
-    fn layout(&self, caps: &Capabilities, config: AttentionConfig) -> Result<Layout> {
-        let s = self.shape;
-        let size = self.dtype.size();
-        let (entries, constants, wg_bytes, invocations) = match config {
-            AttentionConfig::FlashPrefill { rows, keys } => {
-                if keys == 0 || keys > MAX_TILE_KEYS || split_kv(&s) {
-                    return Err(Error::Invalid(format!(
-                        "{config} does not apply to this problem (tiles of 1..={MAX_TILE_KEYS} keys, prefill shapes)"
-                    )));
-                }
-                (
-                    vec!["flash_prefill"],
-                    vec![("BR", rows as f64), ("BC", keys as f64)],
-                    2 * keys as u64 * s.head_dim * size,
-                    rows,
-                )
-            }
-            AttentionConfig::FlashPrefillSubgroup { rows, wg } => {
-                let (lo, hi) = caps.subgroup_sizes;
-                if !caps.subgroups || lo == 0 {
-                    return Err(Error::Invalid(format!(
-                        "{config} needs SUBGROUP, which this adapter lacks"
-                    )));
-                }
-                let columns = (s.head_dim / 4).div_ceil(lo as u64);
-                if rows == 0
-                    || rows > MAX_SUBGROUP_ROWS
-                    || columns > MAX_LANE_COLUMNS
-                    || wg < hi
-                    || split_kv(&s)
-                {
-                    return Err(Error::Invalid(format!(
-                        "{config} does not apply here (1..={MAX_SUBGROUP_ROWS} rows, at most {MAX_LANE_COLUMNS} vec4 columns per lane for subgroups of {lo}, workgroups of at least {hi})"
-                    )));
-                }
-                (
-                    vec!["flash_prefill_sg"],
-                    vec![
-                        ("TR", rows as f64),
-                        ("CH", columns as f64),
-                        ("RGW", (wg / lo) as f64),
-                        ("SGW", wg as f64),
-                    ],
-                    0,
-                    wg,
-                )
-            }
-            AttentionConfig::FlashDecode { chunk, wg } => {
-                if !split_kv(&s) || !wg.is_power_of_two() || chunk == 0 {
-                    return Err(Error::Invalid(format!(
-                        "{config} does not apply to this problem (decode with at most {MAX_GROUP} query heads per KV head, power-of-two workgroups)"
-                    )));
-                }
-                let g = s.group();
-                (
-                    vec!["flash_decode_partial", "flash_decode_reduce"],
-                    vec![
-                        ("WG", wg as f64),
-                        ("CHUNK", chunk as f64),
-                        ("GROUP", g as f64),
-                    ],
-                    g * s.head_dim * 4 + g * chunk as u64 * 4 + wg as u64 * 64,
-                    wg,
-                )
-            }
-        };
-        Ok(Layout {
-            entries,
-            constants,
-            wg_bytes,
-            invocations,
-        })
     }
 }
 
@@ -399,7 +287,12 @@ impl Kernel for Attention {
             });
         }
         let s = self.shape;
-        let subgroup = matches!(config, AttentionConfig::FlashPrefillSubgroup { .. });
+        let subgroup = matches!(
+            config,
+            AttentionConfig::FlashPrefillSubgroup { .. }
+                | AttentionConfig::FlashDecodeSubgroup { .. }
+                | AttentionConfig::FlashPrefillTile { .. }
+        );
         let text = module_source(self.dtype, s.head_dim, subgroup);
         let label = format!("attention d={} {}", s.head_dim, self.dtype.name());
         let bindings = [
@@ -418,10 +311,13 @@ impl Kernel for Attention {
         let size = self.dtype.size();
         let align = ctx.caps.limits.min_storage_buffer_offset_alignment as u64;
         let (chunks, part_bytes) = match config {
-            AttentionConfig::FlashDecode { chunk, .. } => {
+            AttentionConfig::FlashDecode { chunk, .. }
+            | AttentionConfig::FlashDecodeSubgroup { chunk, .. } => {
                 (s.keys.div_ceil(chunk as u64), part_bytes(&s, chunk, align))
             }
-            _ => (1, align.max(16)),
+            AttentionConfig::FlashPrefill { .. }
+            | AttentionConfig::FlashPrefillSubgroup { .. }
+            | AttentionConfig::FlashPrefillTile { .. } => (1, align.max(16)),
         };
         let part = ctx.operand_buffer("attention partials", products * part_bytes)?;
         let params = Params {
@@ -443,8 +339,14 @@ impl Kernel for Attention {
                 let per_wg = (wg / ctx.caps.subgroup_sizes.0) as u64 * rows as u64;
                 vec![s.rows.div_ceil(per_wg)]
             }
-            AttentionConfig::FlashDecode { wg, .. } => {
+            AttentionConfig::FlashDecode { wg, .. }
+            | AttentionConfig::FlashDecodeSubgroup { wg, .. } => {
                 vec![chunks, (s.group() * s.head_dim / 4).div_ceil(wg as u64)]
+            }
+            AttentionConfig::FlashPrefillTile {
+                lanes, rows, wg, ..
+            } => {
+                vec![s.rows.div_ceil((wg / lanes) as u64 * rows as u64)]
             }
         };
         let chunks = match extent {
@@ -458,8 +360,13 @@ impl Kernel for Attention {
                 for &(b0, bc) in chunks.iter().filter(|c| c.0 < products) {
                     let bc = bc.min(products - b0);
                     let part_range = match config {
-                        AttentionConfig::FlashDecode { .. } => range(&part, b0, bc, part_bytes),
-                        _ => part.as_entire_binding(),
+                        AttentionConfig::FlashDecode { .. }
+                        | AttentionConfig::FlashDecodeSubgroup { .. } => {
+                            range(&part, b0, bc, part_bytes)
+                        }
+                        AttentionConfig::FlashPrefill { .. }
+                        | AttentionConfig::FlashPrefillSubgroup { .. }
+                        | AttentionConfig::FlashPrefillTile { .. } => part.as_entire_binding(),
                     };
                     let bind_group = ctx.bind_group(
                         &pipelines[0],

@@ -10,6 +10,31 @@ use crate::kernels::DType;
 /// Largest TILE_M / TILE_N the shaders hold (their `MAX_TILE`).
 pub const MAX_TILE: u32 = 8;
 
+/// Most activation rows the few-row product holds (its `MAX_M`).
+pub const GEMV_MAX_M: u64 = 16;
+
+/// Most accumulators per invocation of the few-row product (its `MAX_ACC`).
+pub const GEMV_MAX_ACC: u64 = 64;
+
+/// Workgroup memory of a block GEMM: two buffers of `bk` k-major rows of
+/// (bm + 4) and (bn + 4) f32.
+fn block_bytes(bm: u32, bn: u32, bk: u32) -> u64 {
+    2 * bk as u64 * ((bm + 4) + (bn + 4)) as u64 * 4
+}
+
+/// The shader module a configuration runs from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `matmul.wgsl`.
+    Classic,
+    /// `matmul.wgsl` with `matmul_subgroup.wgsl` appended.
+    ClassicSubgroup,
+    /// The element storage and `matmul_block.wgsl`.
+    Block,
+    /// The element storage and `matmul_gemv.wgsl`.
+    Gemv,
+}
+
 /// One kernel configuration the autotuner can try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kernel", rename_all = "snake_case")]
@@ -67,6 +92,36 @@ pub enum MatmulConfig {
         /// Invocations per workgroup.
         split: u32,
     },
+    /// The GPU-grade GEMM (`matmul_block.wgsl`): blocks of
+    /// (tile_m * wg_m) x (tile_n * wg_n) outputs staged through
+    /// double-buffered, k-major workgroup tiles, tile_m x tile_n outer
+    /// products per invocation; `split` > 1 splits k over that many
+    /// workgroups per block and sums their partials in a second pass.
+    Block {
+        /// Rows per invocation (4 or 8).
+        tile_m: u32,
+        /// Columns per invocation (4 or 8).
+        tile_n: u32,
+        /// Invocations along m.
+        wg_m: u32,
+        /// Invocations along n.
+        wg_n: u32,
+        /// k per step (8 or 16).
+        bk: u32,
+        /// Parts k is split into (1: no split).
+        split: u32,
+    },
+    /// Few-row products (`matmul_gemv.wgsl`): a workgroup of `wg`
+    /// invocations per `rows` rows of W, all m activation rows at once, so
+    /// W is read once; reduced with subgroup operations where `subgroups`.
+    Gemv {
+        /// Rows of W (output columns) per workgroup (4 or 8).
+        rows: u32,
+        /// Invocations per workgroup (a power of two).
+        wg: u32,
+        /// Whether the reduction uses subgroup operations.
+        subgroups: bool,
+    },
 }
 
 impl std::fmt::Display for MatmulConfig {
@@ -106,6 +161,34 @@ impl std::fmt::Display for MatmulConfig {
                 tile_n,
                 wg_n,
             } => write!(f, "shuffle {tile_m}x{tile_n} wg {wg_n}"),
+            Self::Block {
+                tile_m,
+                tile_n,
+                wg_m,
+                wg_n,
+                bk,
+                split,
+            } => {
+                write!(
+                    f,
+                    "block {}x{} ({tile_m}x{tile_n}/inv) bk {bk}",
+                    tile_m * wg_m,
+                    tile_n * wg_n
+                )?;
+                if split > 1 {
+                    write!(f, " split {split}")?;
+                }
+                Ok(())
+            }
+            Self::Gemv {
+                rows,
+                wg,
+                subgroups,
+            } => write!(
+                f,
+                "gemv {rows} rows wg {wg}{}",
+                if subgroups { " sg" } else { "" }
+            ),
         }
     }
 }
@@ -119,12 +202,37 @@ impl MatmulConfig {
             Self::SplitK { .. } => "gemv_splitk",
             Self::Subgroup { .. } => "gemv_subgroup",
             Self::GemmSubgroup { .. } => "gemm_subgroup",
+            Self::Block { .. } => "gemm_block",
+            Self::Gemv {
+                subgroups: true, ..
+            } => "gemv_subgroup",
+            Self::Gemv { .. } => "gemv",
+        }
+    }
+
+    /// Which shader module: the classic kernels (`matmul.wgsl`, with
+    /// `matmul_subgroup.wgsl` appended where subgroups are used), the block
+    /// GEMM or the few-row product.
+    pub fn family(&self) -> Family {
+        match self {
+            Self::Tiled { .. } | Self::Direct { .. } | Self::SplitK { .. } => Family::Classic,
+            Self::Subgroup { .. } | Self::GemmSubgroup { .. } => Family::ClassicSubgroup,
+            Self::Block { .. } => Family::Block,
+            Self::Gemv { .. } => Family::Gemv,
         }
     }
 
     /// Whether it needs the subgroup module (and SUBGROUP).
     pub fn uses_subgroups(&self) -> bool {
-        matches!(self, Self::Subgroup { .. } | Self::GemmSubgroup { .. })
+        matches!(
+            self,
+            Self::Subgroup { .. }
+                | Self::GemmSubgroup { .. }
+                | Self::Gemv {
+                    subgroups: true,
+                    ..
+                }
+        )
     }
 
     fn tiles(&self) -> (u32, u32) {
@@ -133,12 +241,58 @@ impl MatmulConfig {
             | Self::Direct { tile_m, tile_n, .. }
             | Self::SplitK { tile_m, tile_n, .. }
             | Self::Subgroup { tile_m, tile_n, .. }
-            | Self::GemmSubgroup { tile_m, tile_n, .. } => (tile_m, tile_n),
+            | Self::GemmSubgroup { tile_m, tile_n, .. }
+            | Self::Block { tile_m, tile_n, .. } => (tile_m, tile_n),
+            Self::Gemv { rows, .. } => (MAX_TILE.min(16), rows),
         }
     }
 
-    /// The override constants of the pipeline.
-    pub fn constants(&self) -> Vec<(&'static str, f64)> {
+    /// Parts k is split into.
+    pub fn split(&self) -> u32 {
+        match *self {
+            Self::Block { split, .. } => split.max(1),
+            Self::Tiled { .. }
+            | Self::Direct { .. }
+            | Self::SplitK { .. }
+            | Self::GemmSubgroup { .. }
+            | Self::Subgroup { .. }
+            | Self::Gemv { .. } => 1,
+        }
+    }
+
+    /// The override constants of the pipeline for products of `m` rows.
+    pub fn constants(&self, m: u64) -> Vec<(&'static str, f64)> {
+        match *self {
+            Self::Block {
+                tile_m,
+                tile_n,
+                wg_m,
+                wg_n,
+                bk,
+                split,
+            } => {
+                return vec![
+                    ("BM", (tile_m * wg_m) as f64),
+                    ("BN", (tile_n * wg_n) as f64),
+                    ("TM", tile_m as f64),
+                    ("TN", tile_n as f64),
+                    ("BK", bk as f64),
+                    ("SPLIT", split.max(1) as f64),
+                ]
+            }
+            Self::Gemv { rows, wg, .. } => {
+                return vec![
+                    ("WG", wg as f64),
+                    ("R", rows as f64),
+                    ("M", m.clamp(1, GEMV_MAX_M) as f64),
+                ]
+            }
+            Self::Tiled { .. }
+            | Self::Direct { .. }
+            | Self::SplitK { .. }
+            | Self::GemmSubgroup { .. }
+            | Self::Subgroup { .. } => {}
+        }
         let (tm, tn) = self.tiles();
         let mut c = vec![("TILE_M", tm as f64), ("TILE_N", tn as f64)];
         match *self {
@@ -154,6 +308,7 @@ impl MatmulConfig {
                 c.push(("SPLIT", split as f64))
             }
             Self::GemmSubgroup { wg_n, .. } => c.push(("WG_N", wg_n as f64)),
+            Self::Block { .. } | Self::Gemv { .. } => unreachable!("returned above"),
         }
         c
     }
@@ -162,11 +317,12 @@ impl MatmulConfig {
     pub fn block(&self) -> (u64, u64) {
         let (tm, tn) = self.tiles();
         match *self {
-            Self::Tiled { wg_m, wg_n, .. } | Self::Direct { wg_m, wg_n, .. } => {
-                ((wg_m * tm) as u64, (wg_n * tn) as u64)
-            }
+            Self::Tiled { wg_m, wg_n, .. }
+            | Self::Direct { wg_m, wg_n, .. }
+            | Self::Block { wg_m, wg_n, .. } => ((wg_m * tm) as u64, (wg_n * tn) as u64),
             Self::SplitK { .. } | Self::Subgroup { .. } => (tm as u64, tn as u64),
             Self::GemmSubgroup { wg_n, .. } => (tm as u64, (wg_n * tn) as u64),
+            Self::Gemv { rows, .. } => (GEMV_MAX_M, rows as u64),
         }
     }
 
@@ -177,9 +333,12 @@ impl MatmulConfig {
 
     fn invocations(&self) -> u32 {
         match *self {
-            Self::Tiled { wg_m, wg_n, .. } | Self::Direct { wg_m, wg_n, .. } => wg_m * wg_n,
+            Self::Tiled { wg_m, wg_n, .. }
+            | Self::Direct { wg_m, wg_n, .. }
+            | Self::Block { wg_m, wg_n, .. } => wg_m * wg_n,
             Self::SplitK { split, .. } | Self::Subgroup { split, .. } => split,
             Self::GemmSubgroup { wg_n, .. } => wg_n,
+            Self::Gemv { wg, .. } => wg,
         }
     }
 
@@ -196,16 +355,72 @@ impl MatmulConfig {
             Self::SplitK { split, .. } => 4 * split as u64,
             Self::Subgroup { split, .. } => split as u64,
             Self::GemmSubgroup { .. } => 0,
+            // Two buffers of BK k-major rows of (BM + 4) and (BN + 4) f32.
+            Self::Block {
+                tile_m,
+                tile_n,
+                wg_m,
+                wg_n,
+                bk,
+                ..
+            } => block_bytes(tile_m * wg_m, tile_n * wg_n, bk),
+            Self::Gemv { wg, .. } => 16 * wg as u64,
         }
     }
 
     /// Why this configuration cannot run on a device with `caps` for an
-    /// m x n chunk, if so.
-    pub fn unsupported(&self, caps: &Capabilities, dtype: DType, m: u64, n: u64) -> Option<String> {
+    /// m x n chunk with inner dimension k, if so.
+    pub fn unsupported(
+        &self,
+        caps: &Capabilities,
+        dtype: DType,
+        (m, n, k): (u64, u64, u64),
+    ) -> Option<String> {
         let (tm, tn) = self.tiles();
         let l = &caps.limits;
         if tm == 0 || tn == 0 || tm > MAX_TILE || tn > MAX_TILE {
             return Some(format!("tiles {tm}x{tn} outside 1..={MAX_TILE}"));
+        }
+        if matches!(self.family(), Family::Block | Family::Gemv) && !k.is_multiple_of(8) {
+            return Some(format!("k = {k} is not a multiple of 8 (16-byte octets)"));
+        }
+        match *self {
+            Self::Block {
+                tile_m,
+                tile_n,
+                wg_m,
+                wg_n,
+                bk,
+                split,
+            } => {
+                let ok_t = |t| t == 4 || t == 8;
+                let (bm, bn, threads) = (tile_m * wg_m, tile_n * wg_n, wg_m * wg_n);
+                if !ok_t(tile_m) || !ok_t(tile_n) || !(bk == 8 || bk == 16) || split == 0 {
+                    return Some("block tiles of 4 or 8 per invocation, bk 8 or 16".into());
+                }
+                // Every invocation stages at most two octets per operand.
+                let octets = bk / 8;
+                if octets * bm > 2 * threads || octets * bn > 2 * threads {
+                    return Some(format!(
+                        "block {bm}x{bn} bk {bk} needs more than {threads} invocations to stage"
+                    ));
+                }
+            }
+            Self::Gemv { rows, wg, .. } => {
+                if !(rows == 4 || rows == 8) || !wg.is_power_of_two() {
+                    return Some("gemv needs 4 or 8 rows and a power-of-two workgroup".into());
+                }
+                if m > GEMV_MAX_M || m * rows as u64 > GEMV_MAX_ACC {
+                    return Some(format!(
+                        "gemv holds at most {GEMV_MAX_M} rows and {GEMV_MAX_ACC} accumulators"
+                    ));
+                }
+            }
+            Self::Tiled { .. }
+            | Self::Direct { .. }
+            | Self::SplitK { .. }
+            | Self::GemmSubgroup { .. }
+            | Self::Subgroup { .. } => {}
         }
         if self.invocations() > l.max_compute_invocations_per_workgroup {
             return Some(format!(
@@ -252,26 +467,60 @@ impl MatmulConfig {
         None
     }
 
-    /// The configurations worth trying for a product with m rows: a few
-    /// shapes of each kernel, chosen so that at least one suits a discrete
-    /// GPU (tiled, split-k) and one a SIMD CPU driver (direct, shuffle).
-    pub fn candidates(m: u64, caps: &Capabilities) -> Vec<Self> {
+    /// The configurations worth trying for `batch` products of m rows on
+    /// a device with `caps`. GPUs get the GPU-grade kernels: block GEMMs of
+    /// 128x128, 128x64 and 64x64 (split over k where m is small and the
+    /// blocks alone would not fill the GPU), and the few-row product for
+    /// m <= 16. CPU adapters get the kernels shaped for SIMD drivers
+    /// (direct, subgroup shuffles, split-k), plus one block GEMM and one
+    /// few-row product, probed on a small slice.
+    pub fn candidates(batch: u64, m: u64, caps: &Capabilities) -> Vec<Self> {
         let subgroups = caps.subgroups;
+        // k steps of 16 where both buffers fit the workgroup memory, else 8.
+        let room = caps.limits.max_compute_workgroup_storage_size as u64;
+        let block = |tm: u32, tn: u32, bm: u32, bn: u32, split: u32| Self::Block {
+            tile_m: tm,
+            tile_n: tn,
+            wg_m: bm / tm,
+            wg_n: bn / tn,
+            bk: if block_bytes(bm, bn, 16) <= room {
+                16
+            } else {
+                8
+            },
+            split,
+        };
+        let gemv = |rows, wg| Self::Gemv {
+            rows,
+            wg,
+            subgroups,
+        };
+        let few = m <= GEMV_MAX_M;
         let mut v = Vec::new();
-        if m >= 32 {
+        if !caps.cpu {
+            if few {
+                for (rows, wg) in [(4, 64), (4, 128), (8, 128), (4, 256)] {
+                    v.push(gemv(rows, wg));
+                }
+            }
+            v.push(block(8, 8, 128, 128, 1));
+            v.push(block(8, 4, 128, 64, 1));
+            v.push(block(8, 4, 64, 64, 1));
+            if batch == 1 && m <= 512 {
+                for split in [2, 4] {
+                    v.push(block(8, 8, 128, 128, split));
+                    v.push(block(8, 4, 64, 64, split));
+                }
+            }
+            return v;
+        }
+        if !few {
             v.push(Self::Tiled {
                 tile_m: 4,
                 tile_n: 4,
                 wg_m: 16,
                 wg_n: 16,
                 bk: 4,
-            });
-            v.push(Self::Tiled {
-                tile_m: 8,
-                tile_n: 4,
-                wg_m: 8,
-                wg_n: 16,
-                bk: 8,
             });
             v.push(Self::Direct {
                 tile_m: 4,
@@ -291,6 +540,7 @@ impl MatmulConfig {
                     wg_n: 64,
                 });
             }
+            v.push(block(8, 8, 128, 128, 1));
         } else {
             let tm = (m as u32).clamp(1, MAX_TILE);
             v.push(Self::Direct {
@@ -305,11 +555,6 @@ impl MatmulConfig {
                 split: 64,
             });
             if subgroups {
-                v.push(Self::Subgroup {
-                    tile_m: tm.min(4),
-                    tile_n: 2,
-                    split: 64,
-                });
                 v.push(Self::GemmSubgroup {
                     tile_m: tm,
                     tile_n: 4,
@@ -321,6 +566,7 @@ impl MatmulConfig {
                     wg_n: 32,
                 });
             }
+            v.push(gemv(4, 128));
         }
         v
     }

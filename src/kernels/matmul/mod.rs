@@ -18,18 +18,19 @@
 //! sum |a_i w_i| (the scale of the rounding), with a tolerance per dtype.
 
 pub mod accounting;
+mod bind;
 pub mod config;
 pub mod reference;
 
 pub use accounting::ProductShape;
-pub use config::{MatmulConfig, MAX_TILE};
+pub use config::{Family, MatmulConfig, GEMV_MAX_ACC, GEMV_MAX_M, MAX_TILE};
 
 use super::{
-    batch_chunks, require, source, Copies, DType, Dispatches, Extent, Fill, Kernel, Prepared, Step,
+    batch_chunks, require, source, Copies, DType, Dispatches, Extent, Fill, Kernel, Prepared,
     Verification, XorShift,
 };
 use crate::error::{Error, Result};
-use crate::gpu::{Binding, Capabilities, GpuContext};
+use crate::gpu::{Capabilities, GpuContext};
 
 /// The WGSL of the tiled, direct and split-k kernels.
 pub const SHADER: &str = include_str!("../../../shaders/matmul.wgsl");
@@ -37,10 +38,33 @@ pub const SHADER: &str = include_str!("../../../shaders/matmul.wgsl");
 /// declarations they use (see [`subgroup_module`]).
 pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/matmul_subgroup.wgsl");
 
+/// The WGSL of the GPU-grade GEMM (after an element storage).
+pub const SHADER_BLOCK: &str = include_str!("../../../shaders/matmul_block.wgsl");
+/// The WGSL of the few-row product (after an element storage).
+pub const SHADER_GEMV: &str = include_str!("../../../shaders/matmul_gemv.wgsl");
+/// The f32 element storage of the block and few-row kernels.
+pub const STORAGE_F32: &str = include_str!("../../../shaders/matmul_storage_f32.wgsl");
+/// The f16 element storage of the block and few-row kernels.
+pub const STORAGE_F16: &str = include_str!("../../../shaders/matmul_storage_f16.wgsl");
+
 /// The module of the subgroup kernels: matmul.wgsl followed by
 /// matmul_subgroup.wgsl, so the two share one set of declarations.
 pub fn subgroup_module() -> String {
     format!("{SHADER}\n{SHADER_SUBGROUP}")
+}
+
+/// The WGSL of a family of kernels for `dtype`.
+pub fn module_source(family: Family, dtype: DType) -> String {
+    let storage = match dtype {
+        DType::F32 => STORAGE_F32,
+        DType::F16 => STORAGE_F16,
+    };
+    match family {
+        Family::Classic => source(SHADER, dtype),
+        Family::ClassicSubgroup => source(&subgroup_module(), dtype),
+        Family::Block => format!("{storage}\n{SHADER_BLOCK}"),
+        Family::Gemv => format!("{storage}\n{SHADER_GEMV}"),
+    }
 }
 
 /// One dispatch's share of the work: products `b0 .. b0 + bc` of a batch
@@ -48,13 +72,13 @@ pub fn subgroup_module() -> String {
 /// rows `n0 .. n0 + nc` of W. A batch of several products is split by whole
 /// products; a single product by rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Chunk {
-    b0: u64,
-    bc: u64,
-    m0: u64,
-    mc: u64,
-    n0: u64,
-    nc: u64,
+pub(crate) struct Chunk {
+    pub(crate) b0: u64,
+    pub(crate) bc: u64,
+    pub(crate) m0: u64,
+    pub(crate) mc: u64,
+    pub(crate) n0: u64,
+    pub(crate) nc: u64,
 }
 
 /// Split the work so that every bound range fits one storage binding and
@@ -140,19 +164,6 @@ fn split(chunks: &[Chunk], parts: u64) -> Vec<Chunk> {
     out
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k4: u32,
-    ldc: u32,
-    c_col: u32,
-    a_bstride: u32,
-    w_bstride: u32,
-    c_bstride: u32,
-}
-
 /// The operands of a batch of products on the GPU, filled and ready to run,
 /// each in the same number of copies. Product b uses rows `b*m ..` of A and
 /// C and rows `b*n ..` of W.
@@ -161,9 +172,9 @@ pub struct Matmul {
     pub shape: ProductShape,
     /// Element type.
     pub dtype: DType,
-    a: Copies,
-    w: Copies,
-    c: Copies,
+    pub(crate) a: Copies,
+    pub(crate) w: Copies,
+    pub(crate) c: Copies,
     chunks: Vec<Chunk>,
 }
 
@@ -305,76 +316,13 @@ impl Matmul {
         }
         Ok(v)
     }
-
-    /// Uniforms and bind groups of `chunks` for a compiled `pipe`, per copy.
-    fn bind(
-        &self,
-        ctx: &GpuContext,
-        config: MatmulConfig,
-        pipe: &wgpu::ComputePipeline,
-        chunks: &[Chunk],
-    ) -> Result<(Vec<Vec<Step>>, Vec<wgpu::Buffer>)> {
-        let ProductShape { m, n, k, .. } = self.shape;
-        let s = self.dtype.size();
-        let (bm, bn) = config.block();
-        let params: Vec<wgpu::Buffer> = chunks
-            .iter()
-            .map(|ch| {
-                let p = Params {
-                    m: ch.mc as u32,
-                    n: ch.nc as u32,
-                    k4: (k / 4) as u32,
-                    ldc: n as u32,
-                    c_col: ch.n0 as u32,
-                    a_bstride: (m * k / 4) as u32,
-                    w_bstride: (n * k / 4) as u32,
-                    c_bstride: (m * n) as u32,
-                };
-                ctx.uniform_buffer("matmul params", bytemuck::bytes_of(&p))
-            })
-            .collect();
-        let copies = (0..self.a.count() as usize)
-            .map(|copy| {
-                chunks
-                    .iter()
-                    .zip(&params)
-                    .map(|(ch, p)| {
-                        // Rows of the stacked operands this chunk reads or writes.
-                        let a_rows = (ch.b0 * m + ch.m0, (ch.bc - 1) * m + ch.mc);
-                        let w_rows = (ch.b0 * n + ch.n0, (ch.bc - 1) * n + ch.nc);
-                        let bind_group = ctx.bind_group(
-                            pipe,
-                            &[
-                                p.as_entire_binding(),
-                                self.a.binding(copy, a_rows.0 * k * s, a_rows.1 * k * s),
-                                self.w.binding(copy, w_rows.0 * k * s, w_rows.1 * k * s),
-                                self.c.binding(copy, a_rows.0 * n * s, a_rows.1 * n * s),
-                            ],
-                        )?;
-                        let (cols, rws) = (ch.nc.div_ceil(bn) as u32, ch.mc.div_ceil(bm) as u32);
-                        let (x, y) = if config.rows_along_x() {
-                            (rws, cols)
-                        } else {
-                            (cols, rws)
-                        };
-                        Ok(Step {
-                            pipeline: 0,
-                            bind_group,
-                            workgroups: [x, y, ch.bc as u32],
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok((copies, params))
-    }
 }
 
 impl Kernel for Matmul {
     type Config = MatmulConfig;
 
     fn candidates(&self, caps: &Capabilities) -> Vec<MatmulConfig> {
-        MatmulConfig::candidates(self.shape.m, caps)
+        MatmulConfig::candidates(self.shape.batch, self.shape.m, caps)
     }
 
     fn prepare(
@@ -391,33 +339,31 @@ impl Kernel for Matmul {
         let largest = chunks
             .iter()
             .fold((0, 0), |acc, c| (acc.0.max(c.mc), acc.1.max(c.nc)));
-        if let Some(why) = config.unsupported(&ctx.caps, self.dtype, largest.0, largest.1) {
+        let dims = (largest.0, largest.1, self.shape.k);
+        if let Some(why) = config.unsupported(&ctx.caps, self.dtype, dims) {
             return Err(Error::Invalid(format!("{config:?}: {why}")));
         }
-        let base = if config.uses_subgroups() {
-            subgroup_module()
-        } else {
-            SHADER.to_string()
-        };
-        let bindings = [
-            Binding::Uniform,
-            Binding::ReadOnly,
-            Binding::ReadOnly,
-            Binding::ReadWrite,
-        ];
-        let pipe = ctx.pipeline(
-            &format!("matmul {} {}", config.entry(), self.dtype.name()),
-            &source(&base, self.dtype),
-            config.entry(),
-            &bindings,
-            &config.constants(),
-        )?;
-        let (copies, keep) = self.bind(ctx, config, &pipe, &chunks)?;
+        if config.split() > 1 && self.shape.batch > 1 {
+            return Err(Error::Invalid(format!(
+                "{config}: split-k runs single products only"
+            )));
+        }
+        let family = config.family();
+        let text = module_source(family, self.dtype);
+        let bindings = bind::bindings(family);
+        let label = format!("matmul {} {}", config.entry(), self.dtype.name());
+        let constants = config.constants(self.shape.m);
+        let mut pipelines =
+            vec![ctx.pipeline(&label, &text, config.entry(), bindings, &constants)?];
+        if config.split() > 1 {
+            pipelines.push(ctx.pipeline(&label, &text, "gemm_reduce", bindings, &constants)?);
+        }
+        let (copies, keep) = bind::steps(self, ctx, config, &pipelines[0], &chunks)?;
         let total = (self.shape.batch * self.shape.m) as f64;
         Ok(Prepared {
             config,
             dispatches: Dispatches {
-                pipelines: vec![pipe],
+                pipelines,
                 copies,
                 keep,
             },

@@ -26,6 +26,8 @@ use crate::gpu::{Binding, Capabilities, GpuContext};
 
 /// The WGSL.
 pub const SHADER: &str = include_str!("../../../shaders/softmax.wgsl");
+/// The WGSL of the subgroup-per-row kernel (a module of its own).
+pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/softmax_subgroup.wgsl");
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -134,8 +136,8 @@ impl Softmax {
 impl Kernel for Softmax {
     type Config = SoftmaxConfig;
 
-    fn candidates(&self, _caps: &Capabilities) -> Vec<SoftmaxConfig> {
-        SoftmaxConfig::candidates()
+    fn candidates(&self, caps: &Capabilities) -> Vec<SoftmaxConfig> {
+        SoftmaxConfig::candidates(caps, self.shape.keys)
     }
 
     fn prepare(
@@ -152,16 +154,34 @@ impl Kernel for Softmax {
             )));
         }
         ctx.check_workgroup_size("softmax workgroup", wg)?;
+        let sg_min = ctx.caps.subgroup_sizes.0;
+        let rows_per_wg = config.rows_per_workgroup(sg_min);
+        let (base, constants) = match config {
+            SoftmaxConfig::SoftmaxSubgroup { .. } => {
+                if !ctx.caps.subgroups || sg_min == 0 || !self.shape.keys.is_multiple_of(4) {
+                    return Err(Error::Invalid(format!(
+                        "{config} needs SUBGROUP and rows of a multiple of 4 keys"
+                    )));
+                }
+                (
+                    SHADER_SUBGROUP,
+                    vec![("WG", wg as f64), ("RB", rows_per_wg as f64)],
+                )
+            }
+            SoftmaxConfig::SoftmaxRows { .. } | SoftmaxConfig::SoftmaxLanes { .. } => {
+                (SHADER, vec![("WG", wg as f64)])
+            }
+        };
         let pipe = ctx.pipeline(
             &format!("softmax {}", self.dtype.name()),
-            &source(SHADER, self.dtype),
+            &source(base, self.dtype),
             config.entry(),
             &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
-            &[("WG", wg as f64)],
+            &constants,
         )?;
         let s = self.shape;
         let max_dim = ctx.caps.limits.max_compute_workgroups_per_dimension as u64;
-        let groups = s.rows.div_ceil(config.rows_per_workgroup());
+        let groups = s.rows.div_ceil(rows_per_wg);
         let nx = groups.min(max_dim);
         let ny = groups.div_ceil(nx);
         let params = Params {

@@ -1,0 +1,232 @@
+// GPU-grade matrix product C = A . W^T (A m x k, W n x k, both row-major
+// with k contiguous, as a Linear layer stores them): one workgroup per block
+// of BM x BN outputs, each invocation TM x TN of them (TM, TN in {4, 8}).
+//
+// - The k loop walks steps of BK (8 or 16): the step's A and W tiles are staged
+//   k-major in workgroup memory (As[kk][m], Ws[kk][n], rows padded by 4 so
+//   the transposing stores hit distinct banks), converted to f32 once.
+// - Double buffering: while the step's tiles are multiplied, the next
+//   step's octets are already loaded into registers (16-byte loads), then
+//   stored to the other buffer; one barrier per step.
+// - Outer products: per kk, an invocation reads TM + TN values (vec4s:
+//   0.25 shared reads per FMA at 8 x 8) and does TM x TN FMAs.
+// - An invocation's rows are TM/4 groups of 4 at a stride of BM / (TM/4),
+//   its columns likewise, so the 16 column-neighbours of a subgroup read
+//   contiguous 16-byte vectors (no bank conflicts) and store coalesced rows.
+// - Split-k: SPLIT workgroups share a block, each over its part of k,
+//   writing f32 partials that gemm_reduce sums into C (for small m, where
+//   the blocks alone would not fill the GPU).
+//
+// The element storage (bindings a, w, c and load_a8, load_w8, store_c4) is
+// prepended by the host from matmul_storage_f32.wgsl or _f16.wgsl. k must
+// be a multiple of 8 (octets), n of 4.
+
+struct Params {
+    m: u32,         // rows of A and C in this dispatch
+    n: u32,         // rows of W (columns of C) in this dispatch
+    k8: u32,        // octets per row of A and W (k / 8)
+    ldc: u32,       // row stride of C, in elements
+    c_col: u32,     // first column of C this dispatch writes
+    a_bstride: u32, // octets between consecutive products' A
+    w_bstride: u32, // octets between consecutive products' W
+    c_bstride: u32, // elements between consecutive products' C
+    kper: u32,      // octets of k per split part
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+// Split-k partials: [part][row][column] of this dispatch, f32.
+@group(0) @binding(4) var<storage, read_write> part: array<vec4<f32>>;
+
+override BM: u32 = 128u;
+override BN: u32 = 128u;
+override TM: u32 = 8u;
+override TN: u32 = 8u;
+override SPLIT: u32 = 1u;
+override THREADS: u32 = (BM / TM) * (BN / TN);
+// k per step (8 or 16), and octets per row per step.
+override BK: u32 = 16u;
+override OCT: u32 = BK / 8u;
+const PAD: u32 = 4u;
+// Largest TM, TN: accumulators are sized for them.
+const MAX_T: u32 = 8u;
+// Octets an invocation stages per operand and step, at most.
+const MAX_STAGE: u32 = 2u;
+
+override AS_ROW: u32 = (BM + PAD) / 4u; // vec4s per kk row of As
+override WS_ROW: u32 = (BN + PAD) / 4u;
+var<workgroup> as_: array<vec4<f32>, 2u * BK * AS_ROW>;
+var<workgroup> ws_: array<vec4<f32>, 2u * BK * WS_ROW>;
+
+// Store the 8 values of octet `oct` (of the OCT of the step) of row `r` of a
+// tile transposed: tile[kk][r] for kk = 8 * oct .. + 8.
+fn stage_a(buf: u32, r: u32, oct: u32, v: array<vec4<f32>, 2>) {
+    let base = buf * BK * AS_ROW + r / 4u;
+    for (var j = 0u; j < 8u; j++) {
+        as_[base + (8u * oct + j) * AS_ROW][r % 4u] = v[j / 4u][j % 4u];
+    }
+}
+
+fn stage_w(buf: u32, r: u32, oct: u32, v: array<vec4<f32>, 2>) {
+    let base = buf * BK * WS_ROW + r / 4u;
+    for (var j = 0u; j < 8u; j++) {
+        ws_[base + (8u * oct + j) * WS_ROW][r % 4u] = v[j / 4u][j % 4u];
+    }
+}
+
+const ZERO8 = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
+
+@compute @workgroup_size(THREADS)
+fn gemm_block(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) tid: u32,
+) {
+    let product = wg.z / SPLIT;
+    let piece = wg.z % SPLIT;
+    let za = product * p.a_bstride;
+    let zw = product * p.w_bstride;
+    let zc = product * p.c_bstride;
+    let row0 = wg.y * BM;
+    let col0 = wg.x * BN;
+    let k_begin = piece * p.kper;
+    let k_end = min(k_begin + p.kper, p.k8);
+    let steps = (max(k_end, k_begin) - k_begin + OCT - 1u) / OCT;
+    let tx = tid % (BN / TN);
+    let ty = tid / (BN / TN);
+
+    // Staging: invocation tid stages octets tid, tid + THREADS, ... of the
+    // step's OCT * BM (A) and OCT * BN (W) octets; row fastest, so
+    // neighbours store to neighbouring banks.
+    var ra: array<array<vec4<f32>, 2>, MAX_STAGE>;
+    var rw: array<array<vec4<f32>, 2>, MAX_STAGE>;
+    for (var s = 0u; s < MAX_STAGE; s++) {
+        let ia = tid + s * THREADS;
+        let iw = ia;
+        ra[s] = ZERO8;
+        rw[s] = ZERO8;
+        if ia < OCT * BM {
+            let r = ia % BM;
+            let o = k_begin + ia / BM;
+            if row0 + r < p.m && o < k_end {
+                ra[s] = load_a8(za + (row0 + r) * p.k8 + o);
+            }
+        }
+        if iw < OCT * BN {
+            let r = iw % BN;
+            let o = k_begin + iw / BN;
+            if col0 + r < p.n && o < k_end {
+                rw[s] = load_w8(zw + (col0 + r) * p.k8 + o);
+            }
+        }
+    }
+    for (var s = 0u; s < MAX_STAGE; s++) {
+        let i = tid + s * THREADS;
+        if i < OCT * BM {
+            stage_a(0u, i % BM, i / BM, ra[s]);
+        }
+        if i < OCT * BN {
+            stage_w(0u, i % BN, i / BN, rw[s]);
+        }
+    }
+    workgroupBarrier();
+
+    var acc: array<vec4<f32>, MAX_T * MAX_T / 4u>;
+    let gm_stride = BM / (TM / 4u);
+    let gn_stride = BN / (TN / 4u);
+    for (var t = 0u; t < steps; t++) {
+        let cur = t % 2u;
+        let more = t + 1u < steps;
+        // The next step's octets, in flight while this step multiplies.
+        if more {
+            let o0 = k_begin + OCT * (t + 1u);
+            for (var s = 0u; s < MAX_STAGE; s++) {
+                let i = tid + s * THREADS;
+                ra[s] = ZERO8;
+                rw[s] = ZERO8;
+                if i < OCT * BM {
+                    let r = i % BM;
+                    let o = o0 + i / BM;
+                    if row0 + r < p.m && o < k_end {
+                        ra[s] = load_a8(za + (row0 + r) * p.k8 + o);
+                    }
+                }
+                if i < OCT * BN {
+                    let r = i % BN;
+                    let o = o0 + i / BN;
+                    if col0 + r < p.n && o < k_end {
+                        rw[s] = load_w8(zw + (col0 + r) * p.k8 + o);
+                    }
+                }
+            }
+        }
+        let abase = cur * BK * AS_ROW;
+        let wbase = cur * BK * WS_ROW;
+        for (var kk = 0u; kk < BK; kk++) {
+            var av: array<vec4<f32>, 2>;
+            var wv: array<vec4<f32>, 2>;
+            for (var g = 0u; g < TM / 4u; g++) {
+                av[g] = as_[abase + kk * AS_ROW + (g * gm_stride + ty * 4u) / 4u];
+            }
+            for (var g = 0u; g < TN / 4u; g++) {
+                wv[g] = ws_[wbase + kk * WS_ROW + (g * gn_stride + tx * 4u) / 4u];
+            }
+            for (var i = 0u; i < TM; i++) {
+                let x = vec4<f32>(av[i / 4u][i % 4u]);
+                for (var g = 0u; g < TN / 4u; g++) {
+                    acc[i * 2u + g] = fma(x, wv[g], acc[i * 2u + g]);
+                }
+            }
+        }
+        if more {
+            for (var s = 0u; s < MAX_STAGE; s++) {
+                let i = tid + s * THREADS;
+                if i < OCT * BM {
+                    stage_a(1u - cur, i % BM, i / BM, ra[s]);
+                }
+                if i < OCT * BN {
+                    stage_w(1u - cur, i % BN, i / BN, rw[s]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < TM; i++) {
+        let row = row0 + (i / 4u) * gm_stride + ty * 4u + i % 4u;
+        if row >= p.m {
+            continue;
+        }
+        for (var g = 0u; g < TN / 4u; g++) {
+            let col = col0 + g * gn_stride + tx * 4u;
+            if col < p.n {
+                let v = acc[i * 2u + g];
+                if SPLIT == 1u {
+                    store_c4((zc + row * p.ldc + p.c_col + col) / 4u, v);
+                } else {
+                    part[((piece * p.m + row) * p.n + col) / 4u] = v;
+                }
+            }
+        }
+    }
+}
+
+// Sums the SPLIT partials of every quad of this dispatch's C (one
+// invocation per quad, grid-stride) and stores it.
+@compute @workgroup_size(256)
+fn gemm_reduce(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let quads = p.m * p.n / 4u;
+    for (var q = gid.x; q < quads; q += groups.x * 256u) {
+        var sum = vec4<f32>(0.0);
+        for (var s = 0u; s < SPLIT; s++) {
+            sum += part[s * quads + q];
+        }
+        let row = q / (p.n / 4u);
+        let col = (q % (p.n / 4u)) * 4u;
+        store_c4((row * p.ldc + p.c_col + col) / 4u, sum);
+    }
+}

@@ -1,0 +1,125 @@
+// Decode products with few rows (m <= 16: a GEMV at batch 1): one workgroup
+// per R rows of W (R output columns), all WG invocations walking k
+// together: invocation t loads octets t, t + WG, ... of each of the R rows
+// (consecutive invocations read consecutive 16-byte vectors: coalesced),
+// and for each of the M activation rows (read once per octet, shared by the
+// R weight rows) accumulates M x R dot products in f32. So W is read once
+// for every m <= 16, and n / R workgroups fill the GPU.
+//
+// The partial sums are then reduced across the workgroup: by subgroupAdd
+// and one workgroup-memory slot per subgroup (gemv_subgroup, sized by the
+// subgroup size it actually runs with), or by a workgroup-memory tree
+// (gemv, without subgroups).
+//
+// The element storage (bindings a, w, c; load_a8, load_w8, store_c4) is
+// prepended by the host. k must be a multiple of 8, R of 4.
+
+struct Params {
+    m: u32,         // activation rows (<= M)
+    n: u32,         // rows of W (columns of C) in this dispatch
+    k8: u32,        // octets per row (k / 8)
+    ldc: u32,       // row stride of C, in elements
+    c_col: u32,     // first column of C this dispatch writes
+    a_bstride: u32, // octets between consecutive products' A
+    w_bstride: u32, // octets between consecutive products' W
+    c_bstride: u32, // elements between consecutive products' C
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+override WG: u32 = 128u;  // invocations per workgroup (a power of two)
+override R: u32 = 4u;     // rows of W per workgroup (4 or 8)
+override M: u32 = 1u;     // activation rows held (1 ..= 16)
+const MAX_R: u32 = 8u;
+const MAX_M: u32 = 16u;
+// M * R accumulators per invocation, at most.
+const MAX_ACC: u32 = 64u;
+
+// The reduction's workgroup memory: one slot per (subgroup or invocation,
+// accumulator) of the accumulators being reduced.
+var<workgroup> red: array<f32, WG * 4u>;
+
+// Each invocation's M x R partial dot products over its octets.
+fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
+    let product = wg.z;
+    let za = product * p.a_bstride;
+    let zw = product * p.w_bstride;
+    let n0 = wg.x * R;
+    var acc: array<f32, MAX_ACC>;
+    for (var o = tid; o < p.k8; o += WG) {
+        var wv: array<array<vec4<f32>, 2>, MAX_R>;
+        for (var r = 0u; r < R; r++) {
+            wv[r] = load_w8(zw + min(n0 + r, p.n - 1u) * p.k8 + o);
+        }
+        for (var i = 0u; i < M; i++) {
+            let x = load_a8(za + min(i, p.m - 1u) * p.k8 + o);
+            for (var r = 0u; r < R; r++) {
+                acc[i * R + r] += dot(x[0], wv[r][0]) + dot(x[1], wv[r][1]);
+            }
+        }
+    }
+    return acc;
+}
+
+fn store(wg: vec3<u32>, i: u32, r0: u32, v: vec4<f32>) {
+    let col = wg.x * R + r0;
+    if i < p.m && col < p.n {
+        store_c4((wg.z * p.c_bstride + i * p.ldc + p.c_col + col) / 4u, v);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn gemv_subgroup(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) tid: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+    @builtin(subgroup_id) sg: u32,
+    @builtin(num_subgroups) sgs: u32,
+) {
+    let acc = partials(wg, tid);
+    // Four accumulators at a time: subgroupAdd, then one slot per subgroup.
+    for (var q = 0u; q < M * R; q += 4u) {
+        for (var j = 0u; j < 4u; j++) {
+            let s = subgroupAdd(acc[q + j]);
+            if lane == 0u {
+                red[sg * 4u + j] = s;
+            }
+        }
+        workgroupBarrier();
+        if tid == 0u {
+            var v = vec4<f32>(0.0);
+            for (var g = 0u; g < sgs; g++) {
+                v += vec4<f32>(red[g * 4u], red[g * 4u + 1u], red[g * 4u + 2u], red[g * 4u + 3u]);
+            }
+            store(wg, q / R, q % R, v);
+        }
+        workgroupBarrier();
+    }
+}
+
+@compute @workgroup_size(WG)
+fn gemv(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) tid: u32,
+) {
+    let acc = partials(wg, tid);
+    // Four accumulators at a time through a log2(WG)-step tree.
+    for (var q = 0u; q < M * R; q += 4u) {
+        for (var j = 0u; j < 4u; j++) {
+            red[j * WG + tid] = acc[q + j];
+        }
+        workgroupBarrier();
+        for (var s = WG / 2u; s > 0u; s >>= 1u) {
+            if tid < s {
+                for (var j = 0u; j < 4u; j++) {
+                    red[j * WG + tid] += red[j * WG + tid + s];
+                }
+            }
+            workgroupBarrier();
+        }
+        if tid == 0u {
+            store(wg, q / R, q % R, vec4<f32>(red[0], red[WG], red[2u * WG], red[3u * WG]));
+        }
+        workgroupBarrier();
+    }
+}

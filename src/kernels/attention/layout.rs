@@ -1,0 +1,242 @@
+//! Which configurations an attention op tries, and what each needs: entry
+//! points, override constants, workgroup memory and invocations.
+
+use super::{
+    split_kv, Attention, AttentionConfig, MAX_BLOCK_ROWS, MAX_CHUNK, MAX_GROUP, MAX_LANE_COLUMNS,
+    MAX_SUBGROUP_ROWS, MAX_TILE_COLUMNS, MAX_TILE_KEYS, MAX_TILE_ROWS, MIN_CHUNK,
+};
+use crate::error::{Error, Result};
+use crate::gpu::Capabilities;
+
+/// What a configuration needs: its entry points (run in order), override
+/// constants, workgroup memory and invocations per workgroup.
+pub(super) struct Layout {
+    pub entries: Vec<&'static str>,
+    pub constants: Vec<(&'static str, f64)>,
+    pub wg_bytes: u64,
+    pub invocations: u32,
+}
+
+/// Lanes per key or row of the subgroup kernels: the largest power of two
+/// within both the smallest subgroup size and the `d4` vec4 columns of a
+/// row (0 without subgroups). The kernels size everything else by the
+/// subgroup size they actually run with.
+fn lanes_per(caps: &Capabilities, d4: u64) -> u32 {
+    let most = caps.subgroup_sizes.0.min(d4.min(u32::MAX as u64) as u32);
+    if !caps.subgroups || most == 0 {
+        0
+    } else {
+        1 << (31 - most.leading_zeros())
+    }
+}
+impl Attention {
+    /// The configurations worth trying on a device with `caps`, those
+    /// exceeding its workgroup limits included (the tuner records why they
+    /// cannot run).
+    ///
+    /// GPUs with subgroups get the coalesced kernels (split-KV decode with
+    /// lanes across the head dimension, FlashAttention-2-style prefill
+    /// tiles); without subgroups, and on CPU adapters, the kernels with a
+    /// row or key per invocation, which suit a SIMD driver, and one of the
+    /// subgroup kernels, probed on a small slice.
+    pub fn configs(&self, caps: &Capabilities) -> Vec<AttentionConfig> {
+        let gpu = !caps.cpu;
+        let sg = caps.subgroups;
+        let mut v = Vec::new();
+        if split_kv(&self.shape) {
+            for chunk in [MIN_CHUNK, 128, 256, MAX_CHUNK] {
+                // A chunk much longer than the context only wastes invocations.
+                if chunk > MIN_CHUNK && (chunk as u64) >= 2 * self.shape.keys {
+                    continue;
+                }
+                if sg && gpu {
+                    for wg in [64, 128] {
+                        v.push(AttentionConfig::FlashDecodeSubgroup { chunk, wg });
+                    }
+                }
+                if !gpu || !sg {
+                    for wg in [32, 64, 128] {
+                        v.push(AttentionConfig::FlashDecode { chunk, wg });
+                    }
+                }
+            }
+            if sg && !gpu {
+                v.push(AttentionConfig::FlashDecodeSubgroup { chunk: 256, wg: 64 });
+            }
+            return v;
+        }
+        let tile = |lanes, rows, keys| AttentionConfig::FlashPrefillTile {
+            lanes,
+            rows,
+            keys,
+            wg: 128,
+        };
+        let most = lanes_per(caps, self.shape.head_dim / 4);
+        if sg && gpu {
+            for (lanes, rows, keys) in [(4, 2, 32), (4, 2, 16), (8, 2, 32), (4, 1, 32)] {
+                if lanes <= most {
+                    v.push(tile(lanes, rows, keys));
+                }
+            }
+            if !v.is_empty() {
+                return v;
+            }
+        }
+        // Without subgroups the per-row kernel; CPU adapters also the
+        // subgroup kernels shaped for them and one tile configuration.
+        if sg {
+            let wg = caps.subgroup_sizes.1.max(32);
+            for rows in [2, 4, 8] {
+                v.push(AttentionConfig::FlashPrefillSubgroup { rows, wg });
+            }
+            if most >= 4 {
+                v.push(tile(4, 2, 16));
+            }
+        }
+        for keys in [16, 32] {
+            v.push(AttentionConfig::FlashPrefill {
+                rows: MAX_BLOCK_ROWS as u32,
+                keys,
+            });
+        }
+        v
+    }
+
+    /// Entry points, override constants, workgroup bytes and invocations of
+    /// `config`, or why it does not apply here.
+    pub(super) fn layout(&self, caps: &Capabilities, config: AttentionConfig) -> Result<Layout> {
+        let s = self.shape;
+        let size = self.dtype.size();
+        let (entries, constants, wg_bytes, invocations) = match config {
+            AttentionConfig::FlashPrefill { rows, keys } => {
+                if keys == 0 || keys > MAX_TILE_KEYS || split_kv(&s) {
+                    return Err(Error::Invalid(format!(
+                        "{config} does not apply to this problem (tiles of 1..={MAX_TILE_KEYS} keys, prefill shapes)"
+                    )));
+                }
+                (
+                    vec!["flash_prefill"],
+                    vec![("BR", rows as f64), ("BC", keys as f64)],
+                    2 * keys as u64 * s.head_dim * size,
+                    rows,
+                )
+            }
+            AttentionConfig::FlashPrefillSubgroup { rows, wg } => {
+                let (lo, hi) = caps.subgroup_sizes;
+                if !caps.subgroups || lo == 0 {
+                    return Err(Error::Invalid(format!(
+                        "{config} needs SUBGROUP, which this adapter lacks"
+                    )));
+                }
+                let columns = (s.head_dim / 4).div_ceil(lo as u64);
+                if rows == 0
+                    || rows > MAX_SUBGROUP_ROWS
+                    || columns > MAX_LANE_COLUMNS
+                    || wg < hi
+                    || split_kv(&s)
+                {
+                    return Err(Error::Invalid(format!(
+                        "{config} does not apply here (1..={MAX_SUBGROUP_ROWS} rows, at most {MAX_LANE_COLUMNS} vec4 columns per lane for subgroups of {lo}, workgroups of at least {hi})"
+                    )));
+                }
+                (
+                    vec!["flash_prefill_sg"],
+                    vec![
+                        ("TR", rows as f64),
+                        ("CH", columns as f64),
+                        ("RGW", (wg / lo) as f64),
+                        ("SGW", wg as f64),
+                    ],
+                    0,
+                    wg,
+                )
+            }
+            AttentionConfig::FlashDecodeSubgroup { chunk, wg } => {
+                let lpk = lanes_per(caps, s.head_dim / 4);
+                if !split_kv(&s) || !wg.is_power_of_two() || chunk == 0 || lpk == 0 || wg < lpk {
+                    return Err(Error::Invalid(format!(
+                        "{config} does not apply here (decode with subgroups, at most {MAX_GROUP} query heads per KV head, power-of-two workgroups)"
+                    )));
+                }
+                let lv = (s.head_dim / 4).div_ceil(lpk as u64);
+                if lv > MAX_LANE_COLUMNS {
+                    return Err(Error::Invalid(format!(
+                        "{config}: {lv} vec4 columns per lane for subgroups of {lpk} (at most {MAX_LANE_COLUMNS})"
+                    )));
+                }
+                let g = s.group();
+                (
+                    vec!["flash_decode_sg", "flash_decode_reduce"],
+                    vec![
+                        ("WG", wg as f64),
+                        ("CHUNK", chunk as f64),
+                        ("GROUP", g as f64),
+                        ("LPK", lpk as f64),
+                        ("LV", lv as f64),
+                    ],
+                    (wg / lpk) as u64 * g * (8 + s.head_dim * 4),
+                    wg,
+                )
+            }
+            AttentionConfig::FlashPrefillTile {
+                lanes,
+                rows,
+                keys,
+                wg,
+            } => {
+                let most = lanes_per(caps, s.head_dim / 4);
+                let cv = (s.head_dim / 4).div_ceil(lanes as u64);
+                if split_kv(&s)
+                    || !lanes.is_power_of_two()
+                    || lanes > most
+                    || rows == 0
+                    || rows > MAX_TILE_ROWS
+                    || keys == 0
+                    || keys % 8 != 0
+                    || wg % lanes != 0
+                    || cv > MAX_TILE_COLUMNS
+                {
+                    return Err(Error::Invalid(format!(
+                        "{config} does not apply here (prefill with subgroups of at least {lanes} lanes, 1 or 2 rows, tiles of a multiple of 8 keys, at most 16 vec4 columns per lane)"
+                    )));
+                }
+                (
+                    vec!["flash_prefill_tile"],
+                    vec![
+                        ("LPR", lanes as f64),
+                        ("RPL", rows as f64),
+                        ("CV", cv as f64),
+                        ("BCK", keys as f64),
+                        ("TWG", wg as f64),
+                    ],
+                    2 * keys as u64 * s.head_dim * 4,
+                    wg,
+                )
+            }
+            AttentionConfig::FlashDecode { chunk, wg } => {
+                if !split_kv(&s) || !wg.is_power_of_two() || chunk == 0 {
+                    return Err(Error::Invalid(format!(
+                        "{config} does not apply to this problem (decode with at most {MAX_GROUP} query heads per KV head, power-of-two workgroups)"
+                    )));
+                }
+                let g = s.group();
+                (
+                    vec!["flash_decode_partial", "flash_decode_reduce"],
+                    vec![
+                        ("WG", wg as f64),
+                        ("CHUNK", chunk as f64),
+                        ("GROUP", g as f64),
+                    ],
+                    g * s.head_dim * 4 + g * chunk as u64 * 4 + wg as u64 * 64,
+                    wg,
+                )
+            }
+        };
+        Ok(Layout {
+            entries,
+            constants,
+            wg_bytes,
+            invocations,
+        })
+    }
+}

@@ -4,7 +4,10 @@
 // (consecutive invocations read consecutive 16-byte vectors: coalesced),
 // and for each of the M activation rows (read once per octet, shared by the
 // R weight rows) accumulates M x R dot products in f32. So W is read once
-// for every m <= 16, and n / R workgroups fill the GPU.
+// for every m <= 16, and n / R workgroups fill the GPU. Each step issues
+// the loads of U octets of every row before using any, so U * R 16-byte
+// loads per invocation are in flight: a small matrix is a single wave on a
+// large GPU, and its time is then the number of memory round trips.
 //
 // The partial sums are then reduced across the workgroup: by subgroupAdd
 // and one workgroup-memory slot per subgroup (gemv_subgroup, sized by the
@@ -30,7 +33,9 @@ struct Params {
 override WG: u32 = 128u;  // invocations per workgroup (a power of two)
 override R: u32 = 4u;     // rows of W per workgroup (4 or 8)
 override M: u32 = 1u;     // activation rows held (1 ..= 16)
+override U: u32 = 1u;     // octets per row loaded per step (1 ..= MAX_U)
 const MAX_R: u32 = 8u;
+const MAX_U: u32 = 4u;
 const MAX_M: u32 = 16u;
 // M * R accumulators per invocation, at most.
 const MAX_ACC: u32 = 64u;
@@ -46,15 +51,27 @@ fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
     let zw = product * p.w_bstride;
     let n0 = wg.x * R;
     var acc: array<f32, MAX_ACC>;
-    for (var o = tid; o < p.k8; o += WG) {
-        var wv: array<array<vec4<f32>, 2>, MAX_R>;
-        for (var r = 0u; r < R; r++) {
-            wv[r] = load_w8(zw + min(n0 + r, p.n - 1u) * p.k8 + o);
+    for (var o0 = tid; o0 < p.k8; o0 += WG * U) {
+        // Every load of the step first (zeros past k), then the products.
+        var wv: array<array<vec4<f32>, 2>, 32>; // MAX_U * MAX_R
+        for (var u = 0u; u < U; u++) {
+            let o = o0 + u * WG;
+            for (var r = 0u; r < R; r++) {
+                var v = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
+                if o < p.k8 {
+                    v = load_w8(zw + min(n0 + r, p.n - 1u) * p.k8 + o);
+                }
+                wv[u * MAX_R + r] = v;
+            }
         }
         for (var i = 0u; i < M; i++) {
-            let x = load_a8(za + min(i, p.m - 1u) * p.k8 + o);
-            for (var r = 0u; r < R; r++) {
-                acc[i * R + r] += dot(x[0], wv[r][0]) + dot(x[1], wv[r][1]);
+            for (var u = 0u; u < U; u++) {
+                let o = min(o0 + u * WG, p.k8 - 1u);
+                let x = load_a8(za + min(i, p.m - 1u) * p.k8 + o);
+                for (var r = 0u; r < R; r++) {
+                    let w = wv[u * MAX_R + r];
+                    acc[i * R + r] += dot(x[0], w[0]) + dot(x[1], w[1]);
+                }
             }
         }
     }

@@ -47,14 +47,17 @@ fn every_configuration_matches_the_host() {
             // Shapes that are not multiples of any tile: 70 x 132 x 260
             // (k not a multiple of 8: the classic kernels only), 70 x 132 x
             // 264, 130 x 196 x 328 (past one 128-row block, several k
-            // steps and a partial one), and decode-like 3 x 100 x 516 and
-            // 5 x 100 x 520.
+            // steps and a partial one), decode-like 3 x 100 x 516, 5 x 100 x
+            // 520 and 1 x 100 x 1032 (129 octets: a GEMV's partial last
+            // step), and 40 x 68 x 392 (a skinny block split over k).
             let shapes = [
                 (70, 132, 260),
                 (70, 132, 264),
                 (130, 196, 328),
                 (3, 100, 516),
                 (5, 100, 520),
+                (1, 100, 1032),
+                (40, 68, 392),
             ];
             for (m, n, k) in shapes {
                 let problem = Matmul::new(&ctx, shape(1, m, n, k), dtype, 1).unwrap();

@@ -176,6 +176,12 @@ fn shaders_expose_what_the_host_dispatches() {
         ]
     );
     assert_eq!(overrides(&at), ["BR", "BC", "WG", "CHUNK", "GROUP"]);
+    let gemv = m("matmul_gemv (f32)");
+    assert_eq!(constant(&gemv, "MAX_M"), matmul::GEMV_MAX_M);
+    assert_eq!(constant(&gemv, "MAX_ACC"), matmul::GEMV_MAX_ACC);
+    assert_eq!(constant(&gemv, "MAX_U"), matmul::GEMV_MAX_UNROLL as u64);
+    let block = m("matmul_block (f32)");
+    assert_eq!(constant(&block, "MAX_T"), matmul::MAX_TILE as u64);
     let pk = m("peak.wgsl");
     assert_eq!(entry_points(&pk), ["peak"]);
     assert_eq!(overrides(&pk), ["WORKGROUP_SIZE", "CHAINS"]);
@@ -191,6 +197,12 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     };
     let mm = m("matmul.wgsl");
     assert_eq!(constant(&mm, "MAX_TILE"), matmul::MAX_TILE as u64);
+    let gemv = m("matmul_gemv (f32)");
+    assert_eq!(constant(&gemv, "MAX_M"), matmul::GEMV_MAX_M);
+    assert_eq!(constant(&gemv, "MAX_ACC"), matmul::GEMV_MAX_ACC);
+    assert_eq!(constant(&gemv, "MAX_U"), matmul::GEMV_MAX_UNROLL as u64);
+    let block = m("matmul_block (f32)");
+    assert_eq!(constant(&block, "MAX_T"), matmul::MAX_TILE as u64);
     let pk = m("peak.wgsl");
     assert_eq!(constant(&pk, "MAX_CHAINS"), peak::MAX_CHAINS as u64);
     assert_eq!(constant(&pk, "UNROLL"), peak::UNROLL as u64);
@@ -199,6 +211,9 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     assert_eq!(constant(&at, "MAX_GROUP"), attention::MAX_GROUP);
     assert_eq!(constant(&at, "MAX_TR"), attention::MAX_SUBGROUP_ROWS as u64);
     assert_eq!(constant(&at, "MAX_CH"), attention::MAX_LANE_COLUMNS);
+    assert_eq!(constant(&at, "MAX_LV"), attention::MAX_LANE_COLUMNS);
+    assert_eq!(constant(&at, "MAX_RPL"), attention::MAX_TILE_ROWS as u64);
+    assert_eq!(constant(&at, "MAX_CV"), attention::MAX_TILE_COLUMNS);
     assert_eq!(
         constant(&at, "HEAD_DIM"),
         128,

@@ -15,6 +15,8 @@ pub const GEMV_MAX_M: u64 = 16;
 
 /// Most accumulators per invocation of the few-row product (its `MAX_ACC`).
 pub const GEMV_MAX_ACC: u64 = 64;
+/// Most octets per row a GEMV step loads (`MAX_U` in the WGSL).
+pub const GEMV_MAX_UNROLL: u32 = 4;
 
 /// Workgroup memory of a block GEMM: two buffers of `bk` k-major rows of
 /// (bm + 4) and (bn + 4) f32.
@@ -119,6 +121,9 @@ pub enum MatmulConfig {
         rows: u32,
         /// Invocations per workgroup (a power of two).
         wg: u32,
+        /// Octets (8 elements) of each row loaded per step before any is
+        /// used (1 ..= [`GEMV_MAX_UNROLL`]): loads in flight per invocation.
+        unroll: u32,
         /// Whether the reduction uses subgroup operations.
         subgroups: bool,
     },
@@ -183,10 +188,11 @@ impl std::fmt::Display for MatmulConfig {
             Self::Gemv {
                 rows,
                 wg,
+                unroll,
                 subgroups,
             } => write!(
                 f,
-                "gemv {rows} rows wg {wg}{}",
+                "gemv {rows} rows wg {wg} x{unroll}{}",
                 if subgroups { " sg" } else { "" }
             ),
         }
@@ -280,11 +286,14 @@ impl MatmulConfig {
                     ("SPLIT", split.max(1) as f64),
                 ]
             }
-            Self::Gemv { rows, wg, .. } => {
+            Self::Gemv {
+                rows, wg, unroll, ..
+            } => {
                 return vec![
                     ("WG", wg as f64),
                     ("R", rows as f64),
                     ("M", m.clamp(1, GEMV_MAX_M) as f64),
+                    ("U", unroll as f64),
                 ]
             }
             Self::Tiled { .. }
@@ -406,9 +415,16 @@ impl MatmulConfig {
                     ));
                 }
             }
-            Self::Gemv { rows, wg, .. } => {
-                if !(rows == 4 || rows == 8) || !wg.is_power_of_two() {
-                    return Some("gemv needs 4 or 8 rows and a power-of-two workgroup".into());
+            Self::Gemv {
+                rows, wg, unroll, ..
+            } => {
+                if !(rows == 4 || rows == 8)
+                    || !wg.is_power_of_two()
+                    || !(1..=GEMV_MAX_UNROLL).contains(&unroll)
+                {
+                    return Some(format!(
+                        "gemv needs 4 or 8 rows, a power-of-two workgroup and 1 to {GEMV_MAX_UNROLL} octets per step"
+                    ));
                 }
                 if m > GEMV_MAX_M || m * rows as u64 > GEMV_MAX_ACC {
                     return Some(format!(
@@ -468,12 +484,15 @@ impl MatmulConfig {
     }
 
     /// The configurations worth trying for `batch` products of m rows on
-    /// a device with `caps`. GPUs get the GPU-grade kernels: block GEMMs of
-    /// 128x128, 128x64 and 64x64 (split over k where m is small and the
-    /// blocks alone would not fill the GPU), and the few-row product for
-    /// m <= 16. CPU adapters get the kernels shaped for SIMD drivers
-    /// (direct, subgroup shuffles, split-k), plus one block GEMM and one
-    /// few-row product, probed on a small slice.
+    /// a device with `caps`. GPUs get the GPU-grade kernels: for m <= 4 the
+    /// few-row product (GEMV) with 1 to 4 octets per row in flight; for
+    /// 4 < m <= 64 skinny blocks of (m rounded up to 16..64) x 128 outputs
+    /// split over k, so W is read once and the GPU fills (and the few-row
+    /// product up to m = 16); above, block GEMMs of 128x128, 128x64 and
+    /// 64x64, split over k where the blocks alone would not fill the GPU.
+    /// CPU adapters get the kernels shaped for SIMD drivers (direct,
+    /// subgroup shuffles, split-k), plus one block GEMM and one few-row
+    /// product, probed on a small slice.
     pub fn candidates(batch: u64, m: u64, caps: &Capabilities) -> Vec<Self> {
         let subgroups = caps.subgroups;
         // k steps of 16 where both buffers fit the workgroup memory, else 8.
@@ -490,18 +509,30 @@ impl MatmulConfig {
             },
             split,
         };
-        let gemv = |rows, wg| Self::Gemv {
+        let gemv = |rows, wg, unroll| Self::Gemv {
             rows,
             wg,
+            unroll,
             subgroups,
         };
         let few = m <= GEMV_MAX_M;
         let mut v = Vec::new();
         if !caps.cpu {
-            if few {
-                for (rows, wg) in [(4, 64), (4, 128), (8, 128), (4, 256)] {
-                    v.push(gemv(rows, wg));
+            if m <= 4 {
+                for (wg, unroll) in [(128, 1), (128, 2), (128, 4), (64, 4), (256, 2)] {
+                    v.push(gemv(4, wg, unroll));
                 }
+                return v;
+            }
+            if few {
+                v.push(gemv(4, 128, 2));
+            }
+            if m <= 64 && batch == 1 {
+                let bm = (m as u32).next_power_of_two().clamp(16, 64);
+                for split in [4, 8, 16] {
+                    v.push(block(4, 4, bm, 128, split));
+                }
+                return v;
             }
             v.push(block(8, 8, 128, 128, 1));
             v.push(block(8, 4, 128, 64, 1));
@@ -566,7 +597,7 @@ impl MatmulConfig {
                     wg_n: 32,
                 });
             }
-            v.push(gemv(4, 128));
+            v.push(gemv(4, 128, 2));
         }
         v
     }

@@ -23,7 +23,7 @@ pub mod config;
 pub mod reference;
 
 pub use accounting::ProductShape;
-pub use config::{Family, MatmulConfig, GEMV_MAX_ACC, GEMV_MAX_M, MAX_TILE};
+pub use config::{Family, MatmulConfig, GEMV_MAX_ACC, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE};
 
 use super::{
     batch_chunks, require, source, Copies, DType, Dispatches, Extent, Fill, Kernel, Prepared,

@@ -33,14 +33,14 @@ fn main() {
             "  roofs: memory {} ({}), compute {}",
             si(mem, "B/s"),
             m.memory_kernel.as_deref().unwrap_or(""),
-            m.compute_flops_per_s
+            m.compute
                 .iter()
-                .map(|(d, f)| format!("{} {}", d.name(), si(*f, "FLOP/s")))
+                .map(|r| format!("{} {}", r.key, si(r.flops_per_s, "FLOP/s")))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
         for p in &file.points {
-            let compute = m.compute_flops_per_s[&p.accumulate];
+            let compute = m.compute_roof(p.compute_key()).unwrap_or(f64::NAN);
             let (frac, of) = match p.op.phase {
                 Phase::Init => (p.flops_per_s / compute, "compute roof"),
                 Phase::Ar => (p.bytes_per_s / mem, "memory roof"),

@@ -23,7 +23,7 @@ use wgpu_roofline::kernels::DType;
 use wgpu_roofline::measure::runner;
 use wgpu_roofline::measure::{Silent, Timer, TimerPreference};
 use wgpu_roofline::results::{KernelRecord, ResultsFile};
-use wgpu_roofline::roofline::MeasuredCeilings;
+use wgpu_roofline::roofline::{ComputeKey, MeasuredCeilings};
 use wgpu_roofline::settings::RoofsConfig;
 use wgpu_roofline::units::si;
 
@@ -362,15 +362,10 @@ fn main() {
     );
     for (backend, _name, c) in &rows {
         let mem = c.memory_bytes_per_s.unwrap_or(0.0);
-        let f32r = c
-            .compute_flops_per_s
-            .get(&DType::F32)
-            .copied()
-            .unwrap_or(0.0);
+        let f32r = c.compute_roof(ComputeKey::simt(DType::F32)).unwrap_or(0.0);
         let f16r = c
-            .compute_flops_per_s
-            .get(&DType::F16)
-            .map(|f| si(*f, "FLOP/s"))
+            .compute_roof(ComputeKey::simt(DType::F16))
+            .map(|f| si(f, "FLOP/s"))
             .unwrap_or_else(|| "-".into());
         println!(
             "  {:<8} {:>12} {:>8.2} {:>16} {:>9.2} {:>9} {:>16}",

@@ -10,6 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::kernels::{DType, Engine};
 use crate::plan::{Phase, Series};
 use crate::results::ResultsFile;
 use crate::roofline::Preset;
@@ -105,8 +106,8 @@ fn ranges(runs: &[ResultsFile], opts: &PlotOptions) -> ((f64, f64), (f64, f64)) 
             ys.push(p.flops_per_s);
         }
         let m = &r.ceilings.measured;
-        for f in m.compute_flops_per_s.values() {
-            ys.push(*f);
+        for f in m.compute.iter().map(|r| r.flops_per_s) {
+            ys.push(f);
             if let Some(bw) = m.memory_bytes_per_s {
                 xs.push(f / bw);
             }
@@ -260,17 +261,29 @@ where
                 .label(format!("measured {}B/s{name}", tick_label(bw)))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
-        for (dtype, &f) in &m.compute_flops_per_s {
+        // The measured compute roofs: SIMT (f32 thick, f16 thin) and
+        // cooperative matrices (thickest), each from its ridge on.
+        for roof in &m.compute {
+            let f = roof.flops_per_s;
             let start = m.memory_bytes_per_s.map_or(x0, |bw| f / bw);
-            let style = color.stroke_width(if dtype.name() == "f32" { 2 } else { 1 });
+            let width = match (roof.key.engine, roof.key.input) {
+                (Engine::Coop, _) => 3,
+                (Engine::Simt, DType::F32) => 2,
+                (Engine::Simt, DType::F16) => 1,
+            };
+            let style = color.stroke_width(width);
+            let kind = match roof.key.engine {
+                Engine::Simt => format!("SIMT {}", roof.key.input.name()),
+                Engine::Coop => format!(
+                    "coop-matrix {}->{}",
+                    roof.key.input.name(),
+                    roof.key.accumulate.name()
+                ),
+            };
             chart
                 .draw_series(LineSeries::new(vec![(start, f), (x1, f)], style))
                 .map_err(plot_err)?
-                .label(format!(
-                    "measured {}FLOP/s {}{name}",
-                    tick_label(f),
-                    dtype.name()
-                ))
+                .label(format!("measured {} {}FLOP/s{name}", kind, tick_label(f)))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
         for series in Series::ALL {

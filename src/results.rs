@@ -13,15 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::gpu::AdapterSummary;
-use crate::kernels::{DType, KernelConfig, RoofKind, Verification};
+use crate::kernels::{DType, Engine, KernelConfig, RoofKind, Verification};
 use crate::model::ModelConfig;
 use crate::plan::{Op, Sweep};
-use crate::roofline::MeasuredCeilings;
+use crate::roofline::{ComputeKey, MeasuredCeilings};
 use crate::settings::{RoofsConfig, SuiteConfig};
 use crate::stats::{self, Measurement, TimerInfo, Warning, WarningRecord};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The adapter a run measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,11 +88,10 @@ impl Ceilings {
     pub fn of(kernels: &[KernelRecord]) -> Self {
         let mut measured = MeasuredCeilings::default();
         for k in kernels.iter().filter(|k| k.verified) {
-            let rate = match k.roof {
-                RoofKind::Memory => k.bytes_per_s,
-                RoofKind::Compute => k.flops_per_s,
-            };
-            measured.offer(k.roof, k.dtype, rate, &k.name);
+            match k.roof {
+                RoofKind::Memory => measured.offer_memory(k.bytes_per_s, &k.name),
+                RoofKind::Compute => measured.offer_compute(k.key(), k.flops_per_s, &k.name),
+            }
         }
         Self { measured }
     }
@@ -105,8 +104,13 @@ pub struct KernelRecord {
     pub name: String,
     /// The roof it measures.
     pub roof: RoofKind,
-    /// Element type.
+    /// Element type (of the operands, for compute kernels).
     pub dtype: DType,
+    /// The arithmetic units a compute kernel runs on.
+    #[serde(default)]
+    pub engine: Engine,
+    /// The accumulators' type of a compute kernel (its dtype, on SIMT).
+    pub accumulate: DType,
     /// Bytes one dispatch moves (read + written).
     pub bytes_per_dispatch: u64,
     /// Distinct bytes the timed dispatches rotate through.
@@ -128,6 +132,17 @@ pub struct KernelRecord {
     pub verification: Verification,
     /// `verification.passed()`; unverified kernels never set a roof.
     pub verified: bool,
+}
+
+impl KernelRecord {
+    /// Which compute roof a compute kernel measures.
+    pub fn key(&self) -> ComputeKey {
+        ComputeKey {
+            engine: self.engine,
+            input: self.dtype,
+            accumulate: self.accumulate,
+        }
+    }
 }
 
 /// A roof kernel measured again at the end of a run.
@@ -169,7 +184,12 @@ pub struct Point {
     pub intensity: f64,
     /// The configuration the autotuner chose.
     pub kernel: KernelConfig,
-    /// Precision of the accumulation (always f32).
+    /// The arithmetic units the kernel ran on: its point is judged against
+    /// that engine's roof.
+    #[serde(default)]
+    pub engine: Engine,
+    /// Precision of the accumulation (f32, or f16 for cooperative kernels
+    /// on devices without f32 accumulators).
     pub accumulate: DType,
     /// Dispatches per run of the op (operands split across bindings, or
     /// long work split to stay under a driver's timeout).
@@ -219,9 +239,23 @@ impl Point {
         self.verified = self.verification.passed();
     }
 
+    /// The compute roof this point is judged against: its engine's, for
+    /// the types it computes in (SIMT kernels convert f16 operands and
+    /// compute in the accumulator's type).
+    pub fn compute_key(&self) -> ComputeKey {
+        match self.engine {
+            Engine::Simt => ComputeKey::simt(self.accumulate),
+            Engine::Coop => ComputeKey {
+                engine: Engine::Coop,
+                input: self.op.dtype,
+                accumulate: self.accumulate,
+            },
+        }
+    }
+
     /// Attainable FLOP/s at this point's intensity under `roofs`.
     pub fn attainable(&self, roofs: &MeasuredCeilings) -> Option<f64> {
-        roofs.attainable(self.intensity, self.accumulate)
+        roofs.attainable(self.intensity, self.compute_key())
     }
 }
 
@@ -270,6 +304,10 @@ pub struct ResultsFile {
     pub ceilings: Ceilings,
     /// Every roof kernel measured, with every sample.
     pub kernels: Vec<KernelRecord>,
+    /// Roof kernels this device cannot run (cooperative matrices where the
+    /// device has none, ...), and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable_roofs: Vec<Skipped>,
     /// The model and sweep of a `run` (absent in a `roofs` file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Workload>,
@@ -323,6 +361,7 @@ impl ResultsFile {
             config,
             ceilings: Ceilings::of(&kernels),
             kernels,
+            unavailable_roofs: Vec::new(),
             workload: None,
             points: Vec::new(),
             skipped: Vec::new(),
@@ -400,10 +439,11 @@ impl ResultsFile {
             path: path.to_path_buf(),
             message,
         };
-        let value: serde_json::Value =
+        let mut value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON ({e})")))?;
         match value.get("schema_version").and_then(|v| v.as_u64()) {
             Some(v) if v == SCHEMA_VERSION as u64 => {}
+            Some(1) => upgrade_v1(&mut value),
             Some(v) => {
                 return Err(bad(format!(
                     "schema_version {v}, this build reads {SCHEMA_VERSION}"
@@ -414,7 +454,7 @@ impl ResultsFile {
         serde_json::from_value(value).map_err(|e| bad(e.to_string()))
     }
 
-    /// Read and parse a results file.
+    /// Read and parse a results file (schema 1 files are upgraded).
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|reason| Error::Io {
             action: "cannot read",
@@ -494,6 +534,47 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
+/// Schema 1 to 2 in place: compute roofs were keyed by dtype alone (every
+/// kernel SIMT, accumulating in its own type) and points had no engine.
+fn upgrade_v1(v: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    if let Some(m) = v
+        .pointer_mut("/ceilings/measured")
+        .and_then(Value::as_object_mut)
+    {
+        let rates = m.remove("compute_flops_per_s").unwrap_or(Value::Null);
+        let kernels = m.remove("compute_kernels").unwrap_or(Value::Null);
+        let compute: Vec<Value> = rates
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(dtype, rate)| {
+                json!({
+                    "engine": "simt",
+                    "input": dtype,
+                    "accumulate": dtype,
+                    "flops_per_s": rate,
+                    "kernel": kernels.get(dtype).cloned().unwrap_or(Value::Null),
+                })
+            })
+            .collect();
+        m.insert("compute".into(), Value::Array(compute));
+    }
+    if let Some(kernels) = v.get_mut("kernels").and_then(Value::as_array_mut) {
+        for k in kernels.iter_mut().filter_map(Value::as_object_mut) {
+            let dtype = k.get("dtype").cloned().unwrap_or(Value::Null);
+            k.insert("engine".into(), json!("simt"));
+            k.insert("accumulate".into(), dtype);
+        }
+    }
+    if let Some(points) = v.get_mut("points").and_then(Value::as_array_mut) {
+        for p in points.iter_mut().filter_map(Value::as_object_mut) {
+            p.insert("engine".into(), json!("simt"));
+        }
+    }
+    v["schema_version"] = json!(SCHEMA_VERSION);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,6 +596,34 @@ mod tests {
         assert!(check_writable(&p).is_err());
         assert!(write_atomic(&p, "x").is_err());
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn schema_1_files_are_upgraded() {
+        // The fixture was written by schema 1 (compute roofs keyed by dtype).
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(raw["schema_version"], 1);
+        let f = ResultsFile::from_json(&path, &text).unwrap();
+        assert_eq!(f.schema_version, SCHEMA_VERSION);
+        let m = &f.ceilings.measured;
+        let f32_rate = raw["ceilings"]["measured"]["compute_flops_per_s"]["f32"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(m.compute_roof(ComputeKey::simt(DType::F32)), Some(f32_rate));
+        assert!(m.compute.iter().all(|r| r.key.engine == Engine::Simt
+            && r.key.input == r.key.accumulate
+            && r.kernel.starts_with("peak.")));
+        assert!(f
+            .kernels
+            .iter()
+            .all(|k| k.engine == Engine::Simt && k.accumulate == k.dtype));
+        assert!(f.points.iter().all(|p| p.engine == Engine::Simt));
+        // Points are judged as before: SIMT, in f32.
+        let p = &f.points[0];
+        assert_eq!(p.compute_key(), ComputeKey::simt(DType::F32));
+        assert!(p.attainable(m).is_some());
     }
 
     #[test]

@@ -3,12 +3,10 @@
 //! an intensity, `min(compute roof, intensity x memory roof)`. The charts
 //! and the reports both read it from here.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::kernels::{DType, RoofKind};
+use crate::kernels::{DType, Engine};
 
 /// Published ceilings of a GPU: the "spec roof".
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +80,59 @@ impl Preset {
     }
 }
 
+/// What a compute roof is the roof of: the arithmetic units, the operand
+/// type they multiply and the type they accumulate in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ComputeKey {
+    /// SIMT lanes or cooperative matrices.
+    pub engine: Engine,
+    /// The operands' type as the units multiply them.
+    pub input: DType,
+    /// The accumulators' type.
+    pub accumulate: DType,
+}
+
+impl ComputeKey {
+    /// SIMT FMAs in `dtype` (operands and accumulators alike).
+    pub fn simt(dtype: DType) -> Self {
+        Self {
+            engine: Engine::Simt,
+            input: dtype,
+            accumulate: dtype,
+        }
+    }
+
+    /// Cooperative matrices of f16 operands accumulated in `accumulate`.
+    pub fn coop(accumulate: DType) -> Self {
+        Self {
+            engine: Engine::Coop,
+            input: DType::F16,
+            accumulate,
+        }
+    }
+}
+
+impl std::fmt::Display for ComputeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.engine {
+            Engine::Simt => write!(f, "simt {}", self.input.name()),
+            Engine::Coop => write!(f, "coop {}->{}", self.input.name(), self.accumulate.name()),
+        }
+    }
+}
+
+/// One measured compute roof.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComputeRoof {
+    /// Which units and types.
+    #[serde(flatten)]
+    pub key: ComputeKey,
+    /// Best sustained arithmetic, FLOP/s.
+    pub flops_per_s: f64,
+    /// The kernel that achieved it.
+    pub kernel: String,
+}
+
 /// The roofs a run measured; only verified kernels count.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MeasuredCeilings {
@@ -89,48 +140,64 @@ pub struct MeasuredCeilings {
     pub memory_bytes_per_s: Option<f64>,
     /// The kernel that achieved it.
     pub memory_kernel: Option<String>,
-    /// Best arithmetic throughput per dtype, FLOP/s.
-    pub compute_flops_per_s: BTreeMap<DType, f64>,
-    /// The kernel that achieved it, per dtype.
-    pub compute_kernels: BTreeMap<DType, String>,
+    /// The compute roofs, one per (engine, input, accumulator), in key order.
+    pub compute: Vec<ComputeRoof>,
 }
 
 impl MeasuredCeilings {
-    /// Take a verified roof kernel's rate into account: the best of each
-    /// kind (and dtype, for compute) is the roof.
-    pub fn offer(&mut self, roof: RoofKind, dtype: DType, rate: f64, kernel: &str) {
-        match roof {
-            RoofKind::Memory => {
-                if self.memory_bytes_per_s.is_none_or(|m| rate > m) {
-                    self.memory_bytes_per_s = Some(rate);
-                    self.memory_kernel = Some(kernel.to_string());
-                }
+    /// Take a verified memory roof kernel's rate into account: the best is
+    /// the roof.
+    pub fn offer_memory(&mut self, rate: f64, kernel: &str) {
+        if self.memory_bytes_per_s.is_none_or(|m| rate > m) {
+            self.memory_bytes_per_s = Some(rate);
+            self.memory_kernel = Some(kernel.to_string());
+        }
+    }
+
+    /// Take a verified compute roof kernel's rate into account: the best
+    /// per key is that key's roof.
+    pub fn offer_compute(&mut self, key: ComputeKey, rate: f64, kernel: &str) {
+        match self.compute.iter_mut().find(|r| r.key == key) {
+            Some(r) if rate > r.flops_per_s => {
+                r.flops_per_s = rate;
+                r.kernel = kernel.to_string();
             }
-            RoofKind::Compute => {
-                if self
-                    .compute_flops_per_s
-                    .get(&dtype)
-                    .is_none_or(|f| rate > *f)
-                {
-                    self.compute_flops_per_s.insert(dtype, rate);
-                    self.compute_kernels.insert(dtype, kernel.to_string());
-                }
+            Some(_) => {}
+            None => {
+                self.compute.push(ComputeRoof {
+                    key,
+                    flops_per_s: rate,
+                    kernel: kernel.to_string(),
+                });
+                self.compute.sort_by_key(|r| r.key);
             }
         }
     }
 
-    /// Attainable FLOP/s at `intensity` under the measured roofs, with the
-    /// compute roof of the precision the kernel computes in (`accumulate`:
-    /// f16 inputs are multiplied and added in f32).
-    pub fn attainable(&self, intensity: f64, accumulate: DType) -> Option<f64> {
-        let compute = *self.compute_flops_per_s.get(&accumulate)?;
+    /// The compute roof of `key`, if measured.
+    pub fn compute_roof(&self, key: ComputeKey) -> Option<f64> {
+        self.compute
+            .iter()
+            .find(|r| r.key == key)
+            .map(|r| r.flops_per_s)
+    }
+
+    /// Attainable FLOP/s at `intensity` for a kernel computing on `key`'s
+    /// units: `min(that compute roof, intensity x memory roof)`.
+    pub fn attainable(&self, intensity: f64, key: ComputeKey) -> Option<f64> {
+        let compute = self.compute_roof(key)?;
         let memory = self.memory_bytes_per_s?;
         Some(compute.min(intensity * memory))
     }
 
-    /// The highest compute roof, any dtype.
+    /// The roofs of one engine.
+    pub fn of_engine(&self, engine: Engine) -> impl Iterator<Item = &ComputeRoof> {
+        self.compute.iter().filter(move |r| r.key.engine == engine)
+    }
+
+    /// The highest compute roof, any engine and type.
     pub fn top(&self) -> Option<f64> {
-        self.compute_flops_per_s.values().copied().reduce(f64::max)
+        self.compute.iter().map(|r| r.flops_per_s).reduce(f64::max)
     }
 }
 
@@ -156,17 +223,32 @@ mod tests {
     #[test]
     fn the_best_verified_rate_is_the_roof() {
         let mut m = MeasuredCeilings::default();
-        m.offer(RoofKind::Memory, DType::F32, 10.0, "stream.copy");
-        m.offer(RoofKind::Memory, DType::F32, 12.0, "stream.add");
-        m.offer(RoofKind::Memory, DType::F32, 11.0, "stream.dot");
-        m.offer(RoofKind::Compute, DType::F32, 100.0, "peak.f32.c2");
-        m.offer(RoofKind::Compute, DType::F16, 300.0, "peak.f16.c2");
+        m.offer_memory(10.0, "stream.copy");
+        m.offer_memory(12.0, "stream.add");
+        m.offer_memory(11.0, "stream.dot");
+        m.offer_compute(ComputeKey::simt(DType::F32), 100.0, "peak.f32.c2");
+        m.offer_compute(ComputeKey::simt(DType::F32), 90.0, "peak.f32.c4");
+        m.offer_compute(ComputeKey::simt(DType::F16), 300.0, "peak.f16.c2");
+        m.offer_compute(ComputeKey::coop(DType::F32), 2000.0, "peak.coop.f16.f32.c4");
         assert_eq!(m.memory_bytes_per_s, Some(12.0));
         assert_eq!(m.memory_kernel.as_deref(), Some("stream.add"));
-        // At 2 FLOP/B: min(100, 2 * 12) = 24; f16 accumulation is judged
-        // against the f16 roof.
-        assert_eq!(m.attainable(2.0, DType::F32), Some(24.0));
-        assert_eq!(m.attainable(100.0, DType::F16), Some(300.0));
-        assert_eq!(m.top(), Some(300.0));
+        // At 2 FLOP/B: min(100, 2 * 12) = 24; each engine and type is judged
+        // against its own roof.
+        assert_eq!(m.attainable(2.0, ComputeKey::simt(DType::F32)), Some(24.0));
+        assert_eq!(
+            m.attainable(100.0, ComputeKey::simt(DType::F16)),
+            Some(300.0)
+        );
+        assert_eq!(
+            m.attainable(1e3, ComputeKey::coop(DType::F32)),
+            Some(2000.0)
+        );
+        assert_eq!(m.attainable(1e3, ComputeKey::coop(DType::F16)), None);
+        assert_eq!(m.compute.len(), 3);
+        assert_eq!(m.compute[0].kernel, "peak.f32.c2");
+        assert_eq!(m.of_engine(Engine::Coop).count(), 1);
+        assert_eq!(m.top(), Some(2000.0));
+        assert_eq!(ComputeKey::coop(DType::F32).to_string(), "coop f16->f32");
+        assert_eq!(ComputeKey::simt(DType::F16).to_string(), "simt f16");
     }
 }

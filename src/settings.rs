@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gpu::Capabilities;
 use crate::kernels::peak::{self, PeakParams};
+use crate::kernels::peak_coop::{self, CoopPeakParams};
 use crate::kernels::stream::{StreamOp, StreamParams};
 use crate::kernels::{DType, MAX_COPIES};
 
@@ -47,6 +48,14 @@ pub struct RoofsConfig {
     /// each dispatch until it lasts `min_dispatch_s`.
     #[serde(default)]
     pub peak_iterations: Option<u32>,
+    /// The cooperative-matrix peak kernels' grids, one per accumulator type
+    /// (each runs where the device has that type, and is reported as not
+    /// available elsewhere).
+    #[serde(default)]
+    pub coop_peaks: Vec<CoopPeakParams>,
+    /// Accumulator chains the cooperative peak kernels try.
+    #[serde(default = "default_coop_chains")]
+    pub coop_chains: Vec<u32>,
     /// Shortest peak dispatch, seconds.
     #[serde(default = "default_min_dispatch")]
     pub min_dispatch_s: f64,
@@ -62,6 +71,10 @@ pub struct RoofsConfig {
 
 fn default_chains() -> Vec<u32> {
     peak::DEFAULT_CHAINS.to_vec()
+}
+
+fn default_coop_chains() -> Vec<u32> {
+    peak_coop::DEFAULT_CHAINS.to_vec()
 }
 
 fn default_min_dispatch() -> f64 {
@@ -82,6 +95,11 @@ impl RoofsConfig {
                 .collect(),
             peak_chains: default_chains(),
             peak_iterations: None,
+            coop_peaks: [DType::F32, DType::F16]
+                .into_iter()
+                .map(CoopPeakParams::default_for)
+                .collect(),
+            coop_chains: default_coop_chains(),
             min_dispatch_s: default_min_dispatch(),
             timing: TimingConfig::default(),
             shader_checks: false,
@@ -97,9 +115,16 @@ impl RoofsConfig {
         c
     }
 
-    /// Number of kernels the roofs run.
-    pub fn kernel_count(&self) -> usize {
-        StreamOp::ALL.len() + self.peaks.len() * self.peak_chains.len()
+    /// Number of kernels the roofs run on a device with `caps`.
+    pub fn kernel_count(&self, caps: &Capabilities) -> usize {
+        let coop = self
+            .coop_peaks
+            .iter()
+            .filter(|p| p.unsupported(caps).is_none())
+            .count();
+        StreamOp::ALL.len()
+            + self.peaks.len() * self.peak_chains.len()
+            + coop * self.coop_chains.len()
     }
 }
 

@@ -14,6 +14,13 @@ pub fn wanted_features() -> wgpu::Features {
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
         | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
         | wgpu::Features::SUBGROUP
+        | wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX
+}
+
+/// Whether `features` hold one that wgpu gates behind its experimental
+/// opt-in ([`wgpu::ExperimentalFeatures`]).
+pub fn needs_experimental(features: wgpu::Features) -> bool {
+    features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX)
 }
 
 /// Names of the features that matter to this suite, present in `features`.
@@ -186,7 +193,8 @@ pub struct Capabilities {
     pub subgroup_sizes: (u32, u32),
     /// How finely GPU timestamps can bracket work.
     pub timestamps: TimestampTier,
-    /// Cooperative-matrix shapes the adapter lists.
+    /// Cooperative-matrix shapes the device was opened with (empty unless
+    /// `EXPERIMENTAL_COOPERATIVE_MATRIX` was granted).
     pub coop: Vec<CoopMatrixShape>,
     /// Whether the device is a CPU running a software driver.
     pub cpu: bool,
@@ -215,10 +223,24 @@ impl Capabilities {
                 (0, 0)
             },
             timestamps,
-            coop: summary.cooperative_matrix.clone(),
+            coop: if features.contains(wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX) {
+                summary.cooperative_matrix.clone()
+            } else {
+                Vec::new()
+            },
             cpu: summary.device_type == "cpu",
             limits,
         }
+    }
+
+    /// Whether the device multiplies `size` x `size` x `size` fragments of
+    /// `ab` accumulated in `acc` with cooperative matrices.
+    pub fn has_coop(&self, size: u32, ab: DType, acc: DType) -> bool {
+        self.coop.iter().any(|c| {
+            (c.m, c.n, c.k) == (size, size, size)
+                && c.ab_type == ab.name()
+                && c.cr_type == acc.name()
+        })
     }
 
     /// Whether kernels of `dtype` can run.

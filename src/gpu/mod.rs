@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 pub use buffers::range;
 pub use caps::{
-    feature_names, wanted_features, AdapterSummary, Capabilities, CoopMatrixShape, KeyLimits,
-    TimestampTier,
+    feature_names, needs_experimental, wanted_features, AdapterSummary, Capabilities,
+    CoopMatrixShape, KeyLimits, TimestampTier,
 };
 pub use pipeline::{Binding, PipelineCache};
 
@@ -305,7 +305,14 @@ impl GpuContext {
             label: Some("wgpu-roofline"),
             required_features: features,
             required_limits: limits.clone(),
-            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            experimental_features: if needs_experimental(features) {
+                // SAFETY: the only experimental feature requested is
+                // cooperative matrices, used by the cooperative kernels alone,
+                // whose every result is verified against the host.
+                unsafe { wgpu::ExperimentalFeatures::enabled() }
+            } else {
+                wgpu::ExperimentalFeatures::disabled()
+            },
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         }))
@@ -439,15 +446,24 @@ impl GpuContext {
         Ok(())
     }
 
-    /// Run `f` inside a validation + out-of-memory error scope and turn any
-    /// captured error into [`Error::Wgpu`], instead of wgpu's default panic.
+    /// Run `f` inside validation, out-of-memory and internal error scopes
+    /// and turn any captured error into [`Error::Wgpu`], instead of wgpu's
+    /// default panic; a device lost meanwhile is [`Error::DeviceLost`]
+    /// (wgpu loses the device when a driver fails to compile a pipeline).
     pub fn scoped<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let value = f();
         let v = pollster::block_on(validation.pop());
         let o = pollster::block_on(oom.pop());
-        match v.or(o) {
+        let i = pollster::block_on(internal.pop());
+        if let Some(reason) = self.lost() {
+            return Err(Error::DeviceLost {
+                reason: format!("{what}: {reason}"),
+            });
+        }
+        match v.or(o).or(i) {
             None => Ok(value),
             Some(e) => Err(Error::Wgpu {
                 what: what.to_string(),

@@ -13,6 +13,7 @@ mod copies;
 mod data;
 pub mod matmul;
 pub mod peak;
+pub mod peak_coop;
 pub mod softmax;
 pub mod stream;
 mod verification;
@@ -228,6 +229,49 @@ macro_rules! kernel_config {
 kernel_config!(Matmul, matmul::MatmulConfig);
 kernel_config!(Softmax, softmax::SoftmaxConfig);
 kernel_config!(Attention, attention::AttentionConfig);
+
+impl KernelConfig {
+    /// The arithmetic units the kernel computes on.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Self::Matmul(c) => c.engine(),
+            Self::Softmax(_) | Self::Attention(_) => Engine::Simt,
+        }
+    }
+
+    /// The precision the kernel accumulates in.
+    pub fn accumulate(&self) -> DType {
+        match self {
+            Self::Matmul(c) => c.accumulate(),
+            Self::Softmax(_) | Self::Attention(_) => DType::F32,
+        }
+    }
+}
+
+/// The arithmetic units a kernel computes on, each with its own measured
+/// compute roof.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// Scalar and vector FMAs, one per lane (CUDA cores, stream processors).
+    #[default]
+    Simt,
+    /// Cooperative matrices: a subgroup's matrix multiply-add (tensor
+    /// cores, matrix cores, simdgroup matrices).
+    Coop,
+}
+
+impl Engine {
+    /// Name in results and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Simt => "simt",
+            Self::Coop => "coop",
+        }
+    }
+}
 
 /// Which roof a roof kernel measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

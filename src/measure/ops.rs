@@ -12,7 +12,7 @@ use crate::gpu::GpuContext;
 use crate::kernels::attention::Attention;
 use crate::kernels::matmul::Matmul;
 use crate::kernels::softmax::Softmax;
-use crate::kernels::{DType, Kernel, KernelConfig};
+use crate::kernels::{Kernel, KernelConfig};
 use crate::plan::{Op, OpShape};
 use crate::results::{Point, Trial};
 use crate::settings::{Method, SuiteConfig};
@@ -84,7 +84,8 @@ pub fn measure(
         bytes: op.bytes(),
         intensity: op.intensity(),
         kernel: config,
-        accumulate: DType::F32,
+        engine: config.engine(),
+        accumulate: config.accumulate(),
         dispatches_per_op: m.dispatches_per_op,
         working_set_bytes: copies as u64 * copy_bytes,
         rotation: copies,

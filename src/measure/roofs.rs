@@ -1,17 +1,20 @@
 //! The roofs: every streaming kernel (the best verified one is the memory
-//! roof) and every peak kernel (the best verified one per dtype is that
-//! dtype's compute roof), through the same prepare, time and verify path
-//! as the ops; and the two roof kernels measured again at the end of a run.
+//! roof), every SIMT peak kernel (the best verified one per dtype is that
+//! dtype's SIMT compute roof) and every cooperative-matrix peak kernel the
+//! device can run (one cooperative roof per accumulator type), through the
+//! same prepare, time and verify path as the ops; and the memory and top
+//! SIMT roof kernels measured again at the end of a run.
 
 use super::observer::Observer;
 use super::timer::Timer;
 use crate::error::Result;
 use crate::gpu::GpuContext;
 use crate::kernels::peak::{self, Peak, PeakConfig, PeakParams};
+use crate::kernels::peak_coop::{self, CoopPeak, CoopPeakConfig};
 use crate::kernels::stream::{Stream, StreamOp};
-use crate::kernels::{run_and_verify, DType, Extent, Kernel, Prepared, RoofKind};
-use crate::results::{Drift, KernelRecord};
-use crate::roofline::MeasuredCeilings;
+use crate::kernels::{run_and_verify, DType, Engine, Extent, Kernel, Prepared, RoofKind};
+use crate::results::{Drift, KernelRecord, Skipped};
+use crate::roofline::{ComputeKey, MeasuredCeilings};
 use crate::settings::RoofsConfig;
 use crate::stats::Measurement;
 
@@ -29,7 +32,22 @@ pub fn validate(ctx: &GpuContext, cfg: &RoofsConfig) -> Result<()> {
         }
         .validate()?;
     }
+    for &chains in &cfg.coop_chains {
+        CoopPeakConfig {
+            chains,
+            iterations: 1,
+        }
+        .validate()?;
+    }
     Ok(())
+}
+
+/// What the roofs measured, and the roof kernels this device cannot run.
+pub struct Roofs {
+    /// Every roof kernel measured.
+    pub kernels: Vec<KernelRecord>,
+    /// Roof kernels not available here (no cooperative matrices, ...), and why.
+    pub unavailable: Vec<Skipped>,
 }
 
 /// Run every roof kernel of `cfg`, after `cfg.warm_s` of warm-up, telling
@@ -39,7 +57,7 @@ pub fn measure(
     timer: &Timer,
     cfg: &RoofsConfig,
     observer: &mut dyn Observer,
-) -> Result<Vec<KernelRecord>> {
+) -> Result<Roofs> {
     validate(ctx, cfg)?;
     let stream = Stream::new(ctx, cfg.stream)?;
     timer.warm(ctx, cfg.warm_s)?;
@@ -57,7 +75,27 @@ pub fn measure(
             records.push(r);
         }
     }
-    Ok(records)
+    let mut unavailable = Vec::new();
+    for params in &cfg.coop_peaks {
+        if let Some(reason) = params.unsupported(&ctx.caps) {
+            observer.note(&format!("{}: {reason}", params.name()));
+            unavailable.push(Skipped {
+                op: params.name(),
+                reason,
+            });
+            continue;
+        }
+        let peak = CoopPeak::new(ctx, *params, cfg.coop_chains.clone())?;
+        for candidate in peak.candidates(&ctx.caps) {
+            let r = coop_record(ctx, timer, cfg, &peak, candidate, observer)?;
+            observer.roof(&r);
+            records.push(r);
+        }
+    }
+    Ok(Roofs {
+        kernels: records,
+        unavailable,
+    })
 }
 
 fn stream_record(
@@ -80,7 +118,7 @@ fn stream_record(
         Work {
             name,
             roof: RoofKind::Memory,
-            dtype: DType::F32,
+            key: ComputeKey::simt(DType::F32),
             bytes: stream.bytes(op),
             flops: 0,
             working_set: stream.working_set_bytes(),
@@ -120,7 +158,7 @@ fn peak_record(
         Work {
             name,
             roof: RoofKind::Compute,
-            dtype: peak.params.dtype,
+            key: ComputeKey::simt(peak.params.dtype),
             bytes: peak.bytes(),
             flops: peak.flops(config),
             working_set: peak.bytes(),
@@ -130,7 +168,52 @@ fn peak_record(
     )
 }
 
-/// The memory roof's kernel and the compute roof's kernel of `records`,
+fn coop_record(
+    ctx: &GpuContext,
+    timer: &Timer,
+    cfg: &RoofsConfig,
+    peak: &CoopPeak,
+    candidate: CoopPeakConfig,
+    observer: &mut dyn Observer,
+) -> Result<KernelRecord> {
+    let name = peak.name(candidate);
+    observer.step(&name);
+    // Lengthen until one dispatch lasts `min_dispatch_s`, as the SIMT peaks.
+    let mut config = candidate;
+    loop {
+        let p = peak.prepare(ctx, config, Extent::Whole)?;
+        let t = timer.probe(ctx, &p.dispatches)?;
+        if t >= cfg.min_dispatch_s || config.iterations >= peak_coop::MAX_ITERATIONS {
+            break;
+        }
+        let scale = (1.2 * cfg.min_dispatch_s / t.max(1e-9)).max(2.0);
+        config.iterations =
+            (config.iterations as f64 * scale).min(peak_coop::MAX_ITERATIONS as f64) as u32;
+    }
+    let p = peak.prepare(ctx, config, Extent::Whole)?;
+    let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
+    let mut json = serde_json::to_value(peak.params).expect("serialisable");
+    json["chains"] = config.chains.into();
+    json["iterations"] = config.iterations.into();
+    record(
+        ctx,
+        peak,
+        &p,
+        timing,
+        Work {
+            name,
+            roof: RoofKind::Compute,
+            key: ComputeKey::coop(peak.params.accumulate),
+            bytes: peak.bytes(config),
+            flops: peak.flops(config),
+            working_set: peak.bytes(config),
+            config: json,
+            checked: cfg.shader_checks,
+        },
+    )
+}
+
+/// The memory roof's kernel and the top SIMT compute roof's kernel of `records`,
 /// measured again (after a run's last op): how far each moved.
 pub fn remeasure(
     ctx: &GpuContext,
@@ -165,12 +248,12 @@ pub fn remeasure(
         }
     }
     let top = roofs
-        .compute_kernels
-        .iter()
-        .max_by(|a, b| roofs.compute_flops_per_s[a.0].total_cmp(&roofs.compute_flops_per_s[b.0]));
-    if let Some((dtype, name)) = top {
-        let before = records.iter().find(|r| &r.name == name);
-        let params = cfg.peaks.iter().find(|p| p.dtype == *dtype);
+        .of_engine(Engine::Simt)
+        .max_by(|a, b| a.flops_per_s.total_cmp(&b.flops_per_s));
+    if let Some(top) = top {
+        let dtype = top.key.input;
+        let before = records.iter().find(|r| r.name == top.kernel);
+        let params = cfg.peaks.iter().find(|p| p.dtype == dtype);
         if let (Some(before), Some(params)) = (before, params) {
             let chains = before.config["chains"].as_u64().unwrap_or(4) as u32;
             let iterations = before.config["iterations"].as_u64().unwrap_or(64) as u32;
@@ -221,7 +304,7 @@ fn lengthen(
 struct Work {
     name: String,
     roof: RoofKind,
-    dtype: DType,
+    key: ComputeKey,
     bytes: u64,
     flops: u64,
     working_set: u64,
@@ -243,7 +326,9 @@ fn record<K: Kernel>(
     Ok(KernelRecord {
         name: work.name,
         roof: work.roof,
-        dtype: work.dtype,
+        dtype: work.key.input,
+        engine: work.key.engine,
+        accumulate: work.key.accumulate,
         bytes_per_dispatch: work.bytes,
         flops_per_dispatch: work.flops,
         working_set_bytes: work.working_set,

@@ -104,7 +104,12 @@ pub fn measure_roofs(
     observer: &mut dyn Observer,
 ) -> Result<ResultsFile> {
     roofs::validate(ctx, cfg)?;
-    observer.started(&start(ctx, timer, "roofs".into(), cfg.kernel_count()));
+    observer.started(&start(
+        ctx,
+        timer,
+        "roofs".into(),
+        cfg.kernel_count(&ctx.caps),
+    ));
     let records = roofs::measure(ctx, timer, cfg, observer);
     observer.finished();
     let mut file = new_file(ctx, timer, cfg.clone(), records?);
@@ -122,20 +127,17 @@ fn start(ctx: &GpuContext, timer: &Timer, what: String, steps: usize) -> Start {
     }
 }
 
-fn new_file(
-    ctx: &GpuContext,
-    timer: &Timer,
-    cfg: RoofsConfig,
-    records: Vec<crate::results::KernelRecord>,
-) -> ResultsFile {
-    ResultsFile::new(
+fn new_file(ctx: &GpuContext, timer: &Timer, cfg: RoofsConfig, roofs: roofs::Roofs) -> ResultsFile {
+    let mut file = ResultsFile::new(
         &ctx.adapter,
         feature_names(ctx.features),
         limits_record(&ctx.caps.limits),
         timer.info().clone(),
         cfg,
-        records,
-    )
+        roofs.kernels,
+    );
+    file.unavailable_roofs = roofs.unavailable;
+    file
 }
 
 /// The plan of `settings` on `ctx`: the dtypes it can run, the ops that
@@ -193,6 +195,9 @@ pub fn run(
     }
     roofs_cfg.warm_s = method.warm_s;
     roofs_cfg.peaks.retain(|p| sweep.dtypes.contains(&p.dtype));
+    if !sweep.dtypes.contains(&DType::F16) {
+        roofs_cfg.coop_peaks.clear();
+    }
     settings.timing.apply(&mut roofs_cfg.timing);
     roofs_cfg.shader_checks = ctx.shader_checks;
     roofs::validate(ctx, &roofs_cfg)?;
@@ -216,7 +221,7 @@ pub fn run(
     let started = Instant::now();
     let timer = Timer::new(ctx, settings.timer)?;
     // The roofs, every op in every pass, and the two roof kernels again.
-    let steps = roofs_cfg.kernel_count() + ops.len() * settings.passes.max(1) as usize + 2;
+    let steps = roofs_cfg.kernel_count(&ctx.caps) + ops.len() * settings.passes.max(1) as usize + 2;
     let what = format!("{} ({} ops)", settings.model.name, ops.len());
     observer.started(&start(ctx, &timer, what, steps));
     let records = match roofs::measure(ctx, &timer, &roofs_cfg, observer) {

@@ -46,6 +46,8 @@ where
         };
         let p = match kernel.prepare(ctx, config, Extent::Probe) {
             Ok(p) => p,
+            // Nothing else can run on a lost device.
+            Err(e @ Error::DeviceLost { .. }) => return Err(e),
             Err(e) => {
                 trial(None, false, Some(e.to_string()));
                 continue;

@@ -11,7 +11,7 @@ pub use compare::{compare_table, report_table, run_label};
 pub use table::{Cell, Format, Table};
 
 use crate::gpu::AdapterSummary;
-use crate::kernels::RoofKind;
+use crate::kernels::{Engine, RoofKind};
 use crate::results::{KernelRecord, Point, ResultsFile};
 use crate::roofline::MeasuredCeilings;
 use crate::stats::TimerKind;
@@ -103,6 +103,12 @@ pub fn roofs_table(r: &ResultsFile) -> Table {
         "verified",
     ]);
     t.rows = r.kernels.iter().map(kernel_row).collect();
+    for u in &r.unavailable_roofs {
+        let mut row = vec![Cell::Missing; 9];
+        row[0] = u.op.as_str().into();
+        row[8] = "not available".into();
+        t.rows.push(row);
+    }
     t
 }
 
@@ -121,9 +127,13 @@ fn kernel_row(k: &KernelRecord) -> Vec<Cell> {
             Cell::Si(k.flops_per_s, "FLOP/s"),
         ),
     };
+    let types = match k.engine {
+        Engine::Simt => k.dtype.name().to_string(),
+        Engine::Coop => format!("{}->{}", k.dtype.name(), k.accumulate.name()),
+    };
     vec![
         k.name.as_str().into(),
-        k.dtype.name().into(),
+        types.into(),
         work,
         Cell::Num(k.timing.dispatches_per_sample as f64, 0),
         Cell::Shown {
@@ -165,14 +175,17 @@ pub fn roofs_summary(r: &ResultsFile) -> String {
         }
         _ => out.push_str("memory roof:  none (no verified streaming kernel)\n"),
     }
-    for (dtype, f) in &m.compute_flops_per_s {
-        let kernel = m.compute_kernels.get(dtype).map_or("", String::as_str);
+    for roof in &m.compute {
         let _ = writeln!(
             out,
-            "compute roof: {} {} ({kernel})",
-            si(*f, "FLOP/s"),
-            dtype.name()
+            "compute roof: {} {} ({})",
+            si(roof.flops_per_s, "FLOP/s"),
+            roof.key,
+            roof.kernel
         );
+    }
+    for u in &r.unavailable_roofs {
+        let _ = writeln!(out, "not measured: {} ({})", u.op, u.reason);
     }
     for w in r.warnings() {
         let _ = writeln!(out, "{w}");

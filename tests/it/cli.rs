@@ -136,6 +136,19 @@ fn roofs_writes_a_valid_verified_results_file_on_each_backend() {
         let r = ResultsFile::read(&path).unwrap();
         assert_eq!(r.schema_version, SCHEMA_VERSION);
         assert_eq!(r.adapter.backend, backend);
+        // No cooperative matrices on the software adapters: both cooperative
+        // roofs are reported as not available, in the file and the table.
+        let names: Vec<&str> = r.unavailable_roofs.iter().map(|u| u.op.as_str()).collect();
+        assert_eq!(
+            names,
+            ["peak.coop.f16.f32", "peak.coop.f16.f16"],
+            "{backend}"
+        );
+        assert!(r
+            .unavailable_roofs
+            .iter()
+            .all(|u| u.reason.contains("not available")));
+        assert!(stdout.contains("not available"), "{stdout}");
         assert!(!r.git_commit.is_empty() && !r.timestamp.is_empty());
         assert!(
             r.kernels.len() >= 6,
@@ -164,7 +177,7 @@ fn roofs_writes_a_valid_verified_results_file_on_each_backend() {
         }
         let m = &r.ceilings.measured;
         assert!(m.memory_bytes_per_s.unwrap() > 0.0);
-        assert!(m.compute_flops_per_s.values().all(|f| *f > 0.0));
+        assert!(m.compute.iter().all(|r| r.flops_per_s > 0.0));
         // The raw JSON has the documented top-level fields.
         let raw: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -183,12 +196,14 @@ fn roofs_writes_a_valid_verified_results_file_on_each_backend() {
         ] {
             assert!(raw.get(key).is_some(), "missing {key}");
         }
-        assert!(
-            raw["ceilings"]["measured"]["compute_flops_per_s"]["f32"]
-                .as_f64()
-                .unwrap()
-                > 0.0
-        );
+        let simt_f32 = raw["ceilings"]["measured"]["compute"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["engine"] == "simt" && r["input"] == "f32")
+            .unwrap();
+        assert!(simt_f32["flops_per_s"].as_f64().unwrap() > 0.0);
+        assert_eq!(simt_f32["accumulate"], "f32");
     }
 }
 

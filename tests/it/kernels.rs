@@ -58,7 +58,9 @@ fn stream_kernels_match_reference() {
                 ..RoofsConfig::for_device(&ctx.caps)
             };
             let mut seen = Recorder::default();
-            let records = roofs::measure(&ctx, &timer, &cfg, &mut seen).unwrap();
+            let records = roofs::measure(&ctx, &timer, &cfg, &mut seen)
+                .unwrap()
+                .kernels;
             let names = [
                 "stream.copy",
                 "stream.scale",
@@ -277,7 +279,9 @@ fn ceilings_come_from_verified_kernels_only() {
         timing: quick(),
         ..RoofsConfig::for_device(&ctx.caps)
     };
-    let mut records = roofs::measure(&ctx, &timer, &cfg, &mut Recorder::default()).unwrap();
+    let mut records = roofs::measure(&ctx, &timer, &cfg, &mut Recorder::default())
+        .unwrap()
+        .kernels;
     let best = records.iter().map(|r| r.bytes_per_s).fold(0.0, f64::max);
     let c = Ceilings::of(&records).measured;
     assert_eq!(c.memory_bytes_per_s, Some(best));

@@ -14,13 +14,13 @@ use wgpu_roofline::settings::{Method, SuiteConfig, TimingConfig};
 /// Every candidate for m rows and for few rows, for this adapter and as a
 /// GPU would list them (the GPU-grade kernels run on the software adapters
 /// too).
-fn every_config(batch: u64, m: u64, ctx: &GpuContext) -> Vec<MatmulConfig> {
+fn every_config(batch: u64, m: u64, k: u64, dtype: DType, ctx: &GpuContext) -> Vec<MatmulConfig> {
     let mut gpu = ctx.caps.clone();
     gpu.cpu = false;
     let mut all = Vec::new();
     for caps in [&ctx.caps, &gpu] {
         for rows in [m.max(32), m.min(8)] {
-            for c in MatmulConfig::candidates(batch, rows, caps) {
+            for c in MatmulConfig::candidates(shape(batch, rows, 64, k), dtype, caps) {
                 if !all.contains(&c) {
                     all.push(c);
                 }
@@ -33,7 +33,10 @@ fn every_config(batch: u64, m: u64, ctx: &GpuContext) -> Vec<MatmulConfig> {
 /// Errors a configuration may give for a shape it does not take.
 fn declines(e: &wgpu_roofline::Error) -> bool {
     let t = e.to_string();
-    t.contains("SUBGROUP") || t.contains("multiple of 8") || t.contains("gemv holds")
+    t.contains("SUBGROUP")
+        || t.contains("multiple of 8")
+        || t.contains("gemv holds")
+        || t.contains("not available")
 }
 
 fn shape(batch: u64, m: u64, n: u64, k: u64) -> ProductShape {
@@ -61,7 +64,7 @@ fn every_configuration_matches_the_host() {
             ];
             for (m, n, k) in shapes {
                 let problem = Matmul::new(&ctx, shape(1, m, n, k), dtype, 1).unwrap();
-                for config in every_config(1, m, &ctx) {
+                for config in every_config(1, m, k, dtype, &ctx) {
                     let p = match problem.prepare(&ctx, config, Extent::Whole) {
                         Ok(p) => p,
                         Err(e) => {
@@ -91,7 +94,7 @@ fn batched_products_match_the_host() {
             // KV head).
             for (b, m, n, k) in [(6, 40, 36, 16), (5, 2, 48, 64)] {
                 let problem = Matmul::new(&ctx, shape(b, m, n, k), dtype, 1).unwrap();
-                for config in every_config(b, m, &ctx) {
+                for config in every_config(b, m, k, dtype, &ctx) {
                     let Ok(p) = problem.prepare(&ctx, config, Extent::Whole) else {
                         continue;
                     };
@@ -113,7 +116,7 @@ fn batched_products_match_the_host() {
         for dtype in common::dtypes(&small) {
             let problem = Matmul::new(&small, shape(24, 16, 64, 64), dtype, 1).unwrap();
             assert!(problem.dispatches() > 1);
-            let config = MatmulConfig::candidates(24, 16, &small.caps)[0];
+            let config = MatmulConfig::candidates(shape(24, 16, 64, 64), dtype, &small.caps)[0];
             let p = problem.prepare(&small, config, Extent::Whole).unwrap();
             let v = run_and_verify(&small, &problem, &p, 200).unwrap();
             assert!(v.passed(), "{config:?}: {v:?}");
@@ -149,12 +152,45 @@ fn operands_split_across_bindings_are_verified() {
     }) {
         let problem = Matmul::single(&small, 130, 256, 4096, DType::F32).unwrap();
         assert!(problem.dispatches() > 4, "{}", problem.dispatches());
-        for config in every_config(1, 130, &small) {
+        for config in every_config(1, 130, 4096, DType::F32, &small) {
             if let Ok(p) = problem.prepare(&small, config, Extent::Whole) {
                 let v = run_and_verify(&small, &problem, &p, 100).unwrap();
                 assert!(v.passed(), "{config:?}: {v:?}");
             }
         }
+    }
+}
+
+#[test]
+fn cooperative_gemm_is_listed_and_declined_without_cooperative_matrices() {
+    for ctx in common::contexts("cooperative_gemm_is_listed_and_declined") {
+        if !ctx.caps.supports(DType::F16) {
+            continue;
+        }
+        // A prefill-sized f16 product lists the cooperative GEMM; the
+        // software adapters have no cooperative matrices and say so.
+        let problem = Matmul::single(&ctx, 128, 64, 64, DType::F16).unwrap();
+        let coop: Vec<MatmulConfig> = problem
+            .candidates(&ctx.caps)
+            .into_iter()
+            .filter(|c| c.engine() == wgpu_roofline::kernels::Engine::Coop)
+            .collect();
+        assert!(!coop.is_empty());
+        for c in coop {
+            let e = problem.prepare(&ctx, c, Extent::Probe).err().unwrap();
+            assert!(e.to_string().contains("not available"), "{e}");
+        }
+        // f32 products and decode never list it.
+        let f32 = Matmul::single(&ctx, 128, 64, 64, DType::F32).unwrap();
+        assert!(f32
+            .candidates(&ctx.caps)
+            .iter()
+            .all(|c| c.engine() != wgpu_roofline::kernels::Engine::Coop));
+        let gemv = Matmul::single(&ctx, 1, 64, 64, DType::F16).unwrap();
+        assert!(gemv
+            .candidates(&ctx.caps)
+            .iter()
+            .all(|c| c.engine() != wgpu_roofline::kernels::Engine::Coop));
     }
 }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use wgpu_roofline::kernels::{
-    attention, matmul, peak, softmax, source, stream, DType, FILL_SHADER,
+    attention, matmul, peak, peak_coop, softmax, source, stream, DType, FILL_SHADER,
 };
 use wgpu_roofline::measure::timer;
 
@@ -45,6 +45,32 @@ fn modules() -> Vec<(&'static str, String)> {
         (
             "matmul_gemv (f16)",
             matmul::module_source(matmul::Family::Gemv, DType::F16),
+        ),
+        (
+            "matmul_coop (f32 acc)",
+            matmul::module_source(
+                matmul::Family::Coop {
+                    accumulate: DType::F32,
+                },
+                DType::F16,
+            ),
+        ),
+        (
+            "matmul_coop (f16 acc)",
+            matmul::module_source(
+                matmul::Family::Coop {
+                    accumulate: DType::F16,
+                },
+                DType::F16,
+            ),
+        ),
+        (
+            "peak_coop (f32 acc)",
+            matmul::coop_source(peak_coop::SHADER, DType::F32),
+        ),
+        (
+            "peak_coop (f16 acc)",
+            matmul::coop_source(peak_coop::SHADER, DType::F16),
         ),
         ("softmax.wgsl", softmax::SHADER.to_string()),
         (
@@ -176,15 +202,17 @@ fn shaders_expose_what_the_host_dispatches() {
         ]
     );
     assert_eq!(overrides(&at), ["BR", "BC", "WG", "CHUNK", "GROUP"]);
-    let gemv = m("matmul_gemv (f32)");
-    assert_eq!(constant(&gemv, "MAX_M"), matmul::GEMV_MAX_M);
-    assert_eq!(constant(&gemv, "MAX_ACC"), matmul::GEMV_MAX_ACC);
-    assert_eq!(constant(&gemv, "MAX_U"), matmul::GEMV_MAX_UNROLL as u64);
-    let block = m("matmul_block (f32)");
-    assert_eq!(constant(&block, "MAX_T"), matmul::MAX_TILE as u64);
     let pk = m("peak.wgsl");
     assert_eq!(entry_points(&pk), ["peak"]);
     assert_eq!(overrides(&pk), ["WORKGROUP_SIZE", "CHAINS"]);
+    let coop = m("matmul_coop (f16 acc)");
+    assert_eq!(entry_points(&coop), ["gemm_coop"]);
+    for o in ["BM", "BN", "FM", "FN", "SGS"] {
+        assert!(overrides(&coop).iter().any(|x| x == o), "coop lacks {o}");
+    }
+    let pc = m("peak_coop (f32 acc)");
+    assert_eq!(entry_points(&pc), ["peak_coop"]);
+    assert_eq!(overrides(&pc), ["WG", "CHAINS"]);
     assert_eq!(entry_points(&m("fill.wgsl")), ["fill"]);
     assert_eq!(entry_points(&m("timer.wgsl")), ["touch", "warm"]);
 }
@@ -203,6 +231,15 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     assert_eq!(constant(&gemv, "MAX_U"), matmul::GEMV_MAX_UNROLL as u64);
     let block = m("matmul_block (f32)");
     assert_eq!(constant(&block, "MAX_T"), matmul::MAX_TILE as u64);
+    let coop = m("matmul_coop (f32 acc)");
+    assert_eq!(constant(&coop, "BK"), matmul::COOP_BK as u64);
+    assert_eq!(constant(&coop, "MAX_STAGE"), matmul::COOP_MAX_STAGE as u64);
+    let pc = m("peak_coop (f32 acc)");
+    assert_eq!(
+        constant(&pc, "MAX_COOP_CHAINS"),
+        peak_coop::MAX_COOP_CHAINS as u64
+    );
+    assert_eq!(constant(&pc, "FRAG"), peak_coop::reference::FRAG as u64);
     let pk = m("peak.wgsl");
     assert_eq!(constant(&pk, "MAX_CHAINS"), peak::MAX_CHAINS as u64);
     assert_eq!(constant(&pk, "UNROLL"), peak::UNROLL as u64);
@@ -270,4 +307,49 @@ fn embedded_sources_are_the_files() {
     assert_eq!(softmax::SHADER, read("softmax.wgsl"));
     assert_eq!(attention::SHADER, read("attention.wgsl"));
     assert_eq!(attention::SHADER_SUBGROUP, read("attention_subgroup.wgsl"));
+}
+
+/// The cooperative kernels cannot run on the software adapters, so their
+/// path to the driver is checked here: overrides resolved as the host sets
+/// them, then SPIR-V written by naga's backend, as wgpu does on Vulkan.
+#[test]
+fn cooperative_shaders_compile_to_spirv() {
+    let spirv = |name: &str, src: &str, constants: &[(&str, f64)]| {
+        let module = validate(name, src);
+        let info = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap();
+        let constants = constants.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let (module, info) =
+            naga::back::pipeline_constants::process_overrides(&module, &info, None, &constants)
+                .unwrap_or_else(|e| panic!("{name} {constants:?}: {e:?}"));
+        let options = naga::back::spv::Options {
+            lang_version: (1, 3),
+            ..Default::default()
+        };
+        naga::back::spv::write_vec(&module, &info, &options, None)
+            .unwrap_or_else(|e| panic!("{name} {constants:?}: {e:?}"))
+    };
+    for acc in [DType::F32, DType::F16] {
+        let gemm = matmul::module_source(matmul::Family::Coop { accumulate: acc }, DType::F16);
+        // The three tunings the tuner tries, with NVIDIA's subgroup size.
+        for (bm, bn, fm, fn_) in [(128, 128, 4, 2), (128, 64, 2, 2), (64, 64, 2, 2)] {
+            let c = [
+                ("BM", bm as f64),
+                ("BN", bn as f64),
+                ("FM", fm as f64),
+                ("FN", fn_ as f64),
+                ("SGS", 32.0),
+            ];
+            assert!(!spirv("matmul_coop", &gemm, &c).is_empty());
+        }
+        let peak = matmul::coop_source(peak_coop::SHADER, acc);
+        for chains in [1, 4, 8] {
+            let c = [("WG", 128.0), ("CHAINS", chains as f64)];
+            assert!(!spirv("peak_coop", &peak, &c).is_empty());
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The bindings and dispatches of every matmul family: one uniform per
 //! chunk (in the units its shader counts in), the chunk's ranges of A, W and
 //! C in each operand copy, and for the block GEMM split over k a partials
-//! buffer and the reduce pass.
+//! buffer and the reduce pass. The cooperative GEMM shares the block GEMM's
+//! parameters (octet units) without the split.
 
 use super::{Chunk, Family, Matmul, MatmulConfig, ProductShape};
 use crate::error::Result;
@@ -24,7 +25,7 @@ pub fn bindings(family: Family) -> &'static [Binding] {
         Binding::ReadWrite,
     ];
     match family {
-        Family::Classic | Family::ClassicSubgroup | Family::Gemv => &FOUR,
+        Family::Classic | Family::ClassicSubgroup | Family::Gemv | Family::Coop { .. } => &FOUR,
         Family::Block => &FIVE,
     }
 }
@@ -43,7 +44,8 @@ struct ClassicParams {
     c_bstride: u32,
 }
 
-/// `matmul_block.wgsl`'s and `matmul_gemv.wgsl`'s parameters (octet units).
+/// `matmul_block.wgsl`'s, `matmul_gemv.wgsl`'s and `matmul_coop.wgsl`'s
+/// parameters (octet units).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct OctetParams {
@@ -87,19 +89,21 @@ pub fn steps(
                     c_bstride: (m * n) as u32,
                 })
                 .to_vec(),
-                Family::Block | Family::Gemv => bytemuck::bytes_of(&OctetParams {
-                    m: ch.mc as u32,
-                    n: ch.nc as u32,
-                    k8: (k / 8) as u32,
-                    ldc: n as u32,
-                    c_col: ch.n0 as u32,
-                    a_bstride: (m * k / 8) as u32,
-                    w_bstride: (n * k / 8) as u32,
-                    c_bstride: (m * n) as u32,
-                    kper: (k / 8).div_ceil(split) as u32,
-                    _pad: [0; 3],
-                })
-                .to_vec(),
+                Family::Block | Family::Gemv | Family::Coop { .. } => {
+                    bytemuck::bytes_of(&OctetParams {
+                        m: ch.mc as u32,
+                        n: ch.nc as u32,
+                        k8: (k / 8) as u32,
+                        ldc: n as u32,
+                        c_col: ch.n0 as u32,
+                        a_bstride: (m * k / 8) as u32,
+                        w_bstride: (n * k / 8) as u32,
+                        c_bstride: (m * n) as u32,
+                        kper: (k / 8).div_ceil(split) as u32,
+                        _pad: [0; 3],
+                    })
+                    .to_vec()
+                }
             };
             ctx.uniform_buffer("matmul params", &bytes)
         })

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::gpu::Capabilities;
-use crate::kernels::DType;
+use crate::kernels::{DType, Engine};
 
 /// Largest TILE_M / TILE_N the shaders hold (their `MAX_TILE`).
 pub const MAX_TILE: u32 = 8;
@@ -20,7 +20,7 @@ pub const GEMV_MAX_UNROLL: u32 = 4;
 
 /// Workgroup memory of a block GEMM: two buffers of `bk` k-major rows of
 /// (bm + 4) and (bn + 4) f32.
-fn block_bytes(bm: u32, bn: u32, bk: u32) -> u64 {
+pub(super) fn block_bytes(bm: u32, bn: u32, bk: u32) -> u64 {
     2 * bk as u64 * ((bm + 4) + (bn + 4)) as u64 * 4
 }
 
@@ -35,6 +35,29 @@ pub enum Family {
     Block,
     /// The element storage and `matmul_gemv.wgsl`.
     Gemv,
+    /// `matmul_coop.wgsl`, accumulating in `accumulate`.
+    Coop {
+        /// The accumulators' type.
+        accumulate: DType,
+    },
+}
+
+/// Fragments per subgroup block of the cooperative GEMM along m (its
+/// accumulators cover 1, 2 or 4) and n (1 or 2).
+pub const COOP_FRAGS_M: [u32; 3] = [1, 2, 4];
+/// See [`COOP_FRAGS_M`].
+pub const COOP_FRAGS_N: [u32; 2] = [1, 2];
+/// k per step of the cooperative GEMM (its `BK`).
+pub const COOP_BK: u32 = 32;
+/// Octets an invocation of the cooperative GEMM stages per operand and
+/// step, at most (its `MAX_STAGE`).
+pub const COOP_MAX_STAGE: u32 = 4;
+
+/// Workgroup memory of the cooperative GEMM: two f16 tiles per operand of
+/// BK + 8 halves per row, and a 16 x 16 staging fragment of the accumulator
+/// type per subgroup block.
+pub fn coop_bytes(bm: u32, bn: u32, blocks: u32, accumulate: DType) -> u64 {
+    2 * (bm + bn) as u64 * (COOP_BK + 8) as u64 * 2 + blocks as u64 * 256 * accumulate.size()
 }
 
 /// One kernel configuration the autotuner can try.
@@ -127,6 +150,21 @@ pub enum MatmulConfig {
         /// Whether the reduction uses subgroup operations.
         subgroups: bool,
     },
+    /// Tensor cores through cooperative matrices (`matmul_coop.wgsl`, f16
+    /// operands): blocks of tile_m x tile_n outputs, each subgroup owning
+    /// frag_m x frag_n fragments of 16 x 16, accumulated in `accumulate`.
+    Coop {
+        /// Rows per workgroup.
+        tile_m: u32,
+        /// Columns per workgroup.
+        tile_n: u32,
+        /// 16-row fragments per subgroup (1, 2 or 4).
+        frag_m: u32,
+        /// 16-column fragments per subgroup (1 or 2).
+        frag_n: u32,
+        /// The accumulators' type (f32, or f16 where the device lists only that).
+        accumulate: DType,
+    },
 }
 
 impl std::fmt::Display for MatmulConfig {
@@ -195,6 +233,17 @@ impl std::fmt::Display for MatmulConfig {
                 "gemv {rows} rows wg {wg} x{unroll}{}",
                 if subgroups { " sg" } else { "" }
             ),
+            Self::Coop {
+                tile_m,
+                tile_n,
+                frag_m,
+                frag_n,
+                accumulate,
+            } => write!(
+                f,
+                "coop {tile_m}x{tile_n} ({frag_m}x{frag_n} frags/sg) acc {}",
+                accumulate.name()
+            ),
         }
     }
 }
@@ -213,6 +262,56 @@ impl MatmulConfig {
                 subgroups: true, ..
             } => "gemv_subgroup",
             Self::Gemv { .. } => "gemv",
+            Self::Coop { .. } => "gemm_coop",
+        }
+    }
+
+    /// The arithmetic units it computes on.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Self::Coop { .. } => Engine::Coop,
+            Self::Tiled { .. }
+            | Self::Direct { .. }
+            | Self::SplitK { .. }
+            | Self::Subgroup { .. }
+            | Self::GemmSubgroup { .. }
+            | Self::Block { .. }
+            | Self::Gemv { .. } => Engine::Simt,
+        }
+    }
+
+    /// The precision it accumulates in (f16 operands are converted to f32
+    /// by every SIMT kernel).
+    pub fn accumulate(&self) -> DType {
+        match *self {
+            Self::Coop { accumulate, .. } => accumulate,
+            Self::Tiled { .. }
+            | Self::Direct { .. }
+            | Self::SplitK { .. }
+            | Self::Subgroup { .. }
+            | Self::GemmSubgroup { .. }
+            | Self::Block { .. }
+            | Self::Gemv { .. } => DType::F32,
+        }
+    }
+
+    /// Subgroup blocks of the cooperative GEMM's workgroup (0 otherwise).
+    fn coop_blocks(&self) -> u32 {
+        match *self {
+            Self::Coop {
+                tile_m,
+                tile_n,
+                frag_m,
+                frag_n,
+                ..
+            } => (tile_m / (16 * frag_m).max(1)) * (tile_n / (16 * frag_n).max(1)),
+            Self::Tiled { .. }
+            | Self::Direct { .. }
+            | Self::SplitK { .. }
+            | Self::Subgroup { .. }
+            | Self::GemmSubgroup { .. }
+            | Self::Block { .. }
+            | Self::Gemv { .. } => 0,
         }
     }
 
@@ -225,6 +324,9 @@ impl MatmulConfig {
             Self::Subgroup { .. } | Self::GemmSubgroup { .. } => Family::ClassicSubgroup,
             Self::Block { .. } => Family::Block,
             Self::Gemv { .. } => Family::Gemv,
+            Self::Coop { accumulate, .. } => Family::Coop {
+                accumulate: *accumulate,
+            },
         }
     }
 
@@ -234,6 +336,7 @@ impl MatmulConfig {
             self,
             Self::Subgroup { .. }
                 | Self::GemmSubgroup { .. }
+                | Self::Coop { .. }
                 | Self::Gemv {
                     subgroups: true,
                     ..
@@ -250,6 +353,7 @@ impl MatmulConfig {
             | Self::GemmSubgroup { tile_m, tile_n, .. }
             | Self::Block { tile_m, tile_n, .. } => (tile_m, tile_n),
             Self::Gemv { rows, .. } => (MAX_TILE.min(16), rows),
+            Self::Coop { frag_m, frag_n, .. } => (frag_m, frag_n),
         }
     }
 
@@ -262,13 +366,30 @@ impl MatmulConfig {
             | Self::SplitK { .. }
             | Self::GemmSubgroup { .. }
             | Self::Subgroup { .. }
-            | Self::Gemv { .. } => 1,
+            | Self::Gemv { .. }
+            | Self::Coop { .. } => 1,
         }
     }
 
-    /// The override constants of the pipeline for products of `m` rows.
-    pub fn constants(&self, m: u64) -> Vec<(&'static str, f64)> {
+    /// The override constants of the pipeline for products of `m` rows on
+    /// a device with `caps`.
+    pub fn constants(&self, m: u64, caps: &Capabilities) -> Vec<(&'static str, f64)> {
         match *self {
+            Self::Coop {
+                tile_m,
+                tile_n,
+                frag_m,
+                frag_n,
+                ..
+            } => {
+                return vec![
+                    ("BM", tile_m as f64),
+                    ("BN", tile_n as f64),
+                    ("FM", frag_m as f64),
+                    ("FN", frag_n as f64),
+                    ("SGS", caps.subgroup_sizes.1 as f64),
+                ]
+            }
             Self::Block {
                 tile_m,
                 tile_n,
@@ -317,7 +438,9 @@ impl MatmulConfig {
                 c.push(("SPLIT", split as f64))
             }
             Self::GemmSubgroup { wg_n, .. } => c.push(("WG_N", wg_n as f64)),
-            Self::Block { .. } | Self::Gemv { .. } => unreachable!("returned above"),
+            Self::Block { .. } | Self::Gemv { .. } | Self::Coop { .. } => {
+                unreachable!("returned above")
+            }
         }
         c
     }
@@ -332,6 +455,7 @@ impl MatmulConfig {
             Self::SplitK { .. } | Self::Subgroup { .. } => (tm as u64, tn as u64),
             Self::GemmSubgroup { wg_n, .. } => (tm as u64, (wg_n * tn) as u64),
             Self::Gemv { rows, .. } => (GEMV_MAX_M, rows as u64),
+            Self::Coop { tile_m, tile_n, .. } => (tile_m as u64, tile_n as u64),
         }
     }
 
@@ -340,8 +464,9 @@ impl MatmulConfig {
         matches!(self, Self::GemmSubgroup { .. })
     }
 
-    fn invocations(&self) -> u32 {
+    fn invocations(&self, caps: &Capabilities) -> u32 {
         match *self {
+            Self::Coop { .. } => self.coop_blocks() * caps.subgroup_sizes.1,
             Self::Tiled { wg_m, wg_n, .. }
             | Self::Direct { wg_m, wg_n, .. }
             | Self::Block { wg_m, wg_n, .. } => wg_m * wg_n,
@@ -374,6 +499,12 @@ impl MatmulConfig {
                 ..
             } => block_bytes(tile_m * wg_m, tile_n * wg_n, bk),
             Self::Gemv { wg, .. } => 16 * wg as u64,
+            Self::Coop {
+                tile_m,
+                tile_n,
+                accumulate,
+                ..
+            } => coop_bytes(tile_m, tile_n, self.coop_blocks(), accumulate),
         }
     }
 
@@ -390,7 +521,11 @@ impl MatmulConfig {
         if tm == 0 || tn == 0 || tm > MAX_TILE || tn > MAX_TILE {
             return Some(format!("tiles {tm}x{tn} outside 1..={MAX_TILE}"));
         }
-        if matches!(self.family(), Family::Block | Family::Gemv) && !k.is_multiple_of(8) {
+        if matches!(
+            self.family(),
+            Family::Block | Family::Gemv | Family::Coop { .. }
+        ) && !k.is_multiple_of(8)
+        {
             return Some(format!("k = {k} is not a multiple of 8 (16-byte octets)"));
         }
         match *self {
@@ -432,16 +567,46 @@ impl MatmulConfig {
                     ));
                 }
             }
+            Self::Coop {
+                tile_m,
+                tile_n,
+                frag_m,
+                frag_n,
+                accumulate,
+            } => {
+                if let Some(why) = coop_unsupported(caps, dtype, accumulate) {
+                    return Some(why);
+                }
+                if !COOP_FRAGS_M.contains(&frag_m)
+                    || !COOP_FRAGS_N.contains(&frag_n)
+                    || tile_m == 0
+                    || tile_n == 0
+                    || tile_m % (16 * frag_m) != 0
+                    || tile_n % (16 * frag_n) != 0
+                {
+                    return Some(format!(
+                        "cooperative blocks are whole subgroup blocks of {COOP_FRAGS_M:?} x {COOP_FRAGS_N:?} fragments"
+                    ));
+                }
+                let threads = self.invocations(caps) as u64;
+                // Every invocation stages at most COOP_MAX_STAGE octets per operand.
+                let octets = (COOP_BK / 8) as u64 * tile_m.max(tile_n) as u64;
+                if threads == 0 || octets.div_ceil(threads) > COOP_MAX_STAGE as u64 {
+                    return Some(format!(
+                        "{tile_m}x{tile_n} needs more than {threads} invocations to stage"
+                    ));
+                }
+            }
             Self::Tiled { .. }
             | Self::Direct { .. }
             | Self::SplitK { .. }
             | Self::GemmSubgroup { .. }
             | Self::Subgroup { .. } => {}
         }
-        if self.invocations() > l.max_compute_invocations_per_workgroup {
+        if self.invocations(caps) > l.max_compute_invocations_per_workgroup {
             return Some(format!(
                 "{} invocations per workgroup > limit {}",
-                self.invocations(),
+                self.invocations(caps),
                 l.max_compute_invocations_per_workgroup
             ));
         }
@@ -482,123 +647,69 @@ impl MatmulConfig {
         }
         None
     }
+}
 
-    /// The configurations worth trying for `batch` products of m rows on
-    /// a device with `caps`. GPUs get the GPU-grade kernels: for m <= 4 the
-    /// few-row product (GEMV) with 1 to 4 octets per row in flight; for
-    /// 4 < m <= 64 skinny blocks of (m rounded up to 16..64) x 128 outputs
-    /// split over k, so W is read once and the GPU fills (and the few-row
-    /// product up to m = 16); above, block GEMMs of 128x128, 128x64 and
-    /// 64x64, split over k where the blocks alone would not fill the GPU.
-    /// CPU adapters get the kernels shaped for SIMD drivers (direct,
-    /// subgroup shuffles, split-k), plus one block GEMM and one few-row
-    /// product, probed on a small slice.
-    pub fn candidates(batch: u64, m: u64, caps: &Capabilities) -> Vec<Self> {
-        let subgroups = caps.subgroups;
-        // k steps of 16 where both buffers fit the workgroup memory, else 8.
-        let room = caps.limits.max_compute_workgroup_storage_size as u64;
-        let block = |tm: u32, tn: u32, bm: u32, bn: u32, split: u32| Self::Block {
-            tile_m: tm,
-            tile_n: tn,
-            wg_m: bm / tm,
-            wg_n: bn / tn,
-            bk: if block_bytes(bm, bn, 16) <= room {
-                16
-            } else {
-                8
-            },
-            split,
+/// Why the cooperative kernels cannot run `dtype` operands accumulated in
+/// `accumulate` on a device with `caps`, if so.
+pub fn coop_unsupported(caps: &Capabilities, dtype: DType, accumulate: DType) -> Option<String> {
+    if dtype != DType::F16 {
+        return Some("cooperative matrices take f16 operands".into());
+    }
+    if caps.coop.is_empty() {
+        return Some(
+            "not available: the device has no cooperative matrices (EXPERIMENTAL_COOPERATIVE_MATRIX)"
+                .into(),
+        );
+    }
+    if !caps.has_coop(16, DType::F16, accumulate) {
+        return Some(format!(
+            "not available: the device lists no 16x16x16 f16 -> {} cooperative matrices",
+            accumulate.name()
+        ));
+    }
+    if !caps.f16 || !caps.subgroups {
+        return Some("the cooperative kernels need SHADER_F16 and SUBGROUP".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cooperative_tile_arithmetic_by_hand() {
+        let coop = |tile_m, tile_n, frag_m, frag_n| MatmulConfig::Coop {
+            tile_m,
+            tile_n,
+            frag_m,
+            frag_n,
+            accumulate: DType::F32,
         };
-        let gemv = |rows, wg, unroll| Self::Gemv {
-            rows,
-            wg,
-            unroll,
-            subgroups,
+        // 128 x 128 in subgroup blocks of 64 x 32: 2 x 4 = 8 blocks.
+        assert_eq!(coop(128, 128, 4, 2).coop_blocks(), 8);
+        assert_eq!(coop(128, 64, 2, 2).coop_blocks(), 8);
+        assert_eq!(coop(64, 64, 2, 2).coop_blocks(), 4);
+        // Two buffers of (128 + 128) rows of 40 halves, and 8 fragments of
+        // 256 f32: 40960 + 8192 = 48 KiB exactly.
+        assert_eq!(coop_bytes(128, 128, 8, DType::F32), 49152);
+        assert_eq!(coop_bytes(64, 64, 4, DType::F16), 20480 + 2048);
+        let c = coop(128, 128, 4, 2);
+        assert_eq!(c.block(), (128, 128));
+        assert_eq!(c.engine(), Engine::Coop);
+        assert_eq!(c.accumulate(), DType::F32);
+        assert_eq!(c.split(), 1);
+        assert_eq!(c.to_string(), "coop 128x128 (4x2 frags/sg) acc f32");
+        // SIMT kernels accumulate in f32 whatever the operands.
+        let gemv = MatmulConfig::Gemv {
+            rows: 4,
+            wg: 128,
+            unroll: 2,
+            subgroups: true,
         };
-        let few = m <= GEMV_MAX_M;
-        let mut v = Vec::new();
-        if !caps.cpu {
-            if m <= 4 {
-                for (wg, unroll) in [(128, 1), (128, 2), (128, 4), (64, 4), (256, 2)] {
-                    v.push(gemv(4, wg, unroll));
-                }
-                return v;
-            }
-            if few {
-                v.push(gemv(4, 128, 2));
-            }
-            if m <= 64 && batch == 1 {
-                let bm = (m as u32).next_power_of_two().clamp(16, 64);
-                for split in [4, 8, 16] {
-                    v.push(block(4, 4, bm, 128, split));
-                }
-                return v;
-            }
-            v.push(block(8, 8, 128, 128, 1));
-            v.push(block(8, 4, 128, 64, 1));
-            v.push(block(8, 4, 64, 64, 1));
-            if batch == 1 && m <= 512 {
-                for split in [2, 4] {
-                    v.push(block(8, 8, 128, 128, split));
-                    v.push(block(8, 4, 64, 64, split));
-                }
-            }
-            return v;
-        }
-        if !few {
-            v.push(Self::Tiled {
-                tile_m: 4,
-                tile_n: 4,
-                wg_m: 16,
-                wg_n: 16,
-                bk: 4,
-            });
-            v.push(Self::Direct {
-                tile_m: 4,
-                tile_n: 4,
-                wg_m: 8,
-                wg_n: 8,
-            });
-            if subgroups {
-                v.push(Self::GemmSubgroup {
-                    tile_m: 8,
-                    tile_n: 4,
-                    wg_n: 8,
-                });
-                v.push(Self::GemmSubgroup {
-                    tile_m: 8,
-                    tile_n: 8,
-                    wg_n: 64,
-                });
-            }
-            v.push(block(8, 8, 128, 128, 1));
-        } else {
-            let tm = (m as u32).clamp(1, MAX_TILE);
-            v.push(Self::Direct {
-                tile_m: tm,
-                tile_n: 4,
-                wg_m: 1,
-                wg_n: 64,
-            });
-            v.push(Self::SplitK {
-                tile_m: tm.min(4),
-                tile_n: 2,
-                split: 64,
-            });
-            if subgroups {
-                v.push(Self::GemmSubgroup {
-                    tile_m: tm,
-                    tile_n: 4,
-                    wg_n: 8,
-                });
-                v.push(Self::GemmSubgroup {
-                    tile_m: tm,
-                    tile_n: 4,
-                    wg_n: 32,
-                });
-            }
-            v.push(gemv(4, 128, 2));
-        }
-        v
+        assert_eq!(
+            (gemv.engine(), gemv.accumulate()),
+            (Engine::Simt, DType::F32)
+        );
     }
 }

@@ -19,11 +19,15 @@
 
 pub mod accounting;
 mod bind;
+mod candidates;
 pub mod config;
 pub mod reference;
 
 pub use accounting::ProductShape;
-pub use config::{Family, MatmulConfig, GEMV_MAX_ACC, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE};
+pub use config::{
+    coop_bytes, coop_unsupported, Family, MatmulConfig, COOP_BK, COOP_MAX_STAGE, GEMV_MAX_ACC,
+    GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
+};
 
 use super::{
     batch_chunks, require, source, Copies, DType, Dispatches, Extent, Fill, Kernel, Prepared,
@@ -46,6 +50,8 @@ pub const SHADER_GEMV: &str = include_str!("../../../shaders/matmul_gemv.wgsl");
 pub const STORAGE_F32: &str = include_str!("../../../shaders/matmul_storage_f32.wgsl");
 /// The f16 element storage of the block and few-row kernels.
 pub const STORAGE_F16: &str = include_str!("../../../shaders/matmul_storage_f16.wgsl");
+/// The WGSL of the cooperative-matrix GEMM (f16 operands, f32 accumulators).
+pub const SHADER_COOP: &str = include_str!("../../../shaders/matmul_coop.wgsl");
 
 /// The module of the subgroup kernels: matmul.wgsl followed by
 /// matmul_subgroup.wgsl, so the two share one set of declarations.
@@ -64,6 +70,16 @@ pub fn module_source(family: Family, dtype: DType) -> String {
         Family::ClassicSubgroup => source(&subgroup_module(), dtype),
         Family::Block => format!("{storage}\n{SHADER_BLOCK}"),
         Family::Gemv => format!("{storage}\n{SHADER_GEMV}"),
+        Family::Coop { accumulate } => coop_source(SHADER_COOP, accumulate),
+    }
+}
+
+/// A cooperative kernel's WGSL for accumulators of `accumulate`: the file
+/// declares `alias ACC = f32;`, replaced for f16.
+pub fn coop_source(text: &str, accumulate: DType) -> String {
+    match accumulate {
+        DType::F32 => text.to_string(),
+        DType::F16 => text.replacen("alias ACC = f32;", "alias ACC = f16;", 1),
     }
 }
 
@@ -322,7 +338,7 @@ impl Kernel for Matmul {
     type Config = MatmulConfig;
 
     fn candidates(&self, caps: &Capabilities) -> Vec<MatmulConfig> {
-        MatmulConfig::candidates(self.shape.batch, self.shape.m, caps)
+        MatmulConfig::candidates(self.shape, self.dtype, caps)
     }
 
     fn prepare(
@@ -352,7 +368,7 @@ impl Kernel for Matmul {
         let text = module_source(family, self.dtype);
         let bindings = bind::bindings(family);
         let label = format!("matmul {} {}", config.entry(), self.dtype.name());
-        let constants = config.constants(self.shape.m);
+        let constants = config.constants(self.shape.m, &ctx.caps);
         let mut pipelines =
             vec![ctx.pipeline(&label, &text, config.entry(), bindings, &constants)?];
         if config.split() > 1 {

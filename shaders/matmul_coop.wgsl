@@ -1,0 +1,269 @@
+// Cooperative-matrix (tensor core) GEMM, C = A . W^T with f16 A (m x k) and
+// W (n x k), both row-major with k contiguous, C f16, accumulated in ACC
+// (f32; the host generates the f16-accumulator variant by redefining the
+// alias). Needs EXPERIMENTAL_COOPERATIVE_MATRIX with 16x16x16 f16 fragments,
+// SHADER_F16 and SUBGROUP.
+//
+// - One workgroup per BM x BN block of C. Its subgroups each own a block of
+//   FM x FN fragments of 16 x 16 (separate accumulators, not an array, so
+//   the unused ones fold away): BLOCKS = (BM / 16 FM) * (BN / 16 FN).
+// - The k loop walks steps of BK = 32. The step's A and W tiles are staged
+//   in workgroup memory as f16, row-major with k contiguous, rows padded by
+//   8 halves (16 bytes) so the fragment loads of neighbouring rows fall in
+//   different banks. A fragments load row-major (coopLoadT); W's rows are
+//   the columns of the B operand, so B loads column-major (coopLoad) from
+//   the same layout: no transpose anywhere. (Staging the octets as
+//   vec4<u32> and loading f16 fragments from those words would save the
+//   scalar stores, but NVIDIA's compiler rejected such loads in 580.159:
+//   the tiles are f16 arrays, as the cooperative types are.)
+// - A and W are read as vec4<f16>, two per octet of 8 halves: no
+//   conversion on the way to the tiles.
+// - Double buffering: the next step's octets are loaded into registers
+//   while the current step multiplies, then stored to the other buffer;
+//   one barrier per step.
+// - The accumulators leave through a 16 x 16 staging fragment per subgroup
+//   in workgroup memory, where the lanes convert them to f16 and store
+//   rows of 4 halves, guarded at the edges of C.
+// - Cooperative operations need uniform control flow, so every subgroup
+//   runs the same code: the workgroup has BLOCKS times the largest subgroup
+//   size, and where a driver runs smaller subgroups the extra ones compute
+//   a block again (subgroup_id modulo BLOCKS) and store the same values.
+//
+// The bindings and parameters are those of matmul_block.wgsl; k must be a
+// multiple of 8 and n of 4.
+
+enable f16;
+enable wgpu_cooperative_matrix;
+
+alias ACC = f32;
+
+struct Params {
+    m: u32,         // rows of A and C in this dispatch
+    n: u32,         // rows of W (columns of C) in this dispatch
+    k8: u32,        // octets per row of A and W (k / 8)
+    ldc: u32,       // row stride of C, in elements
+    c_col: u32,     // first column of C this dispatch writes
+    a_bstride: u32, // octets between consecutive products' A
+    w_bstride: u32, // octets between consecutive products' W
+    c_bstride: u32, // elements between consecutive products' C
+    kper: u32,      // unused here (no split)
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+// A and W as halves, four at a time: octet o is elements 2o and 2o + 1.
+@group(0) @binding(1) var<storage, read> a: array<vec4<f16>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<f16>>;
+@group(0) @binding(3) var<storage, read_write> c: array<vec2<u32>>;
+
+override BM: u32 = 128u;
+override BN: u32 = 128u;
+// Fragments per subgroup block along m (1, 2 or 4) and n (1 or 2).
+override FM: u32 = 4u;
+override FN: u32 = 2u;
+// The largest subgroup size the adapter reports.
+override SGS: u32 = 32u;
+override BLOCKS: u32 = (BM / (16u * FM)) * (BN / (16u * FN));
+override WG: u32 = BLOCKS * SGS;
+// Octets each invocation stages per operand and step (at most MAX_STAGE).
+override STAGE: u32 = (OCT * max(BM, BN) + WG - 1u) / WG;
+const BK: u32 = 32u;
+const OCT: u32 = BK / 8u;
+const STR: u32 = BK + 8u; // halves per staged row
+const MAX_STAGE: u32 = 4u;
+const FRAG: u32 = 256u;
+
+var<workgroup> as_: array<f16, 2u * BM * STR>;
+var<workgroup> ws_: array<f16, 2u * BN * STR>;
+var<workgroup> cs_: array<ACC, BLOCKS * FRAG>;
+
+// An octet of 8 halves.
+struct Octet {
+    lo: vec4<f16>,
+    hi: vec4<f16>,
+}
+
+// The step's octets of both operands that invocation `tid` stages: octet
+// i = tid + s * WG of a tile is row i / OCT, octet i % OCT (zeros past the
+// edges of A, W or k).
+struct Staged {
+    a: array<Octet, MAX_STAGE>,
+    w: array<Octet, MAX_STAGE>,
+}
+
+fn fetch(tid: u32, za: u32, zw: u32, row0: u32, col0: u32, o0: u32) -> Staged {
+    var s: Staged;
+    let zero = Octet(vec4<f16>(0.0h), vec4<f16>(0.0h));
+    for (var t = 0u; t < STAGE; t++) {
+        let i = tid + t * WG;
+        let r = i / OCT;
+        let o = o0 + i % OCT;
+        s.a[t] = zero;
+        s.w[t] = zero;
+        if r < BM && row0 + r < p.m && o < p.k8 {
+            let at = 2u * (za + (row0 + r) * p.k8 + o);
+            s.a[t] = Octet(a[at], a[at + 1u]);
+        }
+        if r < BN && col0 + r < p.n && o < p.k8 {
+            let at = 2u * (zw + (col0 + r) * p.k8 + o);
+            s.w[t] = Octet(w[at], w[at + 1u]);
+        }
+    }
+    return s;
+}
+
+fn put(buf: u32, tid: u32, s: Staged) {
+    for (var t = 0u; t < STAGE; t++) {
+        let i = tid + t * WG;
+        let r = i / OCT;
+        let o = i % OCT;
+        if r < BM {
+            let at = (buf * BM + r) * STR + o * 8u;
+            for (var j = 0u; j < 4u; j++) {
+                as_[at + j] = s.a[t].lo[j];
+                as_[at + 4u + j] = s.a[t].hi[j];
+            }
+        }
+        if r < BN {
+            let at = (buf * BN + r) * STR + o * 8u;
+            for (var j = 0u; j < 4u; j++) {
+                ws_[at + j] = s.w[t].lo[j];
+                ws_[at + 4u + j] = s.w[t].hi[j];
+            }
+        }
+    }
+}
+
+// Convert the staged fragment of block `blk` (fragment row fi, column fj)
+// to f16 and store it into C, rows of 4 halves, lanes striding.
+fn drain(blk: u32, fi: u32, fj: u32, lane: u32, sg: u32, zc: u32, row0: u32, col0: u32) {
+    let bx = blk % (BN / (16u * FN));
+    let by = blk / (BN / (16u * FN));
+    let r0 = row0 + (by * FM + fi) * 16u;
+    let c0 = col0 + (bx * FN + fj) * 16u;
+    for (var q = lane; q < FRAG / 4u; q += sg) {
+        let row = r0 + q / 4u;
+        let col = c0 + (q % 4u) * 4u;
+        if row < p.m && col < p.n {
+            let at = blk * FRAG + q * 4u;
+            let v = vec4<f32>(f32(cs_[at]), f32(cs_[at + 1u]), f32(cs_[at + 2u]), f32(cs_[at + 3u]));
+            c[(zc + row * p.ldc + p.c_col + col) / 4u] = vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw));
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn gemm_coop(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) tid: u32,
+    @builtin(subgroup_id) sid: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+    @builtin(subgroup_size) sg: u32,
+) {
+    let product = wg.z;
+    let za = product * p.a_bstride;
+    let zw = product * p.w_bstride;
+    let zc = product * p.c_bstride;
+    let row0 = wg.y * BM;
+    let col0 = wg.x * BN;
+    let steps = (p.k8 + OCT - 1u) / OCT;
+    let blk = sid % BLOCKS;
+    let bx = blk % (BN / (16u * FN));
+    let by = blk / (BN / (16u * FN));
+    // This subgroup's first fragment row (in A's tile) and column (in W's).
+    let ar = by * FM * 16u;
+    let wr = bx * FN * 16u;
+
+    put(0u, tid, fetch(tid, za, zw, row0, col0, 0u));
+    workgroupBarrier();
+
+    var c00 = coop_mat16x16<ACC, C>();
+    var c01 = coop_mat16x16<ACC, C>();
+    var c10 = coop_mat16x16<ACC, C>();
+    var c11 = coop_mat16x16<ACC, C>();
+    var c20 = coop_mat16x16<ACC, C>();
+    var c21 = coop_mat16x16<ACC, C>();
+    var c30 = coop_mat16x16<ACC, C>();
+    var c31 = coop_mat16x16<ACC, C>();
+    for (var t = 0u; t < steps; t++) {
+        let cur = t % 2u;
+        let more = t + 1u < steps;
+        var next: Staged;
+        if more {
+            next = fetch(tid, za, zw, row0, col0, (t + 1u) * OCT);
+        }
+        let ab = cur * BM * STR;
+        let wb = cur * BN * STR;
+        for (var kk = 0u; kk < BK; kk += 16u) {
+            let b0 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + wr * STR + kk], STR);
+            let b1 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + (wr + 16u * min(1u, FN - 1u)) * STR + kk], STR);
+            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + ar * STR + kk], STR);
+            c00 = coopMultiplyAdd(a0, b0, c00);
+            if FN > 1u { c01 = coopMultiplyAdd(a0, b1, c01); }
+            if FM > 1u {
+                let a1 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 16u) * STR + kk], STR);
+                c10 = coopMultiplyAdd(a1, b0, c10);
+                if FN > 1u { c11 = coopMultiplyAdd(a1, b1, c11); }
+            }
+            if FM > 2u {
+                let a2 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 32u) * STR + kk], STR);
+                c20 = coopMultiplyAdd(a2, b0, c20);
+                if FN > 1u { c21 = coopMultiplyAdd(a2, b1, c21); }
+                let a3 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 48u) * STR + kk], STR);
+                c30 = coopMultiplyAdd(a3, b0, c30);
+                if FN > 1u { c31 = coopMultiplyAdd(a3, b1, c31); }
+            }
+        }
+        if more {
+            put(1u - cur, tid, next);
+        }
+        workgroupBarrier();
+    }
+
+    // Out through the staging fragment, one fragment at a time.
+    let slot = blk * FRAG;
+    coopStoreT(c00, &cs_[slot], 16u);
+    workgroupBarrier();
+    drain(blk, 0u, 0u, lane, sg, zc, row0, col0);
+    workgroupBarrier();
+    if FN > 1u {
+        coopStoreT(c01, &cs_[slot], 16u);
+        workgroupBarrier();
+        drain(blk, 0u, 1u, lane, sg, zc, row0, col0);
+        workgroupBarrier();
+    }
+    if FM > 1u {
+        coopStoreT(c10, &cs_[slot], 16u);
+        workgroupBarrier();
+        drain(blk, 1u, 0u, lane, sg, zc, row0, col0);
+        workgroupBarrier();
+        if FN > 1u {
+            coopStoreT(c11, &cs_[slot], 16u);
+            workgroupBarrier();
+            drain(blk, 1u, 1u, lane, sg, zc, row0, col0);
+            workgroupBarrier();
+        }
+    }
+    if FM > 2u {
+        coopStoreT(c20, &cs_[slot], 16u);
+        workgroupBarrier();
+        drain(blk, 2u, 0u, lane, sg, zc, row0, col0);
+        workgroupBarrier();
+        coopStoreT(c30, &cs_[slot], 16u);
+        workgroupBarrier();
+        drain(blk, 3u, 0u, lane, sg, zc, row0, col0);
+        workgroupBarrier();
+        if FN > 1u {
+            coopStoreT(c21, &cs_[slot], 16u);
+            workgroupBarrier();
+            drain(blk, 2u, 1u, lane, sg, zc, row0, col0);
+            workgroupBarrier();
+            coopStoreT(c31, &cs_[slot], 16u);
+            workgroupBarrier();
+            drain(blk, 3u, 1u, lane, sg, zc, row0, col0);
+            workgroupBarrier();
+        }
+    }
+}

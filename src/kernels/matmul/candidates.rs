@@ -1,0 +1,163 @@
+//! Which matmul configurations the tuner tries for a product, by what
+//! the adapter is.
+
+use super::config::{block_bytes, MatmulConfig, GEMV_MAX_M, MAX_TILE};
+use super::ProductShape;
+use crate::gpu::Capabilities;
+use crate::kernels::DType;
+
+impl MatmulConfig {
+    /// The configurations worth trying for `batch` products of m rows on
+    /// a device with `caps`. GPUs get the GPU-grade kernels: for m <= 4 the
+    /// few-row product (GEMV) with 1 to 4 octets per row in flight; for
+    /// 4 < m <= 64 skinny blocks of (m rounded up to 16..64) x 128 outputs
+    /// split over k, so W is read once and the GPU fills (and the few-row
+    /// product up to m = 16); above, block GEMMs of 128x128, 128x64 and
+    /// 64x64, split over k where the blocks alone would not fill the GPU,
+    /// and for f16 operands the cooperative-matrix GEMM in blocks of
+    /// 128x128, 128x64 and 64x64 (accumulating in f32 where the device
+    /// lists it, else f16). CPU adapters get the kernels shaped for SIMD
+    /// drivers (direct, subgroup shuffles, split-k), plus one block GEMM,
+    /// one few-row product and one cooperative GEMM, probed on a small
+    /// slice (or, without cooperative matrices, listed with the reason).
+    ///
+    /// Short rows (k below 1024, as attention's products over the head
+    /// dimension have) also get few-row products with small workgroups, so
+    /// invocations do not idle past the end of a row.
+    pub fn candidates(shape: ProductShape, dtype: DType, caps: &Capabilities) -> Vec<Self> {
+        let ProductShape { batch, m, k, .. } = shape;
+        let subgroups = caps.subgroups;
+        // k steps of 16 where both buffers fit the workgroup memory, else 8.
+        let room = caps.limits.max_compute_workgroup_storage_size as u64;
+        let block = |tm: u32, tn: u32, bm: u32, bn: u32, split: u32| Self::Block {
+            tile_m: tm,
+            tile_n: tn,
+            wg_m: bm / tm,
+            wg_n: bn / tn,
+            bk: if block_bytes(bm, bn, 16) <= room {
+                16
+            } else {
+                8
+            },
+            split,
+        };
+        let gemv = |rows, wg, unroll| Self::Gemv {
+            rows,
+            wg,
+            unroll,
+            subgroups,
+        };
+        let accumulate = if caps.has_coop(16, DType::F16, DType::F32)
+            || !caps.has_coop(16, DType::F16, DType::F16)
+        {
+            DType::F32
+        } else {
+            DType::F16
+        };
+        let coop = |tile_m, tile_n, frag_m, frag_n| Self::Coop {
+            tile_m,
+            tile_n,
+            frag_m,
+            frag_n,
+            accumulate,
+        };
+        let coop_too = dtype == DType::F16 && m > 64;
+        let few = m <= GEMV_MAX_M;
+        let mut v = Vec::new();
+        if !caps.cpu {
+            if coop_too {
+                v.push(coop(128, 128, 4, 2));
+                v.push(coop(128, 64, 2, 2));
+                v.push(coop(64, 64, 2, 2));
+            }
+            if m <= 4 {
+                for (wg, unroll) in [(128, 1), (128, 2), (128, 4), (64, 4), (256, 2)] {
+                    v.push(gemv(4, wg, unroll));
+                }
+                if k < 1024 {
+                    v.push(gemv(8, 32, 1));
+                    v.push(gemv(4, 32, 2));
+                }
+                return v;
+            }
+            if few {
+                v.push(gemv(4, 128, 2));
+            }
+            if m <= 64 && batch == 1 {
+                let bm = (m as u32).next_power_of_two().clamp(16, 64);
+                for split in [4, 8, 16] {
+                    v.push(block(4, 4, bm, 128, split));
+                }
+                return v;
+            }
+            v.push(block(8, 8, 128, 128, 1));
+            v.push(block(8, 4, 128, 64, 1));
+            v.push(block(8, 4, 64, 64, 1));
+            if batch == 1 && m <= 512 {
+                for split in [2, 4] {
+                    v.push(block(8, 8, 128, 128, split));
+                    v.push(block(8, 4, 64, 64, split));
+                }
+            }
+            return v;
+        }
+        if !few {
+            v.push(Self::Tiled {
+                tile_m: 4,
+                tile_n: 4,
+                wg_m: 16,
+                wg_n: 16,
+                bk: 4,
+            });
+            v.push(Self::Direct {
+                tile_m: 4,
+                tile_n: 4,
+                wg_m: 8,
+                wg_n: 8,
+            });
+            if subgroups {
+                v.push(Self::GemmSubgroup {
+                    tile_m: 8,
+                    tile_n: 4,
+                    wg_n: 8,
+                });
+                v.push(Self::GemmSubgroup {
+                    tile_m: 8,
+                    tile_n: 8,
+                    wg_n: 64,
+                });
+            }
+            v.push(block(8, 8, 128, 128, 1));
+        } else {
+            let tm = (m as u32).clamp(1, MAX_TILE);
+            v.push(Self::Direct {
+                tile_m: tm,
+                tile_n: 4,
+                wg_m: 1,
+                wg_n: 64,
+            });
+            v.push(Self::SplitK {
+                tile_m: tm.min(4),
+                tile_n: 2,
+                split: 64,
+            });
+            if subgroups {
+                v.push(Self::GemmSubgroup {
+                    tile_m: tm,
+                    tile_n: 4,
+                    wg_n: 8,
+                });
+                v.push(Self::GemmSubgroup {
+                    tile_m: tm,
+                    tile_n: 4,
+                    wg_n: 32,
+                });
+            }
+            v.push(gemv(4, 128, 2));
+        }
+        if coop_too {
+            v.push(coop(128, 128, 4, 2));
+        }
+        v
+    }
+}

@@ -16,8 +16,10 @@
 //   vec4<u32> and loading f16 fragments from those words would save the
 //   scalar stores, but NVIDIA's compiler rejected such loads in 580.159:
 //   the tiles are f16 arrays, as the cooperative types are.)
-// - A and W are read as vec4<f16>, two per octet of 8 halves: no
-//   conversion on the way to the tiles.
+// - A and W are read as 16-byte octets of 8 halves (vec4<u32>) and
+//   converted to f16 on the way to the tiles (through f32: exact). Reading
+//   them as pairs of vec4<f16> instead, with no conversion, ran at half the
+//   speed on the H200.
 // - Double buffering: the next step's octets are loaded into registers
 //   while the current step multiplies, then stored to the other buffer;
 //   one barrier per step.
@@ -53,9 +55,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-// A and W as halves, four at a time: octet o is elements 2o and 2o + 1.
-@group(0) @binding(1) var<storage, read> a: array<vec4<f16>>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f16>>;
+@group(0) @binding(1) var<storage, read> a: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read_write> c: array<vec2<u32>>;
 
 override BM: u32 = 128u;
@@ -79,36 +80,54 @@ var<workgroup> as_: array<f16, 2u * BM * STR>;
 var<workgroup> ws_: array<f16, 2u * BN * STR>;
 var<workgroup> cs_: array<ACC, BLOCKS * FRAG>;
 
-// An octet of 8 halves.
-struct Octet {
-    lo: vec4<f16>,
-    hi: vec4<f16>,
+// The 8 halves of an octet (unpacked through f32: exact both ways).
+fn halves(v: vec4<u32>) -> array<vec2<f16>, 4> {
+    return array<vec2<f16>, 4>(
+        vec2<f16>(unpack2x16float(v.x)), vec2<f16>(unpack2x16float(v.y)),
+        vec2<f16>(unpack2x16float(v.z)), vec2<f16>(unpack2x16float(v.w)),
+    );
+}
+
+// Store octet `o` (of OCT) of row `r` of a tile.
+fn stage_a(buf: u32, r: u32, o: u32, v: vec4<u32>) {
+    let at = (buf * BM + r) * STR + o * 8u;
+    let h = halves(v);
+    for (var j = 0u; j < 4u; j++) {
+        as_[at + 2u * j] = h[j].x;
+        as_[at + 2u * j + 1u] = h[j].y;
+    }
+}
+
+fn stage_w(buf: u32, r: u32, o: u32, v: vec4<u32>) {
+    let at = (buf * BN + r) * STR + o * 8u;
+    let h = halves(v);
+    for (var j = 0u; j < 4u; j++) {
+        ws_[at + 2u * j] = h[j].x;
+        ws_[at + 2u * j + 1u] = h[j].y;
+    }
 }
 
 // The step's octets of both operands that invocation `tid` stages: octet
 // i = tid + s * WG of a tile is row i / OCT, octet i % OCT (zeros past the
 // edges of A, W or k).
 struct Staged {
-    a: array<Octet, MAX_STAGE>,
-    w: array<Octet, MAX_STAGE>,
+    a: array<vec4<u32>, MAX_STAGE>,
+    w: array<vec4<u32>, MAX_STAGE>,
 }
 
 fn fetch(tid: u32, za: u32, zw: u32, row0: u32, col0: u32, o0: u32) -> Staged {
     var s: Staged;
-    let zero = Octet(vec4<f16>(0.0h), vec4<f16>(0.0h));
     for (var t = 0u; t < STAGE; t++) {
         let i = tid + t * WG;
         let r = i / OCT;
         let o = o0 + i % OCT;
-        s.a[t] = zero;
-        s.w[t] = zero;
+        s.a[t] = vec4<u32>(0u);
+        s.w[t] = vec4<u32>(0u);
         if r < BM && row0 + r < p.m && o < p.k8 {
-            let at = 2u * (za + (row0 + r) * p.k8 + o);
-            s.a[t] = Octet(a[at], a[at + 1u]);
+            s.a[t] = a[za + (row0 + r) * p.k8 + o];
         }
         if r < BN && col0 + r < p.n && o < p.k8 {
-            let at = 2u * (zw + (col0 + r) * p.k8 + o);
-            s.w[t] = Octet(w[at], w[at + 1u]);
+            s.w[t] = w[zw + (col0 + r) * p.k8 + o];
         }
     }
     return s;
@@ -118,20 +137,11 @@ fn put(buf: u32, tid: u32, s: Staged) {
     for (var t = 0u; t < STAGE; t++) {
         let i = tid + t * WG;
         let r = i / OCT;
-        let o = i % OCT;
         if r < BM {
-            let at = (buf * BM + r) * STR + o * 8u;
-            for (var j = 0u; j < 4u; j++) {
-                as_[at + j] = s.a[t].lo[j];
-                as_[at + 4u + j] = s.a[t].hi[j];
-            }
+            stage_a(buf, r, i % OCT, s.a[t]);
         }
         if r < BN {
-            let at = (buf * BN + r) * STR + o * 8u;
-            for (var j = 0u; j < 4u; j++) {
-                ws_[at + j] = s.w[t].lo[j];
-                ws_[at + 4u + j] = s.w[t].hi[j];
-            }
+            stage_w(buf, r, i % OCT, s.w[t]);
         }
     }
 }

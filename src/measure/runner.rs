@@ -194,7 +194,11 @@ pub fn run(
         roofs_cfg.stream = StreamParams::for_limits(&ctx.caps.limits, method.footprint_bytes);
     }
     roofs_cfg.warm_s = method.warm_s;
-    roofs_cfg.peaks.retain(|p| sweep.dtypes.contains(&p.dtype));
+    // The f32 SIMT roof judges every SIMT kernel (they accumulate in f32,
+    // f16 operands included), so it is measured whatever the dtypes.
+    roofs_cfg
+        .peaks
+        .retain(|p| p.dtype == DType::F32 || sweep.dtypes.contains(&p.dtype));
     if !sweep.dtypes.contains(&DType::F16) {
         roofs_cfg.coop_peaks.clear();
     }

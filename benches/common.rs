@@ -32,6 +32,7 @@ pub fn settings(sweep: Sweep, passes: u32) -> RunSettings {
         model: ModelConfig::preset("llama-7b").expect("preset"),
         sweep,
         dtypes: DTypeChoice::All,
+        weights: None,
         quick: true,
         timing: TimingOverrides::default(),
         samples: 64,

@@ -9,10 +9,10 @@
 // loads per invocation are in flight: a small matrix is a single wave on a
 // large GPU, and its time is then the number of memory round trips.
 //
-// The partial sums are then reduced across the workgroup: by subgroupAdd
-// and one workgroup-memory slot per subgroup (gemv_subgroup, sized by the
-// subgroup size it actually runs with), or by a workgroup-memory tree
-// (gemv, without subgroups).
+// The partial sums are then reduced across the workgroup: by a
+// workgroup-memory tree (gemv, here), or by subgroupAdd and one
+// workgroup-memory slot per subgroup (gemv_subgroup, in
+// matmul_gemv_subgroup.wgsl, appended where the device has subgroups).
 //
 // The element storage (bindings a, w, c; load_a8, load_w8, store_c4) is
 // prepended by the host. k must be a multiple of 8, R of 4.
@@ -82,35 +82,6 @@ fn store(wg: vec3<u32>, i: u32, r0: u32, v: vec4<f32>) {
     let col = wg.x * R + r0;
     if i < p.m && col < p.n {
         store_c4((wg.z * p.c_bstride + i * p.ldc + p.c_col + col) / 4u, v);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn gemv_subgroup(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) tid: u32,
-    @builtin(subgroup_invocation_id) lane: u32,
-    @builtin(subgroup_id) sg: u32,
-    @builtin(num_subgroups) sgs: u32,
-) {
-    let acc = partials(wg, tid);
-    // Four accumulators at a time: subgroupAdd, then one slot per subgroup.
-    for (var q = 0u; q < M * R; q += 4u) {
-        for (var j = 0u; j < 4u; j++) {
-            let s = subgroupAdd(acc[q + j]);
-            if lane == 0u {
-                red[sg * 4u + j] = s;
-            }
-        }
-        workgroupBarrier();
-        if tid == 0u {
-            var v = vec4<f32>(0.0);
-            for (var g = 0u; g < sgs; g++) {
-                v += vec4<f32>(red[g * 4u], red[g * 4u + 1u], red[g * 4u + 2u], red[g * 4u + 3u]);
-            }
-            store(wg, q / R, q % R, v);
-        }
-        workgroupBarrier();
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use wgpu_roofline::dtype::Format as WeightFormat;
 use wgpu_roofline::gpu::{AdapterFilter, BackendChoice, GpuContext};
 use wgpu_roofline::kernels::DType;
 use wgpu_roofline::measure::TimerPreference;
@@ -31,14 +32,14 @@ pub enum Command {
     ///
     /// Example: wgpu-roofline devices --json
     Devices(DevicesArgs),
-    /// Measure the memory roof (streaming kernels) and compute roof (peak FMA kernels).
+    /// Measure the memory roof (streaming kernels) and the compute roofs (peak FMA kernels, and cooperative-matrix kernels where the device has them).
     ///
     /// Example: wgpu-roofline roofs --backend vulkan --json roofs.json
     Roofs(RoofsArgs),
     /// Measure the roofs, then every matrix product of a model, prefill and decode, into DIR/results.json.
     ///
     /// Example: wgpu-roofline run --quick --out llama-run
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Draw a roofline chart (PNG or SVG) from one or more results files.
     ///
     /// Example: wgpu-roofline plot run/results.json -o roofline.svg --preset a6000
@@ -360,6 +361,9 @@ pub struct RunArgs {
     /// Data types (`all` skips f16 with a note when the adapter lacks SHADER_F16).
     #[arg(long, value_enum, default_value = "all")]
     pub dtype: DTypeArg,
+    /// Weight formats of the linear layers, comma-separated (f32, f16, q8_0, q4_0); attention keeps --dtype [default: the --dtype formats and q8_0,q4_0; with --quick, q4_0].
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Option<Vec<WeightFormat>>,
     /// Prefill sequence lengths, comma-separated [default: 128,256,512,1024,2048,4096].
     #[arg(long, value_delimiter = ',', value_parser = parse_count)]
     pub seq_lens: Option<Vec<u64>>,
@@ -392,7 +396,7 @@ pub struct RunArgs {
     pub passes: u32,
     /// Continue the stopped run in DIR (interrupted, or ended by an error):
     /// same adapter, model, sweep and settings; finished points are kept.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "quick", "dtype", "seq_lens", "batches", "contexts", "ops", "out", "footprint", "warm_ms"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "quick", "dtype", "weights", "seq_lens", "batches", "contexts", "ops", "out", "footprint", "warm_ms"])]
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub spec: SpecArgs,

@@ -27,7 +27,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Devices(a) => devices(a),
         Command::Roofs(a) => roofs(a),
-        Command::Run(a) => run_cmd(a),
+        Command::Run(a) => run_cmd(*a),
         Command::Plot(a) => plot_cmd(a),
         Command::Compare(a) => compare(a),
         Command::Report(a) => report_cmd(a),
@@ -155,6 +155,7 @@ fn settings(a: &RunArgs) -> Result<RunSettings> {
         model,
         sweep,
         dtypes: a.dtype.choice(),
+        weights: a.weights.clone(),
         quick: a.quick,
         timing: a.timing.overrides(),
         samples: a.samples,

@@ -126,6 +126,35 @@ impl Copies {
         }
     }
 
+    /// Write `data` (one copy's bytes) from the host into a staging buffer,
+    /// then copy it on the GPU into every copy: for operands the host
+    /// builds (quantized weights), crossing the bus once.
+    pub fn upload(&self, ctx: &GpuContext, data: &[u8]) -> Result<()> {
+        // Whole words: the buffers are, and copies are word-sized.
+        let mut padded = data.to_vec();
+        padded.resize(data.len().div_ceil(4) * 4, 0);
+        let size = padded.len() as u64;
+        let staging = ctx.scoped("upload staging buffer", || {
+            ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("upload"),
+                size,
+                usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
+        for (i, chunk) in padded.chunks(64 << 20).enumerate() {
+            ctx.queue
+                .write_buffer(&staging, (i as u64) * (64 << 20), chunk);
+        }
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        for copy in 0..self.count as usize {
+            let (buf, at) = self.locate(copy);
+            enc.copy_buffer_to_buffer(&staging, 0, buf, at, size);
+        }
+        ctx.queue.submit([enc.finish()]);
+        ctx.wait()
+    }
+
     /// Fill every copy with operand `which`'s values on the GPU, in ranges
     /// no larger than a binding. Indices are 32-bit: a copy holds at most
     /// 2^32 elements.

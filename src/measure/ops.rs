@@ -7,6 +7,7 @@
 
 use super::timer::Timer;
 use super::tuner::{self, Measured};
+use crate::dtype::Format;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::attention::Attention;
@@ -22,6 +23,9 @@ use crate::settings::{Method, SuiteConfig};
 pub fn check(ctx: &GpuContext, op: &Op) -> Result<()> {
     match op.shape {
         OpShape::Product(s) => Matmul::check(ctx, s, op.dtype),
+        OpShape::Quantized(q) => {
+            Matmul::check_with(ctx, q.shape, op.dtype, Format::Quant(q.weights))
+        }
         OpShape::Softmax(s) => Softmax::check(ctx, s, op.dtype).map(drop),
         OpShape::Attention(s) => Attention::check(ctx, s, op.dtype).map(drop),
     }
@@ -59,6 +63,7 @@ pub fn measure(
     let dtype = op.dtype;
     let copy_bytes = match op.shape {
         OpShape::Product(s) => Matmul::copy_bytes(s, dtype),
+        OpShape::Quantized(q) => Matmul::copy_bytes_with(q.shape, dtype, Format::Quant(q.weights)),
         OpShape::Softmax(s) => Softmax::copy_bytes(s, dtype),
         OpShape::Attention(s) => Attention::copy_bytes(s, dtype),
     };
@@ -66,6 +71,11 @@ pub fn measure(
     let (config, trials, m) = match op.shape {
         OpShape::Product(s) => {
             let k = Matmul::new(ctx, s, dtype, copies)?;
+            run(ctx, timer, cfg, &method, op, &k, tuning)
+        }
+        OpShape::Quantized(q) => {
+            let weights = Format::Quant(q.weights);
+            let k = Matmul::with_weights(ctx, q.shape, dtype, weights, copies)?;
             run(ctx, timer, cfg, &method, op, &k, tuning)
         }
         OpShape::Softmax(s) => {

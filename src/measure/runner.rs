@@ -14,6 +14,7 @@ use super::observer::{Observer, Start};
 use super::ops::{self, Tuning};
 use super::roofs;
 use super::timer::{Timer, TimerPreference};
+use crate::dtype::{Format, Quant};
 use crate::error::{Error, Result};
 use crate::gpu::{feature_names, AdapterFilter, BackendChoice, GpuContext};
 use crate::kernels::stream::StreamParams;
@@ -33,6 +34,9 @@ pub struct RunSettings {
     pub sweep: Sweep,
     /// Which dtypes.
     pub dtypes: DTypeChoice,
+    /// Weight formats of the linear layers; `None`: the float formats of
+    /// the dtypes, with q8_0 and q4_0 (q4_0 alone with `quick`).
+    pub weights: Option<Vec<Format>>,
     /// Lighter roofs (`run --quick`).
     pub quick: bool,
     /// Sampling overrides, for roofs and ops alike.
@@ -150,8 +154,54 @@ fn plan_for(
 ) -> Result<(Sweep, Vec<Op>, Vec<Skipped>)> {
     let (dtypes, notes) = settings.dtypes.resolve(&ctx.caps, &ctx.adapter.name)?;
     notes.iter().for_each(|n| observer.note(n));
+    let weights = match &settings.weights {
+        Some(list) => {
+            let mut kept = Vec::new();
+            for &f in list {
+                match f {
+                    Format::Float(d) if !ctx.caps.supports(d) => observer.note(&format!(
+                        "skipping {} weights: {} lacks SHADER_F16",
+                        d.name(),
+                        ctx.adapter.name
+                    )),
+                    _ if kept.contains(&f) => {}
+                    _ => kept.push(f),
+                }
+            }
+            if kept.is_empty() {
+                return Err(Error::Invalid(
+                    "no weight format of --weights runs on this adapter".into(),
+                ));
+            }
+            kept
+        }
+        None => {
+            let quant: &[Quant] = if settings.quick {
+                &[Quant::Q4_0]
+            } else {
+                &[Quant::Q8_0, Quant::Q4_0]
+            };
+            let floats = dtypes.iter().map(|&d| Format::Float(d));
+            // By default, quantized weights only where the model's sizes
+            // are whole blocks (asked for by name, they are an error).
+            let quant = match plan::block_mismatch(&settings.model) {
+                Some((name, v)) => {
+                    observer.note(&format!(
+                        "skipping quantized weights: {name} = {v} is not a multiple of {}",
+                        Quant::BLOCK
+                    ));
+                    &[]
+                }
+                None => quant,
+            };
+            floats
+                .chain(quant.iter().map(|&q| Format::Quant(q)))
+                .collect()
+        }
+    };
     let sweep = Sweep {
         dtypes,
+        weights,
         ..settings.sweep.clone()
     };
     let mut ops = Vec::new();

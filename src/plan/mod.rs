@@ -39,9 +39,10 @@ use serde::{Deserialize, Serialize};
 pub use shape::{OpShape, OpWire};
 pub use sweep::Sweep;
 
+use crate::dtype::{Format, Quant};
 use crate::error::{Error, Result};
 use crate::kernels::attention::accounting::AttentionShape;
-use crate::kernels::matmul::accounting::ProductShape;
+use crate::kernels::matmul::accounting::{ProductShape, QuantShape};
 use crate::kernels::DType;
 use crate::model::ModelConfig;
 
@@ -155,7 +156,18 @@ impl Op {
         self.shape.dims()
     }
 
-    /// Short label, e.g. `init q B=1 S=128 f16`.
+    /// The weights' format of a linear layer (its dtype for every float op).
+    pub fn format(&self) -> Format {
+        match self.shape {
+            OpShape::Quantized(q) => Format::Quant(q.weights),
+            OpShape::Product(_) | OpShape::Softmax(_) | OpShape::Attention(_) => {
+                Format::Float(self.dtype)
+            }
+        }
+    }
+
+    /// Short label, e.g. `init q B=1 S=128 f16` (the weight format for a
+    /// quantized op: `ar up B=1 L=2048 q4_0`).
     pub fn label(&self) -> String {
         let size = match self.phase {
             Phase::Init => format!("B={} S={}", self.seqs, self.seq_len),
@@ -165,7 +177,7 @@ impl Op {
             "{} {} {size} {}",
             self.phase.name(),
             self.op,
-            self.dtype.name()
+            self.format().name()
         )
     }
 
@@ -271,6 +283,53 @@ fn plan_unchecked(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
         .map_err(|e| Error::Invalid(format!("model {}: {e}", model.name)))?;
     let mut ops = Vec::new();
     let wanted = |name: &str| sweep.ops.is_empty() || sweep.ops.iter().any(|o| o == name);
+    let formats = sweep.linear_formats();
+    check_blocks(model, &formats)?;
+    let phases = || {
+        sweep
+            .seq_lens
+            .iter()
+            .map(|&s| (Phase::Init, sweep.prefill_batch, s, sweep.prefill_batch * s))
+            .chain(
+                sweep
+                    .batches
+                    .iter()
+                    .map(|&b| (Phase::Ar, b, sweep.context, b)),
+            )
+    };
+    // The linear layers of one step with weights in `format`.
+    let linear_ops = |format: Format, phase, seqs, seq_len, tokens| {
+        linears(model)
+            .into_iter()
+            .filter(|l| wanted(l.1))
+            .map(move |(series, name, n, k)| {
+                let product = ProductShape {
+                    batch: 1,
+                    m: tokens,
+                    n,
+                    k,
+                };
+                let (dtype, shape) = match format {
+                    Format::Float(d) => (d, OpShape::Product(product)),
+                    Format::Quant(q) => (
+                        sweep.quant_activation(),
+                        OpShape::Quantized(QuantShape {
+                            shape: product,
+                            weights: q,
+                        }),
+                    ),
+                };
+                Op {
+                    series,
+                    phase,
+                    op: name.to_string(),
+                    dtype,
+                    seqs,
+                    seq_len,
+                    shape,
+                }
+            })
+    };
     for &dtype in &sweep.dtypes {
         let op = |series, phase, name: &str, seqs, seq_len, shape| Op {
             series,
@@ -281,25 +340,15 @@ fn plan_unchecked(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
             seq_len,
             shape,
         };
-        let phases = sweep
-            .seq_lens
-            .iter()
-            .map(|&s| (Phase::Init, sweep.prefill_batch, s, sweep.prefill_batch * s))
-            .chain(
-                sweep
-                    .batches
-                    .iter()
-                    .map(|&b| (Phase::Ar, b, sweep.context, b)),
-            );
-        for (phase, seqs, seq_len, tokens) in phases {
-            for (series, name, n, k) in linears(model).into_iter().filter(|l| wanted(l.1)) {
-                let shape = OpShape::Product(ProductShape {
-                    batch: 1,
-                    m: tokens,
-                    n,
-                    k,
-                });
-                ops.push(op(series, phase, name, seqs, seq_len, shape));
+        for (phase, seqs, seq_len, tokens) in phases() {
+            if formats.contains(&Format::Float(dtype)) {
+                ops.extend(linear_ops(
+                    Format::Float(dtype),
+                    phase,
+                    seqs,
+                    seq_len,
+                    tokens,
+                ));
             }
             for (series, name, shape) in attention(model, phase, seqs, seq_len)
                 .into_iter()
@@ -321,7 +370,49 @@ fn plan_unchecked(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
             }
         }
     }
+    // Linear layers in the other formats: quantized, or floats whose
+    // dtype the sweep does not run attention in.
+    let other = |f: &Format| match f {
+        Format::Float(d) => !sweep.dtypes.contains(d),
+        Format::Quant(_) => true,
+    };
+    for &format in formats.iter().filter(|f| other(f)) {
+        for (phase, seqs, seq_len, tokens) in phases() {
+            ops.extend(linear_ops(format, phase, seqs, seq_len, tokens));
+        }
+    }
     Ok(ops)
+}
+
+/// The first k of the linear layers (the hidden size, the query width,
+/// the MLP's width) that is not a multiple of the quantized formats' block
+/// of 32, by its config name, if any.
+pub fn block_mismatch(model: &ModelConfig) -> Option<(&'static str, u64)> {
+    [
+        ("hidden_size", model.hidden_size),
+        ("num_attention_heads * head_dim", model.q_width()),
+        ("intermediate_size", model.intermediate_size),
+    ]
+    .into_iter()
+    .find(|(_, v)| !v.is_multiple_of(Quant::BLOCK))
+}
+
+/// Quantized weights come in blocks of 32 along k: one clear error naming
+/// the dimension where a model does not fit them.
+fn check_blocks(model: &ModelConfig, formats: &[Format]) -> Result<()> {
+    let quant = formats.iter().find_map(|f| match f {
+        Format::Quant(q) => Some(*q),
+        Format::Float(_) => None,
+    });
+    match (quant, block_mismatch(model)) {
+        (Some(q), Some((name, v))) => Err(Error::Invalid(format!(
+            "{} weights need the linear layers' k to be a multiple of {}: model {} has {name} = {v}",
+            q.name(),
+            Quant::BLOCK,
+            model.name
+        ))),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

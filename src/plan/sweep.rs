@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::OP_NAMES;
-use crate::dtype::DType;
+use crate::dtype::{DType, Format};
 use crate::error::{Error, Result};
 
 /// The sweep to run.
@@ -21,8 +21,14 @@ pub struct Sweep {
     /// Extra context lengths of decode attention at B = 1.
     #[serde(default)]
     pub contexts: Vec<u64>,
-    /// Element types.
+    /// Element types (of attention, and of the activations of quantized
+    /// linear layers: f16 where the list has it, else f32).
     pub dtypes: Vec<DType>,
+    /// Formats of the linear layers' weights: a float format runs with
+    /// activations of its type, a quantized one with the activations
+    /// `dtypes` give; empty: the float formats of `dtypes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weights: Vec<Format>,
     /// The ops to run, by name (`q`, `up`, `attn`, ...); empty for all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ops: Vec<String>,
@@ -39,6 +45,7 @@ impl Sweep {
             context: 2048,
             contexts: vec![128, 256, 512, 1024, 2048, 4096],
             dtypes,
+            weights: Vec::new(),
             ops: Vec::new(),
         }
     }
@@ -52,7 +59,28 @@ impl Sweep {
             context: 2048,
             contexts: vec![],
             dtypes,
+            weights: Vec::new(),
             ops: Vec::new(),
+        }
+    }
+
+    /// The weight formats of the linear layers: `weights`, or the float
+    /// formats of `dtypes` where it is empty.
+    pub fn linear_formats(&self) -> Vec<Format> {
+        if self.weights.is_empty() {
+            self.dtypes.iter().map(|&d| Format::Float(d)).collect()
+        } else {
+            self.weights.clone()
+        }
+    }
+
+    /// The activations' type of quantized linear layers: f16 where the
+    /// sweep runs f16, else f32.
+    pub fn quant_activation(&self) -> DType {
+        if self.dtypes.contains(&DType::F16) {
+            DType::F16
+        } else {
+            DType::F32
         }
     }
 

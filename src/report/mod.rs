@@ -10,6 +10,7 @@ use std::fmt::Write;
 pub use compare::{compare_table, report_table, run_label};
 pub use table::{Cell, Format, Table};
 
+use crate::dtype::Format as WeightFormat;
 use crate::gpu::AdapterSummary;
 use crate::kernels::{Engine, RoofKind};
 use crate::results::{KernelRecord, Point, ResultsFile};
@@ -229,12 +230,18 @@ pub fn point_line(p: &Point, m: &MeasuredCeilings) -> String {
 /// Column names of [`shape_cells`].
 const SHAPE_HEADER: [&str; 6] = ["series", "op", "dtype", "B", "S/L", "m x n x k"];
 
-/// The cells that name a point: series and phase, op, dtype, B, S or L, shape.
+/// The cells that name a point: series and phase, op, dtype (the weight
+/// format, with the activations' type after a slash when quantized: `q4_0/f16`),
+/// B, S or L, shape.
 fn shape_cells(p: &Point) -> Vec<Cell> {
+    let dtype = match p.op.format() {
+        WeightFormat::Float(d) => d.name().to_string(),
+        WeightFormat::Quant(q) => format!("{}/{}", q.name(), p.op.dtype.name()),
+    };
     vec![
         Cell::Text(format!("{} {}", p.op.series.name(), p.op.phase.name())),
         Cell::Text(p.op.op.clone()),
-        Cell::Text(p.op.dtype.name().to_string()),
+        Cell::Text(dtype),
         Cell::Num(p.op.seqs as f64, 0),
         Cell::Num(p.op.seq_len as f64, 0),
         Cell::Text(shape(p)),

@@ -76,6 +76,12 @@ fn every_bad_input_gets_one_clear_line() {
         r#"{"hidden_size": 64, "num_attention_heads": 3, "num_key_value_heads": 1,
             "intermediate_size": 128, "num_hidden_layers": 1, "vocab_size": 10}"#,
     );
+    let half_blocks = write(
+        d,
+        "halfblocks.json",
+        r#"{"name": "odd", "hidden_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "intermediate_size": 360, "num_hidden_layers": 1, "vocab_size": 10}"#,
+    );
     let a_file = write(d, "a-file", "x");
     // A roofs-only results file cannot be resumed.
     let roofs_dir = d.join("roofs-run");
@@ -117,6 +123,26 @@ fn every_bad_input_gets_one_clear_line() {
             false,
         ),
         case(&["run", "--dtype", "f64"], "invalid value 'f64'", 2, false),
+        case(
+            &["run", "--weights", "f16,q5_1"],
+            "unknown weight format `q5_1`",
+            2,
+            false,
+        ),
+        case(
+            &[
+                "run",
+                "--model",
+                &half_blocks,
+                "--weights",
+                "q8_0",
+                "--out",
+                o,
+            ],
+            "intermediate_size = 360",
+            1,
+            false,
+        ),
         case(
             &["run", "--bogus"],
             "unexpected argument '--bogus'",

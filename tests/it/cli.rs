@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::common::{self, backends, fixture, SMALL_RUN};
 use assert_cmd::Command;
+use wgpu_roofline::dtype::Format;
 use wgpu_roofline::kernels::stream::StreamOp;
 use wgpu_roofline::kernels::{DType, RoofKind};
 use wgpu_roofline::plan::Series;
@@ -308,8 +309,11 @@ fn run_writes_verified_points_with_exact_accounting() {
         assert_eq!(w.model.name, "tiny");
         let dtypes = w.sweep.dtypes.len() as usize;
         // (2 prefill + 1 decode points) * (7 linears + qk + softmax + pv +
-        // fused attention) per dtype
-        assert_eq!(r.points.len(), 3 * 11 * dtypes);
+        // fused attention) per dtype, and 7 linears in q4_0 (--quick's
+        // default quantized format) at each point.
+        assert_eq!(r.points.len(), 3 * 11 * dtypes + 3 * 7);
+        let q4 = r.points.iter().filter(|p| p.op.format().name() == "q4_0");
+        assert_eq!(q4.count(), 21);
         for p in &r.points {
             assert!(p.verified, "{}: {:?}", p.op.label(), p.verification);
             assert_eq!((p.flops, p.bytes), (p.op.flops(), p.op.bytes()));
@@ -320,7 +324,15 @@ fn run_writes_verified_points_with_exact_accounting() {
                 let (batch, m, n, k) = p.op.dims();
                 assert_eq!(p.flops, 2 * batch * m * n * k);
                 let s = p.op.dtype.size();
-                assert_eq!(p.bytes, s * batch * (m * k + k * n + m * n));
+                match p.op.format() {
+                    Format::Float(_) => {
+                        assert_eq!(p.bytes, s * batch * (m * k + k * n + m * n))
+                    }
+                    // W in 18-byte blocks of 32; A and C in the activations' type.
+                    Format::Quant(_) => {
+                        assert_eq!(p.bytes, batch * (s * (m * k + m * n) + n * (k / 32) * 18))
+                    }
+                }
             }
             assert!((p.intensity - p.flops as f64 / p.bytes as f64).abs() < 1e-9);
             assert!(p.median_s > 0.0 && p.flops_per_s > 0.0);
@@ -469,6 +481,71 @@ fn run_reads_a_hugging_face_config() {
     let r = ResultsFile::read(&out.join("results.json")).unwrap();
     let up = r.points.iter().find(|p| p.op.op == "up").unwrap();
     assert_eq!(up.op.dims(), (1, 32, 688, 256));
+    // 688 is not whole blocks of 32: the default skips quantized weights.
+    assert!(r
+        .points
+        .iter()
+        .all(|p| matches!(p.op.format(), Format::Float(_))));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("skipping quantized weights: intermediate_size = 688"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn run_reads_a_gqa_hugging_face_config_with_q4_0_weights() {
+    let Some(backend) = backends("run_reads_a_gqa_hugging_face_config")
+        .into_iter()
+        .next()
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hf");
+    let o = bin()
+        .args(["run", "--quick", "--backend", backend, "--weights", "q4_0"])
+        .arg("--model")
+        .arg(fixture("hf-config-gqa.json"))
+        .args(["--seq-lens", "32", "--batches", "1", "--ops", "q,k,up,attn"])
+        .args([
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--footprint",
+            "4MiB",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = ResultsFile::read(&out.join("results.json")).unwrap();
+    // Only q4_0 linear layers; attention keeps the dtypes.
+    let linears: Vec<_> = r
+        .points
+        .iter()
+        .filter(|p| !p.op.series.is_attention())
+        .collect();
+    assert_eq!(linears.len(), 2 * 3);
+    assert!(linears
+        .iter()
+        .all(|p| p.verified && p.op.format().name() == "q4_0"));
+    // GQA: k is 2 KV heads of 32 wide, q 8 heads.
+    let k = linears.iter().find(|p| p.op.op == "k").unwrap();
+    assert_eq!(k.op.dims(), (1, 32, 64, 256));
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let q = raw["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["op"] == "q")
+        .unwrap();
+    assert_eq!(q["dtype"], "q4_0");
+    assert!(q["activation_dtype"] == "f16" || q["activation_dtype"] == "f32");
 }
 
 #[test]

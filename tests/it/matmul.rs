@@ -2,6 +2,7 @@
 //! dtypes, odd shapes, split operands, checked against the host.
 
 use crate::common;
+use wgpu_roofline::dtype::{Format, Quant};
 use wgpu_roofline::gpu::GpuContext;
 use wgpu_roofline::kernels::matmul::{Matmul, MatmulConfig, ProductShape};
 use wgpu_roofline::kernels::{run_and_verify, DType, Extent, Kernel};
@@ -162,6 +163,74 @@ fn operands_split_across_bindings_are_verified() {
 }
 
 #[test]
+fn quantized_weights_match_the_host() {
+    for ctx in common::contexts("quantized_weights_match_the_host") {
+        // q8_0 with f32 activations, q4_0 with f16 where the adapter has it:
+        // both activation storages and both weight formats, at half the
+        // pipelines (lavapipe compiles each for a second or more).
+        let dtypes = common::dtypes(&ctx);
+        let f16 = *dtypes.last().unwrap();
+        for (q, act) in [(Quant::Q8_0, DType::F32), (Quant::Q4_0, f16)] {
+            // Decode (m = 1 and 5) and prefill (m = 70) rows; k of 3 and
+            // 33 blocks, so rows start at odd halves of a word.
+            for (m, n, k) in [(1, 100, 96), (5, 36, 1056), (70, 132, 96)] {
+                let s = shape(1, m, n, k);
+                let problem = Matmul::with_weights(&ctx, s, act, Format::Quant(q), 1).unwrap();
+                let mut gpu = ctx.caps.clone();
+                gpu.cpu = false;
+                let mut tried = Vec::new();
+                for caps in [&ctx.caps, &gpu] {
+                    for config in problem.candidates(caps) {
+                        if tried.contains(&config) {
+                            continue;
+                        }
+                        tried.push(config);
+                        let p = match problem.prepare(&ctx, config, Extent::Whole) {
+                            Ok(p) => p,
+                            Err(e) => {
+                                assert!(declines(&e), "{config:?}: {e}");
+                                continue;
+                            }
+                        };
+                        let v = run_and_verify(&ctx, &problem, &p, 100).unwrap();
+                        assert!(
+                            v.passed(),
+                            "{config} {} {m}x{n}x{k} {} on {}: {v:?}",
+                            q.name(),
+                            act.name(),
+                            common::label(&ctx)
+                        );
+                    }
+                }
+                assert!(!tried.is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn quantized_shapes_that_do_not_fit_are_errors() {
+    let Some(ctx) = common::contexts("quantized_shapes_that_do_not_fit_are_errors")
+        .into_iter()
+        .next()
+    else {
+        return;
+    };
+    let q4 = Format::Quant(Quant::Q4_0);
+    let e = Matmul::check_with(&ctx, shape(1, 4, 8, 48), DType::F32, q4).unwrap_err();
+    assert!(e.to_string().contains("multiple of 32"), "{e}");
+    // Float weights take the activations' type.
+    let e = Matmul::check_with(
+        &ctx,
+        shape(1, 4, 8, 64),
+        DType::F32,
+        Format::Float(DType::F16),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("activations' type"), "{e}");
+}
+
+#[test]
 fn cooperative_gemm_is_listed_and_declined_without_cooperative_matrices() {
     for ctx in common::contexts("cooperative_gemm_is_listed_and_declined") {
         if !ctx.caps.supports(DType::F16) {
@@ -234,6 +303,12 @@ fn every_op_of_a_plan_is_verified_with_exact_accounting() {
             context: 64,
             contexts: vec![16],
             dtypes: common::dtypes(&ctx),
+            // Every float format the adapter runs, and q4_0 linear layers.
+            weights: common::dtypes(&ctx)
+                .into_iter()
+                .map(Format::Float)
+                .chain([Format::Quant(Quant::Q4_0)])
+                .collect(),
             ops: vec![],
         };
         let mut cfg = SuiteConfig {
@@ -271,6 +346,19 @@ fn every_op_of_a_plan_is_verified_with_exact_accounting() {
                 p.working_set_bytes,
                 p.rotation
             );
+            if let OpShape::Quantized(q) = op.shape {
+                let s = q.shape;
+                // Activations in the sweep's f16 where it has it; W in 18-byte
+                // blocks of 32.
+                assert_eq!(op.dtype, *common::dtypes(&ctx).last().unwrap());
+                assert_eq!(p.flops, 2 * s.m * s.n * s.k);
+                let a = op.dtype.size();
+                assert_eq!(
+                    p.bytes,
+                    s.m * s.k * a + s.n * (s.k / 32) * 18 + s.m * s.n * a
+                );
+                assert!(op.label().ends_with("q4_0"), "{}", op.label());
+            }
             if let OpShape::Product(s) = op.shape {
                 assert_eq!(p.flops, 2 * s.batch * s.m * s.n * s.k);
                 assert_eq!(

@@ -81,7 +81,9 @@ fn svg_has_ceilings_legend_and_one_marker_per_valid_point() {
     );
     assert!(has("ridge 235.7 FLOP/B (spec)"), "{t:?}");
     assert!(
-        has("measured 16.48GB/s") && has("FLOP/s f32") && has("FLOP/s f16"),
+        has("measured 16.48GB/s")
+            && has("measured SIMT f32 140.62GFLOP/s")
+            && has("measured SIMT f16"),
         "{t:?}"
     );
     for legend in [

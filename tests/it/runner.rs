@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::common;
+use wgpu_roofline::dtype::Format;
 use wgpu_roofline::gpu::GpuContext;
 use wgpu_roofline::measure::observer::{Observer, Start};
 use wgpu_roofline::measure::runner::{self, RunSettings};
@@ -73,6 +74,7 @@ fn settings(passes: u32) -> RunSettings {
             ..Sweep::quick(vec![])
         },
         dtypes: DTypeChoice::Only(DType::F32),
+        weights: Some(vec![Format::Float(DType::F32)]),
         quick: true,
         timing: TimingOverrides {
             repeats: Some(2),

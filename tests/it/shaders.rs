@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use wgpu_roofline::dtype::{Format, Quant};
 use wgpu_roofline::kernels::{
     attention, matmul, peak, peak_coop, softmax, source, stream, DType, FILL_SHADER,
 };
@@ -40,11 +41,27 @@ fn modules() -> Vec<(&'static str, String)> {
         ),
         (
             "matmul_gemv (f32)",
-            matmul::module_source(matmul::Family::Gemv, DType::F32),
+            matmul::module_source(matmul::Family::Gemv { subgroups: true }, DType::F32),
         ),
         (
             "matmul_gemv (f16)",
-            matmul::module_source(matmul::Family::Gemv, DType::F16),
+            matmul::module_source(matmul::Family::Gemv { subgroups: false }, DType::F16),
+        ),
+        (
+            "matmul_gemv q8_0 (f16 act)",
+            matmul::module_with(
+                matmul::Family::Gemv { subgroups: true },
+                DType::F16,
+                Format::Quant(Quant::Q8_0),
+            ),
+        ),
+        (
+            "matmul_block q4_0 (f32 act)",
+            matmul::module_with(
+                matmul::Family::Block,
+                DType::F32,
+                Format::Quant(Quant::Q4_0),
+            ),
         ),
         (
             "matmul_coop (f32 acc)",
@@ -176,7 +193,10 @@ fn shaders_expose_what_the_host_dispatches() {
         assert!(overrides(&block).iter().any(|x| x == o), "block lacks {o}");
     }
     let gemv = m("matmul_gemv (f32)");
-    assert_eq!(entry_points(&gemv), ["gemv_subgroup", "gemv"]);
+    assert_eq!(entry_points(&gemv), ["gemv", "gemv_subgroup"]);
+    // Without subgroups the module has no subgroup operation at all.
+    let plain = m("matmul_gemv (f16)");
+    assert_eq!(entry_points(&plain), ["gemv"]);
     for o in ["WG", "R", "M"] {
         assert!(overrides(&gemv).iter().any(|x| x == o), "gemv lacks {o}");
     }
@@ -301,8 +321,18 @@ fn embedded_sources_are_the_files() {
     assert_eq!(matmul::SHADER_SUBGROUP, read("matmul_subgroup.wgsl"));
     assert_eq!(matmul::SHADER_BLOCK, read("matmul_block.wgsl"));
     assert_eq!(matmul::SHADER_GEMV, read("matmul_gemv.wgsl"));
-    assert_eq!(matmul::STORAGE_F32, read("matmul_storage_f32.wgsl"));
-    assert_eq!(matmul::STORAGE_F16, read("matmul_storage_f16.wgsl"));
+    assert_eq!(
+        matmul::SHADER_GEMV_SUBGROUP,
+        read("matmul_gemv_subgroup.wgsl")
+    );
+    assert_eq!(matmul::ACT_F32, read("matmul_act_f32.wgsl"));
+    assert_eq!(matmul::ACT_F16, read("matmul_act_f16.wgsl"));
+    assert_eq!(matmul::W_F32, read("matmul_w_f32.wgsl"));
+    assert_eq!(matmul::W_F16, read("matmul_w_f16.wgsl"));
+    assert_eq!(matmul::W_Q8_0, read("matmul_w_q8_0.wgsl"));
+    assert_eq!(matmul::W_Q4_0, read("matmul_w_q4_0.wgsl"));
+    assert_eq!(matmul::SHADER_COOP, read("matmul_coop.wgsl"));
+    assert_eq!(peak_coop::SHADER, read("peak_coop.wgsl"));
     assert_eq!(softmax::SHADER_SUBGROUP, read("softmax_subgroup.wgsl"));
     assert_eq!(softmax::SHADER, read("softmax.wgsl"));
     assert_eq!(attention::SHADER, read("attention.wgsl"));

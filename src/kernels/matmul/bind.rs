@@ -25,7 +25,9 @@ pub fn bindings(family: Family) -> &'static [Binding] {
         Binding::ReadWrite,
     ];
     match family {
-        Family::Classic | Family::ClassicSubgroup | Family::Gemv | Family::Coop { .. } => &FOUR,
+        Family::Classic | Family::ClassicSubgroup | Family::Gemv { .. } | Family::Coop { .. } => {
+            &FOUR
+        }
         Family::Block => &FIVE,
     }
 }
@@ -71,6 +73,7 @@ pub fn steps(
 ) -> Result<(Vec<Vec<Step>>, Vec<wgpu::Buffer>)> {
     let ProductShape { m, n, k, .. } = mm.shape;
     let s = mm.dtype.size();
+    let wrow = super::w_row_bytes(k, mm.weights);
     let family = config.family();
     let split = config.split() as u64;
     let (bm, bn) = config.block();
@@ -89,7 +92,7 @@ pub fn steps(
                     c_bstride: (m * n) as u32,
                 })
                 .to_vec(),
-                Family::Block | Family::Gemv | Family::Coop { .. } => {
+                Family::Block | Family::Gemv { .. } | Family::Coop { .. } => {
                     bytemuck::bytes_of(&OctetParams {
                         m: ch.mc as u32,
                         n: ch.nc as u32,
@@ -135,7 +138,7 @@ pub fn steps(
                 let mut resources = vec![
                     p.as_entire_binding(),
                     mm.a.binding(copy, a_rows.0 * k * s, a_rows.1 * k * s),
-                    mm.w.binding(copy, w_rows.0 * k * s, w_rows.1 * k * s),
+                    mm.w.binding(copy, w_rows.0 * wrow, (w_rows.1 * wrow).div_ceil(4) * 4),
                     mm.c.binding(copy, a_rows.0 * n * s, a_rows.1 * n * s),
                 ];
                 if family == Family::Block {

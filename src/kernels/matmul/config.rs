@@ -33,8 +33,12 @@ pub enum Family {
     ClassicSubgroup,
     /// The element storage and `matmul_block.wgsl`.
     Block,
-    /// The element storage and `matmul_gemv.wgsl`.
-    Gemv,
+    /// The element storage and `matmul_gemv.wgsl`, with
+    /// `matmul_gemv_subgroup.wgsl` appended where `subgroups`.
+    Gemv {
+        /// Whether the subgroup reduction is in the module.
+        subgroups: bool,
+    },
     /// `matmul_coop.wgsl`, accumulating in `accumulate`.
     Coop {
         /// The accumulators' type.
@@ -323,7 +327,9 @@ impl MatmulConfig {
             Self::Tiled { .. } | Self::Direct { .. } | Self::SplitK { .. } => Family::Classic,
             Self::Subgroup { .. } | Self::GemmSubgroup { .. } => Family::ClassicSubgroup,
             Self::Block { .. } => Family::Block,
-            Self::Gemv { .. } => Family::Gemv,
+            Self::Gemv { subgroups, .. } => Family::Gemv {
+                subgroups: *subgroups,
+            },
             Self::Coop { accumulate, .. } => Family::Coop {
                 accumulate: *accumulate,
             },
@@ -523,7 +529,7 @@ impl MatmulConfig {
         }
         if matches!(
             self.family(),
-            Family::Block | Family::Gemv | Family::Coop { .. }
+            Family::Block | Family::Gemv { .. } | Family::Coop { .. }
         ) && !k.is_multiple_of(8)
         {
             return Some(format!("k = {k} is not a multiple of 8 (16-byte octets)"));

@@ -21,9 +21,10 @@ pub mod accounting;
 mod bind;
 mod candidates;
 pub mod config;
+pub mod quant;
 pub mod reference;
 
-pub use accounting::ProductShape;
+pub use accounting::{ProductShape, QuantShape};
 pub use config::{
     coop_bytes, coop_unsupported, Family, MatmulConfig, COOP_BK, COOP_MAX_STAGE, GEMV_MAX_ACC,
     GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
@@ -33,6 +34,7 @@ use super::{
     batch_chunks, require, source, Copies, DType, Dispatches, Extent, Fill, Kernel, Prepared,
     Verification, XorShift,
 };
+use crate::dtype::{Format, Quant};
 use crate::error::{Error, Result};
 use crate::gpu::{Capabilities, GpuContext};
 
@@ -46,10 +48,21 @@ pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/matmul_subgroup
 pub const SHADER_BLOCK: &str = include_str!("../../../shaders/matmul_block.wgsl");
 /// The WGSL of the few-row product (after an element storage).
 pub const SHADER_GEMV: &str = include_str!("../../../shaders/matmul_gemv.wgsl");
-/// The f32 element storage of the block and few-row kernels.
-pub const STORAGE_F32: &str = include_str!("../../../shaders/matmul_storage_f32.wgsl");
-/// The f16 element storage of the block and few-row kernels.
-pub const STORAGE_F16: &str = include_str!("../../../shaders/matmul_storage_f16.wgsl");
+/// The few-row product's subgroup reduction (appended to [`SHADER_GEMV`]).
+pub const SHADER_GEMV_SUBGROUP: &str = include_str!("../../../shaders/matmul_gemv_subgroup.wgsl");
+/// The activation storages (A and C) of the block and few-row kernels.
+pub const ACT_F32: &str = include_str!("../../../shaders/matmul_act_f32.wgsl");
+/// See [`ACT_F32`].
+pub const ACT_F16: &str = include_str!("../../../shaders/matmul_act_f16.wgsl");
+/// The weight storages (W) of the block and few-row kernels: floats, or
+/// llama.cpp blocks dequantized as they are loaded.
+pub const W_F32: &str = include_str!("../../../shaders/matmul_w_f32.wgsl");
+/// See [`W_F32`].
+pub const W_F16: &str = include_str!("../../../shaders/matmul_w_f16.wgsl");
+/// See [`W_F32`].
+pub const W_Q8_0: &str = include_str!("../../../shaders/matmul_w_q8_0.wgsl");
+/// See [`W_F32`].
+pub const W_Q4_0: &str = include_str!("../../../shaders/matmul_w_q4_0.wgsl");
 /// The WGSL of the cooperative-matrix GEMM (f16 operands, f32 accumulators).
 pub const SHADER_COOP: &str = include_str!("../../../shaders/matmul_coop.wgsl");
 
@@ -59,17 +72,40 @@ pub fn subgroup_module() -> String {
     format!("{SHADER}\n{SHADER_SUBGROUP}")
 }
 
-/// The WGSL of a family of kernels for `dtype`.
+/// The WGSL of a family of kernels for `dtype` operands.
 pub fn module_source(family: Family, dtype: DType) -> String {
-    let storage = match dtype {
-        DType::F32 => STORAGE_F32,
-        DType::F16 => STORAGE_F16,
+    module_with(family, dtype, Format::Float(dtype))
+}
+
+/// The WGSL of a family of kernels for activations of `act` and weights in
+/// `weights`: the block and few-row kernels are built from an activation
+/// storage, a weight storage and the kernel (the weight format is the
+/// storage's business alone); the classic and cooperative kernels take
+/// float weights of the activations' type only.
+pub fn module_with(family: Family, act: DType, weights: Format) -> String {
+    let storage = || {
+        let a = match act {
+            DType::F32 => ACT_F32,
+            DType::F16 => ACT_F16,
+        };
+        let w = match weights {
+            Format::Float(DType::F32) => W_F32,
+            Format::Float(DType::F16) => W_F16,
+            Format::Quant(Quant::Q8_0) => W_Q8_0,
+            Format::Quant(Quant::Q4_0) => W_Q4_0,
+        };
+        // (f16 weights use unpack8 from the f16 activation storage: float
+        // weights always come with activations of their type.)
+        format!("{a}\n{w}")
     };
     match family {
-        Family::Classic => source(SHADER, dtype),
-        Family::ClassicSubgroup => source(&subgroup_module(), dtype),
-        Family::Block => format!("{storage}\n{SHADER_BLOCK}"),
-        Family::Gemv => format!("{storage}\n{SHADER_GEMV}"),
+        Family::Classic => source(SHADER, act),
+        Family::ClassicSubgroup => source(&subgroup_module(), act),
+        Family::Block => format!("{}\n{SHADER_BLOCK}", storage()),
+        Family::Gemv { subgroups: false } => format!("{}\n{SHADER_GEMV}", storage()),
+        Family::Gemv { subgroups: true } => {
+            format!("{}\n{SHADER_GEMV}\n{SHADER_GEMV_SUBGROUP}", storage())
+        }
         Family::Coop { accumulate } => coop_source(SHADER_COOP, accumulate),
     }
 }
@@ -80,6 +116,14 @@ pub fn coop_source(text: &str, accumulate: DType) -> String {
     match accumulate {
         DType::F32 => text.to_string(),
         DType::F16 => text.replacen("alias ACC = f32;", "alias ACC = f16;", 1),
+    }
+}
+
+/// Bytes of one row of W (k weights) in `weights`.
+pub fn w_row_bytes(k: u64, weights: Format) -> u64 {
+    match weights {
+        Format::Float(d) => k * d.size(),
+        Format::Quant(q) => k / Quant::BLOCK * q.block_bytes(),
     }
 }
 
@@ -186,8 +230,10 @@ fn split(chunks: &[Chunk], parts: u64) -> Vec<Chunk> {
 pub struct Matmul {
     /// The shape.
     pub shape: ProductShape,
-    /// Element type.
+    /// Element type of the activations (A and C).
     pub dtype: DType,
+    /// W's format: the activations' float type, or quantized.
+    pub weights: Format,
     pub(crate) a: Copies,
     pub(crate) w: Copies,
     pub(crate) c: Copies,
@@ -201,7 +247,12 @@ pub const PROBE_ROWS: u64 = 2048;
 impl Matmul {
     /// Check a batch of products against the kernels' constraints and the
     /// device's limits without allocating anything; returns the chunks.
-    fn plan(ctx: &GpuContext, s: ProductShape, dtype: DType) -> Result<Vec<Chunk>> {
+    fn plan(
+        ctx: &GpuContext,
+        s: ProductShape,
+        dtype: DType,
+        weights: Format,
+    ) -> Result<Vec<Chunk>> {
         let ProductShape { batch, m, n, k } = s;
         if batch == 0 || m == 0 || n == 0 || k == 0 {
             return Err(Error::ZeroSize {
@@ -213,12 +264,35 @@ impl Matmul {
                 "the matmul kernels need k and n to be multiples of 4, got n = {n}, k = {k}"
             )));
         }
+        match weights {
+            Format::Float(d) if d != dtype => {
+                return Err(Error::Invalid(format!(
+                    "{} weights with {} activations: float weights take the activations' type",
+                    d.name(),
+                    dtype.name()
+                )))
+            }
+            Format::Quant(q) if !k.is_multiple_of(Quant::BLOCK) || batch > 1 => {
+                return Err(Error::Invalid(format!(
+                    "{} weights need k to be a multiple of {} and one product, got k = {k}, batch = {batch}",
+                    q.name(),
+                    Quant::BLOCK
+                )))
+            }
+            Format::Float(_) | Format::Quant(_) => {}
+        }
         require(ctx, dtype)?;
         let l = &ctx.caps.limits;
         let size = dtype.size();
-        for (label, elems) in [("A", m * k), ("W", n * k), ("C", m * n)] {
-            let what = format!("matrix {label} of {batch} x {m}x{n}x{k} {}", dtype.name());
-            ctx.check_buffer(&what, batch * elems * size)?;
+        let w_bytes = n * w_row_bytes(k, weights);
+        for (label, bytes) in [("A", m * k * size), ("W", w_bytes), ("C", m * n * size)] {
+            let what = format!("matrix {label} of {batch} x {m}x{n}x{k} {}", weights.name());
+            ctx.check_buffer(&what, batch * bytes)?;
+        }
+        if let Format::Quant(q) = weights {
+            // Quantized rows are not split across bindings (their byte
+            // offsets would not be aligned): W must fit one.
+            ctx.check_binding(&format!("{} weights of {n}x{k}", q.name()), w_bytes)?;
         }
         chunks(
             s,
@@ -231,29 +305,61 @@ impl Matmul {
 
     /// Check that a batch of products can run here, allocating nothing.
     pub fn check(ctx: &GpuContext, shape: ProductShape, dtype: DType) -> Result<()> {
-        Self::plan(ctx, shape, dtype).map(drop)
+        Self::check_with(ctx, shape, dtype, Format::Float(dtype))
+    }
+
+    /// As [`Self::check`], for weights in `weights`.
+    pub fn check_with(
+        ctx: &GpuContext,
+        shape: ProductShape,
+        dtype: DType,
+        weights: Format,
+    ) -> Result<()> {
+        Self::plan(ctx, shape, dtype, weights).map(drop)
     }
 
     /// Bytes of one copy of the operands (A, W and C).
     pub fn copy_bytes(shape: ProductShape, dtype: DType) -> u64 {
+        Self::copy_bytes_with(shape, dtype, Format::Float(dtype))
+    }
+
+    /// As [`Self::copy_bytes`], for weights in `weights`.
+    pub fn copy_bytes_with(shape: ProductShape, dtype: DType, weights: Format) -> u64 {
         let ProductShape { batch, m, n, k } = shape;
-        dtype.size() * batch * (m * k + n * k + m * n)
+        batch * (dtype.size() * (m * k + m * n) + n * w_row_bytes(k, weights))
     }
 
     /// Check, allocate and fill `copies` copies of the operands (every
     /// copy holds the same values).
     pub fn new(ctx: &GpuContext, shape: ProductShape, dtype: DType, copies: u32) -> Result<Self> {
-        let chunks = Self::plan(ctx, shape, dtype)?;
+        Self::with_weights(ctx, shape, dtype, Format::Float(dtype), copies)
+    }
+
+    /// As [`Self::new`], with W in `weights`: float weights are filled on
+    /// the GPU, quantized ones packed on the host from the same hashed
+    /// values and uploaded once.
+    pub fn with_weights(
+        ctx: &GpuContext,
+        shape: ProductShape,
+        dtype: DType,
+        weights: Format,
+        copies: u32,
+    ) -> Result<Self> {
+        let chunks = Self::plan(ctx, shape, dtype, weights)?;
         let ProductShape { batch, m, n, k } = shape;
         let s = dtype.size();
         let a = Copies::new(ctx, "matrix A", batch * m * k * s, copies)?;
-        let w = Copies::new(ctx, "matrix W", batch * n * k * s, copies)?;
+        let w = Copies::new(ctx, "matrix W", batch * n * w_row_bytes(k, weights), copies)?;
         let c = Copies::new(ctx, "matrix C", batch * m * n * s, copies)?;
         a.fill(ctx, reference::A, Fill::Operand(dtype))?;
-        w.fill(ctx, reference::W, Fill::Operand(dtype))?;
+        match weights {
+            Format::Float(d) => w.fill(ctx, reference::W, Fill::Operand(d))?,
+            Format::Quant(q) => w.upload(ctx, &quant::pack_rows(q, 0..n, k))?,
+        }
         Ok(Self {
             shape,
             dtype,
+            weights,
             a,
             w,
             c,
@@ -326,8 +432,18 @@ impl Matmul {
         let ranges: Vec<(u64, u64)> = points.iter().map(|&p| (index(p), 1)).collect();
         let got = ctx.read_ranges(buf, self.dtype, &ranges)?;
         let mut v = Verification::new(reference::tolerance(self.dtype));
+        let mut rows = std::collections::HashMap::new();
         for (&(b, r, c), got) in points.iter().zip(&got) {
-            let (want, scale) = reference::element(b * full_m + r, b * n + c, k);
+            let (want, scale) = match self.weights {
+                Format::Float(_) => reference::element(b * full_m + r, b * n + c, k),
+                // The same bytes the GPU read, dequantized (one row at a time).
+                Format::Quant(q) => {
+                    let w = rows
+                        .entry(b * n + c)
+                        .or_insert_with(|| quant::dequantized_row(q, b * n + c, k));
+                    reference::element_with(b * full_m + r, w)
+                }
+            };
             v.add_scaled(got[0] as f64, want, scale);
         }
         Ok(v)
@@ -338,7 +454,15 @@ impl Kernel for Matmul {
     type Config = MatmulConfig;
 
     fn candidates(&self, caps: &Capabilities) -> Vec<MatmulConfig> {
-        MatmulConfig::candidates(self.shape, self.dtype, caps)
+        let all = MatmulConfig::candidates(self.shape, self.dtype, caps);
+        match self.weights {
+            Format::Float(_) => all,
+            // Quantized weights: the kernels that dequantize as they load.
+            Format::Quant(_) => all
+                .into_iter()
+                .filter(|c| matches!(c.family(), Family::Block | Family::Gemv { .. }))
+                .collect(),
+        }
     }
 
     fn prepare(
@@ -365,9 +489,22 @@ impl Kernel for Matmul {
             )));
         }
         let family = config.family();
-        let text = module_source(family, self.dtype);
+        if matches!(self.weights, Format::Quant(_))
+            && !matches!(family, Family::Block | Family::Gemv { .. })
+        {
+            return Err(Error::Invalid(format!(
+                "{config}: {} weights are dequantized by the block and gemv kernels only",
+                self.weights
+            )));
+        }
+        let text = module_with(family, self.dtype, self.weights);
         let bindings = bind::bindings(family);
-        let label = format!("matmul {} {}", config.entry(), self.dtype.name());
+        let label = format!(
+            "matmul {} {} {}",
+            config.entry(),
+            self.dtype.name(),
+            self.weights
+        );
         let constants = config.constants(self.shape.m, &ctx.caps);
         let mut pipelines =
             vec![ctx.pipeline(&label, &text, config.entry(), bindings, &constants)?];

@@ -29,3 +29,16 @@ pub fn element(a_row: u64, w_row: u64, k: u64) -> (f64, f64) {
     }
     (want, scale.max(f64::MIN_POSITIVE))
 }
+
+/// C at (row `a_row` of A, a row of W whose weights are `w`): as
+/// [`element`], for weights the host computed (dequantized blocks).
+pub fn element_with(a_row: u64, w: &[f32]) -> (f64, f64) {
+    let k = w.len() as u64;
+    let (mut want, mut scale) = (0f64, 0f64);
+    for (kk, &wv) in w.iter().enumerate() {
+        let p = initial(A, a_row * k + kk as u64) as f64 * wv as f64;
+        want += p;
+        scale += p.abs();
+    }
+    (want, scale.max(f64::MIN_POSITIVE))
+}

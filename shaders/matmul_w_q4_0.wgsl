@@ -1,0 +1,45 @@
+// Weight storage of the block GEMM and GEMV kernels, llama.cpp's q4_0: W's
+// rows are k / 32 blocks of 18 bytes (an f16 scale d, then 16 bytes whose
+// low nibbles are weights 0..15 and high nibbles weights 16..31, each
+// stored plus 8), byte for byte as llama.cpp stores them, bound as u32
+// words. load_w8 dequantizes one octet ((q - 8) * d) in registers, so the
+// kernels run unchanged (see matmul_act_f32.wgsl for how modules are built).
+//
+// Blocks are 2-byte aligned: a scale is half of a word, and the 8 bytes of
+// an octet's nibbles are two words, or three shifted by 16 bits.
+
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+
+// The 16 bits at even byte `b`.
+fn w_u16(b: u32) -> u32 {
+    return (w[b / 4u] >> ((b & 2u) * 8u)) & 0xFFFFu;
+}
+
+// The 8 bytes from even byte `b`, as two words.
+fn w_bytes8(b: u32) -> vec2<u32> {
+    let i = b / 4u;
+    let x = w[i];
+    let y = w[i + 1u];
+    if (b & 2u) == 0u {
+        return vec2<u32>(x, y);
+    }
+    let z = w[i + 2u];
+    return vec2<u32>((x >> 16u) | (y << 16u), (y >> 16u) | (z << 16u));
+}
+
+// Octet `i` of W (row i / k8, octet i % k8 of the row): octets 0 and 1 of
+// a block are the low nibbles of its bytes 0..7 and 8..15, octets 2 and 3
+// their high nibbles.
+fn load_w8(i: u32) -> array<vec4<f32>, 2> {
+    let row = i / p.k8;
+    let o = i % p.k8;
+    let start = row * (p.k8 / 4u) * 18u + (o / 4u) * 18u;
+    let d = unpack2x16float(w_u16(start)).x;
+    let part = o % 4u;
+    let q = w_bytes8(start + 2u + 8u * (part % 2u)) >> vec2<u32>(4u * (part / 2u));
+    let lo = q & vec2<u32>(0x0F0F0F0Fu);
+    return array<vec4<f32>, 2>(
+        (vec4<f32>(unpack4xU8(lo.x)) - 8.0) * d,
+        (vec4<f32>(unpack4xU8(lo.y)) - 8.0) * d,
+    );
+}

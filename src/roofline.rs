@@ -23,7 +23,7 @@ pub struct Preset {
 
 impl Preset {
     /// The presets; sources are listed in the README.
-    pub const ALL: [Preset; 4] = [
+    pub const ALL: [Preset; 5] = [
         Preset {
             name: "a6000",
             label: "RTX A6000",
@@ -40,6 +40,12 @@ impl Preset {
             name: "h100",
             label: "H100 SXM",
             bytes_per_s: 3350e9,
+            flops_per_s: 989e12,
+        },
+        Preset {
+            name: "h200",
+            label: "H200 SXM",
+            bytes_per_s: 4800e9,
             flops_per_s: 989e12,
         },
         Preset {

@@ -82,6 +82,9 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: FormatArg,
+    /// Also draw the ratios to the first run as a bar chart (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -99,7 +102,7 @@ pub struct ReportArgs {
 /// Which spec ceilings to draw: shared by `plot` and `run`.
 #[derive(Debug, Args)]
 pub struct SpecArgs {
-    /// Spec ceilings of a known GPU (a6000, a100, h100, rtx4090) or `none`.
+    /// Spec ceilings of a known GPU (a6000, a100, h100, h200, rtx4090) or `none`.
     #[arg(long, default_value = "a6000")]
     pub preset: String,
     /// Custom spec compute ceiling in FLOP/s (with --peak-bw), e.g. 181e12.
@@ -108,6 +111,31 @@ pub struct SpecArgs {
     /// Custom spec memory ceiling in bytes/s (with --peak-flops), e.g. 768e9.
     #[arg(long, requires = "peak_flops")]
     pub peak_bw: Option<f64>,
+    /// Name each point of the chart (op and shape) beside its marker.
+    #[arg(long)]
+    pub labels: bool,
+    /// Chart size in pixels, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1200x800", value_parser = parse_image_size)]
+    pub size: (u32, u32),
+}
+
+/// `WIDTHxHEIGHT`, each 200..=8000 pixels.
+fn parse_image_size(s: &str) -> std::result::Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once('x')
+        .ok_or_else(|| format!("`{s}` is not WIDTHxHEIGHT, e.g. 1200x800"))?;
+    let px = |v: &str| -> std::result::Result<u32, String> {
+        let n: u32 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{v}` is not a number of pixels"))?;
+        if (200..=8000).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("{n} pixels is outside 200..=8000"))
+        }
+    };
+    Ok((px(w)?, px(h)?))
 }
 
 impl SpecArgs {
@@ -129,7 +157,8 @@ impl SpecArgs {
         };
         Ok(PlotOptions {
             spec,
-            ..PlotOptions::default()
+            labels: self.labels,
+            size: self.size,
         })
     }
 }

@@ -297,7 +297,14 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<ResultsFile>> {
 
 fn compare(a: CompareArgs) -> Result<()> {
     let runs = read_all(&a.results)?;
+    if let Some(path) = &a.chart {
+        plot::check_extension(path)?;
+    }
     print!("{}", report::compare_table(&runs).render(a.format.into()));
+    if let Some(path) = &a.chart {
+        atomic(path, |tmp| plot::bars::draw(&runs, (1200, 800), tmp))?;
+        eprintln!("wrote {}", path.display());
+    }
     Ok(())
 }
 
@@ -321,6 +328,12 @@ fn plot_cmd(a: PlotArgs) -> Result<()> {
 
 /// Draw into a temporary file beside `path`, then rename: never half an image.
 fn draw_atomic(runs: &[ResultsFile], opts: &PlotOptions, path: &Path) -> Result<()> {
+    atomic(path, |tmp| plot::draw(runs, opts, tmp))
+}
+
+/// Write `path` through `draw` into a temporary file beside it, then
+/// rename: never half an image.
+fn atomic(path: &Path, draw: impl FnOnce(&Path) -> wgpu_roofline::Result<()>) -> Result<()> {
     results::check_writable(path)?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let dir = path
@@ -331,7 +344,7 @@ fn draw_atomic(runs: &[ResultsFile], opts: &PlotOptions, path: &Path) -> Result<
         .suffix(&format!(".{ext}"))
         .tempfile_in(dir)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    plot::draw(runs, opts, tmp.path())?;
+    draw(tmp.path())?;
     results::persist(tmp, path)?;
     Ok(())
 }

@@ -83,6 +83,7 @@ fn every_bad_input_gets_one_clear_line() {
             "intermediate_size": 360, "num_hidden_layers": 1, "vocab_size": 10}"#,
     );
     let a_file = write(d, "a-file", "x");
+    let gif = d.join("chart.gif").to_str().unwrap().to_string();
     // A roofs-only results file cannot be resumed.
     let roofs_dir = d.join("roofs-run");
     std::fs::create_dir(&roofs_dir).unwrap();
@@ -157,6 +158,18 @@ fn every_bad_input_gets_one_clear_line() {
         ),
         case(&["plot", "-o", sv], "required arguments", 2, false),
         case(&["compare", &good], "2 values required", 2, false),
+        case(
+            &["compare", &good, &good, "--chart", &gif],
+            "must end in .png or .svg",
+            1,
+            false,
+        ),
+        case(
+            &["plot", &good, "-o", sv, "--size", "10x10"],
+            "outside 200..=8000",
+            2,
+            false,
+        ),
         case(
             &["report", &good, "--format", "xml"],
             "invalid value 'xml'",

@@ -1,5 +1,7 @@
-//! Roofline charts from checked-in results (no GPU needed): PNG decodes at
-//! the expected size, SVG carries the ceilings, the legend and one marker per
+//! Roofline and comparison charts from checked-in results (no GPU needed):
+//! PNG decodes at the expected size; SVG is well-formed and renders (parsed
+//! by roxmltree and usvg), carries the ceilings, a legend beside the data
+//! naming every series and number format, one marker and one tooltip per
 //! valid point; bad inputs fail cleanly.
 
 use std::path::{Path, PathBuf};
@@ -12,101 +14,167 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn plot(args: &[&str]) -> std::process::Output {
+fn cmd(sub: &str, args: &[&str]) -> std::process::Output {
     Command::cargo_bin("wgpu-roofline")
         .unwrap()
-        .arg("plot")
+        .arg(sub)
         .args(args)
         .output()
         .unwrap()
 }
 
-/// Text of every `<text>` element of an SVG.
-fn texts(svg: &str) -> Vec<String> {
-    svg.split("<text")
-        .skip(1)
-        .filter_map(|t| t.split_once('>'))
-        .map(|(_, rest)| {
-            rest.split("</text>")
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_string()
-        })
-        .collect()
+fn plot(args: &[&str]) -> std::process::Output {
+    cmd("plot", args)
 }
 
-/// Markers (crosses: two `<line>`s each) drawn in `color`, legend sample included.
-fn crosses(svg: &str, color: &str) -> usize {
-    svg.lines()
-        .filter(|l| l.starts_with("<line") && l.contains(&format!("stroke=\"{color}\"")))
-        .count()
-        / 2
+/// `plot` of the fixture run into `out` with `extra` arguments; must succeed.
+fn plot_fixture(out: &Path, extra: &[&str]) {
+    let f = fixture("run-small.json");
+    let mut args = vec![f.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    args.extend(extra);
+    let o = plot(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// An SVG as the tests read it: its text lines and its tooltips, after
+/// checking that it parses as XML and renders with usvg.
+struct Svg {
+    texts: Vec<String>,
+    titles: Vec<String>,
+    width: f64,
+}
+
+fn read_svg(path: &Path) -> Svg {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("not XML: {e}"));
+    let tree = usvg::Tree::from_str(&text, &usvg::Options::default())
+        .unwrap_or_else(|e| panic!("usvg cannot render it: {e}"));
+    let of = |tag: &str| -> Vec<String> {
+        doc.descendants()
+            .filter(|n| n.has_tag_name(tag))
+            .map(|n| n.text().unwrap_or("").trim().to_string())
+            .collect()
+    };
+    Svg {
+        texts: of("text"),
+        titles: of("title"),
+        width: tree.size().width() as f64,
+    }
+}
+
+fn has(t: &[String], s: &str) -> bool {
+    t.iter().any(|x| x.contains(s))
 }
 
 #[test]
 fn png_decodes_at_the_expected_size() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r.png");
-    let o = plot(&[
-        fixture("run-small.json").to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let img = image::open(&out).unwrap();
-    assert_eq!((img.width(), img.height()), (1200, 800));
-    // Not a blank canvas: some pixels are the qkv mlp init blue.
-    let rgb = img.to_rgb8();
-    assert!(rgb.pixels().any(|p| p.0 == [0x1f, 0x77, 0xb4]));
+    for (size, want) in [(None, (1200, 800)), (Some("600x400"), (600, 400))] {
+        let out = dir.path().join("r.png");
+        let mut args = vec![fixture("run-small.json").to_str().unwrap().to_string()];
+        args.extend(["-o".into(), out.to_str().unwrap().into()]);
+        if let Some(s) = size {
+            args.extend(["--size".into(), s.into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = plot(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let img = image::open(&out).unwrap();
+        assert_eq!((img.width(), img.height()), want);
+        // Not a blank canvas: some pixels are the qkv mlp init blue.
+        let rgb = img.to_rgb8();
+        assert!(rgb.pixels().any(|p| p.0 == [0x1f, 0x77, 0xb4]));
+    }
 }
 
 #[test]
-fn svg_has_ceilings_legend_and_one_marker_per_valid_point() {
+fn svg_has_ceilings_legend_and_a_tooltip_per_valid_point() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.svg");
-    let o = plot(&[
-        fixture("run-small.json").to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let svg = std::fs::read_to_string(&out).unwrap();
-    let t = texts(&svg);
-    let has = |s: &str| t.iter().any(|x| x.contains(s));
-    assert!(has("Roofline Model (llama-7b, llvmpipe"), "{t:?}");
+    plot_fixture(&out, &[]);
+    let svg = read_svg(&out);
+    let t = &svg.texts;
+    assert_eq!(svg.width, 1200.0);
+    assert!(has(t, "Roofline Model (llama-7b, llvmpipe"), "{t:?}");
+    assert!(has(t, "spec: RTX A6000"), "{t:?}");
     assert!(
-        has("RTX A6000 768GB/s (spec)") && has("RTX A6000 181TFLOP/s (spec)"),
+        has(t, "memory 768GB/s") && has(t, "compute 181TFLOP/s"),
         "{t:?}"
     );
-    assert!(has("ridge 235.7 FLOP/B (spec)"), "{t:?}");
+    assert!(has(t, "ridge 235.7 FLOP/B"), "{t:?}");
     assert!(
-        has("measured 16.48GB/s")
-            && has("measured SIMT f32 140.62GFLOP/s")
-            && has("measured SIMT f16"),
+        has(t, "memory 16.48GB/s") && has(t, "SIMT f32 140.62GFLOP/s") && has(t, "SIMT f16"),
         "{t:?}"
     );
+    // Every series drawn and every number format drawn, named once.
     for legend in [
         "qkv mlp init",
         "qkv mlp ar",
         "up/gate/down init",
         "up/gate/down ar",
+        "f32 (hollow)",
+        "f16 (filled)",
     ] {
-        assert!(
-            t.iter().any(|x| x == legend),
-            "no legend `{legend}` in {t:?}"
-        );
+        let n = t.iter().filter(|x| x.as_str() == legend).count();
+        assert_eq!(n, 1, "legend `{legend}` in {t:?}");
     }
     for tick in [
         "1", "10", "100", "1k", "10k", "1G", "10G", "100G", "1T", "10T", "100T",
     ] {
         assert!(t.iter().any(|x| x == tick), "no tick `{tick}` in {t:?}");
     }
-    // Two valid points per series and phase (f32, f16) plus the legend's
-    // sample; the unverified `q-broken` point is not drawn.
-    for color in ["#1F77B4", "#FF7F0E", "#2CA02C", "#D62728"] {
-        assert_eq!(crosses(&svg, color), 2 + 1, "{color}");
+    // One tooltip per valid point (8; the unverified `q-broken` is not
+    // drawn), each naming the op, shape, kernel, time, rates and roof share.
+    assert_eq!(svg.titles.len(), 8, "{:?}", svg.titles);
+    for title in &svg.titles {
+        for part in [
+            "kernel: ",
+            "median ",
+            "FLOP/s",
+            "B/s",
+            "% of the attainable",
+        ] {
+            assert!(title.contains(part), "`{part}` missing from {title}");
+        }
     }
+    assert!(svg
+        .titles
+        .iter()
+        .any(|x| x.starts_with("qkv mlp init: q 128x4096x4096")));
+    assert!(!svg.titles.iter().any(|x| x.contains("q-broken")));
+}
+
+#[test]
+fn the_legend_sits_beside_the_data() {
+    // The plotting area ends where the legend column begins: every legend
+    // text starts right of the chart's last x tick label.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.svg");
+    plot_fixture(&out, &["--size", "600x400"]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let x_of = |label: &str| -> f64 {
+        doc.descendants()
+            .find(|n| n.has_tag_name("text") && n.text().map(str::trim) == Some(label))
+            .and_then(|n| n.attribute("x"))
+            .unwrap_or_else(|| panic!("no `{label}`"))
+            .parse()
+            .unwrap()
+    };
+    let last_tick = x_of("10k");
+    for legend in ["qkv mlp init", "f16 (filled)", "measured"] {
+        assert!(x_of(legend) > last_tick, "`{legend}` overlaps the data");
+    }
+}
+
+#[test]
+fn labels_name_each_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("l.svg");
+    plot_fixture(&out, &["--labels"]);
+    let t = read_svg(&out).texts;
+    assert!(t.iter().any(|x| x == "q 128x4096x4096"), "{t:?}");
+    assert!(t.iter().any(|x| x == "gate 1x11008x4096"), "{t:?}");
 }
 
 #[test]
@@ -117,29 +185,20 @@ fn several_runs_share_one_chart() {
     let f = f.to_str().unwrap();
     let o = plot(&[f, f, "-o", out.to_str().unwrap(), "--preset", "h100"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let svg = std::fs::read_to_string(&out).unwrap();
-    let t = texts(&svg);
-    assert!(t.iter().any(|x| x.contains("2 runs")), "{t:?}");
+    let svg = read_svg(&out);
+    let t = &svg.texts;
+    assert!(has(t, "2 runs"), "{t:?}");
     assert!(
-        t.iter().any(|x| x.contains("H100 SXM 3.35TB/s (spec)")),
+        has(t, "spec: H100 SXM") && has(t, "memory 3.35TB/s"),
         "{t:?}"
     );
-    // Each run's roofs are named in the legend, the series only once.
-    let roofs = t
-        .iter()
-        .filter(|x| x.starts_with("measured ") && x.ends_with("/ vulkan]"))
-        .count();
-    assert_eq!(roofs, 2 * 3, "memory, f32 and f16 roofs of each run: {t:?}");
-    assert_eq!(
-        t.iter().filter(|x| x.as_str() == "qkv mlp init").count(),
-        1,
-        "{t:?}"
-    );
-    // qkv mlp init keeps its cross; each run's 2 valid points take the run's
-    // colour; the legend's sample is grey.
-    assert_eq!(crosses(&svg, "#333333"), 2);
-    assert_eq!(crosses(&svg, "#17BECF"), 2);
-    assert_eq!(crosses(&svg, "#555555"), 1);
+    // Each run's roofs under its own heading; the series named once.
+    let headings = t.iter().filter(|x| x.starts_with("measured: ")).count();
+    assert_eq!(headings, 2, "{t:?}");
+    assert_eq!(t.iter().filter(|x| x.as_str() == "qkv mlp init").count(), 1);
+    // Both runs' points have tooltips naming their run.
+    assert_eq!(svg.titles.len(), 16);
+    assert!(svg.titles.iter().all(|x| x.starts_with("llvmpipe")));
 }
 
 #[test]
@@ -157,10 +216,9 @@ fn custom_and_absent_spec_roofs() {
         "1e11",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let t = texts(&std::fs::read_to_string(&out).unwrap());
+    let t = read_svg(&out).texts;
     assert!(
-        t.iter().any(|x| x == "spec 1TFLOP/s (spec)")
-            && t.iter().any(|x| x == "ridge 10.0 FLOP/B (spec)"),
+        has(&t, "compute 1TFLOP/s") && has(&t, "ridge 10.0 FLOP/B"),
         "{t:?}"
     );
     let o = plot(&[
@@ -171,6 +229,56 @@ fn custom_and_absent_spec_roofs() {
         "none",
     ]);
     assert!(o.status.success());
-    let t = texts(&std::fs::read_to_string(&out).unwrap());
-    assert!(!t.iter().any(|x| x.contains("(spec)")), "{t:?}");
+    let t = read_svg(&out).texts;
+    assert!(!has(&t, "spec:"), "{t:?}");
+}
+
+#[test]
+fn compare_draws_the_ratios_as_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("run-small.json");
+    // A second run, 2x faster on every point.
+    let mut faster: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    for p in faster["points"].as_array_mut().unwrap() {
+        let v = p["flops_per_s"].as_f64().unwrap();
+        p["flops_per_s"] = (2.0 * v).into();
+    }
+    faster["adapter"]["backend"] = "gl".into();
+    let g = dir.path().join("faster.json");
+    std::fs::write(&g, faster.to_string()).unwrap();
+    for ext in ["svg", "png"] {
+        let out = dir.path().join(format!("cmp.{ext}"));
+        let o = cmd(
+            "compare",
+            &[
+                f.to_str().unwrap(),
+                g.to_str().unwrap(),
+                "--chart",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // The table still goes to stdout.
+        assert!(String::from_utf8_lossy(&o.stdout).contains("[2]/[1]"));
+        if ext == "png" {
+            assert!(image::open(&out).unwrap().width() == 1200);
+            continue;
+        }
+        let svg = read_svg(&out);
+        assert!(
+            has(&svg.texts, "relative to [1] llvmpipe"),
+            "{:?}",
+            svg.texts
+        );
+        assert!(has(&svg.texts, "[2] llvmpipe"), "{:?}", svg.texts);
+        // A heading per series and phase, a bar (and tooltip) per verified op.
+        assert!(svg.texts.iter().any(|x| x == "qkv mlp init"));
+        assert_eq!(svg.titles.len(), 8);
+        assert!(
+            svg.titles.iter().all(|x| x.ends_with(": 2.00")),
+            "{:?}",
+            svg.titles
+        );
+    }
 }

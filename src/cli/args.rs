@@ -111,6 +111,11 @@ pub struct SpecArgs {
     /// Custom spec memory ceiling in bytes/s (with --peak-flops), e.g. 768e9.
     #[arg(long, requires = "peak_flops")]
     pub peak_bw: Option<f64>,
+}
+
+/// How the chart is drawn (`plot` and `run`).
+#[derive(Debug, Args)]
+pub struct ChartArgs {
     /// Name each point of the chart (op and shape) beside its marker.
     #[arg(long)]
     pub labels: bool,
@@ -138,6 +143,17 @@ fn parse_image_size(s: &str) -> std::result::Result<(u32, u32), String> {
     Ok((px(w)?, px(h)?))
 }
 
+impl ChartArgs {
+    /// `spec` with these arguments' labels and size.
+    pub fn apply(&self, spec: PlotOptions) -> PlotOptions {
+        PlotOptions {
+            labels: self.labels,
+            size: self.size,
+            ..spec
+        }
+    }
+}
+
 impl SpecArgs {
     /// The chart options these arguments ask for.
     pub fn options(&self) -> Result<PlotOptions> {
@@ -157,8 +173,7 @@ impl SpecArgs {
         };
         Ok(PlotOptions {
             spec,
-            labels: self.labels,
-            size: self.size,
+            ..PlotOptions::default()
         })
     }
 }
@@ -173,6 +188,8 @@ pub struct PlotArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub spec: SpecArgs,
+    #[command(flatten)]
+    pub chart: ChartArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
@@ -429,6 +446,8 @@ pub struct RunArgs {
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub spec: SpecArgs,
+    #[command(flatten)]
+    pub chart: ChartArgs,
 }
 
 impl DTypeArg {

@@ -168,7 +168,7 @@ fn settings(a: &RunArgs) -> Result<RunSettings> {
 
 fn run_cmd(a: RunArgs) -> Result<()> {
     a.timing.check()?;
-    let plot_opts = a.spec.options()?;
+    let plot_opts = a.chart.apply(a.spec.options()?);
     if a.samples == 0 {
         bail!("--samples must be at least 1");
     }
@@ -319,7 +319,7 @@ fn report_cmd(a: ReportArgs) -> Result<()> {
 }
 
 fn plot_cmd(a: PlotArgs) -> Result<()> {
-    let opts = a.spec.options()?;
+    let opts = a.chart.apply(a.spec.options()?);
     let runs = read_all(&a.results)?;
     draw_atomic(&runs, &opts, &a.output)?;
     println!("wrote {}", a.output.display());

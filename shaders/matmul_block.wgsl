@@ -86,7 +86,8 @@ fn gemm_block(
     let product = wg.z / SPLIT;
     let piece = wg.z % SPLIT;
     let za = product * p.a_bstride;
-    let zw = product * p.w_bstride;
+    // This product's first row of W (load_w8 takes rows and octets).
+    let zwr = product * (p.w_bstride / p.k8);
     let zc = product * p.c_bstride;
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
@@ -117,7 +118,7 @@ fn gemm_block(
             let r = iw % BN;
             let o = k_begin + iw / BN;
             if col0 + r < p.n && o < k_end {
-                rw[s] = load_w8(zw + (col0 + r) * p.k8 + o);
+                rw[s] = load_w8(zwr + col0 + r, o);
             }
         }
     }
@@ -156,7 +157,7 @@ fn gemm_block(
                     let r = i % BN;
                     let o = o0 + i / BN;
                     if col0 + r < p.n && o < k_end {
-                        rw[s] = load_w8(zw + (col0 + r) * p.k8 + o);
+                        rw[s] = load_w8(zwr + col0 + r, o);
                     }
                 }
             }

@@ -48,7 +48,8 @@ var<workgroup> red: array<f32, WG * 4u>;
 fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
     let product = wg.z;
     let za = product * p.a_bstride;
-    let zw = product * p.w_bstride;
+    // This product's first row of W (load_w8 takes rows and octets).
+    let zwr = product * (p.w_bstride / p.k8);
     let n0 = wg.x * R;
     var acc: array<f32, MAX_ACC>;
     for (var o0 = tid; o0 < p.k8; o0 += WG * U) {
@@ -59,7 +60,7 @@ fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
             for (var r = 0u; r < R; r++) {
                 var v = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
                 if o < p.k8 {
-                    v = load_w8(zw + min(n0 + r, p.n - 1u) * p.k8 + o);
+                    v = load_w8(zwr + min(n0 + r, p.n - 1u), o);
                 }
                 wv[u * MAX_R + r] = v;
             }

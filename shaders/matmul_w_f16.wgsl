@@ -4,7 +4,7 @@
 
 @group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
 
-// Octet `i` of W: elements 8i .. 8i + 8.
-fn load_w8(i: u32) -> array<vec4<f32>, 2> {
-    return unpack8(w[i]);
+// Octet `o` of row `row` of W: elements 8o .. 8o + 8 of the row.
+fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
+    return unpack8(w[row * p.k8 + o]);
 }

@@ -3,7 +3,9 @@
 
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 
-// Octet `i` of W: elements 8i .. 8i + 8 (two 16-byte loads).
-fn load_w8(i: u32) -> array<vec4<f32>, 2> {
+// Octet `o` of row `row` of W: elements 8o .. 8o + 8 of the row (two
+// 16-byte loads).
+fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
+    let i = row * p.k8 + o;
     return array<vec4<f32>, 2>(w[2u * i], w[2u * i + 1u]);
 }

@@ -27,12 +27,9 @@ fn w_bytes8(b: u32) -> vec2<u32> {
     return vec2<u32>((x >> 16u) | (y << 16u), (y >> 16u) | (z << 16u));
 }
 
-// Octet `i` of W (row i / k8, octet i % k8 of the row): octets 0 and 1 of
-// a block are the low nibbles of its bytes 0..7 and 8..15, octets 2 and 3
-// their high nibbles.
-fn load_w8(i: u32) -> array<vec4<f32>, 2> {
-    let row = i / p.k8;
-    let o = i % p.k8;
+// Octet `o` of row `row` of W: octets 0 and 1 of a block are the low
+// nibbles of its bytes 0..7 and 8..15, octets 2 and 3 their high nibbles.
+fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
     let start = row * (p.k8 / 4u) * 18u + (o / 4u) * 18u;
     let d = unpack2x16float(w_u16(start)).x;
     let part = o % 4u;

@@ -26,10 +26,8 @@ fn w_bytes8(b: u32) -> vec2<u32> {
     return vec2<u32>((x >> 16u) | (y << 16u), (y >> 16u) | (z << 16u));
 }
 
-// Octet `i` of W (row i / k8, octet i % k8 of the row): dequantized.
-fn load_w8(i: u32) -> array<vec4<f32>, 2> {
-    let row = i / p.k8;
-    let o = i % p.k8;
+// Octet `o` of row `row` of W: dequantized.
+fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
     let start = row * (p.k8 / 4u) * 34u + (o / 4u) * 34u;
     let d = unpack2x16float(w_u16(start)).x;
     let q = w_bytes8(start + 2u + 8u * (o % 4u));

@@ -12,10 +12,12 @@
 //   8 halves (16 bytes) so the fragment loads of neighbouring rows fall in
 //   different banks. A fragments load row-major (coopLoadT); W's rows are
 //   the columns of the B operand, so B loads column-major (coopLoad) from
-//   the same layout: no transpose anywhere. (Staging the octets as
-//   vec4<u32> and loading f16 fragments from those words would save the
-//   scalar stores, but NVIDIA's compiler rejected such loads in 580.159:
-//   the tiles are f16 arrays, as the cooperative types are.)
+//   the same layout: no transpose anywhere.
+// - The tiles are arrays of vec4<f16>, so an octet is staged with two
+//   8-byte stores rather than eight 2-byte ones; cooperative loads take a
+//   pointer to the vector and count the stride in vectors (STR4). (Tiles of
+//   u32 words, loaded as f16 fragments, were rejected by NVIDIA's compiler
+//   in 580.159: the component type must be f16.)
 // - A and W are read as 16-byte octets of 8 halves (vec4<u32>) and
 //   converted to f16 on the way to the tiles (through f32: exact). Reading
 //   them as pairs of vec4<f16> instead, with no conversion, ran at half the
@@ -73,38 +75,36 @@ override STAGE: u32 = (OCT * max(BM, BN) + WG - 1u) / WG;
 const BK: u32 = 32u;
 const OCT: u32 = BK / 8u;
 const STR: u32 = BK + 8u; // halves per staged row
+const STR4: u32 = STR / 4u; // vec4<f16> per staged row
 const MAX_STAGE: u32 = 4u;
 const FRAG: u32 = 256u;
 
-var<workgroup> as_: array<f16, 2u * BM * STR>;
-var<workgroup> ws_: array<f16, 2u * BN * STR>;
+var<workgroup> as_: array<vec4<f16>, 2u * BM * STR4>;
+var<workgroup> ws_: array<vec4<f16>, 2u * BN * STR4>;
 var<workgroup> cs_: array<ACC, BLOCKS * FRAG>;
 
-// The 8 halves of an octet (unpacked through f32: exact both ways).
-fn halves(v: vec4<u32>) -> array<vec2<f16>, 4> {
-    return array<vec2<f16>, 4>(
-        vec2<f16>(unpack2x16float(v.x)), vec2<f16>(unpack2x16float(v.y)),
-        vec2<f16>(unpack2x16float(v.z)), vec2<f16>(unpack2x16float(v.w)),
+// The 8 halves of an octet as two vec4<f16> (unpacked through f32: exact
+// both ways).
+fn halves(v: vec4<u32>) -> array<vec4<f16>, 2> {
+    return array<vec4<f16>, 2>(
+        vec4<f16>(vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y))),
+        vec4<f16>(vec4<f32>(unpack2x16float(v.z), unpack2x16float(v.w))),
     );
 }
 
 // Store octet `o` (of OCT) of row `r` of a tile.
 fn stage_a(buf: u32, r: u32, o: u32, v: vec4<u32>) {
-    let at = (buf * BM + r) * STR + o * 8u;
+    let at = (buf * BM + r) * STR4 + o * 2u;
     let h = halves(v);
-    for (var j = 0u; j < 4u; j++) {
-        as_[at + 2u * j] = h[j].x;
-        as_[at + 2u * j + 1u] = h[j].y;
-    }
+    as_[at] = h[0];
+    as_[at + 1u] = h[1];
 }
 
 fn stage_w(buf: u32, r: u32, o: u32, v: vec4<u32>) {
-    let at = (buf * BN + r) * STR + o * 8u;
+    let at = (buf * BN + r) * STR4 + o * 2u;
     let h = halves(v);
-    for (var j = 0u; j < 4u; j++) {
-        ws_[at + 2u * j] = h[j].x;
-        ws_[at + 2u * j + 1u] = h[j].y;
-    }
+    ws_[at] = h[0];
+    ws_[at + 1u] = h[1];
 }
 
 // The step's octets of both operands that invocation `tid` stages: octet
@@ -204,24 +204,24 @@ fn gemm_coop(
         if more {
             next = fetch(tid, za, zw, row0, col0, (t + 1u) * OCT);
         }
-        let ab = cur * BM * STR;
-        let wb = cur * BN * STR;
-        for (var kk = 0u; kk < BK; kk += 16u) {
-            let b0 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + wr * STR + kk], STR);
-            let b1 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + (wr + 16u * min(1u, FN - 1u)) * STR + kk], STR);
-            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + ar * STR + kk], STR);
+        let ab = cur * BM * STR4;
+        let wb = cur * BN * STR4;
+        for (var kk = 0u; kk < BK / 4u; kk += 4u) {
+            let b0 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + wr * STR4 + kk], STR4);
+            let b1 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + (wr + 16u * min(1u, FN - 1u)) * STR4 + kk], STR4);
+            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + ar * STR4 + kk], STR4);
             c00 = coopMultiplyAdd(a0, b0, c00);
             if FN > 1u { c01 = coopMultiplyAdd(a0, b1, c01); }
             if FM > 1u {
-                let a1 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 16u) * STR + kk], STR);
+                let a1 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 16u) * STR4 + kk], STR4);
                 c10 = coopMultiplyAdd(a1, b0, c10);
                 if FN > 1u { c11 = coopMultiplyAdd(a1, b1, c11); }
             }
             if FM > 2u {
-                let a2 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 32u) * STR + kk], STR);
+                let a2 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 32u) * STR4 + kk], STR4);
                 c20 = coopMultiplyAdd(a2, b0, c20);
                 if FN > 1u { c21 = coopMultiplyAdd(a2, b1, c21); }
-                let a3 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 48u) * STR + kk], STR);
+                let a3 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 48u) * STR4 + kk], STR4);
                 c30 = coopMultiplyAdd(a3, b0, c30);
                 if FN > 1u { c31 = coopMultiplyAdd(a3, b1, c31); }
             }

@@ -162,7 +162,8 @@ pub struct Trial {
     /// The configuration.
     pub config: KernelConfig,
     /// Its probe's time per run, scaled to the whole op (probes run on a
-    /// slice of the op), when it ran and verified.
+    /// slice of the op), when it ran and verified: the best of several
+    /// probes where it came close to the fastest.
     pub probe_s: Option<f64>,
     /// Whether its sampled output matched the host.
     pub verified: bool,

@@ -12,7 +12,7 @@ use crate::stats::Measurement;
 
 /// The tuner's choice among the candidates.
 pub struct Choice<C> {
-    /// The fastest verified configuration.
+    /// The chosen verified configuration (the fastest, or tied with it).
     pub config: C,
     /// Its probe's time per run, scaled to the whole op.
     pub estimate_s: f64,
@@ -20,8 +20,20 @@ pub struct Choice<C> {
     pub trials: Vec<Trial>,
 }
 
+/// Candidates whose first probe is within this fraction of the fastest
+/// are probed again: one slow probe (the machine busy for a moment) must
+/// not decide.
+const RECHECK_WITHIN: f64 = 0.10;
+/// Further probes of each such contender; its figure is the least of all.
+const RECHECKS: usize = 2;
+/// Contenders within this fraction of the fastest are tied, and the first
+/// listed wins: noise must not flip the choice from one run to the next.
+const TIE_WITHIN: f64 = 0.01;
+
 /// Probe every candidate of `kernel` on its probe slice (each probe's
 /// output cleared first and verified) and choose the fastest verified one.
+/// Contenders close to the fastest are probed again and judged by their
+/// best probe; near-ties go to the first listed candidate.
 pub fn tune<K>(
     ctx: &GpuContext,
     timer: &Timer,
@@ -34,7 +46,8 @@ where
     K::Config: Into<KernelConfig>,
 {
     let mut trials = Vec::new();
-    let mut best: Option<(f64, K::Config)> = None;
+    // (index into trials, probe time, prepared work) of every verified one.
+    let mut verified = Vec::new();
     for config in kernel.candidates(&ctx.caps) {
         let mut trial = |probe_s, verified, note| {
             trials.push(Trial {
@@ -67,11 +80,22 @@ where
             continue;
         }
         trial(Some(t), true, None);
-        if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
-            best = Some((t, config));
+        verified.push((trials.len() - 1, t, p));
+    }
+    let times: Vec<f64> = verified.iter().map(|v| v.1).collect();
+    let close = within(&times, RECHECK_WITHIN);
+    if close.len() > 1 {
+        for _ in 0..RECHECKS {
+            for &i in &close {
+                let (at, t, p) = &mut verified[i];
+                *t = t.min(timer.probe(ctx, &p.dispatches)? / p.fraction);
+                trials[*at].probe_s = Some(*t);
+            }
         }
     }
-    let Some((estimate_s, config)) = best else {
+    let times: Vec<f64> = verified.iter().map(|v| v.1).collect();
+    let chosen = within(&times, TIE_WITHIN).first().copied();
+    let Some((_, estimate_s, p)) = chosen.map(|i| verified.swap_remove(i)) else {
         let why: Vec<String> = trials.iter().filter_map(|t| t.note.clone()).collect();
         return Err(Error::Invalid(format!(
             "{label}: no kernel configuration ran and verified ({})",
@@ -79,10 +103,18 @@ where
         )));
     };
     Ok(Choice {
-        config,
+        config: p.config,
         estimate_s,
         trials,
     })
+}
+
+/// Indices, in order, of the times within `fraction` of the least.
+fn within(times: &[f64], fraction: f64) -> Vec<usize> {
+    let least = times.iter().copied().fold(f64::INFINITY, f64::min);
+    (0..times.len())
+        .filter(|&i| times[i] <= least * (1.0 + fraction))
+        .collect()
 }
 
 /// What measuring one configuration on the whole op gives.
@@ -124,4 +156,21 @@ pub fn measure<K: Kernel>(
         verification,
         dispatches_per_op: whole.dispatches.per_run(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_contenders_and_ties_by_hand() {
+        // 1.0 is the least; 1.008 ties within 1%, 1.08 is close within 10%.
+        let t = [1.08, 1.008, 1.0, 1.5];
+        assert_eq!(within(&t, RECHECK_WITHIN), [0, 1, 2]);
+        assert_eq!(within(&t, TIE_WITHIN), [1, 2]);
+        // The first listed of the tied wins, not the fastest.
+        assert_eq!(within(&t, TIE_WITHIN).first(), Some(&1));
+        assert_eq!(within(&[2.0], TIE_WITHIN), [0]);
+        assert!(within(&[], TIE_WITHIN).is_empty());
+    }
 }

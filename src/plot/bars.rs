@@ -29,17 +29,19 @@ pub struct Row {
     pub ratios: Vec<Option<f64>>,
 }
 
-/// The rows of the chart: every verified point of the first run, in plan
-/// order, with the ratio of each later run's verified point to it.
-pub fn rows(runs: &[ResultsFile]) -> Vec<Row> {
+/// The rows of the chart: every verified point of the first run that a
+/// later run also has, in plan order, with the ratio of each later run's
+/// verified point to it; and how many of the first run's verified points no
+/// later run has (those are left out: GL has no f16, for example).
+pub fn rows(runs: &[ResultsFile]) -> (Vec<Row>, usize) {
     let Some(first) = runs.first() else {
-        return Vec::new();
+        return (Vec::new(), 0);
     };
     let mut out = Vec::new();
+    let mut unmatched = 0;
     let mut last_group = String::new();
     for p in first.points.iter().filter(|p| p.verified) {
-        let group = format!("{} {}", p.op.series.name(), p.op.phase.name());
-        let ratios = runs[1..]
+        let ratios: Vec<Option<f64>> = runs[1..]
             .iter()
             .map(|r| {
                 r.point(&p.op)
@@ -47,6 +49,11 @@ pub fn rows(runs: &[ResultsFile]) -> Vec<Row> {
                     .map(|q| q.flops_per_s / p.flops_per_s)
             })
             .collect();
+        if ratios.iter().all(Option::is_none) {
+            unmatched += 1;
+            continue;
+        }
+        let group = format!("{} {}", p.op.series.name(), p.op.phase.name());
         out.push(Row {
             label: format!(
                 "{} {} {} S/L={} B={}",
@@ -61,7 +68,7 @@ pub fn rows(runs: &[ResultsFile]) -> Vec<Row> {
         });
         last_group = group;
     }
-    out
+    (out, unmatched)
 }
 
 /// Draw the ratios of `runs` (at least two) into `path` (.png or .svg).
@@ -71,10 +78,10 @@ pub fn draw(runs: &[ResultsFile], size: (u32, u32), path: &Path) -> Result<()> {
             "a comparison chart needs at least two runs".into(),
         ));
     }
-    let rows = rows(runs);
+    let (rows, unmatched) = rows(runs);
     if rows.is_empty() {
         return Err(Error::Invalid(
-            "the first run has no verified point to compare".into(),
+            "no verified point of the first run is in a later run: nothing to compare".into(),
         ));
     }
     register_font();
@@ -86,13 +93,13 @@ pub fn draw(runs: &[ResultsFile], size: (u32, u32), path: &Path) -> Result<()> {
     match kind(path)? {
         Kind::Png => {
             let root = BitMapBackend::new(path, size).into_drawing_area();
-            chart(&root, runs, &rows, size)?;
+            chart(&root, runs, &rows, unmatched, size)?;
             root.present().map_err(plot_err)
         }
         Kind::Svg => {
             let spots = {
                 let root = SVGBackend::new(path, size).into_drawing_area();
-                let spots = chart(&root, runs, &rows, size)?;
+                let spots = chart(&root, runs, &rows, unmatched, size)?;
                 root.present().map_err(plot_err)?;
                 spots
             };
@@ -105,6 +112,7 @@ fn chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     runs: &[ResultsFile],
     rows: &[Row],
+    unmatched: usize,
     size: (u32, u32),
 ) -> Result<Vec<Hotspot>>
 where
@@ -138,7 +146,13 @@ where
         .configure_mesh()
         .disable_y_mesh()
         .disable_y_axis()
-        .x_desc("ratio to run [1] (log scale; right of 1 is faster)")
+        .x_desc(if unmatched == 0 {
+            "ratio to run [1] (log scale; right of 1 is faster)".to_string()
+        } else {
+            format!(
+                "ratio to run [1] (log scale; right of 1 is faster); {unmatched} ops of [1] no later run has are left out"
+            )
+        })
         .x_label_formatter(&|v| format!("{v:.2}"))
         .label_style((FAMILY, sc.small))
         .axis_desc_style((FAMILY, sc.text))

@@ -233,20 +233,29 @@ fn custom_and_absent_spec_roofs() {
     assert!(!has(&t, "spec:"), "{t:?}");
 }
 
+/// The checked-in run as a "second run" on GL, changed by `edit`, written
+/// as `name` in `dir`.
+fn second_run(dir: &Path, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("run-small.json")).unwrap();
+    let mut run: serde_json::Value = serde_json::from_str(&text).unwrap();
+    run["adapter"]["backend"] = "gl".into();
+    edit(&mut run);
+    let path = dir.join(name);
+    std::fs::write(&path, run.to_string()).unwrap();
+    path
+}
+
 #[test]
 fn compare_draws_the_ratios_as_bars() {
     let dir = tempfile::tempdir().unwrap();
     let f = fixture("run-small.json");
     // A second run, 2x faster on every point.
-    let mut faster: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
-    for p in faster["points"].as_array_mut().unwrap() {
-        let v = p["flops_per_s"].as_f64().unwrap();
-        p["flops_per_s"] = (2.0 * v).into();
-    }
-    faster["adapter"]["backend"] = "gl".into();
-    let g = dir.path().join("faster.json");
-    std::fs::write(&g, faster.to_string()).unwrap();
+    let g = second_run(dir.path(), "faster.json", |run| {
+        for p in run["points"].as_array_mut().unwrap() {
+            let v = p["flops_per_s"].as_f64().unwrap();
+            p["flops_per_s"] = (2.0 * v).into();
+        }
+    });
     for ext in ["svg", "png"] {
         let out = dir.path().join(format!("cmp.{ext}"));
         let o = cmd(
@@ -281,4 +290,47 @@ fn compare_draws_the_ratios_as_bars() {
             svg.titles
         );
     }
+}
+
+#[test]
+fn compare_chart_leaves_out_ops_no_later_run_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture("run-small.json");
+    // A second run without the first three points (as GL has no f16).
+    let g = second_run(dir.path(), "fewer.json", |run| {
+        run["points"].as_array_mut().unwrap().drain(..3);
+    });
+    let out = dir.path().join("cmp.svg");
+    let args = [
+        f.to_str().unwrap(),
+        g.to_str().unwrap(),
+        "--chart",
+        out.to_str().unwrap(),
+    ];
+    let o = cmd("compare", &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let svg = read_svg(&out);
+    assert_eq!(svg.titles.len(), 5, "{:?}", svg.titles);
+    assert!(
+        has(&svg.texts, "3 ops of [1] no later run has are left out"),
+        "{:?}",
+        svg.texts
+    );
+    // Nothing in common: one error line, no file.
+    let g = second_run(dir.path(), "none.json", |run| {
+        run["points"].as_array_mut().unwrap().clear();
+    });
+    let none = dir.path().join("none.svg");
+    let o = cmd(
+        "compare",
+        &[
+            f.to_str().unwrap(),
+            g.to_str().unwrap(),
+            "--chart",
+            none.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing to compare"));
+    assert!(!none.exists());
 }

@@ -3,7 +3,9 @@
 //! - prefill GEMM (S = 512, and S = 128 with `ROOFLINE_BENCH_QUICK=1`):
 //!   achieved FLOP/s / measured compute roof of the accumulation precision
 //!   (f32: f16 inputs are multiplied and added in f32);
-//! - decode GEMV (B = 1): achieved bytes/s / measured memory roof.
+//! - decode GEMV (B = 1): achieved bytes/s / measured memory roof, for f32,
+//!   f16, q8_0 and q4_0 weights (minimal bytes over time), and how long the
+//!   quantized decode takes against the float one.
 //!
 //! It also prints which configuration the autotuner chose on each backend,
 //! so the Vulkan and GL choices can be compared. It drives the library's
@@ -12,6 +14,7 @@
 #[path = "common.rs"]
 mod common;
 
+use wgpu_roofline::dtype::{DType, Format, Quant};
 use wgpu_roofline::plan::{Phase, Sweep};
 use wgpu_roofline::units::si;
 
@@ -26,7 +29,9 @@ fn main() {
             ops: vec!["q".into(), "up".into()],
             ..Sweep::quick(vec![])
         };
-        let file = common::run(&ctx, &common::settings(sweep, 1));
+        let mut settings = common::settings(sweep, 1);
+        settings.weights = Some(Format::ALL.to_vec());
+        let file = common::run(&ctx, &settings);
         let m = &file.ceilings.measured;
         let mem = m.memory_bytes_per_s.expect("memory roof");
         println!(
@@ -58,6 +63,30 @@ fn main() {
                 p.op.label(),
                 p.kernel.to_string(),
             ));
+        }
+        // Decode with quantized weights against the float formats, same op.
+        let decode = |op: &str, f: Format| {
+            file.points
+                .iter()
+                .find(|p| p.op.phase == Phase::Ar && p.op.op == op && p.op.format() == f)
+        };
+        for op in ["q", "up"] {
+            for q in [Quant::Q8_0, Quant::Q4_0] {
+                let Some(qp) = decode(op, Format::Quant(q)) else {
+                    continue;
+                };
+                for d in [DType::F16, DType::F32] {
+                    if let Some(fp) = decode(op, Format::Float(d)) {
+                        println!(
+                            "  decode {op}: {} ({} activations) takes {:.2}x the time of {}",
+                            q.name(),
+                            qp.op.dtype.name(),
+                            qp.median_s / fp.median_s,
+                            d.name()
+                        );
+                    }
+                }
+            }
         }
     }
     println!("\n== configurations chosen per backend");

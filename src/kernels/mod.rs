@@ -122,6 +122,29 @@ pub struct Prepared<C> {
     pub rows: u64,
 }
 
+impl<C> Prepared<C> {
+    /// A roof kernel's work: one pipeline whose steps (`copies[c]` per
+    /// operand copy) cover all of it in every run.
+    pub fn whole(
+        config: C,
+        pipeline: wgpu::ComputePipeline,
+        copies: Vec<Vec<Step>>,
+        keep: Vec<wgpu::Buffer>,
+    ) -> Self {
+        Self {
+            config,
+            dispatches: Dispatches {
+                pipelines: vec![pipeline],
+                copies,
+                keep,
+            },
+            fraction: 1.0,
+            products: 1,
+            rows: 1,
+        }
+    }
+}
+
 /// A kernel bound to its operands on one device: the interface the tuner,
 /// the timer and the roofs use.
 pub trait Kernel {

@@ -14,7 +14,7 @@ pub mod reference;
 
 use serde::{Deserialize, Serialize};
 
-use super::{require, source, DType, Dispatches, Extent, Kernel, Prepared, Step, Verification};
+use super::{require, source, DType, Extent, Kernel, Prepared, Step, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, Capabilities, GpuContext};
 
@@ -75,15 +75,7 @@ impl PeakParams {
                 what: "peak workgroup size and workgroups",
             });
         }
-        let max = ctx.caps.limits.max_compute_workgroups_per_dimension;
-        if self.workgroups > max {
-            return Err(Error::ExceedsLimit {
-                what: "peak workgroups".into(),
-                requested: self.workgroups as u64,
-                limit_name: "max_compute_workgroups_per_dimension",
-                limit: max as u64,
-            });
-        }
+        ctx.check_workgroups("peak", [self.workgroups as u64, 1, 1])?;
         ctx.check_workgroup_size("peak workgroup size", self.workgroup_size)?;
         require(ctx, self.dtype)?;
         ctx.check_binding("peak output", accounting::bytes(self.invocations()))
@@ -243,21 +235,17 @@ impl Kernel for Peak {
             &pipe,
             &[uniform.as_entire_binding(), self.out.as_entire_binding()],
         )?;
-        Ok(Prepared {
+        let step = Step {
+            pipeline: 0,
+            bind_group,
+            workgroups: [self.params.workgroups, 1, 1],
+        };
+        Ok(Prepared::whole(
             config,
-            dispatches: Dispatches {
-                pipelines: vec![pipe],
-                copies: vec![vec![Step {
-                    pipeline: 0,
-                    bind_group,
-                    workgroups: [self.params.workgroups, 1, 1],
-                }]],
-                keep: vec![uniform],
-            },
-            fraction: 1.0,
-            products: 1,
-            rows: 1,
-        })
+            pipe,
+            vec![vec![step]],
+            vec![uniform],
+        ))
     }
 
     fn clear_output(&self, ctx: &GpuContext) {

@@ -18,7 +18,7 @@ use half::f16;
 use serde::{Deserialize, Serialize};
 
 use super::matmul::{coop_source, coop_unsupported};
-use super::{DType, Dispatches, Extent, Kernel, Prepared, Step, Verification};
+use super::{DType, Extent, Kernel, Prepared, Step, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, Capabilities, GpuContext};
 
@@ -95,15 +95,7 @@ impl CoopPeakParams {
         if let Some(why) = self.unsupported(&ctx.caps) {
             return Err(Error::Invalid(format!("{}: {why}", self.name())));
         }
-        let max = ctx.caps.limits.max_compute_workgroups_per_dimension;
-        if self.workgroups > max {
-            return Err(Error::ExceedsLimit {
-                what: "cooperative peak workgroups".into(),
-                requested: self.workgroups as u64,
-                limit_name: "max_compute_workgroups_per_dimension",
-                limit: max as u64,
-            });
-        }
+        ctx.check_workgroups("cooperative peak", [self.workgroups as u64, 1, 1])?;
         let size = self.subgroups_per_workgroup * ctx.caps.subgroup_sizes.1;
         ctx.check_workgroup_size("cooperative peak workgroup size", size)
     }
@@ -297,21 +289,17 @@ impl Kernel for CoopPeak {
                 self.out.as_entire_binding(),
             ],
         )?;
-        Ok(Prepared {
+        let step = Step {
+            pipeline: 0,
+            bind_group,
+            workgroups: [self.params.workgroups, 1, 1],
+        };
+        Ok(Prepared::whole(
             config,
-            dispatches: Dispatches {
-                pipelines: vec![pipe],
-                copies: vec![vec![Step {
-                    pipeline: 0,
-                    bind_group,
-                    workgroups: [self.params.workgroups, 1, 1],
-                }]],
-                keep: vec![uniform],
-            },
-            fraction: 1.0,
-            products: 1,
-            rows: 1,
-        })
+            pipe,
+            vec![vec![step]],
+            vec![uniform],
+        ))
     }
 
     fn clear_output(&self, ctx: &GpuContext) {

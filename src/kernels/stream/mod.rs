@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use accounting::StreamOp;
 pub use reference::SCALAR;
 
-use super::{Copies, Dispatches, Extent, Fill, Kernel, Prepared, Step, Verification};
+use super::{Copies, Extent, Fill, Kernel, Prepared, Step, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, Capabilities, GpuContext};
 
@@ -226,17 +226,7 @@ impl Kernel for Stream {
                 }])
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Prepared {
-            config: op,
-            dispatches: Dispatches {
-                pipelines: vec![pipe],
-                copies,
-                keep: Vec::new(),
-            },
-            fraction: 1.0,
-            products: 1,
-            rows: 1,
-        })
+        Ok(Prepared::whole(op, pipe, copies, Vec::new()))
     }
 
     /// Nothing to clear: each op overwrites an array whose earlier values

@@ -143,13 +143,18 @@ fn peak_record(
             iterations,
             ..candidate
         },
-        None => lengthen(ctx, timer, peak, candidate, cfg.min_dispatch_s)?,
+        None => lengthen(
+            ctx,
+            timer,
+            peak,
+            candidate,
+            cfg.min_dispatch_s,
+            |c| &mut c.iterations,
+            (peak::UNROLL, peak::MAX_ITERATIONS),
+        )?,
     };
     let p = peak.prepare(ctx, config, Extent::Whole)?;
     let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
-    let mut json = serde_json::to_value(peak.params).expect("serialisable");
-    json["chains"] = config.chains.into();
-    json["iterations"] = config.iterations.into();
     record(
         ctx,
         peak,
@@ -162,7 +167,7 @@ fn peak_record(
             bytes: peak.bytes(),
             flops: peak.flops(config),
             working_set: peak.bytes(),
-            config: json,
+            config: peak_json(peak.params, config.chains, config.iterations),
             checked: cfg.shader_checks,
         },
     )
@@ -178,23 +183,18 @@ fn coop_record(
 ) -> Result<KernelRecord> {
     let name = peak.name(candidate);
     observer.step(&name);
-    // Lengthen until one dispatch lasts `min_dispatch_s`, as the SIMT peaks.
-    let mut config = candidate;
-    loop {
-        let p = peak.prepare(ctx, config, Extent::Whole)?;
-        let t = timer.probe(ctx, &p.dispatches)?;
-        if t >= cfg.min_dispatch_s || config.iterations >= peak_coop::MAX_ITERATIONS {
-            break;
-        }
-        let scale = (1.2 * cfg.min_dispatch_s / t.max(1e-9)).max(2.0);
-        config.iterations =
-            (config.iterations as f64 * scale).min(peak_coop::MAX_ITERATIONS as f64) as u32;
-    }
+    // Lengthened until one dispatch lasts `min_dispatch_s`, as the SIMT peaks.
+    let config = lengthen(
+        ctx,
+        timer,
+        peak,
+        candidate,
+        cfg.min_dispatch_s,
+        |c| &mut c.iterations,
+        (1, peak_coop::MAX_ITERATIONS),
+    )?;
     let p = peak.prepare(ctx, config, Extent::Whole)?;
     let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
-    let mut json = serde_json::to_value(peak.params).expect("serialisable");
-    json["chains"] = config.chains.into();
-    json["iterations"] = config.iterations.into();
     record(
         ctx,
         peak,
@@ -207,7 +207,7 @@ fn coop_record(
             bytes: peak.bytes(config),
             flops: peak.flops(config),
             working_set: peak.bytes(config),
-            config: json,
+            config: peak_json(peak.params, config.chains, config.iterations),
             checked: cfg.shader_checks,
         },
     )
@@ -279,25 +279,37 @@ pub fn remeasure(
 
 /// `config` with its iterations multiplied until one dispatch lasts at
 /// least `min_s` (probed with the timer, on a warm pipeline).
-fn lengthen(
+/// `config` with its iterations (reached through `iterations`) raised until
+/// one dispatch lasts `min_s`: aiming 20% past it, at least doubling, in
+/// whole blocks of `step`, at most `max`.
+fn lengthen<K: Kernel>(
     ctx: &GpuContext,
     timer: &Timer,
-    peak: &Peak,
-    config: PeakConfig,
+    kernel: &K,
+    mut config: K::Config,
     min_s: f64,
-) -> Result<PeakConfig> {
-    let mut config = config;
+    iterations: fn(&mut K::Config) -> &mut u32,
+    (step, max): (u32, u32),
+) -> Result<K::Config> {
     loop {
-        let p = peak.prepare(ctx, config, Extent::Whole)?;
+        let p = kernel.prepare(ctx, config, Extent::Whole)?;
         let t = timer.probe(ctx, &p.dispatches)?;
-        if t >= min_s || config.iterations >= peak::MAX_ITERATIONS {
+        let n = iterations(&mut config);
+        if t >= min_s || *n >= max {
             return Ok(config);
         }
-        // Aim 20% past the target, at least doubling, in whole unrolled blocks.
         let scale = (1.2 * min_s / t.max(1e-9)).max(2.0);
-        let next = (config.iterations as f64 * scale).min(peak::MAX_ITERATIONS as f64) as u32;
-        config.iterations = next.div_ceil(peak::UNROLL) * peak::UNROLL;
+        let next = (*n as f64 * scale).min(max as f64) as u32;
+        *n = next.div_ceil(step) * step;
     }
+}
+
+/// A peak kernel's parameters with the chains and iterations it ran.
+fn peak_json(params: impl serde::Serialize, chains: u32, iterations: u32) -> serde_json::Value {
+    let mut json = serde_json::to_value(params).expect("serialisable");
+    json["chains"] = chains.into();
+    json["iterations"] = iterations.into();
+    json
 }
 
 /// What a roof kernel's record says about its work.

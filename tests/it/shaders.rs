@@ -329,6 +329,7 @@ fn embedded_sources_are_the_files() {
     assert_eq!(matmul::ACT_F16, read("matmul_act_f16.wgsl"));
     assert_eq!(matmul::W_F32, read("matmul_w_f32.wgsl"));
     assert_eq!(matmul::W_F16, read("matmul_w_f16.wgsl"));
+    assert_eq!(matmul::W_BLOCKS, read("matmul_w_blocks.wgsl"));
     assert_eq!(matmul::W_Q8_0, read("matmul_w_q8_0.wgsl"));
     assert_eq!(matmul::W_Q4_0, read("matmul_w_q4_0.wgsl"));
     assert_eq!(matmul::SHADER_COOP, read("matmul_coop.wgsl"));

@@ -1,6 +1,7 @@
-//! The matmul kernels' configurations: which entry point, its tiles and
-//! workgroup shape, what it needs from the device, and which of them the
-//! tuner tries for a product of m rows.
+//! The matmul kernels' configurations: which entry point and module, their
+//! tiles, workgroup shape and override constants. What each needs from the
+//! device is in `support.rs`, which of them the tuner tries in
+//! `candidates.rs`.
 
 use serde::{Deserialize, Serialize};
 
@@ -300,7 +301,7 @@ impl MatmulConfig {
     }
 
     /// Subgroup blocks of the cooperative GEMM's workgroup (0 otherwise).
-    fn coop_blocks(&self) -> u32 {
+    pub(super) fn coop_blocks(&self) -> u32 {
         match *self {
             Self::Coop {
                 tile_m,
@@ -350,7 +351,7 @@ impl MatmulConfig {
         )
     }
 
-    fn tiles(&self) -> (u32, u32) {
+    pub(super) fn tiles(&self) -> (u32, u32) {
         match *self {
             Self::Tiled { tile_m, tile_n, .. }
             | Self::Direct { tile_m, tile_n, .. }
@@ -469,214 +470,6 @@ impl MatmulConfig {
     pub fn rows_along_x(&self) -> bool {
         matches!(self, Self::GemmSubgroup { .. })
     }
-
-    fn invocations(&self, caps: &Capabilities) -> u32 {
-        match *self {
-            Self::Coop { .. } => self.coop_blocks() * caps.subgroup_sizes.1,
-            Self::Tiled { wg_m, wg_n, .. }
-            | Self::Direct { wg_m, wg_n, .. }
-            | Self::Block { wg_m, wg_n, .. } => wg_m * wg_n,
-            Self::SplitK { split, .. } | Self::Subgroup { split, .. } => split,
-            Self::GemmSubgroup { wg_n, .. } => wg_n,
-            Self::Gemv { wg, .. } => wg,
-        }
-    }
-
-    fn workgroup_bytes(&self, dtype: DType) -> u64 {
-        match *self {
-            Self::Tiled {
-                tile_m,
-                tile_n,
-                wg_m,
-                wg_n,
-                bk,
-            } => ((wg_m * tile_m + wg_n * tile_n) * bk) as u64 * 4 * dtype.size(),
-            Self::Direct { .. } => 0,
-            Self::SplitK { split, .. } => 4 * split as u64,
-            Self::Subgroup { split, .. } => split as u64,
-            Self::GemmSubgroup { .. } => 0,
-            // Two buffers of BK k-major rows of (BM + 4) and (BN + 4) f32.
-            Self::Block {
-                tile_m,
-                tile_n,
-                wg_m,
-                wg_n,
-                bk,
-                ..
-            } => block_bytes(tile_m * wg_m, tile_n * wg_n, bk),
-            Self::Gemv { wg, .. } => 16 * wg as u64,
-            Self::Coop {
-                tile_m,
-                tile_n,
-                accumulate,
-                ..
-            } => coop_bytes(tile_m, tile_n, self.coop_blocks(), accumulate),
-        }
-    }
-
-    /// Why this configuration cannot run on a device with `caps` for an
-    /// m x n chunk with inner dimension k, if so.
-    pub fn unsupported(
-        &self,
-        caps: &Capabilities,
-        dtype: DType,
-        (m, n, k): (u64, u64, u64),
-    ) -> Option<String> {
-        let (tm, tn) = self.tiles();
-        let l = &caps.limits;
-        if tm == 0 || tn == 0 || tm > MAX_TILE || tn > MAX_TILE {
-            return Some(format!("tiles {tm}x{tn} outside 1..={MAX_TILE}"));
-        }
-        if matches!(
-            self.family(),
-            Family::Block | Family::Gemv { .. } | Family::Coop { .. }
-        ) && !k.is_multiple_of(8)
-        {
-            return Some(format!("k = {k} is not a multiple of 8 (16-byte octets)"));
-        }
-        match *self {
-            Self::Block {
-                tile_m,
-                tile_n,
-                wg_m,
-                wg_n,
-                bk,
-                split,
-            } => {
-                let ok_t = |t| t == 4 || t == 8;
-                let (bm, bn, threads) = (tile_m * wg_m, tile_n * wg_n, wg_m * wg_n);
-                if !ok_t(tile_m) || !ok_t(tile_n) || !(bk == 8 || bk == 16) || split == 0 {
-                    return Some("block tiles of 4 or 8 per invocation, bk 8 or 16".into());
-                }
-                // Every invocation stages at most two octets per operand.
-                let octets = bk / 8;
-                if octets * bm > 2 * threads || octets * bn > 2 * threads {
-                    return Some(format!(
-                        "block {bm}x{bn} bk {bk} needs more than {threads} invocations to stage"
-                    ));
-                }
-            }
-            Self::Gemv {
-                rows, wg, unroll, ..
-            } => {
-                if !(rows == 4 || rows == 8)
-                    || !wg.is_power_of_two()
-                    || !(1..=GEMV_MAX_UNROLL).contains(&unroll)
-                {
-                    return Some(format!(
-                        "gemv needs 4 or 8 rows, a power-of-two workgroup and 1 to {GEMV_MAX_UNROLL} octets per step"
-                    ));
-                }
-                if m > GEMV_MAX_M || m * rows as u64 > GEMV_MAX_ACC {
-                    return Some(format!(
-                        "gemv holds at most {GEMV_MAX_M} rows and {GEMV_MAX_ACC} accumulators"
-                    ));
-                }
-            }
-            Self::Coop {
-                tile_m,
-                tile_n,
-                frag_m,
-                frag_n,
-                accumulate,
-            } => {
-                if let Some(why) = coop_unsupported(caps, dtype, accumulate) {
-                    return Some(why);
-                }
-                if !COOP_FRAGS_M.contains(&frag_m)
-                    || !COOP_FRAGS_N.contains(&frag_n)
-                    || tile_m == 0
-                    || tile_n == 0
-                    || tile_m % (16 * frag_m) != 0
-                    || tile_n % (16 * frag_n) != 0
-                {
-                    return Some(format!(
-                        "cooperative blocks are whole subgroup blocks of {COOP_FRAGS_M:?} x {COOP_FRAGS_N:?} fragments"
-                    ));
-                }
-                let threads = self.invocations(caps) as u64;
-                // Every invocation stages at most COOP_MAX_STAGE octets per operand.
-                let octets = (COOP_BK / 8) as u64 * tile_m.max(tile_n) as u64;
-                if threads == 0 || octets.div_ceil(threads) > COOP_MAX_STAGE as u64 {
-                    return Some(format!(
-                        "{tile_m}x{tile_n} needs more than {threads} invocations to stage"
-                    ));
-                }
-            }
-            Self::Tiled { .. }
-            | Self::Direct { .. }
-            | Self::SplitK { .. }
-            | Self::GemmSubgroup { .. }
-            | Self::Subgroup { .. } => {}
-        }
-        if self.invocations(caps) > l.max_compute_invocations_per_workgroup {
-            return Some(format!(
-                "{} invocations per workgroup > limit {}",
-                self.invocations(caps),
-                l.max_compute_invocations_per_workgroup
-            ));
-        }
-        if let Self::Tiled { wg_m, wg_n, .. } | Self::Direct { wg_m, wg_n, .. } = *self {
-            if wg_n > l.max_compute_workgroup_size_x || wg_m > l.max_compute_workgroup_size_y {
-                return Some(format!("workgroup {wg_n}x{wg_m} exceeds the size limits"));
-            }
-        }
-        if let Self::SplitK { split, .. } | Self::Subgroup { split, .. } = *self {
-            if !split.is_power_of_two() || split > l.max_compute_workgroup_size_x {
-                return Some(format!(
-                    "split {split} is not a power of two within the limit"
-                ));
-            }
-        }
-        if self.workgroup_bytes(dtype) > l.max_compute_workgroup_storage_size as u64 {
-            return Some(format!(
-                "{} bytes of workgroup memory > limit {}",
-                self.workgroup_bytes(dtype),
-                l.max_compute_workgroup_storage_size
-            ));
-        }
-        if let Self::GemmSubgroup { wg_n, .. } = *self {
-            let sg = caps.subgroup_sizes.1;
-            if wg_n > l.max_compute_workgroup_size_x || sg == 0 || wg_n % sg != 0 {
-                return Some(format!(
-                    "workgroup {wg_n} is not a multiple of the subgroup size {sg}"
-                ));
-            }
-        }
-        if self.uses_subgroups() && !caps.subgroups {
-            return Some("the adapter lacks SUBGROUP".into());
-        }
-        let (bm, bn) = self.block();
-        let max = l.max_compute_workgroups_per_dimension as u64;
-        if m.div_ceil(bm) > max || n.div_ceil(bn) > max {
-            return Some("more workgroups than max_compute_workgroups_per_dimension".into());
-        }
-        None
-    }
-}
-
-/// Why the cooperative kernels cannot run `dtype` operands accumulated in
-/// `accumulate` on a device with `caps`, if so.
-pub fn coop_unsupported(caps: &Capabilities, dtype: DType, accumulate: DType) -> Option<String> {
-    if dtype != DType::F16 {
-        return Some("cooperative matrices take f16 operands".into());
-    }
-    if caps.coop.is_empty() {
-        return Some(
-            "not available: the device has no cooperative matrices (EXPERIMENTAL_COOPERATIVE_MATRIX)"
-                .into(),
-        );
-    }
-    if !caps.has_coop(16, DType::F16, accumulate) {
-        return Some(format!(
-            "not available: the device lists no 16x16x16 f16 -> {} cooperative matrices",
-            accumulate.name()
-        ));
-    }
-    if !caps.f16 || !caps.subgroups {
-        return Some("the cooperative kernels need SHADER_F16 and SUBGROUP".into());
-    }
-    None
 }
 
 #[cfg(test)]

@@ -1,0 +1,23 @@
+// Byte access to W for the llama.cpp block storages (matmul_w_q8_0.wgsl,
+// matmul_w_q4_0.wgsl), which the host prepends this file to: W bound as u32
+// words, its blocks 2-byte aligned, so a scale is half of a word and the 8
+// bytes of an octet are two words, or three shifted by 16 bits.
+
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+
+// The 16 bits at even byte `b`.
+fn w_u16(b: u32) -> u32 {
+    return (w[b / 4u] >> ((b & 2u) * 8u)) & 0xFFFFu;
+}
+
+// The 8 bytes from even byte `b`, as two words.
+fn w_bytes8(b: u32) -> vec2<u32> {
+    let i = b / 4u;
+    let x = w[i];
+    let y = w[i + 1u];
+    if (b & 2u) == 0u {
+        return vec2<u32>(x, y);
+    }
+    let z = w[i + 2u];
+    return vec2<u32>((x >> 16u) | (y << 16u), (y >> 16u) | (z << 16u));
+}

@@ -1,0 +1,115 @@
+//! The matmul kernels' WGSL: the shader files, and how the host assembles
+//! a module from an activation storage, a weight storage and a kernel.
+
+use super::config::Family;
+use crate::dtype::{Format, Quant};
+use crate::kernels::{source, DType};
+
+/// The WGSL of the tiled, direct and split-k kernels.
+pub const SHADER: &str = include_str!("../../../shaders/matmul.wgsl");
+/// The WGSL of the subgroup kernels: appended to [`SHADER`], whose
+/// declarations they use (see [`subgroup_module`]).
+pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/matmul_subgroup.wgsl");
+
+/// The WGSL of the GPU-grade GEMM (after an element storage).
+pub const SHADER_BLOCK: &str = include_str!("../../../shaders/matmul_block.wgsl");
+/// The WGSL of the few-row product (after an element storage).
+pub const SHADER_GEMV: &str = include_str!("../../../shaders/matmul_gemv.wgsl");
+/// The few-row product's subgroup reduction (appended to [`SHADER_GEMV`]).
+pub const SHADER_GEMV_SUBGROUP: &str = include_str!("../../../shaders/matmul_gemv_subgroup.wgsl");
+/// The activation storages (A and C) of the block and few-row kernels.
+pub const ACT_F32: &str = include_str!("../../../shaders/matmul_act_f32.wgsl");
+/// See [`ACT_F32`].
+pub const ACT_F16: &str = include_str!("../../../shaders/matmul_act_f16.wgsl");
+/// The weight storages (W) of the block and few-row kernels: floats, or
+/// llama.cpp blocks dequantized as they are loaded.
+pub const W_F32: &str = include_str!("../../../shaders/matmul_w_f32.wgsl");
+/// See [`W_F32`].
+pub const W_F16: &str = include_str!("../../../shaders/matmul_w_f16.wgsl");
+/// Byte access to W for the llama.cpp block storages, prepended to them.
+pub const W_BLOCKS: &str = include_str!("../../../shaders/matmul_w_blocks.wgsl");
+/// See [`W_F32`].
+pub const W_Q8_0: &str = include_str!("../../../shaders/matmul_w_q8_0.wgsl");
+/// See [`W_F32`].
+pub const W_Q4_0: &str = include_str!("../../../shaders/matmul_w_q4_0.wgsl");
+/// The WGSL of the cooperative-matrix GEMM (f16 operands, f32 accumulators).
+pub const SHADER_COOP: &str = include_str!("../../../shaders/matmul_coop.wgsl");
+
+/// The module of the subgroup kernels: matmul.wgsl followed by
+/// matmul_subgroup.wgsl, so the two share one set of declarations.
+pub fn subgroup_module() -> String {
+    format!("{SHADER}\n{SHADER_SUBGROUP}")
+}
+
+/// The WGSL of a family of kernels for `dtype` operands.
+pub fn module_source(family: Family, dtype: DType) -> String {
+    module_with(family, dtype, Format::Float(dtype))
+}
+
+/// The WGSL of a family of kernels for activations of `act` and weights in
+/// `weights`: the block and few-row kernels are built from an activation
+/// storage, a weight storage and the kernel (the weight format is the
+/// storage's business alone); the classic and cooperative kernels take
+/// float weights of the activations' type only.
+pub fn module_with(family: Family, act: DType, weights: Format) -> String {
+    let storage = || {
+        let a = match act {
+            DType::F32 => ACT_F32,
+            DType::F16 => ACT_F16,
+        };
+        // (f16 weights use unpack8 from the f16 activation storage: float
+        // weights always come with activations of their type.)
+        match weights {
+            Format::Float(DType::F32) => format!("{a}\n{W_F32}"),
+            Format::Float(DType::F16) => format!("{a}\n{W_F16}"),
+            Format::Quant(Quant::Q8_0) => format!("{a}\n{W_BLOCKS}\n{W_Q8_0}"),
+            Format::Quant(Quant::Q4_0) => format!("{a}\n{W_BLOCKS}\n{W_Q4_0}"),
+        }
+    };
+    match family {
+        Family::Classic => source(SHADER, act),
+        Family::ClassicSubgroup => source(&subgroup_module(), act),
+        Family::Block => format!("{}\n{SHADER_BLOCK}", storage()),
+        Family::Gemv { subgroups: false } => format!("{}\n{SHADER_GEMV}", storage()),
+        Family::Gemv { subgroups: true } => {
+            format!("{}\n{SHADER_GEMV}\n{SHADER_GEMV_SUBGROUP}", storage())
+        }
+        Family::Coop { accumulate } => coop_source(SHADER_COOP, accumulate),
+    }
+}
+
+/// A cooperative kernel's WGSL for accumulators of `accumulate`: the file
+/// declares `alias ACC = f32;`, replaced for f16.
+pub fn coop_source(text: &str, accumulate: DType) -> String {
+    match accumulate {
+        DType::F32 => text.to_string(),
+        DType::F16 => text.replacen("alias ACC = f32;", "alias ACC = f16;", 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_source_is_generated() {
+        let s = source(SHADER, DType::F16);
+        assert!(s.contains("enable f16;\nalias T = f16;"));
+        assert_eq!(source(SHADER, DType::F32), SHADER);
+    }
+
+    #[test]
+    fn block_storages_come_after_their_byte_access() {
+        let m = module_with(
+            Family::Gemv { subgroups: false },
+            DType::F16,
+            Format::Quant(Quant::Q4_0),
+        );
+        let (bytes, q4) = (
+            m.find("fn w_bytes8").unwrap(),
+            m.find("fn load_w8").unwrap(),
+        );
+        assert!(bytes < q4);
+        assert!(!module_source(Family::Block, DType::F32).contains("fn w_bytes8"));
+    }
+}

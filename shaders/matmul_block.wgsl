@@ -78,6 +78,54 @@ fn stage_w(buf: u32, r: u32, oct: u32, v: array<vec4<f32>, 2>) {
 
 const ZERO8 = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
 
+// The step's octets an invocation stages (zeros past the edges of A, W or
+// its part of k): invocation tid stages octets tid, tid + THREADS, ... of
+// the step's OCT * BM (A) and OCT * BN (W), row fastest, so neighbours
+// store to neighbouring banks.
+struct Staged {
+    a: array<array<vec4<f32>, 2>, MAX_STAGE>,
+    w: array<array<vec4<f32>, 2>, MAX_STAGE>,
+}
+
+// Load the octets of the step starting at octet `o0` of k (ending before
+// `k_end`) for invocation `tid`.
+fn fetch(tid: u32, za: u32, zwr: u32, row0: u32, col0: u32, o0: u32, k_end: u32) -> Staged {
+    var st: Staged;
+    for (var s = 0u; s < MAX_STAGE; s++) {
+        let i = tid + s * THREADS;
+        st.a[s] = ZERO8;
+        st.w[s] = ZERO8;
+        if i < OCT * BM {
+            let r = i % BM;
+            let o = o0 + i / BM;
+            if row0 + r < p.m && o < k_end {
+                st.a[s] = load_a8(za + (row0 + r) * p.k8 + o);
+            }
+        }
+        if i < OCT * BN {
+            let r = i % BN;
+            let o = o0 + i / BN;
+            if col0 + r < p.n && o < k_end {
+                st.w[s] = load_w8(zwr + col0 + r, o);
+            }
+        }
+    }
+    return st;
+}
+
+// Store fetched octets into buffer `buf` of the tiles.
+fn put(buf: u32, tid: u32, st: Staged) {
+    for (var s = 0u; s < MAX_STAGE; s++) {
+        let i = tid + s * THREADS;
+        if i < OCT * BM {
+            stage_a(buf, i % BM, i / BM, st.a[s]);
+        }
+        if i < OCT * BN {
+            stage_w(buf, i % BN, i / BN, st.w[s]);
+        }
+    }
+}
+
 @compute @workgroup_size(THREADS)
 fn gemm_block(
     @builtin(workgroup_id) wg: vec3<u32>,
@@ -97,40 +145,7 @@ fn gemm_block(
     let tx = tid % (BN / TN);
     let ty = tid / (BN / TN);
 
-    // Staging: invocation tid stages octets tid, tid + THREADS, ... of the
-    // step's OCT * BM (A) and OCT * BN (W) octets; row fastest, so
-    // neighbours store to neighbouring banks.
-    var ra: array<array<vec4<f32>, 2>, MAX_STAGE>;
-    var rw: array<array<vec4<f32>, 2>, MAX_STAGE>;
-    for (var s = 0u; s < MAX_STAGE; s++) {
-        let ia = tid + s * THREADS;
-        let iw = ia;
-        ra[s] = ZERO8;
-        rw[s] = ZERO8;
-        if ia < OCT * BM {
-            let r = ia % BM;
-            let o = k_begin + ia / BM;
-            if row0 + r < p.m && o < k_end {
-                ra[s] = load_a8(za + (row0 + r) * p.k8 + o);
-            }
-        }
-        if iw < OCT * BN {
-            let r = iw % BN;
-            let o = k_begin + iw / BN;
-            if col0 + r < p.n && o < k_end {
-                rw[s] = load_w8(zwr + col0 + r, o);
-            }
-        }
-    }
-    for (var s = 0u; s < MAX_STAGE; s++) {
-        let i = tid + s * THREADS;
-        if i < OCT * BM {
-            stage_a(0u, i % BM, i / BM, ra[s]);
-        }
-        if i < OCT * BN {
-            stage_w(0u, i % BN, i / BN, rw[s]);
-        }
-    }
+    put(0u, tid, fetch(tid, za, zwr, row0, col0, k_begin, k_end));
     workgroupBarrier();
 
     var acc: array<vec4<f32>, MAX_T * MAX_T / 4u>;
@@ -140,27 +155,9 @@ fn gemm_block(
         let cur = t % 2u;
         let more = t + 1u < steps;
         // The next step's octets, in flight while this step multiplies.
+        var next: Staged;
         if more {
-            let o0 = k_begin + OCT * (t + 1u);
-            for (var s = 0u; s < MAX_STAGE; s++) {
-                let i = tid + s * THREADS;
-                ra[s] = ZERO8;
-                rw[s] = ZERO8;
-                if i < OCT * BM {
-                    let r = i % BM;
-                    let o = o0 + i / BM;
-                    if row0 + r < p.m && o < k_end {
-                        ra[s] = load_a8(za + (row0 + r) * p.k8 + o);
-                    }
-                }
-                if i < OCT * BN {
-                    let r = i % BN;
-                    let o = o0 + i / BN;
-                    if col0 + r < p.n && o < k_end {
-                        rw[s] = load_w8(zwr + col0 + r, o);
-                    }
-                }
-            }
+            next = fetch(tid, za, zwr, row0, col0, k_begin + OCT * (t + 1u), k_end);
         }
         let abase = cur * BK * AS_ROW;
         let wbase = cur * BK * WS_ROW;
@@ -181,15 +178,7 @@ fn gemm_block(
             }
         }
         if more {
-            for (var s = 0u; s < MAX_STAGE; s++) {
-                let i = tid + s * THREADS;
-                if i < OCT * BM {
-                    stage_a(1u - cur, i % BM, i / BM, ra[s]);
-                }
-                if i < OCT * BN {
-                    stage_w(1u - cur, i % BN, i / BN, rw[s]);
-                }
-            }
+            put(1u - cur, tid, next);
         }
         workgroupBarrier();
     }

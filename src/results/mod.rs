@@ -6,7 +6,6 @@
 //! version, and readers ignore fields they do not know).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +18,12 @@ use crate::plan::{Op, Sweep};
 use crate::roofline::{ComputeKey, MeasuredCeilings};
 use crate::settings::{RoofsConfig, SuiteConfig};
 use crate::stats::{self, Measurement, TimerInfo, Warning, WarningRecord};
+
+mod atomic;
+mod upgrade;
+
+pub use atomic::{check_writable, persist, write_atomic};
+use upgrade::upgrade_v1;
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -466,166 +471,9 @@ impl ResultsFile {
     }
 }
 
-/// Check before a long run that `path` can be written: its directory exists
-/// and accepts a new file. Leaves nothing behind.
-pub fn check_writable(path: &Path) -> Result<()> {
-    let io = |reason| Error::Io {
-        action: "cannot write",
-        path: path.to_path_buf(),
-        reason,
-    };
-    let dir = parent_dir(path);
-    if !dir.is_dir() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("directory {} does not exist", dir.display()),
-        )));
-    }
-    if path.is_dir() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::IsADirectory,
-            "it is a directory",
-        )));
-    }
-    tempfile::NamedTempFile::new_in(dir)
-        .map(drop)
-        .map_err(|e| io(std::io::Error::from(e.kind())))
-}
-
-/// Write `text` to `path` atomically: a temporary file in the same directory,
-/// flushed, then renamed over `path`. A crash never leaves half a file.
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    check_writable(path)?;
-    let io = |reason: std::io::Error| Error::Io {
-        action: "cannot write",
-        path: path.to_path_buf(),
-        reason,
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(parent_dir(path))
-        .map_err(|e| io(std::io::Error::from(e.kind())))?;
-    tmp.write_all(text.as_bytes()).map_err(io)?;
-    persist(tmp, path)
-}
-
-/// Flush a finished temporary file, give it the permissions of an ordinary
-/// new file (tempfile creates 0600), and rename it over `path`.
-pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
-    let io = |reason: std::io::Error| Error::Io {
-        action: "cannot write",
-        path: path.to_path_buf(),
-        reason,
-    };
-    tmp.as_file().sync_all().map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(io)?;
-    }
-    tmp.persist(path)
-        .map_err(|e| io(std::io::Error::from(e.error.kind())))?;
-    Ok(())
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// Schema 1 to 2 in place: compute roofs were keyed by dtype alone (every
-/// kernel SIMT, accumulating in its own type) and points had no engine.
-fn upgrade_v1(v: &mut serde_json::Value) {
-    use serde_json::{json, Value};
-    if let Some(m) = v
-        .pointer_mut("/ceilings/measured")
-        .and_then(Value::as_object_mut)
-    {
-        let rates = m.remove("compute_flops_per_s").unwrap_or(Value::Null);
-        let kernels = m.remove("compute_kernels").unwrap_or(Value::Null);
-        let compute: Vec<Value> = rates
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(dtype, rate)| {
-                json!({
-                    "engine": "simt",
-                    "input": dtype,
-                    "accumulate": dtype,
-                    "flops_per_s": rate,
-                    "kernel": kernels.get(dtype).cloned().unwrap_or(Value::Null),
-                })
-            })
-            .collect();
-        m.insert("compute".into(), Value::Array(compute));
-    }
-    if let Some(kernels) = v.get_mut("kernels").and_then(Value::as_array_mut) {
-        for k in kernels.iter_mut().filter_map(Value::as_object_mut) {
-            let dtype = k.get("dtype").cloned().unwrap_or(Value::Null);
-            k.insert("engine".into(), json!("simt"));
-            k.insert("accumulate".into(), dtype);
-        }
-    }
-    if let Some(points) = v.get_mut("points").and_then(Value::as_array_mut) {
-        for p in points.iter_mut().filter_map(Value::as_object_mut) {
-            p.insert("engine".into(), json!("simt"));
-        }
-    }
-    v["schema_version"] = json!(SCHEMA_VERSION);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn atomic_write_replaces_whole_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("r.json");
-        write_atomic(&p, "first").unwrap();
-        write_atomic(&p, "second").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "second");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
-
-    #[test]
-    fn unwritable_and_missing_directory_fail_cleanly() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("missing").join("r.json");
-        assert!(check_writable(&p).is_err());
-        assert!(write_atomic(&p, "x").is_err());
-        assert!(!p.exists());
-    }
-
-    #[test]
-    fn schema_1_files_are_upgraded() {
-        // The fixture was written by schema 1 (compute roofs keyed by dtype).
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(raw["schema_version"], 1);
-        let f = ResultsFile::from_json(&path, &text).unwrap();
-        assert_eq!(f.schema_version, SCHEMA_VERSION);
-        let m = &f.ceilings.measured;
-        let f32_rate = raw["ceilings"]["measured"]["compute_flops_per_s"]["f32"]
-            .as_f64()
-            .unwrap();
-        assert_eq!(m.compute_roof(ComputeKey::simt(DType::F32)), Some(f32_rate));
-        assert!(m.compute.iter().all(|r| r.key.engine == Engine::Simt
-            && r.key.input == r.key.accumulate
-            && r.kernel.starts_with("peak.")));
-        assert!(f
-            .kernels
-            .iter()
-            .all(|k| k.engine == Engine::Simt && k.accumulate == k.dtype));
-        assert!(f.points.iter().all(|p| p.engine == Engine::Simt));
-        // Points are judged as before: SIMT, in f32.
-        let p = &f.points[0];
-        assert_eq!(p.compute_key(), ComputeKey::simt(DType::F32));
-        assert!(p.attainable(m).is_some());
-    }
 
     #[test]
     fn wrong_schema_is_named() {

@@ -31,11 +31,11 @@
 //!   in causal prefill), `size * batch * 2 * (m + n) * d` bytes (Q, K, V read
 //!   once, O written once; see [`crate::kernels::attention::accounting`]).
 
+mod op;
 mod shape;
 mod sweep;
 
-use serde::{Deserialize, Serialize};
-
+pub use op::{Op, OpKey, Phase, Series, OP_NAMES};
 pub use shape::{OpShape, OpWire};
 pub use sweep::Sweep;
 
@@ -43,171 +43,7 @@ use crate::dtype::{Format, Quant};
 use crate::error::{Error, Result};
 use crate::kernels::attention::accounting::AttentionShape;
 use crate::kernels::matmul::accounting::{ProductShape, QuantShape};
-use crate::kernels::DType;
 use crate::model::ModelConfig;
-
-/// The chart's series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Series {
-    /// q, k, v and o projections.
-    #[serde(rename = "qkv mlp")]
-    QkvMlp,
-    /// The MLP's up, gate and down products.
-    #[serde(rename = "up/gate/down")]
-    UpGateDown,
-    /// Attention's score (Q.K^T) and value (P.V) products, unfused.
-    #[serde(rename = "qk/pv")]
-    QkPv,
-    /// The unfused attention's softmax over the scores.
-    #[serde(rename = "softmax")]
-    Softmax,
-    /// Fused (flash) attention: scores, softmax and P.V in one kernel.
-    #[serde(rename = "attention (fused)")]
-    Attention,
-}
-
-impl Series {
-    /// Name as in the chart's legend.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::QkvMlp => "qkv mlp",
-            Self::UpGateDown => "up/gate/down",
-            Self::QkPv => "qk/pv",
-            Self::Softmax => "softmax",
-            Self::Attention => "attention (fused)",
-        }
-    }
-
-    /// Every series, in legend order.
-    pub const ALL: [Series; 5] = [
-        Self::QkvMlp,
-        Self::UpGateDown,
-        Self::QkPv,
-        Self::Softmax,
-        Self::Attention,
-    ];
-
-    /// Whether the series is attention (unfused, softmax or fused): its ops
-    /// grow with the context and are skipped, not fatal, where they exceed an
-    /// adapter's buffers.
-    pub fn is_attention(self) -> bool {
-        matches!(self, Self::QkPv | Self::Softmax | Self::Attention)
-    }
-}
-
-/// Prefill ("init") or autoregressive decode ("ar").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    /// Prefill over a whole prompt.
-    Init,
-    /// One decode step.
-    Ar,
-}
-
-impl Phase {
-    /// Name as in the chart's legend.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Init => "init",
-            Self::Ar => "ar",
-        }
-    }
-}
-
-/// One op of the model at one point of the sweep.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "OpWire", try_from = "OpWire")]
-pub struct Op {
-    /// Chart series.
-    pub series: Series,
-    /// Phase.
-    pub phase: Phase,
-    /// Which op: q, k, v, o, gate, up, down, qk, softmax, pv, attn.
-    pub op: String,
-    /// Element type.
-    pub dtype: DType,
-    /// Sequences in flight (B).
-    pub seqs: u64,
-    /// Prompt length (prefill) or KV context length (decode).
-    pub seq_len: u64,
-    /// What it computes, and its shape.
-    pub shape: OpShape,
-}
-
-impl Op {
-    /// FLOPs (each kernel's accounting; see the module docs).
-    pub fn flops(&self) -> u64 {
-        self.shape.flops()
-    }
-
-    /// Minimal bytes (each kernel's accounting; see the module docs).
-    pub fn bytes(&self) -> u64 {
-        self.shape.bytes(self.dtype)
-    }
-
-    /// FLOPs per byte.
-    pub fn intensity(&self) -> f64 {
-        self.flops() as f64 / self.bytes() as f64
-    }
-
-    /// GEMM-equivalent `(batch, m, n, k)` ([`OpShape::dims`]).
-    pub fn dims(&self) -> (u64, u64, u64, u64) {
-        self.shape.dims()
-    }
-
-    /// The weights' format of a linear layer (its dtype for every float op).
-    pub fn format(&self) -> Format {
-        match self.shape {
-            OpShape::Quantized(q) => Format::Quant(q.weights),
-            OpShape::Product(_) | OpShape::Softmax(_) | OpShape::Attention(_) => {
-                Format::Float(self.dtype)
-            }
-        }
-    }
-
-    /// Short label, e.g. `init q B=1 S=128 f16` (the weight format for a
-    /// quantized op: `ar up B=1 L=2048 q4_0`).
-    pub fn label(&self) -> String {
-        let size = match self.phase {
-            Phase::Init => format!("B={} S={}", self.seqs, self.seq_len),
-            Phase::Ar => format!("B={} L={}", self.seqs, self.seq_len),
-        };
-        format!(
-            "{} {} {size} {}",
-            self.phase.name(),
-            self.op,
-            self.format().name()
-        )
-    }
-
-    /// What identifies an op within a run and across runs: its series,
-    /// its label (phase, op, sizes and dtype) and its dimensions.
-    pub fn key(&self) -> OpKey {
-        OpKey {
-            series: self.series,
-            label: self.label(),
-            dims: self.dims(),
-        }
-    }
-}
-
-/// The identity of an op ([`Op::key`]): resume, passes and `compare` match
-/// points by it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OpKey {
-    /// Chart series.
-    pub series: Series,
-    /// Phase, op, sizes and dtype.
-    pub label: String,
-    /// GEMM-equivalent dimensions.
-    pub dims: (u64, u64, u64, u64),
-}
-
-/// The names of the ops of one transformer block, in plan order.
-pub const OP_NAMES: [&str; 11] = [
-    "q", "k", "v", "o", "gate", "up", "down", "qk", "softmax", "pv", "attn",
-];
 
 /// The linear layers of one transformer block: (series, name, n, k).
 fn linears(model: &ModelConfig) -> [(Series, &'static str, u64, u64); 7] {
@@ -319,27 +155,10 @@ fn plan_unchecked(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
                         }),
                     ),
                 };
-                Op {
-                    series,
-                    phase,
-                    op: name.to_string(),
-                    dtype,
-                    seqs,
-                    seq_len,
-                    shape,
-                }
+                Op::new(series, phase, name, dtype, seqs, seq_len, shape)
             })
     };
     for &dtype in &sweep.dtypes {
-        let op = |series, phase, name: &str, seqs, seq_len, shape| Op {
-            series,
-            phase,
-            op: name.to_string(),
-            dtype,
-            seqs,
-            seq_len,
-            shape,
-        };
         for (phase, seqs, seq_len, tokens) in phases() {
             if formats.contains(&Format::Float(dtype)) {
                 ops.extend(linear_ops(
@@ -354,7 +173,7 @@ fn plan_unchecked(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
                 .into_iter()
                 .filter(|a| wanted(a.1))
             {
-                ops.push(op(series, phase, name, seqs, seq_len, shape));
+                ops.push(Op::new(series, phase, name, dtype, seqs, seq_len, shape));
             }
         }
         // Decode attention over further context lengths at B = 1 (the
@@ -366,7 +185,7 @@ fn plan_unchecked(model: &ModelConfig, sweep: &Sweep) -> Result<Vec<Op>> {
                 .into_iter()
                 .filter(|a| wanted(a.1))
             {
-                ops.push(op(series, Phase::Ar, name, 1, len, shape));
+                ops.push(Op::new(series, Phase::Ar, name, dtype, 1, len, shape));
             }
         }
     }
@@ -418,6 +237,7 @@ fn check_blocks(model: &ModelConfig, formats: &[Format]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::DType;
     use approx::assert_relative_eq;
 
     fn llama() -> ModelConfig {

@@ -5,7 +5,7 @@
 use super::timer::Timer;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::kernels::{run_and_verify, Extent, Kernel, KernelConfig, Verification};
+use crate::kernels::{run_and_verify, Extent, Kernel, KernelConfig, Prepared, Verification};
 use crate::results::Trial;
 use crate::settings::SuiteConfig;
 use crate::stats::Measurement;
@@ -46,8 +46,7 @@ where
     K::Config: Into<KernelConfig>,
 {
     let mut trials = Vec::new();
-    // (index into trials, probe time, prepared work) of every verified one.
-    let mut verified = Vec::new();
+    let mut verified: Vec<Verified<K::Config>> = Vec::new();
     for config in kernel.candidates(&ctx.caps) {
         let mut trial = |probe_s, verified, note| {
             trials.push(Trial {
@@ -80,22 +79,37 @@ where
             continue;
         }
         trial(Some(t), true, None);
-        verified.push((trials.len() - 1, t, p));
-    }
-    let times: Vec<f64> = verified.iter().map(|v| v.1).collect();
-    let close = within(&times, RECHECK_WITHIN);
-    if close.len() > 1 {
-        for _ in 0..RECHECKS {
-            for &i in &close {
-                let (at, t, p) = &mut verified[i];
-                *t = t.min(timer.probe(ctx, &p.dispatches)? / p.fraction);
-                trials[*at].probe_s = Some(*t);
+        verified.push(Verified {
+            trial: trials.len() - 1,
+            probe_s: t,
+            work: Some(p),
+        });
+        // Those no longer close to the fastest will not be probed again:
+        // free their bindings and scratch (split-k partials can be large).
+        let close = within(&probe_times(&verified), RECHECK_WITHIN);
+        for (i, v) in verified.iter_mut().enumerate() {
+            if !close.contains(&i) {
+                v.work = None;
             }
         }
     }
-    let times: Vec<f64> = verified.iter().map(|v| v.1).collect();
-    let chosen = within(&times, TIE_WITHIN).first().copied();
-    let Some((_, estimate_s, p)) = chosen.map(|i| verified.swap_remove(i)) else {
+    let close = within(&probe_times(&verified), RECHECK_WITHIN);
+    if close.len() > 1 {
+        for _ in 0..RECHECKS {
+            for &i in &close {
+                let v = &mut verified[i];
+                let p = v.work.as_ref().expect("close candidates keep their work");
+                v.probe_s = v.probe_s.min(timer.probe(ctx, &p.dispatches)? / p.fraction);
+                trials[v.trial].probe_s = Some(v.probe_s);
+            }
+        }
+    }
+    let chosen = within(&probe_times(&verified), TIE_WITHIN).first().copied();
+    let Some((config, estimate_s)) = chosen.map(|i| {
+        let v = &verified[i];
+        let work = v.work.as_ref().expect("the fastest keeps its work");
+        (work.config, v.probe_s)
+    }) else {
         let why: Vec<String> = trials.iter().filter_map(|t| t.note.clone()).collect();
         return Err(Error::Invalid(format!(
             "{label}: no kernel configuration ran and verified ({})",
@@ -103,10 +117,24 @@ where
         )));
     };
     Ok(Choice {
-        config: p.config,
+        config,
         estimate_s,
         trials,
     })
+}
+
+/// A candidate that ran and verified.
+struct Verified<C> {
+    /// Its row in the trials.
+    trial: usize,
+    /// Its best probe's time per run, scaled to the whole op.
+    probe_s: f64,
+    /// Its compiled work, kept while it is close enough to be probed again.
+    work: Option<Prepared<C>>,
+}
+
+fn probe_times<C>(verified: &[Verified<C>]) -> Vec<f64> {
+    verified.iter().map(|v| v.probe_s).collect()
 }
 
 /// Indices, in order, of the times within `fraction` of the least.

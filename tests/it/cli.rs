@@ -3,6 +3,10 @@
 use std::path::Path;
 
 use crate::common::{self, backends, fixture, SMALL_RUN};
+
+/// One sample per op, no warm-up, a small footprint: for runs of a
+/// Hugging Face config that check shapes and accounting, not timing.
+const ONE_SAMPLE: &[&str] = &["--repeats", "1", "--warmup", "0", "--footprint", "4MiB"];
 use assert_cmd::Command;
 use wgpu_roofline::dtype::Format;
 use wgpu_roofline::kernels::stream::StreamOp;
@@ -461,19 +465,9 @@ fn run_reads_a_hugging_face_config() {
             "--model",
         ])
         .arg(fixture("hf-config.json"))
-        .args([
-            "--seq-lens",
-            "32",
-            "--batches",
-            "1",
-            "--repeats",
-            "1",
-            "--warmup",
-            "0",
-            "--footprint",
-            "4MiB",
-            "--out",
-        ])
+        .args(["--seq-lens", "32", "--batches", "1"])
+        .args(ONE_SAMPLE)
+        .arg("--out")
         .arg(&out)
         .output()
         .unwrap();
@@ -509,15 +503,8 @@ fn run_reads_a_gqa_hugging_face_config_with_q4_0_weights() {
         .arg("--model")
         .arg(fixture("hf-config-gqa.json"))
         .args(["--seq-lens", "32", "--batches", "1", "--ops", "q,k,up,attn"])
-        .args([
-            "--repeats",
-            "1",
-            "--warmup",
-            "0",
-            "--footprint",
-            "4MiB",
-            "--out",
-        ])
+        .args(ONE_SAMPLE)
+        .arg("--out")
         .arg(&out)
         .output()
         .unwrap();

@@ -26,18 +26,16 @@ pub fn validate(ctx: &GpuContext, cfg: &RoofsConfig) -> Result<()> {
         p.validate(ctx)?;
     }
     for &chains in &cfg.peak_chains {
-        PeakConfig {
+        peak::check(&PeakConfig {
             chains,
             iterations: cfg.peak_iterations.unwrap_or(peak::UNROLL),
-        }
-        .validate()?;
+        })?;
     }
     for &chains in &cfg.coop_chains {
-        CoopPeakConfig {
+        peak_coop::check(&CoopPeakConfig {
             chains,
             iterations: 1,
-        }
-        .validate()?;
+        })?;
     }
     Ok(())
 }
@@ -149,7 +147,6 @@ fn peak_record(
             peak,
             candidate,
             cfg.min_dispatch_s,
-            |c| &mut c.iterations,
             (peak::UNROLL, peak::MAX_ITERATIONS),
         )?,
     };
@@ -190,7 +187,6 @@ fn coop_record(
         peak,
         candidate,
         cfg.min_dispatch_s,
-        |c| &mut c.iterations,
         (1, peak_coop::MAX_ITERATIONS),
     )?;
     let p = peak.prepare(ctx, config, Extent::Whole)?;
@@ -279,28 +275,26 @@ pub fn remeasure(
 
 /// `config` with its iterations multiplied until one dispatch lasts at
 /// least `min_s` (probed with the timer, on a warm pipeline).
-/// `config` with its iterations (reached through `iterations`) raised until
-/// one dispatch lasts `min_s`: aiming 20% past it, at least doubling, in
-/// whole blocks of `step`, at most `max`.
-fn lengthen<K: Kernel>(
+/// A peak kernel's `config` with its iterations raised until one dispatch
+/// lasts `min_s`: aiming 20% past it, at least doubling, in whole blocks of
+/// `step`, at most `max`.
+fn lengthen<K: Kernel<Config = PeakConfig>>(
     ctx: &GpuContext,
     timer: &Timer,
     kernel: &K,
-    mut config: K::Config,
+    mut config: PeakConfig,
     min_s: f64,
-    iterations: fn(&mut K::Config) -> &mut u32,
     (step, max): (u32, u32),
-) -> Result<K::Config> {
+) -> Result<PeakConfig> {
     loop {
         let p = kernel.prepare(ctx, config, Extent::Whole)?;
         let t = timer.probe(ctx, &p.dispatches)?;
-        let n = iterations(&mut config);
-        if t >= min_s || *n >= max {
+        if t >= min_s || config.iterations >= max {
             return Ok(config);
         }
         let scale = (1.2 * min_s / t.max(1e-9)).max(2.0);
-        let next = (*n as f64 * scale).min(max as f64) as u32;
-        *n = next.div_ceil(step) * step;
+        let next = (config.iterations as f64 * scale).min(max as f64) as u32;
+        config.iterations = next.div_ceil(step) * step;
     }
 }
 

@@ -82,12 +82,15 @@ impl PeakParams {
     }
 }
 
-/// One configuration of the peak kernel.
+/// One configuration of a peak kernel, the SIMT one here or the
+/// cooperative one (`peak_coop`): independent accumulator chains, and the
+/// steps each runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeakConfig {
-    /// vec4 accumulators per invocation (1 ..= 8).
+    /// Accumulators per invocation (vec4s) or per subgroup (fragments).
     pub chains: u32,
-    /// FMA steps per accumulator (a multiple of 8).
+    /// Steps per accumulator: FMAs (a multiple of [`UNROLL`]) or pairs of
+    /// multiply-adds.
     pub iterations: u32,
 }
 
@@ -97,34 +100,60 @@ impl std::fmt::Display for PeakConfig {
     }
 }
 
+/// What a peak shader can run: at most `chains` (named in errors by
+/// `chains_limit`), iterations a multiple of `unroll` and at most
+/// `iterations`.
+pub(crate) struct PeakLimits {
+    pub(crate) kernel: &'static str,
+    pub(crate) zero: &'static str,
+    pub(crate) chains: u32,
+    pub(crate) chains_limit: &'static str,
+    pub(crate) unroll: u32,
+    pub(crate) iterations: u32,
+}
+
+/// The SIMT peak shader's limits.
+const LIMITS: PeakLimits = PeakLimits {
+    kernel: "peak",
+    zero: "peak chains and iterations",
+    chains: MAX_CHAINS,
+    chains_limit: "the shader's MAX_CHAINS",
+    unroll: UNROLL,
+    iterations: MAX_ITERATIONS,
+};
+
+/// Reject configurations the SIMT peak shader cannot run (the
+/// cooperative one has [`crate::kernels::peak_coop::check`]).
+pub fn check(config: &PeakConfig) -> Result<()> {
+    config.validate_for(&LIMITS)
+}
+
 impl PeakConfig {
-    /// Reject configurations the shader cannot run.
-    pub fn validate(&self) -> Result<()> {
+    /// Reject configurations beyond `l`.
+    pub(crate) fn validate_for(&self, l: &PeakLimits) -> Result<()> {
         if self.chains == 0 || self.iterations == 0 {
-            return Err(Error::ZeroSize {
-                what: "peak chains and iterations",
-            });
+            return Err(Error::ZeroSize { what: l.zero });
         }
-        if self.chains > MAX_CHAINS {
+        if self.chains > l.chains {
             return Err(Error::ExceedsLimit {
-                what: "peak chains".into(),
+                what: format!("{} chains", l.kernel),
                 requested: self.chains as u64,
-                limit_name: "the shader's MAX_CHAINS",
-                limit: MAX_CHAINS as u64,
+                limit_name: l.chains_limit,
+                limit: l.chains as u64,
             });
         }
-        if !self.iterations.is_multiple_of(UNROLL) {
+        if !self.iterations.is_multiple_of(l.unroll) {
             return Err(Error::Invalid(format!(
-                "peak iterations must be a multiple of {UNROLL}, got {}",
-                self.iterations
+                "{} iterations must be a multiple of {}, got {}",
+                l.kernel, l.unroll, self.iterations
             )));
         }
-        if self.iterations > MAX_ITERATIONS {
+        if self.iterations > l.iterations {
             return Err(Error::ExceedsLimit {
-                what: "peak iterations".into(),
+                what: format!("{} iterations", l.kernel),
                 requested: self.iterations as u64,
                 limit_name: "MAX_ITERATIONS",
-                limit: MAX_ITERATIONS as u64,
+                limit: l.iterations as u64,
             });
         }
         Ok(())
@@ -157,11 +186,10 @@ impl Peak {
     pub fn new(ctx: &GpuContext, params: PeakParams, chains: Vec<u32>) -> Result<Self> {
         params.validate(ctx)?;
         for &c in &chains {
-            PeakConfig {
+            check(&PeakConfig {
                 chains: c,
                 iterations: UNROLL,
-            }
-            .validate()?;
+            })?;
         }
         let out = ctx.storage_buffer("peak output", accounting::bytes(params.invocations()))?;
         Ok(Self {
@@ -206,7 +234,7 @@ impl Kernel for Peak {
         config: PeakConfig,
         _extent: Extent,
     ) -> Result<Prepared<PeakConfig>> {
-        config.validate()?;
+        check(&config)?;
         let dtype = self.params.dtype;
         let (exp, mask, half) = reference::grid(dtype);
         let pipe = ctx.pipeline(

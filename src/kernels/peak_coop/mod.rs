@@ -18,6 +18,7 @@ use half::f16;
 use serde::{Deserialize, Serialize};
 
 use super::matmul::{coop_source, coop_unsupported};
+use super::peak::{PeakConfig, PeakLimits};
 use super::{DType, Extent, Kernel, Prepared, Step, Verification};
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, Capabilities, GpuContext};
@@ -101,48 +102,24 @@ impl CoopPeakParams {
     }
 }
 
-/// One configuration of the cooperative peak kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CoopPeakConfig {
-    /// Accumulators per subgroup (1 ..= 8).
-    pub chains: u32,
-    /// Pairs of multiply-adds per accumulator.
-    pub iterations: u32,
+/// One configuration of the cooperative peak kernel: accumulators per
+/// subgroup (1 ..= 8) and pairs of multiply-adds per accumulator.
+pub type CoopPeakConfig = PeakConfig;
+
+/// Reject configurations the cooperative peak shader cannot run.
+pub fn check(config: &CoopPeakConfig) -> Result<()> {
+    config.validate_for(&LIMITS)
 }
 
-impl std::fmt::Display for CoopPeakConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} chains x {} iterations", self.chains, self.iterations)
-    }
-}
-
-impl CoopPeakConfig {
-    /// Reject configurations the shader cannot run.
-    pub fn validate(&self) -> Result<()> {
-        if self.chains == 0 || self.iterations == 0 {
-            return Err(Error::ZeroSize {
-                what: "cooperative peak chains and iterations",
-            });
-        }
-        if self.chains > MAX_COOP_CHAINS {
-            return Err(Error::ExceedsLimit {
-                what: "cooperative peak chains".into(),
-                requested: self.chains as u64,
-                limit_name: "the shader's MAX_COOP_CHAINS",
-                limit: MAX_COOP_CHAINS as u64,
-            });
-        }
-        if self.iterations > MAX_ITERATIONS {
-            return Err(Error::ExceedsLimit {
-                what: "cooperative peak iterations".into(),
-                requested: self.iterations as u64,
-                limit_name: "MAX_ITERATIONS",
-                limit: MAX_ITERATIONS as u64,
-            });
-        }
-        Ok(())
-    }
-}
+/// The cooperative peak shader's limits.
+const LIMITS: PeakLimits = PeakLimits {
+    kernel: "cooperative peak",
+    zero: "cooperative peak chains and iterations",
+    chains: MAX_COOP_CHAINS,
+    chains_limit: "the shader's MAX_COOP_CHAINS",
+    unroll: 1,
+    iterations: MAX_ITERATIONS,
+};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -182,11 +159,10 @@ impl CoopPeak {
     pub fn new(ctx: &GpuContext, params: CoopPeakParams, chains: Vec<u32>) -> Result<Self> {
         params.validate(ctx)?;
         for &c in &chains {
-            CoopPeakConfig {
+            check(&CoopPeakConfig {
                 chains: c,
                 iterations: 1,
-            }
-            .validate()?;
+            })?;
         }
         let b = reference::b();
         let frags = encode(
@@ -258,7 +234,7 @@ impl Kernel for CoopPeak {
         config: CoopPeakConfig,
         _extent: Extent,
     ) -> Result<Prepared<CoopPeakConfig>> {
-        config.validate()?;
+        check(&config)?;
         let acc = self.params.accumulate;
         let wg = self.params.subgroups_per_workgroup * ctx.caps.subgroup_sizes.1;
         let pipe = ctx.pipeline(
@@ -335,5 +311,29 @@ impl Kernel for CoopPeak {
             }
         }
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::peak;
+
+    #[test]
+    fn each_peak_kernel_checks_its_own_limits() {
+        let c = |chains, iterations| PeakConfig { chains, iterations };
+        // Cooperative steps are pairs of multiply-adds: any count.
+        assert!(check(&c(2, 3)).is_ok());
+        // SIMT steps come in unrolled blocks of 8.
+        let e = peak::check(&c(2, 3)).unwrap_err().to_string();
+        assert!(e.contains("multiple of 8"), "{e}");
+        let e = check(&c(MAX_COOP_CHAINS + 1, 1)).unwrap_err().to_string();
+        assert!(e.contains("MAX_COOP_CHAINS"), "{e}");
+        let e = peak::check(&c(peak::MAX_CHAINS + 1, 8))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("MAX_CHAINS") && !e.contains("COOP"), "{e}");
+        assert!(check(&c(1, MAX_ITERATIONS + 1)).is_err());
+        assert!(check(&c(0, 1)).is_err());
     }
 }

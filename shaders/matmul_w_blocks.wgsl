@@ -21,3 +21,22 @@ fn w_bytes8(b: u32) -> vec2<u32> {
     let z = w[i + 2u];
     return vec2<u32>((x >> 16u) | (y << 16u), (y >> 16u) | (z << 16u));
 }
+
+// The `words` words of a block's weights that start at even byte `b` + 2
+// (after its 2-byte scale), and the scale: loads `words` + 1 words from
+// b's word and shifts by half a word where b is not word-aligned, without
+// a branch (lanes of a SIMD driver may hold blocks of either alignment).
+// Returns the scale's 16 bits in element `words`.
+fn w_block_words(b: u32, words: u32) -> array<u32, 9> {
+    let i = b / 4u;
+    let odd = (b & 2u) != 0u;
+    var out: array<u32, 9>;
+    var lo = w[i];
+    out[words] = select(lo & 0xFFFFu, lo >> 16u, odd);
+    for (var j = 0u; j < words; j++) {
+        let hi = w[i + 1u + j];
+        out[j] = select((lo >> 16u) | (hi << 16u), hi, odd);
+        lo = hi;
+    }
+    return out;
+}

@@ -1,4 +1,4 @@
-// Weight storage of the block GEMM and GEMV kernels, f32: W as vec4<f32>
+// Weight storage of the block GEMM and few-row kernels, f32: W as vec4<f32>
 // (see matmul_act_f32.wgsl for how modules are built).
 
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
@@ -8,4 +8,15 @@
 fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
     let i = row * p.k8 + o;
     return array<vec4<f32>, 2>(w[2u * i], w[2u * i + 1u]);
+}
+
+// Block `b` (elements 32b .. 32b + 32) of row `row` of W (see
+// matmul_w32.wgsl).
+fn load_w32(row: u32, b: u32) -> W32 {
+    let i = 2u * (row * p.k8 + 4u * b);
+    var q: array<vec4<f32>, 8>;
+    for (var j = 0u; j < 8u; j++) {
+        q[j] = w[i + j];
+    }
+    return W32(1.0, 0.0, q);
 }

@@ -1,10 +1,11 @@
-// Weight storage of the block GEMM and GEMV kernels, llama.cpp's q8_0: W's
+// Weight storage of the block GEMM and few-row kernels, llama.cpp's q8_0: W's
 // rows are k / 32 blocks of 34 bytes (an f16 scale d, then 32 int8 q),
 // byte for byte as llama.cpp stores them, bound as u32 words. load_w8
-// dequantizes one octet (8 weights, q * d) in registers, so the kernels
-// run unchanged (see matmul_act_f32.wgsl for how modules are built).
+// dequantizes one octet (8 weights, q * d) and load_w32 hands over a
+// block, in registers, so the kernels run unchanged (see
+// matmul_act_f32.wgsl for how modules are built).
 //
-// The byte access (w, w_u16, w_bytes8) is matmul_w_blocks.wgsl, prepended.
+// The byte access (w, w_u16, w_bytes8, w_block_words) is matmul_w_blocks.wgsl, prepended.
 
 // Octet `o` of row `row` of W: dequantized.
 fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
@@ -15,4 +16,14 @@ fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
         vec4<f32>(unpack4xI8(q.x)) * d,
         vec4<f32>(unpack4xI8(q.y)) * d,
     );
+}
+
+// Block `b` of row `row`: 32 int8 and the scale (see matmul_w32.wgsl).
+fn load_w32(row: u32, b: u32) -> W32 {
+    let words = w_block_words((row * (p.k8 / 4u) + b) * 34u, 8u);
+    var q: array<vec4<f32>, 8>;
+    for (var j = 0u; j < 8u; j++) {
+        q[j] = vec4<f32>(unpack4xI8(words[j]));
+    }
+    return W32(unpack2x16float(words[8]).x, 0.0, q);
 }

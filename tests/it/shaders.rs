@@ -64,6 +64,30 @@ fn modules() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "matmul_rows q4_0 (f16 act, subgroups)",
+            matmul::module_with(
+                matmul::Family::Rows { subgroups: true },
+                DType::F16,
+                Format::Quant(Quant::Q4_0),
+            ),
+        ),
+        (
+            "matmul_rows q8_0 (f32 act)",
+            matmul::module_with(
+                matmul::Family::Rows { subgroups: false },
+                DType::F32,
+                Format::Quant(Quant::Q8_0),
+            ),
+        ),
+        (
+            "matmul_rows (f16)",
+            matmul::module_source(matmul::Family::Rows { subgroups: true }, DType::F16),
+        ),
+        (
+            "matmul_rows (f32)",
+            matmul::module_source(matmul::Family::Rows { subgroups: false }, DType::F32),
+        ),
+        (
             "matmul_coop (f32 acc)",
             matmul::module_source(
                 matmul::Family::Coop {
@@ -200,6 +224,10 @@ fn shaders_expose_what_the_host_dispatches() {
     for o in ["WG", "R", "M"] {
         assert!(overrides(&gemv).iter().any(|x| x == o), "gemv lacks {o}");
     }
+    let rows = m("matmul_rows q4_0 (f16 act, subgroups)");
+    assert_eq!(entry_points(&rows), ["gemv_rows", "gemv_rows_subgroup"]);
+    assert_eq!(entry_points(&m("matmul_rows (f32)")), ["gemv_rows"]);
+    assert_eq!(overrides(&rows), ["WG", "R", "M"]);
     let sg = m("attention + attention_subgroup");
     assert_eq!(
         entry_points(&sg),
@@ -249,6 +277,8 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     assert_eq!(constant(&gemv, "MAX_M"), matmul::GEMV_MAX_M);
     assert_eq!(constant(&gemv, "MAX_ACC"), matmul::GEMV_MAX_ACC);
     assert_eq!(constant(&gemv, "MAX_U"), matmul::GEMV_MAX_UNROLL as u64);
+    let rows = m("matmul_rows (f32)");
+    assert_eq!(constant(&rows, "MAX_ACC"), matmul::GEMV_MAX_ACC);
     let block = m("matmul_block (f32)");
     assert_eq!(constant(&block, "MAX_T"), matmul::MAX_TILE as u64);
     let coop = m("matmul_coop (f32 acc)");

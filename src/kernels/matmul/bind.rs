@@ -25,9 +25,11 @@ pub fn bindings(family: Family) -> &'static [Binding] {
         Binding::ReadWrite,
     ];
     match family {
-        Family::Classic | Family::ClassicSubgroup | Family::Gemv { .. } | Family::Coop { .. } => {
-            &FOUR
-        }
+        Family::Classic
+        | Family::ClassicSubgroup
+        | Family::Gemv { .. }
+        | Family::Rows { .. }
+        | Family::Coop { .. } => &FOUR,
         Family::Block => &FIVE,
     }
 }
@@ -92,7 +94,7 @@ pub fn steps(
                     c_bstride: (m * n) as u32,
                 })
                 .to_vec(),
-                Family::Block | Family::Gemv { .. } | Family::Coop { .. } => {
+                Family::Block | Family::Gemv { .. } | Family::Rows { .. } | Family::Coop { .. } => {
                     bytemuck::bytes_of(&OctetParams {
                         m: ch.mc as u32,
                         n: ch.nc as u32,

@@ -1,7 +1,7 @@
 //! Which matmul configurations the tuner tries for a product, by what
 //! the adapter is.
 
-use super::config::{block_bytes, MatmulConfig, GEMV_MAX_M, MAX_TILE};
+use super::config::{block_bytes, MatmulConfig, GEMV_MAX_ACC, GEMV_MAX_M, MAX_TILE};
 use super::ProductShape;
 use crate::gpu::Capabilities;
 use crate::kernels::DType;
@@ -17,9 +17,10 @@ impl MatmulConfig {
     /// and for f16 operands the cooperative-matrix GEMM in blocks of
     /// 128x128, 128x64 and 64x64 (accumulating in f32 where the device
     /// lists it, else f16). CPU adapters get the kernels shaped for SIMD
-    /// drivers (direct, subgroup shuffles, split-k), plus one block GEMM,
-    /// one few-row product and one cooperative GEMM, probed on a small
-    /// slice (or, without cooperative matrices, listed with the reason).
+    /// drivers (direct, subgroup shuffles, split-k, and for few rows with k
+    /// in blocks of 32 the row-walking product), plus one block GEMM, one
+    /// few-row product and one cooperative GEMM, probed on a small slice
+    /// (or, without cooperative matrices, listed with the reason).
     ///
     /// Short rows (k below 1024, as attention's products over the head
     /// dimension have) also get few-row products with small workgroups, so
@@ -154,6 +155,22 @@ impl MatmulConfig {
                 });
             }
             v.push(gemv(4, 128, 2));
+            // The row-walking product, the quantized formats' fastest here:
+            // 8 rows per invocation where the accumulators fit.
+            if k.is_multiple_of(32) {
+                if m <= GEMV_MAX_ACC / 8 {
+                    v.push(Self::Rows {
+                        rows: 8,
+                        wg: 8,
+                        subgroups,
+                    });
+                }
+                v.push(Self::Rows {
+                    rows: 4,
+                    wg: 64,
+                    subgroups,
+                });
+            }
         }
         if coop_too {
             v.push(coop(128, 128, 4, 2));

@@ -40,6 +40,12 @@ pub enum Family {
         /// Whether the subgroup reduction is in the module.
         subgroups: bool,
     },
+    /// The element storage and `matmul_rows.wgsl`, with
+    /// `matmul_rows_subgroup.wgsl` appended where `subgroups`.
+    Rows {
+        /// Whether the subgroup kernel is in the module.
+        subgroups: bool,
+    },
     /// `matmul_coop.wgsl`, accumulating in `accumulate`.
     Coop {
         /// The accumulators' type.
@@ -155,6 +161,17 @@ pub enum MatmulConfig {
         /// Whether the reduction uses subgroup operations.
         subgroups: bool,
     },
+    /// Few-row products for CPU adapters (`matmul_rows.wgsl`): each
+    /// invocation walks all of k for `rows` rows of W and every activation
+    /// row, 32 weights at a time; no workgroup memory or reduction.
+    Rows {
+        /// Rows of W (output columns) per invocation (4 or 8).
+        rows: u32,
+        /// Invocations per workgroup.
+        wg: u32,
+        /// Whether the activations are shared by subgroup shuffles.
+        subgroups: bool,
+    },
     /// Tensor cores through cooperative matrices (`matmul_coop.wgsl`, f16
     /// operands): blocks of tile_m x tile_n outputs, each subgroup owning
     /// frag_m x frag_n fragments of 16 x 16, accumulated in `accumulate`.
@@ -238,6 +255,15 @@ impl std::fmt::Display for MatmulConfig {
                 "gemv {rows} rows wg {wg} x{unroll}{}",
                 if subgroups { " sg" } else { "" }
             ),
+            Self::Rows {
+                rows,
+                wg,
+                subgroups,
+            } => write!(
+                f,
+                "rows {rows}/inv wg {wg}{}",
+                if subgroups { " sg" } else { "" }
+            ),
             Self::Coop {
                 tile_m,
                 tile_n,
@@ -267,6 +293,10 @@ impl MatmulConfig {
                 subgroups: true, ..
             } => "gemv_subgroup",
             Self::Gemv { .. } => "gemv",
+            Self::Rows {
+                subgroups: true, ..
+            } => "gemv_rows_subgroup",
+            Self::Rows { .. } => "gemv_rows",
             Self::Coop { .. } => "gemm_coop",
         }
     }
@@ -281,7 +311,8 @@ impl MatmulConfig {
             | Self::Subgroup { .. }
             | Self::GemmSubgroup { .. }
             | Self::Block { .. }
-            | Self::Gemv { .. } => Engine::Simt,
+            | Self::Gemv { .. }
+            | Self::Rows { .. } => Engine::Simt,
         }
     }
 
@@ -296,7 +327,8 @@ impl MatmulConfig {
             | Self::Subgroup { .. }
             | Self::GemmSubgroup { .. }
             | Self::Block { .. }
-            | Self::Gemv { .. } => DType::F32,
+            | Self::Gemv { .. }
+            | Self::Rows { .. } => DType::F32,
         }
     }
 
@@ -316,7 +348,8 @@ impl MatmulConfig {
             | Self::Subgroup { .. }
             | Self::GemmSubgroup { .. }
             | Self::Block { .. }
-            | Self::Gemv { .. } => 0,
+            | Self::Gemv { .. }
+            | Self::Rows { .. } => 0,
         }
     }
 
@@ -329,6 +362,9 @@ impl MatmulConfig {
             Self::Subgroup { .. } | Self::GemmSubgroup { .. } => Family::ClassicSubgroup,
             Self::Block { .. } => Family::Block,
             Self::Gemv { subgroups, .. } => Family::Gemv {
+                subgroups: *subgroups,
+            },
+            Self::Rows { subgroups, .. } => Family::Rows {
                 subgroups: *subgroups,
             },
             Self::Coop { accumulate, .. } => Family::Coop {
@@ -348,6 +384,10 @@ impl MatmulConfig {
                     subgroups: true,
                     ..
                 }
+                | Self::Rows {
+                    subgroups: true,
+                    ..
+                }
         )
     }
 
@@ -359,7 +399,7 @@ impl MatmulConfig {
             | Self::Subgroup { tile_m, tile_n, .. }
             | Self::GemmSubgroup { tile_m, tile_n, .. }
             | Self::Block { tile_m, tile_n, .. } => (tile_m, tile_n),
-            Self::Gemv { rows, .. } => (MAX_TILE.min(16), rows),
+            Self::Gemv { rows, .. } | Self::Rows { rows, .. } => (MAX_TILE.min(16), rows),
             Self::Coop { frag_m, frag_n, .. } => (frag_m, frag_n),
         }
     }
@@ -374,6 +414,7 @@ impl MatmulConfig {
             | Self::GemmSubgroup { .. }
             | Self::Subgroup { .. }
             | Self::Gemv { .. }
+            | Self::Rows { .. }
             | Self::Coop { .. } => 1,
         }
     }
@@ -424,6 +465,13 @@ impl MatmulConfig {
                     ("U", unroll as f64),
                 ]
             }
+            Self::Rows { rows, wg, .. } => {
+                return vec![
+                    ("WG", wg as f64),
+                    ("R", rows as f64),
+                    ("M", m.clamp(1, GEMV_MAX_M) as f64),
+                ]
+            }
             Self::Tiled { .. }
             | Self::Direct { .. }
             | Self::SplitK { .. }
@@ -445,7 +493,7 @@ impl MatmulConfig {
                 c.push(("SPLIT", split as f64))
             }
             Self::GemmSubgroup { wg_n, .. } => c.push(("WG_N", wg_n as f64)),
-            Self::Block { .. } | Self::Gemv { .. } | Self::Coop { .. } => {
+            Self::Block { .. } | Self::Gemv { .. } | Self::Rows { .. } | Self::Coop { .. } => {
                 unreachable!("returned above")
             }
         }
@@ -462,6 +510,7 @@ impl MatmulConfig {
             Self::SplitK { .. } | Self::Subgroup { .. } => (tm as u64, tn as u64),
             Self::GemmSubgroup { wg_n, .. } => (tm as u64, (wg_n * tn) as u64),
             Self::Gemv { rows, .. } => (GEMV_MAX_M, rows as u64),
+            Self::Rows { rows, wg, .. } => (GEMV_MAX_M, (rows * wg) as u64),
             Self::Coop { tile_m, tile_n, .. } => (tile_m as u64, tile_n as u64),
         }
     }
@@ -510,5 +559,27 @@ mod tests {
             (gemv.engine(), gemv.accumulate()),
             (Engine::Simt, DType::F32)
         );
+    }
+
+    #[test]
+    fn row_walking_product_by_hand() {
+        let rows = MatmulConfig::Rows {
+            rows: 8,
+            wg: 8,
+            subgroups: true,
+        };
+        // 8 invocations of 8 rows: a workgroup covers 64 columns.
+        assert_eq!(rows.block(), (GEMV_MAX_M, 64));
+        assert_eq!(rows.entry(), "gemv_rows_subgroup");
+        assert_eq!(rows.family(), Family::Rows { subgroups: true });
+        assert!(rows.uses_subgroups());
+        assert_eq!(rows.to_string(), "rows 8/inv wg 8 sg");
+        let plain = MatmulConfig::Rows {
+            rows: 4,
+            wg: 64,
+            subgroups: false,
+        };
+        assert_eq!(plain.entry(), "gemv_rows");
+        assert!(!plain.uses_subgroups());
     }
 }

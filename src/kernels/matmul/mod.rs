@@ -383,7 +383,12 @@ impl Kernel for Matmul {
             // Quantized weights: the kernels that dequantize as they load.
             Format::Quant(_) => all
                 .into_iter()
-                .filter(|c| matches!(c.family(), Family::Block | Family::Gemv { .. }))
+                .filter(|c| {
+                    matches!(
+                        c.family(),
+                        Family::Block | Family::Gemv { .. } | Family::Rows { .. }
+                    )
+                })
                 .collect(),
         }
     }
@@ -413,10 +418,13 @@ impl Kernel for Matmul {
         }
         let family = config.family();
         if matches!(self.weights, Format::Quant(_))
-            && !matches!(family, Family::Block | Family::Gemv { .. })
+            && !matches!(
+                family,
+                Family::Block | Family::Gemv { .. } | Family::Rows { .. }
+            )
         {
             return Err(Error::Invalid(format!(
-                "{config}: {} weights are dequantized by the block and gemv kernels only",
+                "{config}: {} weights are dequantized by the block, gemv and rows kernels only",
                 self.weights
             )));
         }

@@ -15,6 +15,15 @@ pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/matmul_subgroup
 pub const SHADER_BLOCK: &str = include_str!("../../../shaders/matmul_block.wgsl");
 /// The WGSL of the few-row product (after an element storage).
 pub const SHADER_GEMV: &str = include_str!("../../../shaders/matmul_gemv.wgsl");
+/// The WGSL of the few-row product for CPU adapters (after an element
+/// storage).
+pub const SHADER_ROWS: &str = include_str!("../../../shaders/matmul_rows.wgsl");
+/// The row-walking product's kernel with shared activations (appended
+/// to [`SHADER_ROWS`]).
+pub const SHADER_ROWS_SUBGROUP: &str = include_str!("../../../shaders/matmul_rows_subgroup.wgsl");
+/// The 32-weight block every weight storage's `load_w32` returns: the
+/// first part of every element storage.
+pub const W32: &str = include_str!("../../../shaders/matmul_w32.wgsl");
 /// The few-row product's subgroup reduction (appended to [`SHADER_GEMV`]).
 pub const SHADER_GEMV_SUBGROUP: &str = include_str!("../../../shaders/matmul_gemv_subgroup.wgsl");
 /// The activation storages (A and C) of the block and few-row kernels.
@@ -59,12 +68,13 @@ pub fn module_with(family: Family, act: DType, weights: Format) -> String {
         };
         // (f16 weights use unpack8 from the f16 activation storage: float
         // weights always come with activations of their type.)
-        match weights {
-            Format::Float(DType::F32) => format!("{a}\n{W_F32}"),
-            Format::Float(DType::F16) => format!("{a}\n{W_F16}"),
-            Format::Quant(Quant::Q8_0) => format!("{a}\n{W_BLOCKS}\n{W_Q8_0}"),
-            Format::Quant(Quant::Q4_0) => format!("{a}\n{W_BLOCKS}\n{W_Q4_0}"),
-        }
+        let w = match weights {
+            Format::Float(DType::F32) => W_F32.to_string(),
+            Format::Float(DType::F16) => W_F16.to_string(),
+            Format::Quant(Quant::Q8_0) => format!("{W_BLOCKS}\n{W_Q8_0}"),
+            Format::Quant(Quant::Q4_0) => format!("{W_BLOCKS}\n{W_Q4_0}"),
+        };
+        format!("{W32}\n{a}\n{w}")
     };
     match family {
         Family::Classic => source(SHADER, act),
@@ -73,6 +83,10 @@ pub fn module_with(family: Family, act: DType, weights: Format) -> String {
         Family::Gemv { subgroups: false } => format!("{}\n{SHADER_GEMV}", storage()),
         Family::Gemv { subgroups: true } => {
             format!("{}\n{SHADER_GEMV}\n{SHADER_GEMV_SUBGROUP}", storage())
+        }
+        Family::Rows { subgroups: false } => format!("{}\n{SHADER_ROWS}", storage()),
+        Family::Rows { subgroups: true } => {
+            format!("{}\n{SHADER_ROWS}\n{SHADER_ROWS_SUBGROUP}", storage())
         }
         Family::Coop { accumulate } => coop_source(SHADER_COOP, accumulate),
     }

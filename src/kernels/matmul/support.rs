@@ -18,7 +18,7 @@ impl MatmulConfig {
             | Self::Block { wg_m, wg_n, .. } => wg_m * wg_n,
             Self::SplitK { split, .. } | Self::Subgroup { split, .. } => split,
             Self::GemmSubgroup { wg_n, .. } => wg_n,
-            Self::Gemv { wg, .. } => wg,
+            Self::Gemv { wg, .. } | Self::Rows { wg, .. } => wg,
         }
     }
 
@@ -46,6 +46,7 @@ impl MatmulConfig {
                 ..
             } => block_bytes(tile_m * wg_m, tile_n * wg_n, bk),
             Self::Gemv { wg, .. } => 16 * wg as u64,
+            Self::Rows { .. } => 0,
             Self::Coop {
                 tile_m,
                 tile_n,
@@ -70,7 +71,7 @@ impl MatmulConfig {
         }
         if matches!(
             self.family(),
-            Family::Block | Family::Gemv { .. } | Family::Coop { .. }
+            Family::Block | Family::Gemv { .. } | Family::Rows { .. } | Family::Coop { .. }
         ) && !k.is_multiple_of(8)
         {
             return Some(format!("k = {k} is not a multiple of 8 (16-byte octets)"));
@@ -112,6 +113,25 @@ impl MatmulConfig {
                     return Some(format!(
                         "gemv holds at most {GEMV_MAX_M} rows and {GEMV_MAX_ACC} accumulators"
                     ));
+                }
+            }
+            Self::Rows { rows, wg, .. } => {
+                if !(rows == 4 || rows == 8) || wg < 4 || !wg.is_power_of_two() {
+                    return Some(
+                        "rows needs 4 or 8 rows per invocation and a power-of-two workgroup of 4 or more"
+                            .into(),
+                    );
+                }
+                if !k.is_multiple_of(32) {
+                    return Some(format!("k = {k} is not a multiple of 32 (blocks)"));
+                }
+                if m > GEMV_MAX_M || m * rows as u64 > GEMV_MAX_ACC {
+                    return Some(format!(
+                        "rows holds at most {GEMV_MAX_M} rows and {GEMV_MAX_ACC} accumulators"
+                    ));
+                }
+                if wg > l.max_compute_workgroup_size_x {
+                    return Some(format!("workgroup {wg} exceeds the size limit"));
                 }
             }
             Self::Coop {

@@ -401,7 +401,7 @@ pub struct RunArgs {
     /// Model: a built-in name (llama-7b, llama-13b, llama-2-70b, llama-3-8b, mistral-7b) or a config.json file.
     #[arg(long, default_value = "llama-7b")]
     pub model: String,
-    /// Reduced sweep (S = 128; decode B = 1, 16 at L = 2048) and lighter roofs: about seven minutes on a 2-core software adapter.
+    /// Reduced sweep (S = 128; decode B = 1, 16 at L = 2048) and lighter roofs: 7-10 minutes on a 2-core software adapter.
     #[arg(long)]
     pub quick: bool,
     /// Data types (`all` skips f16 with a note when the adapter lacks SHADER_F16).

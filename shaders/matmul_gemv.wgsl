@@ -7,15 +7,17 @@
 // for every m <= 16, and n / R workgroups fill the GPU. Each step issues
 // the loads of U octets of every row before using any, so U * R 16-byte
 // loads per invocation are in flight: a small matrix is a single wave on a
-// large GPU, and its time is then the number of memory round trips.
+// large GPU, and its time is then the number of memory round trips. With
+// UNIT = 32 an invocation takes a block of 32 weights of each row instead
+// (partials32, for the block storages; k a multiple of 32, M <= 4).
 //
 // The partial sums are then reduced across the workgroup: by a
 // workgroup-memory tree (gemv, here), or by subgroupAdd and one
 // workgroup-memory slot per subgroup (gemv_subgroup, in
 // matmul_gemv_subgroup.wgsl, appended where the device has subgroups).
 //
-// The element storage (bindings a, w, c; load_a8, load_w8, store_c4) is
-// prepended by the host. k must be a multiple of 8, R of 4.
+// The element storage (bindings a, w, c; load_a8, load_w8, load_w32,
+// store_c4) is prepended by the host. k must be a multiple of 8, R of 4.
 
 struct Params {
     m: u32,         // activation rows (<= M)
@@ -39,6 +41,11 @@ const MAX_U: u32 = 4u;
 const MAX_M: u32 = 16u;
 // M * R accumulators per invocation, at most.
 const MAX_ACC: u32 = 64u;
+// Weights of each row an invocation takes per step: 8 (an octet,
+// partials) or 32 (a block, partials32).
+override UNIT: u32 = 8u;
+// Activation rows partials32 holds (its M, at most).
+const MAX_XM: u32 = 4u;
 
 // The reduction's workgroup memory: one slot per (subgroup or invocation,
 // accumulator) of the accumulators being reduced.
@@ -79,6 +86,56 @@ fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
     return acc;
 }
 
+// As partials, a block of 32 weights of each row per step (the storage's
+// load_w32): for the llama.cpp block storages, whose octets are smaller
+// than a load and straddle words, a block is one scale and 4.5 words per
+// lane (q4_0) where octets cost a scale and two or three words per 8
+// weights. Invocation t takes blocks t, t + WG, ... (neighbouring lanes,
+// neighbouring blocks); the M <= MAX_XM activation blocks are loaded once
+// and each row's block is used as soon as it is loaded.
+fn partials32(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
+    let product = wg.z;
+    let za = product * p.a_bstride;
+    let zwr = product * (p.w_bstride / p.k8);
+    let n0 = wg.x * R;
+    var acc: array<f32, MAX_ACC>;
+    for (var b = tid; b < p.k8 / 4u; b += WG) {
+        var x: array<array<vec4<f32>, 8>, MAX_XM>;
+        var sx: array<f32, MAX_XM>;
+        for (var i = 0u; i < M; i++) {
+            let o = za + min(i, p.m - 1u) * p.k8 + 4u * b;
+            var t = vec4<f32>(0.0);
+            for (var h = 0u; h < 4u; h++) {
+                let x8 = load_a8(o + h);
+                x[i][2u * h] = x8[0];
+                x[i][2u * h + 1u] = x8[1];
+                t += x8[0] + x8[1];
+            }
+            sx[i] = dot(t, vec4<f32>(1.0));
+        }
+        for (var r = 0u; r < R; r++) {
+            let wr = load_w32(zwr + min(n0 + r, p.n - 1u), b);
+            for (var i = 0u; i < M; i++) {
+                var t = vec4<f32>(0.0);
+                for (var j = 0u; j < 8u; j++) {
+                    t = fma(x[i][j], wr.q[j], t);
+                }
+                let v = dot(t, vec4<f32>(1.0)) + wr.off * sx[i];
+                acc[i * R + r] = fma(wr.d, v, acc[i * R + r]);
+            }
+        }
+    }
+    return acc;
+}
+
+// This invocation's partial sums, by octets or by blocks (UNIT).
+fn lane_partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
+    if UNIT == 32u {
+        return partials32(wg, tid);
+    }
+    return partials(wg, tid);
+}
+
 fn store(wg: vec3<u32>, i: u32, r0: u32, v: vec4<f32>) {
     let col = wg.x * R + r0;
     if i < p.m && col < p.n {
@@ -91,7 +148,7 @@ fn gemv(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(local_invocation_index) tid: u32,
 ) {
-    let acc = partials(wg, tid);
+    let acc = lane_partials(wg, tid);
     // Four accumulators at a time through a log2(WG)-step tree.
     for (var q = 0u; q < M * R; q += 4u) {
         for (var j = 0u; j < 4u; j++) {

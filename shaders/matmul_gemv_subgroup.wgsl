@@ -12,7 +12,7 @@ fn gemv_subgroup(
     @builtin(subgroup_id) sg: u32,
     @builtin(num_subgroups) sgs: u32,
 ) {
-    let acc = partials(wg, tid);
+    let acc = lane_partials(wg, tid);
     // Four accumulators at a time: subgroupAdd, then one slot per subgroup.
     for (var q = 0u; q < M * R; q += 4u) {
         for (var j = 0u; j < 4u; j++) {

@@ -53,7 +53,9 @@ fn every_configuration_matches_the_host() {
             // 264, 130 x 196 x 328 (past one 128-row block, several k
             // steps and a partial one), decode-like 3 x 100 x 516, 5 x 100 x
             // 520 and 1 x 100 x 1032 (129 octets: a GEMV's partial last
-            // step), and 40 x 68 x 392 (a skinny block split over k).
+            // step), 3 x 100 x 1056 (33 blocks of 32: the kernels that
+            // walk k by blocks), and 40 x 68 x 392 (a skinny block split
+            // over k).
             let shapes = [
                 (70, 132, 260),
                 (70, 132, 264),
@@ -61,6 +63,7 @@ fn every_configuration_matches_the_host() {
                 (3, 100, 516),
                 (5, 100, 520),
                 (1, 100, 1032),
+                (3, 100, 1056),
                 (40, 68, 392),
             ];
             for (m, n, k) in shapes {

@@ -47,6 +47,7 @@ impl MatmulConfig {
             wg,
             unroll,
             subgroups,
+            blocks: false,
         };
         let accumulate = if caps.has_coop(16, DType::F16, DType::F32)
             || !caps.has_coop(16, DType::F16, DType::F16)
@@ -74,6 +75,19 @@ impl MatmulConfig {
             if m <= 4 {
                 for (wg, unroll) in [(128, 1), (128, 2), (128, 4), (64, 4), (256, 2)] {
                     v.push(gemv(4, wg, unroll));
+                }
+                // A block of 32 weights per lane: fewer, wider loads for
+                // the quantized storages (whose octets straddle words).
+                if k.is_multiple_of(32) {
+                    for wg in [64, 128] {
+                        v.push(Self::Gemv {
+                            rows: 4,
+                            wg,
+                            unroll: 1,
+                            subgroups,
+                            blocks: true,
+                        });
+                    }
                 }
                 if k < 1024 {
                     v.push(gemv(8, 32, 1));

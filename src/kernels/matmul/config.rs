@@ -16,6 +16,9 @@ pub const GEMV_MAX_M: u64 = 16;
 
 /// Most accumulators per invocation of the few-row product (its `MAX_ACC`).
 pub const GEMV_MAX_ACC: u64 = 64;
+/// Most activation rows the few-row product holds when it takes blocks of
+/// 32 weights (its `MAX_XM`).
+pub const GEMV_MAX_BLOCK_M: u64 = 4;
 /// Most octets per row a GEMV step loads (`MAX_U` in the WGSL).
 pub const GEMV_MAX_UNROLL: u32 = 4;
 
@@ -160,6 +163,11 @@ pub enum MatmulConfig {
         unroll: u32,
         /// Whether the reduction uses subgroup operations.
         subgroups: bool,
+        /// Whether each invocation takes blocks of 32 weights per row
+        /// (`load_w32`, k a multiple of 32, m <= [`GEMV_MAX_BLOCK_M`])
+        /// instead of octets: fewer, wider loads for the block storages.
+        #[serde(default)]
+        blocks: bool,
     },
     /// Few-row products for CPU adapters (`matmul_rows.wgsl`): each
     /// invocation walks all of k for `rows` rows of W and every activation
@@ -250,11 +258,19 @@ impl std::fmt::Display for MatmulConfig {
                 wg,
                 unroll,
                 subgroups,
-            } => write!(
-                f,
-                "gemv {rows} rows wg {wg} x{unroll}{}",
-                if subgroups { " sg" } else { "" }
-            ),
+                blocks,
+            } => {
+                write!(f, "gemv {rows} rows wg {wg}")?;
+                if blocks {
+                    write!(f, " b32")?;
+                } else {
+                    write!(f, " x{unroll}")?;
+                }
+                if subgroups {
+                    write!(f, " sg")?;
+                }
+                Ok(())
+            }
             Self::Rows {
                 rows,
                 wg,
@@ -456,13 +472,18 @@ impl MatmulConfig {
                 ]
             }
             Self::Gemv {
-                rows, wg, unroll, ..
+                rows,
+                wg,
+                unroll,
+                blocks,
+                ..
             } => {
                 return vec![
                     ("WG", wg as f64),
                     ("R", rows as f64),
                     ("M", m.clamp(1, GEMV_MAX_M) as f64),
                     ("U", unroll as f64),
+                    ("UNIT", if blocks { 32.0 } else { 8.0 }),
                 ]
             }
             Self::Rows { rows, wg, .. } => {
@@ -554,11 +575,32 @@ mod tests {
             wg: 128,
             unroll: 2,
             subgroups: true,
+            blocks: false,
         };
         assert_eq!(
             (gemv.engine(), gemv.accumulate()),
             (Engine::Simt, DType::F32)
         );
+    }
+
+    #[test]
+    fn gemv_by_blocks_is_named_apart() {
+        let gemv = |blocks| MatmulConfig::Gemv {
+            rows: 4,
+            wg: 64,
+            unroll: 1,
+            subgroups: true,
+            blocks,
+        };
+        assert_eq!(gemv(true).to_string(), "gemv 4 rows wg 64 b32 sg");
+        assert_eq!(gemv(false).to_string(), "gemv 4 rows wg 64 x1 sg");
+        assert_eq!(gemv(true).block(), gemv(false).block());
+        // Results written before the field existed read as octets.
+        let old: MatmulConfig = serde_json::from_str(
+            r#"{"kernel":"gemv","rows":4,"wg":64,"unroll":1,"subgroups":true}"#,
+        )
+        .unwrap();
+        assert_eq!(old, gemv(false));
     }
 
     #[test]

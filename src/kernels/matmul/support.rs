@@ -3,7 +3,7 @@
 
 use super::config::{
     block_bytes, coop_bytes, Family, MatmulConfig, COOP_BK, COOP_FRAGS_M, COOP_FRAGS_N,
-    COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
+    COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
 };
 use crate::gpu::Capabilities;
 use crate::kernels::DType;
@@ -99,8 +99,17 @@ impl MatmulConfig {
                 }
             }
             Self::Gemv {
-                rows, wg, unroll, ..
+                rows,
+                wg,
+                unroll,
+                blocks,
+                ..
             } => {
+                if blocks && (!k.is_multiple_of(32) || m > GEMV_MAX_BLOCK_M) {
+                    return Some(format!(
+                        "gemv by blocks needs k in blocks of 32 and at most {GEMV_MAX_BLOCK_M} rows"
+                    ));
+                }
                 if !(rows == 4 || rows == 8)
                     || !wg.is_power_of_two()
                     || !(1..=GEMV_MAX_UNROLL).contains(&unroll)

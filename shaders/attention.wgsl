@@ -7,7 +7,7 @@
 //         and sees keys 0 ..= pos(r): the causal mask (in decode q_len = 1).
 //
 // Three entry points, tunables as override constants:
-//   flash_prefill        : one query row per invocation, BR rows per
+//   flash_prefill        : RPI query rows per invocation, BR rows per
 //                          workgroup; K and V tiles of BC keys staged in
 //                          workgroup memory; online softmax (running max and
 //                          sum, accumulator rescaled per tile); key tiles past
@@ -49,8 +49,14 @@ fn position(row: u32) -> u32 {
 
 // ---------------------------------------------------------------- prefill
 
-// Query rows (and invocations) per workgroup.
+// Query rows per workgroup.
 override BR: u32 = 64u;
+// Query rows per invocation (1 ..= MAX_RPI, dividing BR): each K and V
+// element read from the tiles serves RPI rows. On a CPU adapter every read
+// of workgroup memory is a load per lane, so sharing it pays; on a GPU the
+// registers of RPI rows would not fit, and RPI stays 1.
+override RPI: u32 = 1u;
+const MAX_RPI: u32 = 4u;
 // Keys per staged tile (at most MAX_BC).
 override BC: u32 = 16u;
 const MAX_BC: u32 = 32u;
@@ -58,7 +64,7 @@ const MAX_BC: u32 = 32u;
 var<workgroup> k_tile: array<vec4<T>, BC * D4>;
 var<workgroup> v_tile: array<vec4<T>, BC * D4>;
 
-@compute @workgroup_size(BR)
+@compute @workgroup_size(BR / RPI)
 fn flash_prefill(
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
@@ -71,30 +77,35 @@ fn flash_prefill(
     if row0 / p.q_len == last / p.q_len {
         hi = position(last) + 1u;
     }
-    let row = row0 + li;
-    let live = row < p.rows;
-    let qb = (wg.z * p.rows + row) * D4;
     let kb = wg.z * p.n * D4;
-
-    var qv: array<vec4<f32>, D4>;
-    var acc: array<vec4<f32>, D4>;
-    for (var i = 0u; i < D4; i++) {
-        acc[i] = vec4<f32>(0.0);
-        qv[i] = vec4<f32>(0.0);
-        if live {
-            qv[i] = vec4<f32>(q[qb + i]) * p.scale;
+    // This invocation's rows: row0 + li * RPI + t.
+    var qv: array<array<vec4<f32>, D4>, MAX_RPI>;
+    var acc: array<array<vec4<f32>, D4>, MAX_RPI>;
+    var pos: array<u32, MAX_RPI>;
+    var m: array<f32, MAX_RPI>;
+    var l: array<f32, MAX_RPI>;
+    for (var t = 0u; t < RPI; t++) {
+        let row = row0 + li * RPI + t;
+        let live = row < p.rows;
+        let qb = (wg.z * p.rows + row) * D4;
+        for (var i = 0u; i < D4; i++) {
+            acc[t][i] = vec4<f32>(0.0);
+            qv[t][i] = vec4<f32>(0.0);
+            if live {
+                qv[t][i] = vec4<f32>(q[qb + i]) * p.scale;
+            }
         }
+        // A row past the end sees no key (pos stays below every tile).
+        pos[t] = 0u;
+        if live {
+            pos[t] = position(row) + 1u;
+        }
+        m[t] = NEG;
+        l[t] = 0.0;
     }
-    var pos = 0u;
-    if live {
-        pos = position(row);
-    }
-    var m = NEG;
-    var l = 0.0;
-    var s: array<f32, MAX_BC>;
-
+    var s: array<array<f32, MAX_BC>, MAX_RPI>;
     for (var t0 = 0u; t0 < hi; t0 += BC) {
-        for (var i = li; i < BC * D4; i += BR) {
+        for (var i = li; i < BC * D4; i += BR / RPI) {
             let key = t0 + i / D4;
             if key < p.n {
                 k_tile[i] = k[kb + key * D4 + i % D4];
@@ -102,41 +113,66 @@ fn flash_prefill(
             }
         }
         workgroupBarrier();
-        // Keys of this tile the row sees: a prefix, by the causal mask.
-        var vis = 0u;
-        if live && pos >= t0 {
-            vis = min(BC, min(pos + 1u, p.n) - t0);
+        // Keys of this tile each row sees: a prefix, by the causal mask.
+        var vis: array<u32, MAX_RPI>;
+        var most = 0u;
+        for (var t = 0u; t < RPI; t++) {
+            vis[t] = 0u;
+            if pos[t] > t0 {
+                vis[t] = min(BC, min(pos[t], p.n) - t0);
+            }
+            most = max(most, vis[t]);
         }
-        if vis > 0u {
-            var tmax = m;
-            for (var j = 0u; j < vis; j++) {
-                var dot_qk = 0.0;
-                for (var i = 0u; i < D4; i++) {
-                    dot_qk += dot(qv[i], vec4<f32>(k_tile[j * D4 + i]));
-                }
-                s[j] = dot_qk;
-                tmax = max(tmax, dot_qk);
-            }
-            let corr = exp(m - tmax);
-            l *= corr;
+        var tmax: array<f32, MAX_RPI>;
+        for (var t = 0u; t < RPI; t++) {
+            tmax[t] = m[t];
+        }
+        for (var j = 0u; j < most; j++) {
+            var d: array<f32, MAX_RPI>;
             for (var i = 0u; i < D4; i++) {
-                acc[i] *= corr;
-            }
-            for (var j = 0u; j < vis; j++) {
-                let pj = exp(s[j] - tmax);
-                l += pj;
-                for (var i = 0u; i < D4; i++) {
-                    acc[i] += pj * vec4<f32>(v_tile[j * D4 + i]);
+                let kv = vec4<f32>(k_tile[j * D4 + i]);
+                for (var t = 0u; t < RPI; t++) {
+                    d[t] += dot(qv[t][i], kv);
                 }
             }
-            m = tmax;
+            for (var t = 0u; t < RPI; t++) {
+                s[t][j] = d[t];
+                if j < vis[t] {
+                    tmax[t] = max(tmax[t], d[t]);
+                }
+            }
+        }
+        for (var t = 0u; t < RPI; t++) {
+            let corr = exp(m[t] - tmax[t]);
+            l[t] *= corr;
+            for (var i = 0u; i < D4; i++) {
+                acc[t][i] *= corr;
+            }
+            m[t] = tmax[t];
+        }
+        for (var j = 0u; j < most; j++) {
+            var pj: array<f32, MAX_RPI>;
+            for (var t = 0u; t < RPI; t++) {
+                pj[t] = select(0.0, exp(s[t][j] - tmax[t]), j < vis[t]);
+                l[t] += pj[t];
+            }
+            for (var i = 0u; i < D4; i++) {
+                let vv = vec4<f32>(v_tile[j * D4 + i]);
+                for (var t = 0u; t < RPI; t++) {
+                    acc[t][i] += pj[t] * vv;
+                }
+            }
         }
         workgroupBarrier();
     }
-    if live {
-        let inv = 1.0 / l;
-        for (var i = 0u; i < D4; i++) {
-            o[qb + i] = vec4<T>(acc[i] * inv);
+    for (var t = 0u; t < RPI; t++) {
+        let row = row0 + li * RPI + t;
+        if row < p.rows {
+            let qb = (wg.z * p.rows + row) * D4;
+            let inv = 1.0 / l[t];
+            for (var i = 0u; i < D4; i++) {
+                o[qb + i] = vec4<T>(acc[t][i] * inv);
+            }
         }
     }
 }

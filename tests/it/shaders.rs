@@ -249,7 +249,7 @@ fn shaders_expose_what_the_host_dispatches() {
             "flash_decode_reduce"
         ]
     );
-    assert_eq!(overrides(&at), ["BR", "BC", "WG", "CHUNK", "GROUP"]);
+    assert_eq!(overrides(&at), ["BR", "RPI", "BC", "WG", "CHUNK", "GROUP"]);
     let pk = m("peak.wgsl");
     assert_eq!(entry_points(&pk), ["peak"]);
     assert_eq!(overrides(&pk), ["WORKGROUP_SIZE", "CHAINS"]);
@@ -296,6 +296,10 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     assert_eq!(constant(&pk, "UNROLL"), peak::UNROLL as u64);
     let at = m("attention + attention_subgroup");
     assert_eq!(constant(&at, "MAX_BC"), attention::MAX_TILE_KEYS as u64);
+    assert_eq!(
+        constant(&at, "MAX_RPI"),
+        attention::MAX_ROWS_PER_INVOCATION as u64
+    );
     assert_eq!(constant(&at, "MAX_GROUP"), attention::MAX_GROUP);
     assert_eq!(constant(&at, "MAX_TR"), attention::MAX_SUBGROUP_ROWS as u64);
     assert_eq!(constant(&at, "MAX_CH"), attention::MAX_LANE_COLUMNS);

@@ -6,13 +6,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kernel", rename_all = "snake_case")]
 pub enum AttentionConfig {
-    /// One query row per invocation, `rows` per workgroup, K/V tiles of
-    /// `keys` keys in workgroup memory.
+    /// `per_inv` query rows per invocation, `rows` per workgroup, K/V
+    /// tiles of `keys` keys in workgroup memory.
     FlashPrefill {
-        /// Query rows (invocations) per workgroup.
+        /// Query rows per workgroup.
         rows: u32,
         /// Keys per staged tile.
         keys: u32,
+        /// Query rows per invocation, each tile element read serving them
+        /// all (1 on GPUs; more on CPU adapters, where every read of
+        /// workgroup memory is a load per lane).
+        #[serde(default = "one")]
+        per_inv: u32,
     },
     /// A subgroup shares `rows` query rows: K rows read per lane, q and
     /// probabilities exchanged by subgroup shuffles (needs SUBGROUP);
@@ -55,10 +60,26 @@ pub enum AttentionConfig {
     },
 }
 
+/// Configurations written before `per_inv` existed held one row per
+/// invocation.
+fn one() -> u32 {
+    1
+}
+
 impl std::fmt::Display for AttentionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
-            Self::FlashPrefill { rows, keys } => write!(f, "flash {rows} rows x {keys} keys"),
+            Self::FlashPrefill {
+                rows,
+                keys,
+                per_inv,
+            } => {
+                write!(f, "flash {rows} rows x {keys} keys")?;
+                if per_inv > 1 {
+                    write!(f, ", {per_inv}/inv")?;
+                }
+                Ok(())
+            }
             Self::FlashPrefillSubgroup { rows, wg } => {
                 write!(f, "flash shuffle {rows} rows wg {wg}")
             }
@@ -92,7 +113,20 @@ mod tests {
         assert_eq!(json, r#"{"kernel":"flash_decode","chunk":256,"wg":64}"#);
         let back: KernelConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, KernelConfig::Attention(c));
-        let p = AttentionConfig::FlashPrefill { rows: 64, keys: 16 };
+        let p = AttentionConfig::FlashPrefill {
+            rows: 64,
+            keys: 16,
+            per_inv: 1,
+        };
         assert_eq!(p.to_string(), "flash 64 rows x 16 keys");
+        let old: KernelConfig =
+            serde_json::from_str(r#"{"kernel":"flash_prefill","rows":64,"keys":16}"#).unwrap();
+        assert_eq!(old, KernelConfig::Attention(p));
+        let four = AttentionConfig::FlashPrefill {
+            rows: 64,
+            keys: 16,
+            per_inv: 4,
+        };
+        assert_eq!(four.to_string(), "flash 64 rows x 16 keys, 4/inv");
     }
 }

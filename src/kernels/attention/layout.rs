@@ -3,7 +3,8 @@
 
 use super::{
     split_kv, Attention, AttentionConfig, MAX_BLOCK_ROWS, MAX_CHUNK, MAX_GROUP, MAX_LANE_COLUMNS,
-    MAX_SUBGROUP_ROWS, MAX_TILE_COLUMNS, MAX_TILE_KEYS, MAX_TILE_ROWS, MIN_CHUNK,
+    MAX_ROWS_PER_INVOCATION, MAX_SUBGROUP_ROWS, MAX_TILE_COLUMNS, MAX_TILE_KEYS, MAX_TILE_ROWS,
+    MIN_CHUNK,
 };
 use crate::error::{Error, Result};
 use crate::gpu::Capabilities;
@@ -97,6 +98,15 @@ impl Attention {
             v.push(AttentionConfig::FlashPrefill {
                 rows: MAX_BLOCK_ROWS as u32,
                 keys,
+                per_inv: 1,
+            });
+        }
+        // On a CPU adapter each tile element read serves 4 rows.
+        if !gpu {
+            v.push(AttentionConfig::FlashPrefill {
+                rows: MAX_BLOCK_ROWS as u32,
+                keys: 16,
+                per_inv: MAX_ROWS_PER_INVOCATION,
             });
         }
         v
@@ -108,17 +118,30 @@ impl Attention {
         let s = self.shape;
         let size = self.dtype.size();
         let (entries, constants, wg_bytes, invocations) = match config {
-            AttentionConfig::FlashPrefill { rows, keys } => {
-                if keys == 0 || keys > MAX_TILE_KEYS || split_kv(&s) {
+            AttentionConfig::FlashPrefill {
+                rows,
+                keys,
+                per_inv,
+            } => {
+                if keys == 0
+                    || keys > MAX_TILE_KEYS
+                    || !(1..=MAX_ROWS_PER_INVOCATION).contains(&per_inv)
+                    || !rows.is_multiple_of(per_inv)
+                    || split_kv(&s)
+                {
                     return Err(Error::Invalid(format!(
-                        "{config} does not apply to this problem (tiles of 1..={MAX_TILE_KEYS} keys, prefill shapes)"
+                        "{config} does not apply to this problem (tiles of 1..={MAX_TILE_KEYS} keys, 1..={MAX_ROWS_PER_INVOCATION} rows per invocation dividing the workgroup's, prefill shapes)"
                     )));
                 }
                 (
                     vec!["flash_prefill"],
-                    vec![("BR", rows as f64), ("BC", keys as f64)],
+                    vec![
+                        ("BR", rows as f64),
+                        ("BC", keys as f64),
+                        ("RPI", per_inv as f64),
+                    ],
                     2 * keys as u64 * s.head_dim * size,
-                    rows,
+                    rows / per_inv,
                 )
             }
             AttentionConfig::FlashPrefillSubgroup { rows, wg } => {

@@ -53,6 +53,8 @@ pub const MAX_HEAD_DIM: u64 = 256;
 pub const MAX_GROUP: u64 = 8;
 /// Most keys per staged tile of the prefill kernel (the shader's `MAX_BC`).
 pub const MAX_TILE_KEYS: u32 = 32;
+/// Most query rows per invocation of `flash_prefill` (its `MAX_RPI`).
+pub const MAX_ROWS_PER_INVOCATION: u32 = 4;
 /// Smallest key chunk of the decode kernel (sizes its partials).
 const MIN_CHUNK: u32 = 64;
 /// Largest key chunk of the decode kernel.

@@ -170,18 +170,16 @@ impl MatmulConfig {
             }
             v.push(gemv(4, 128, 2));
             // The row-walking product, the quantized formats' fastest here:
-            // 8 rows per invocation where the accumulators fit.
+            // 8 rows per invocation where the accumulators fit, else 4.
             if k.is_multiple_of(32) {
-                if m <= GEMV_MAX_ACC / 8 {
-                    v.push(Self::Rows {
-                        rows: 8,
-                        wg: 8,
-                        subgroups,
-                    });
-                }
+                let (rows, wg) = if m <= GEMV_MAX_ACC / 8 {
+                    (8, 8)
+                } else {
+                    (4, 64)
+                };
                 v.push(Self::Rows {
-                    rows: 4,
-                    wg: 64,
+                    rows,
+                    wg,
                     subgroups,
                 });
             }

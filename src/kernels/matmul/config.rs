@@ -1,11 +1,10 @@
-//! The matmul kernels' configurations: which entry point and module, their
-//! tiles, workgroup shape and override constants. What each needs from the
-//! device is in `support.rs`, which of them the tuner tries in
-//! `candidates.rs`.
+//! The matmul kernels' configurations: their tiles, workgroup shape and
+//! the units they compute on. Which module, entry point and override
+//! constants each runs is in `source.rs`, what each needs from the device
+//! in `support.rs`, which of them the tuner tries in `candidates.rs`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::gpu::Capabilities;
 use crate::kernels::{DType, Engine};
 
 /// Largest TILE_M / TILE_N the shaders hold (their `MAX_TILE`).
@@ -26,34 +25,6 @@ pub const GEMV_MAX_UNROLL: u32 = 4;
 /// (bm + 4) and (bn + 4) f32.
 pub(super) fn block_bytes(bm: u32, bn: u32, bk: u32) -> u64 {
     2 * bk as u64 * ((bm + 4) + (bn + 4)) as u64 * 4
-}
-
-/// The shader module a configuration runs from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    /// `matmul.wgsl`.
-    Classic,
-    /// `matmul.wgsl` with `matmul_subgroup.wgsl` appended.
-    ClassicSubgroup,
-    /// The element storage and `matmul_block.wgsl`.
-    Block,
-    /// The element storage and `matmul_gemv.wgsl`, with
-    /// `matmul_gemv_subgroup.wgsl` appended where `subgroups`.
-    Gemv {
-        /// Whether the subgroup reduction is in the module.
-        subgroups: bool,
-    },
-    /// The element storage and `matmul_rows.wgsl`, with
-    /// `matmul_rows_subgroup.wgsl` appended where `subgroups`.
-    Rows {
-        /// Whether the subgroup kernel is in the module.
-        subgroups: bool,
-    },
-    /// `matmul_coop.wgsl`, accumulating in `accumulate`.
-    Coop {
-        /// The accumulators' type.
-        accumulate: DType,
-    },
 }
 
 /// Fragments per subgroup block of the cooperative GEMM along m (its
@@ -296,27 +267,6 @@ impl std::fmt::Display for MatmulConfig {
 }
 
 impl MatmulConfig {
-    /// The entry point in the shaders.
-    pub fn entry(&self) -> &'static str {
-        match self {
-            Self::Tiled { .. } => "gemm_tiled",
-            Self::Direct { .. } => "gemm_direct",
-            Self::SplitK { .. } => "gemv_splitk",
-            Self::Subgroup { .. } => "gemv_subgroup",
-            Self::GemmSubgroup { .. } => "gemm_subgroup",
-            Self::Block { .. } => "gemm_block",
-            Self::Gemv {
-                subgroups: true, ..
-            } => "gemv_subgroup",
-            Self::Gemv { .. } => "gemv",
-            Self::Rows {
-                subgroups: true, ..
-            } => "gemv_rows_subgroup",
-            Self::Rows { .. } => "gemv_rows",
-            Self::Coop { .. } => "gemm_coop",
-        }
-    }
-
     /// The arithmetic units it computes on.
     pub fn engine(&self) -> Engine {
         match self {
@@ -369,42 +319,10 @@ impl MatmulConfig {
         }
     }
 
-    /// Which shader module: the classic kernels (`matmul.wgsl`, with
-    /// `matmul_subgroup.wgsl` appended where subgroups are used), the block
-    /// GEMM or the few-row product.
-    pub fn family(&self) -> Family {
-        match self {
-            Self::Tiled { .. } | Self::Direct { .. } | Self::SplitK { .. } => Family::Classic,
-            Self::Subgroup { .. } | Self::GemmSubgroup { .. } => Family::ClassicSubgroup,
-            Self::Block { .. } => Family::Block,
-            Self::Gemv { subgroups, .. } => Family::Gemv {
-                subgroups: *subgroups,
-            },
-            Self::Rows { subgroups, .. } => Family::Rows {
-                subgroups: *subgroups,
-            },
-            Self::Coop { accumulate, .. } => Family::Coop {
-                accumulate: *accumulate,
-            },
-        }
-    }
-
-    /// Whether it needs the subgroup module (and SUBGROUP).
-    pub fn uses_subgroups(&self) -> bool {
-        matches!(
-            self,
-            Self::Subgroup { .. }
-                | Self::GemmSubgroup { .. }
-                | Self::Coop { .. }
-                | Self::Gemv {
-                    subgroups: true,
-                    ..
-                }
-                | Self::Rows {
-                    subgroups: true,
-                    ..
-                }
-        )
+    /// Whether it walks k a block of 32 weights at a time (`load_w32`), so
+    /// k must be a multiple of 32.
+    pub fn walks_blocks(&self) -> bool {
+        matches!(self, Self::Rows { .. } | Self::Gemv { blocks: true, .. })
     }
 
     pub(super) fn tiles(&self) -> (u32, u32) {
@@ -435,92 +353,6 @@ impl MatmulConfig {
         }
     }
 
-    /// The override constants of the pipeline for products of `m` rows on
-    /// a device with `caps`.
-    pub fn constants(&self, m: u64, caps: &Capabilities) -> Vec<(&'static str, f64)> {
-        match *self {
-            Self::Coop {
-                tile_m,
-                tile_n,
-                frag_m,
-                frag_n,
-                ..
-            } => {
-                return vec![
-                    ("BM", tile_m as f64),
-                    ("BN", tile_n as f64),
-                    ("FM", frag_m as f64),
-                    ("FN", frag_n as f64),
-                    ("SGS", caps.subgroup_sizes.1 as f64),
-                ]
-            }
-            Self::Block {
-                tile_m,
-                tile_n,
-                wg_m,
-                wg_n,
-                bk,
-                split,
-            } => {
-                return vec![
-                    ("BM", (tile_m * wg_m) as f64),
-                    ("BN", (tile_n * wg_n) as f64),
-                    ("TM", tile_m as f64),
-                    ("TN", tile_n as f64),
-                    ("BK", bk as f64),
-                    ("SPLIT", split.max(1) as f64),
-                ]
-            }
-            Self::Gemv {
-                rows,
-                wg,
-                unroll,
-                blocks,
-                ..
-            } => {
-                return vec![
-                    ("WG", wg as f64),
-                    ("R", rows as f64),
-                    ("M", m.clamp(1, GEMV_MAX_M) as f64),
-                    ("U", unroll as f64),
-                    ("UNIT", if blocks { 32.0 } else { 8.0 }),
-                ]
-            }
-            Self::Rows { rows, wg, .. } => {
-                return vec![
-                    ("WG", wg as f64),
-                    ("R", rows as f64),
-                    ("M", m.clamp(1, GEMV_MAX_M) as f64),
-                ]
-            }
-            Self::Tiled { .. }
-            | Self::Direct { .. }
-            | Self::SplitK { .. }
-            | Self::GemmSubgroup { .. }
-            | Self::Subgroup { .. } => {}
-        }
-        let (tm, tn) = self.tiles();
-        let mut c = vec![("TILE_M", tm as f64), ("TILE_N", tn as f64)];
-        match *self {
-            Self::Tiled { wg_m, wg_n, bk, .. } => c.extend([
-                ("WG_M", wg_m as f64),
-                ("WG_N", wg_n as f64),
-                ("BK", bk as f64),
-            ]),
-            Self::Direct { wg_m, wg_n, .. } => {
-                c.extend([("WG_M", wg_m as f64), ("WG_N", wg_n as f64)])
-            }
-            Self::SplitK { split, .. } | Self::Subgroup { split, .. } => {
-                c.push(("SPLIT", split as f64))
-            }
-            Self::GemmSubgroup { wg_n, .. } => c.push(("WG_N", wg_n as f64)),
-            Self::Block { .. } | Self::Gemv { .. } | Self::Rows { .. } | Self::Coop { .. } => {
-                unreachable!("returned above")
-            }
-        }
-        c
-    }
-
     /// Rows and columns of C one workgroup covers.
     pub fn block(&self) -> (u64, u64) {
         let (tm, tn) = self.tiles();
@@ -545,6 +377,7 @@ impl MatmulConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::matmul::Family;
 
     #[test]
     fn cooperative_tile_arithmetic_by_hand() {

@@ -28,8 +28,8 @@ mod support;
 
 pub use accounting::{ProductShape, QuantShape};
 pub use config::{
-    coop_bytes, Family, MatmulConfig, COOP_BK, COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M,
-    GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
+    coop_bytes, MatmulConfig, COOP_BK, COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M,
+    GEMV_MAX_UNROLL, MAX_TILE,
 };
 pub use source::*;
 pub use support::coop_unsupported;
@@ -383,12 +383,7 @@ impl Kernel for Matmul {
             // Quantized weights: the kernels that dequantize as they load.
             Format::Quant(_) => all
                 .into_iter()
-                .filter(|c| {
-                    matches!(
-                        c.family(),
-                        Family::Block | Family::Gemv { .. } | Family::Rows { .. }
-                    )
-                })
+                .filter(|c| c.family().any_weights())
                 .collect(),
         }
     }
@@ -417,12 +412,7 @@ impl Kernel for Matmul {
             )));
         }
         let family = config.family();
-        if matches!(self.weights, Format::Quant(_))
-            && !matches!(
-                family,
-                Family::Block | Family::Gemv { .. } | Family::Rows { .. }
-            )
-        {
+        if matches!(self.weights, Format::Quant(_)) && !family.any_weights() {
             return Err(Error::Invalid(format!(
                 "{config}: {} weights are dequantized by the block, gemv and rows kernels only",
                 self.weights

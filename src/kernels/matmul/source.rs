@@ -1,9 +1,200 @@
-//! The matmul kernels' WGSL: the shader files, and how the host assembles
-//! a module from an activation storage, a weight storage and a kernel.
+//! The matmul kernels' WGSL: the shader files, how the host assembles a
+//! module from an activation storage, a weight storage and a kernel, and
+//! which module, entry point and override constants a configuration runs.
 
-use super::config::Family;
+use super::config::{MatmulConfig, GEMV_MAX_M};
 use crate::dtype::{Format, Quant};
+use crate::gpu::Capabilities;
 use crate::kernels::{source, DType};
+
+/// The shader module a configuration runs from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// `matmul.wgsl`.
+    Classic,
+    /// `matmul.wgsl` with `matmul_subgroup.wgsl` appended.
+    ClassicSubgroup,
+    /// The element storage and `matmul_block.wgsl`.
+    Block,
+    /// The element storage and `matmul_gemv.wgsl`, with
+    /// `matmul_gemv_subgroup.wgsl` appended where `subgroups`.
+    Gemv {
+        /// Whether the subgroup reduction is in the module.
+        subgroups: bool,
+    },
+    /// The element storage and `matmul_rows.wgsl`, with
+    /// `matmul_rows_subgroup.wgsl` appended where `subgroups`.
+    Rows {
+        /// Whether the subgroup kernel is in the module.
+        subgroups: bool,
+    },
+    /// `matmul_coop.wgsl`, accumulating in `accumulate`.
+    Coop {
+        /// The accumulators' type.
+        accumulate: DType,
+    },
+}
+
+impl Family {
+    /// Whether its kernels read W through a weight storage, so take every
+    /// weight format (the classic and cooperative kernels take float
+    /// weights of the activations' type only).
+    pub fn any_weights(&self) -> bool {
+        match self {
+            Self::Block | Self::Gemv { .. } | Self::Rows { .. } => true,
+            Self::Classic | Self::ClassicSubgroup | Self::Coop { .. } => false,
+        }
+    }
+}
+
+/// What a configuration runs in the shaders: its module, entry point and
+/// override constants.
+impl MatmulConfig {
+    /// The entry point in the shaders.
+    pub fn entry(&self) -> &'static str {
+        match self {
+            Self::Tiled { .. } => "gemm_tiled",
+            Self::Direct { .. } => "gemm_direct",
+            Self::SplitK { .. } => "gemv_splitk",
+            Self::Subgroup { .. } => "gemv_subgroup",
+            Self::GemmSubgroup { .. } => "gemm_subgroup",
+            Self::Block { .. } => "gemm_block",
+            Self::Gemv {
+                subgroups: true, ..
+            } => "gemv_subgroup",
+            Self::Gemv { .. } => "gemv",
+            Self::Rows {
+                subgroups: true, ..
+            } => "gemv_rows_subgroup",
+            Self::Rows { .. } => "gemv_rows",
+            Self::Coop { .. } => "gemm_coop",
+        }
+    }
+
+    /// Which shader module: the classic kernels (`matmul.wgsl`, with
+    /// `matmul_subgroup.wgsl` appended where subgroups are used), the block
+    /// GEMM or the few-row product.
+    pub fn family(&self) -> Family {
+        match self {
+            Self::Tiled { .. } | Self::Direct { .. } | Self::SplitK { .. } => Family::Classic,
+            Self::Subgroup { .. } | Self::GemmSubgroup { .. } => Family::ClassicSubgroup,
+            Self::Block { .. } => Family::Block,
+            Self::Gemv { subgroups, .. } => Family::Gemv {
+                subgroups: *subgroups,
+            },
+            Self::Rows { subgroups, .. } => Family::Rows {
+                subgroups: *subgroups,
+            },
+            Self::Coop { accumulate, .. } => Family::Coop {
+                accumulate: *accumulate,
+            },
+        }
+    }
+
+    /// Whether it needs the subgroup module (and SUBGROUP).
+    pub fn uses_subgroups(&self) -> bool {
+        matches!(
+            self,
+            Self::Subgroup { .. }
+                | Self::GemmSubgroup { .. }
+                | Self::Coop { .. }
+                | Self::Gemv {
+                    subgroups: true,
+                    ..
+                }
+                | Self::Rows {
+                    subgroups: true,
+                    ..
+                }
+        )
+    }
+
+    /// The override constants of the pipeline for products of `m` rows on
+    /// a device with `caps`.
+    pub fn constants(&self, m: u64, caps: &Capabilities) -> Vec<(&'static str, f64)> {
+        match *self {
+            Self::Coop {
+                tile_m,
+                tile_n,
+                frag_m,
+                frag_n,
+                ..
+            } => {
+                return vec![
+                    ("BM", tile_m as f64),
+                    ("BN", tile_n as f64),
+                    ("FM", frag_m as f64),
+                    ("FN", frag_n as f64),
+                    ("SGS", caps.subgroup_sizes.1 as f64),
+                ]
+            }
+            Self::Block {
+                tile_m,
+                tile_n,
+                wg_m,
+                wg_n,
+                bk,
+                split,
+            } => {
+                return vec![
+                    ("BM", (tile_m * wg_m) as f64),
+                    ("BN", (tile_n * wg_n) as f64),
+                    ("TM", tile_m as f64),
+                    ("TN", tile_n as f64),
+                    ("BK", bk as f64),
+                    ("SPLIT", split.max(1) as f64),
+                ]
+            }
+            Self::Gemv {
+                rows,
+                wg,
+                unroll,
+                blocks,
+                ..
+            } => {
+                return vec![
+                    ("WG", wg as f64),
+                    ("R", rows as f64),
+                    ("M", m.clamp(1, GEMV_MAX_M) as f64),
+                    ("U", unroll as f64),
+                    ("UNIT", if blocks { 32.0 } else { 8.0 }),
+                ]
+            }
+            Self::Rows { rows, wg, .. } => {
+                return vec![
+                    ("WG", wg as f64),
+                    ("R", rows as f64),
+                    ("M", m.clamp(1, GEMV_MAX_M) as f64),
+                ]
+            }
+            Self::Tiled { .. }
+            | Self::Direct { .. }
+            | Self::SplitK { .. }
+            | Self::GemmSubgroup { .. }
+            | Self::Subgroup { .. } => {}
+        }
+        let (tm, tn) = self.tiles();
+        let mut c = vec![("TILE_M", tm as f64), ("TILE_N", tn as f64)];
+        match *self {
+            Self::Tiled { wg_m, wg_n, bk, .. } => c.extend([
+                ("WG_M", wg_m as f64),
+                ("WG_N", wg_n as f64),
+                ("BK", bk as f64),
+            ]),
+            Self::Direct { wg_m, wg_n, .. } => {
+                c.extend([("WG_M", wg_m as f64), ("WG_N", wg_n as f64)])
+            }
+            Self::SplitK { split, .. } | Self::Subgroup { split, .. } => {
+                c.push(("SPLIT", split as f64))
+            }
+            Self::GemmSubgroup { wg_n, .. } => c.push(("WG_N", wg_n as f64)),
+            Self::Block { .. } | Self::Gemv { .. } | Self::Rows { .. } | Self::Coop { .. } => {
+                unreachable!("returned above")
+            }
+        }
+        c
+    }
+}
 
 /// The WGSL of the tiled, direct and split-k kernels.
 pub const SHADER: &str = include_str!("../../../shaders/matmul.wgsl");

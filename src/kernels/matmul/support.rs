@@ -2,9 +2,10 @@
 //! features, cooperative matrices) and for this shape.
 
 use super::config::{
-    block_bytes, coop_bytes, Family, MatmulConfig, COOP_BK, COOP_FRAGS_M, COOP_FRAGS_N,
-    COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
+    block_bytes, coop_bytes, MatmulConfig, COOP_BK, COOP_FRAGS_M, COOP_FRAGS_N, COOP_MAX_STAGE,
+    GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
 };
+use super::Family;
 use crate::gpu::Capabilities;
 use crate::kernels::DType;
 
@@ -105,9 +106,9 @@ impl MatmulConfig {
                 blocks,
                 ..
             } => {
-                if blocks && (!k.is_multiple_of(32) || m > GEMV_MAX_BLOCK_M) {
+                if blocks && m > GEMV_MAX_BLOCK_M {
                     return Some(format!(
-                        "gemv by blocks needs k in blocks of 32 and at most {GEMV_MAX_BLOCK_M} rows"
+                        "gemv by blocks holds at most {GEMV_MAX_BLOCK_M} rows"
                     ));
                 }
                 if !(rows == 4 || rows == 8)
@@ -118,10 +119,8 @@ impl MatmulConfig {
                         "gemv needs 4 or 8 rows, a power-of-two workgroup and 1 to {GEMV_MAX_UNROLL} octets per step"
                     ));
                 }
-                if m > GEMV_MAX_M || m * rows as u64 > GEMV_MAX_ACC {
-                    return Some(format!(
-                        "gemv holds at most {GEMV_MAX_M} rows and {GEMV_MAX_ACC} accumulators"
-                    ));
+                if let Some(why) = few_rows_unfit("gemv", m, rows) {
+                    return Some(why);
                 }
             }
             Self::Rows { rows, wg, .. } => {
@@ -131,16 +130,8 @@ impl MatmulConfig {
                             .into(),
                     );
                 }
-                if !k.is_multiple_of(32) {
-                    return Some(format!("k = {k} is not a multiple of 32 (blocks)"));
-                }
-                if m > GEMV_MAX_M || m * rows as u64 > GEMV_MAX_ACC {
-                    return Some(format!(
-                        "rows holds at most {GEMV_MAX_M} rows and {GEMV_MAX_ACC} accumulators"
-                    ));
-                }
-                if wg > l.max_compute_workgroup_size_x {
-                    return Some(format!("workgroup {wg} exceeds the size limit"));
+                if let Some(why) = few_rows_unfit("rows", m, rows) {
+                    return Some(why);
                 }
             }
             Self::Coop {
@@ -191,6 +182,14 @@ impl MatmulConfig {
                 return Some(format!("workgroup {wg_n}x{wg_m} exceeds the size limits"));
             }
         }
+        if self.walks_blocks() && !k.is_multiple_of(32) {
+            return Some(format!("k = {k} is not a multiple of 32 (blocks)"));
+        }
+        if let Self::Gemv { wg, .. } | Self::Rows { wg, .. } = *self {
+            if wg > l.max_compute_workgroup_size_x {
+                return Some(format!("workgroup {wg} exceeds the size limit"));
+            }
+        }
         if let Self::SplitK { split, .. } | Self::Subgroup { split, .. } = *self {
             if !split.is_power_of_two() || split > l.max_compute_workgroup_size_x {
                 return Some(format!(
@@ -223,6 +222,13 @@ impl MatmulConfig {
         }
         None
     }
+}
+
+/// Why a few-row product (`name`) cannot hold m activation rows times
+/// `rows` rows of W in its accumulators, if so.
+fn few_rows_unfit(name: &str, m: u64, rows: u32) -> Option<String> {
+    (m > GEMV_MAX_M || m * rows as u64 > GEMV_MAX_ACC)
+        .then(|| format!("{name} holds at most {GEMV_MAX_M} rows and {GEMV_MAX_ACC} accumulators"))
 }
 
 /// Why the cooperative kernels cannot run `dtype` operands accumulated in

@@ -17,26 +17,11 @@
 //   writing f32 partials that gemm_reduce sums into C (for small m, where
 //   the blocks alone would not fill the GPU).
 //
-// The element storage (bindings a, w, c and load_a8, load_w8, store_c4) is
-// prepended by the host from matmul_storage_f32.wgsl or _f16.wgsl. k must
-// be a multiple of 8 (octets), n of 4.
+// The parameters (matmul_params.wgsl) and the element storage (bindings a,
+// w, c and load_a8, load_w8, store_c4; matmul_act_*.wgsl and
+// matmul_w_*.wgsl) are prepended by the host. k must be a multiple of 8
+// (octets), n of 4.
 
-struct Params {
-    m: u32,         // rows of A and C in this dispatch
-    n: u32,         // rows of W (columns of C) in this dispatch
-    k8: u32,        // octets per row of A and W (k / 8)
-    ldc: u32,       // row stride of C, in elements
-    c_col: u32,     // first column of C this dispatch writes
-    a_bstride: u32, // octets between consecutive products' A
-    w_bstride: u32, // octets between consecutive products' W
-    c_bstride: u32, // elements between consecutive products' C
-    kper: u32,      // octets of k per split part
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 // Split-k partials: [part][row][column] of this dispatch, f32.
 @group(0) @binding(4) var<storage, read_write> part: array<vec4<f32>>;
 

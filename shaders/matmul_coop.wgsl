@@ -33,8 +33,9 @@
 //   size, and where a driver runs smaller subgroups the extra ones compute
 //   a block again (subgroup_id modulo BLOCKS) and store the same values.
 //
-// The bindings and parameters are those of matmul_block.wgsl; k must be a
-// multiple of 8 and n of 4.
+// The bindings are those of matmul_block.wgsl, the parameters a copy of
+// matmul_params.wgsl (not prepended: the enable directives come first); k
+// must be a multiple of 8 and n of 4.
 
 enable f16;
 enable wgpu_cooperative_matrix;

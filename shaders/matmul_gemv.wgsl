@@ -16,21 +16,9 @@
 // workgroup-memory slot per subgroup (gemv_subgroup, in
 // matmul_gemv_subgroup.wgsl, appended where the device has subgroups).
 //
-// The element storage (bindings a, w, c; load_a8, load_w8, load_w32,
-// store_c4) is prepended by the host. k must be a multiple of 8, R of 4.
-
-struct Params {
-    m: u32,         // activation rows (<= M)
-    n: u32,         // rows of W (columns of C) in this dispatch
-    k8: u32,        // octets per row (k / 8)
-    ldc: u32,       // row stride of C, in elements
-    c_col: u32,     // first column of C this dispatch writes
-    a_bstride: u32, // octets between consecutive products' A
-    w_bstride: u32, // octets between consecutive products' W
-    c_bstride: u32, // elements between consecutive products' C
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// The parameters (matmul_params.wgsl) and the element storage (bindings
+// a, w, c; load_a8, load_w8, load_w32, store_c4) are prepended by the
+// host. k must be a multiple of 8, R of 4.
 
 override WG: u32 = 128u;  // invocations per workgroup (a power of two)
 override R: u32 = 4u;     // rows of W per workgroup (4 or 8)
@@ -103,25 +91,13 @@ fn partials32(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
         var x: array<array<vec4<f32>, 8>, MAX_XM>;
         var sx: array<f32, MAX_XM>;
         for (var i = 0u; i < M; i++) {
-            let o = za + min(i, p.m - 1u) * p.k8 + 4u * b;
-            var t = vec4<f32>(0.0);
-            for (var h = 0u; h < 4u; h++) {
-                let x8 = load_a8(o + h);
-                x[i][2u * h] = x8[0];
-                x[i][2u * h + 1u] = x8[1];
-                t += x8[0] + x8[1];
-            }
-            sx[i] = dot(t, vec4<f32>(1.0));
+            x[i] = load_a32(za + min(i, p.m - 1u) * p.k8 + 4u * b);
+            sx[i] = sum32(x[i]);
         }
         for (var r = 0u; r < R; r++) {
             let wr = load_w32(zwr + min(n0 + r, p.n - 1u), b);
             for (var i = 0u; i < M; i++) {
-                var t = vec4<f32>(0.0);
-                for (var j = 0u; j < 8u; j++) {
-                    t = fma(x[i][j], wr.q[j], t);
-                }
-                let v = dot(t, vec4<f32>(1.0)) + wr.off * sx[i];
-                acc[i * R + r] = fma(wr.d, v, acc[i * R + r]);
+                acc[i * R + r] += dot32(x[i], sx[i], wr);
             }
         }
     }

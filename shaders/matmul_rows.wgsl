@@ -18,25 +18,12 @@
 // this one.
 //
 // The weights come from the storage's load_w32 as d * (q + off): a row's
-// block adds d * (x . q + off * sum(x)), so an offset (q4_0's -8) costs a
+// block adds dot32 (matmul_w32.wgsl), so an offset (q4_0's -8) costs a
 // multiply-add per block, and sum(x) is shared by the R rows.
 //
-// The element storage (bindings a, w, c; load_a8, load_w32, store_c4) is
-// prepended by the host, after matmul_w32.wgsl. k must be a multiple of
-// 32 and n of 4.
-
-struct Params {
-    m: u32,         // activation rows (<= M)
-    n: u32,         // rows of W (columns of C) in this dispatch
-    k8: u32,        // octets per row (k / 8)
-    ldc: u32,       // row stride of C, in elements
-    c_col: u32,     // first column of C this dispatch writes
-    a_bstride: u32, // octets between consecutive products' A
-    w_bstride: u32, // octets between consecutive products' W
-    c_bstride: u32, // elements between consecutive products' C
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// The parameters (matmul_params.wgsl) and the element storage (bindings
+// a, w, c; load_a8, load_w32, store_c4) are prepended by the host, after
+// matmul_w32.wgsl. k must be a multiple of 32 and n of 4.
 
 override WG: u32 = 64u; // invocations per workgroup (a power of two, >= 4)
 override R: u32 = 4u;   // rows of W per invocation (4 or 8)
@@ -52,24 +39,15 @@ fn block(
     n0: u32,
     b: u32,
 ) {
-    // sum(x) per activation row, for the weights' offset.
+    // sum(x) per activation row, shared by the R rows.
     var sx: array<f32, 16>;
     for (var i = 0u; i < M; i++) {
-        var t = vec4<f32>(0.0);
-        for (var j = 0u; j < 8u; j++) {
-            t += (*x)[i][j];
-        }
-        sx[i] = dot(t, vec4<f32>(1.0));
+        sx[i] = sum32((*x)[i]);
     }
     for (var r = 0u; r < R; r++) {
         let wr = load_w32(zwr + min(n0 + r, p.n - 1u), b);
         for (var i = 0u; i < M; i++) {
-            var t = vec4<f32>(0.0);
-            for (var j = 0u; j < 8u; j++) {
-                t = fma((*x)[i][j], wr.q[j], t);
-            }
-            let v = dot(t, vec4<f32>(1.0)) + wr.off * sx[i];
-            (*acc)[i * R + r] = fma(wr.d, v, (*acc)[i * R + r]);
+            (*acc)[i * R + r] += dot32((*x)[i], sx[i], wr);
         }
     }
 }
@@ -101,12 +79,7 @@ fn gemv_rows(
     for (var b = 0u; b < p.k8 / 4u; b++) {
         var x: array<array<vec4<f32>, 8>, 16>;
         for (var i = 0u; i < M; i++) {
-            let o = za + min(i, p.m - 1u) * p.k8 + 4u * b;
-            for (var h = 0u; h < 4u; h++) {
-                let x8 = load_a8(o + h);
-                x[i][2u * h] = x8[0];
-                x[i][2u * h + 1u] = x8[1];
-            }
+            x[i] = load_a32(za + min(i, p.m - 1u) * p.k8 + 4u * b);
         }
         block(&acc, &x, zwr, n0, b);
     }

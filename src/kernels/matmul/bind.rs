@@ -48,8 +48,8 @@ struct ClassicParams {
     c_bstride: u32,
 }
 
-/// `matmul_block.wgsl`'s, `matmul_gemv.wgsl`'s and `matmul_coop.wgsl`'s
-/// parameters (octet units).
+/// `matmul_params.wgsl`'s parameters (octet units), which
+/// `matmul_coop.wgsl` repeats.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct OctetParams {

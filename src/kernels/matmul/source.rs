@@ -212,6 +212,9 @@ pub const SHADER_ROWS: &str = include_str!("../../../shaders/matmul_rows.wgsl");
 /// The row-walking product's kernel with shared activations (appended
 /// to [`SHADER_ROWS`]).
 pub const SHADER_ROWS_SUBGROUP: &str = include_str!("../../../shaders/matmul_rows_subgroup.wgsl");
+/// The parameters and their binding, the first part of every module built
+/// on an element storage.
+pub const PARAMS: &str = include_str!("../../../shaders/matmul_params.wgsl");
 /// The 32-weight block every weight storage's `load_w32` returns: the
 /// first part of every element storage.
 pub const W32: &str = include_str!("../../../shaders/matmul_w32.wgsl");
@@ -265,7 +268,7 @@ pub fn module_with(family: Family, act: DType, weights: Format) -> String {
             Format::Quant(Quant::Q8_0) => format!("{W_BLOCKS}\n{W_Q8_0}"),
             Format::Quant(Quant::Q4_0) => format!("{W_BLOCKS}\n{W_Q4_0}"),
         };
-        format!("{W32}\n{a}\n{w}")
+        format!("{PARAMS}\n{W32}\n{a}\n{w}")
     };
     match family {
         Family::Classic => source(SHADER, act),

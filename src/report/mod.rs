@@ -152,10 +152,16 @@ fn kernel_row(k: &KernelRecord) -> Vec<Cell> {
     ]
 }
 
-/// The line above the roofs table: adapter, backend, driver and clock.
+/// The line above the roofs table: adapter, backend, driver, clock and
+/// the dispatch gap taken off every dispatch.
 pub fn roofs_heading(r: &ResultsFile) -> String {
+    let gap = r
+        .timer
+        .dispatch_gap_s
+        .map(|g| format!(", dispatch gap {} (taken off each dispatch)", seconds(g)))
+        .unwrap_or_default();
     format!(
-        "{} ({}, {}), timer: {}",
+        "{} ({}, {}), timer: {}{gap}",
         r.adapter.name,
         r.adapter.backend,
         r.adapter.driver_info,

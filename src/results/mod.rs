@@ -23,10 +23,10 @@ mod atomic;
 mod upgrade;
 
 pub use atomic::{check_writable, persist, write_atomic};
-use upgrade::upgrade_v1;
+use upgrade::{upgrade_v1, upgrade_v2};
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The adapter a run measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -450,6 +450,7 @@ impl ResultsFile {
         match value.get("schema_version").and_then(|v| v.as_u64()) {
             Some(v) if v == SCHEMA_VERSION as u64 => {}
             Some(1) => upgrade_v1(&mut value),
+            Some(2) => upgrade_v2(&mut value),
             Some(v) => {
                 return Err(bad(format!(
                     "schema_version {v}, this build reads {SCHEMA_VERSION}"
@@ -460,7 +461,7 @@ impl ResultsFile {
         serde_json::from_value(value).map_err(|e| bad(e.to_string()))
     }
 
-    /// Read and parse a results file (schema 1 files are upgraded).
+    /// Read and parse a results file (schema 1 and 2 files are upgraded).
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|reason| Error::Io {
             action: "cannot read",

@@ -40,7 +40,15 @@ pub(super) fn upgrade_v1(v: &mut serde_json::Value) {
             p.insert("engine".into(), json!("simt"));
         }
     }
-    v["schema_version"] = json!(SCHEMA_VERSION);
+    upgrade_v2(v);
+}
+
+/// Schema 2 to 3 in place: the layout is the same. Schema 2 times were
+/// each run's time between timestamps of its own (`timer.own_times`),
+/// schema 3 times are pipelined times net of the dispatch gaps; the old
+/// times are kept as they were measured.
+pub(super) fn upgrade_v2(v: &mut serde_json::Value) {
+    v["schema_version"] = serde_json::json!(SCHEMA_VERSION);
 }
 
 #[cfg(test)]
@@ -78,5 +86,25 @@ mod tests {
         let p = &f.points[0];
         assert_eq!(p.compute_key(), ComputeKey::simt(DType::F32));
         assert!(p.attainable(m).is_some());
+    }
+
+    #[test]
+    fn schema_2_files_are_read_as_measured() {
+        // A schema 2 file: v1's layout upgraded, with the bracketed-times flag.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        super::upgrade_v1(&mut v);
+        v["schema_version"] = serde_json::json!(2);
+        v["timer"]["own_times"] = serde_json::json!(true);
+        let median = v["points"][0]["median_s"].as_f64().unwrap();
+        let f = ResultsFile::from_json(&path, &v.to_string()).unwrap();
+        assert_eq!(f.schema_version, SCHEMA_VERSION);
+        assert_eq!(f.points[0].median_s, median);
+        assert_eq!(f.timer.bracketed_dispatch_s, None);
+        // A version from the future is refused, by name.
+        v["schema_version"] = serde_json::json!(SCHEMA_VERSION + 1);
+        let e = ResultsFile::from_json(&path, &v.to_string()).unwrap_err();
+        assert!(e.to_string().contains("schema_version"), "{e}");
     }
 }

@@ -7,6 +7,6 @@ mod sample;
 mod summary;
 mod warnings;
 
-pub use sample::{Measurement, TimerInfo, TimerKind};
+pub use sample::{Measurement, TimerInfo, TimerKind, MAX_GAP_SHARE};
 pub use summary::Summary;
 pub use warnings::{check, Warning, WarningRecord};

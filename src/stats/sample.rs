@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use super::Summary;
 
+/// Most of a run's pipelined time the dispatch gaps may account for: a run
+/// that takes less than twice its launch is counted as half its pipelined
+/// time (and flagged as launch-bound).
+pub const MAX_GAP_SHARE: f64 = 0.5;
+
 /// Which clock produced a measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -26,15 +31,18 @@ pub struct TimerInfo {
     pub empty_pass_s: f64,
     /// How many empty passes that median is taken over.
     pub empty_pass_samples: usize,
-    /// Whether every run was bracketed by its own timestamps
-    /// (`TIMESTAMP_QUERY_INSIDE_PASSES`), so `samples_s` are kernels' own
-    /// times; otherwise they are the pipelined times.
-    #[serde(default)]
-    pub own_times: bool,
     /// Median cost of one back-to-back minimal dispatch with a read_write
-    /// binding (launch plus the barrier before it), net of the empty pass.
+    /// binding (launch, the barrier before it and the least a kernel
+    /// takes), net of the empty pass: subtracted once per dispatch from
+    /// every run's pipelined time.
     #[serde(default)]
     pub dispatch_gap_s: Option<f64>,
+    /// The same dispatch's time between timestamps of its own written
+    /// around it inside the pass, where the device can: what bracketing
+    /// each run would read. Runs are not bracketed, because this is far
+    /// above `dispatch_gap_s` on some drivers (NVIDIA's Vulkan driver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bracketed_dispatch_s: Option<f64>,
     /// Why GPU timestamps were given up for the wall clock, if they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
@@ -47,13 +55,17 @@ pub struct Measurement {
     pub timer: TimerKind,
     /// Dispatches per batch (per sample).
     pub dispatches_per_sample: u32,
-    /// Seconds per run, one value per valid batch: the kernel's own time
-    /// where runs are bracketed by timestamps, else the pipelined time.
+    /// Seconds per run, one value per valid batch: the pipelined time less
+    /// `gap_per_run_s`, at least half the pipelined time.
     pub samples_s: Vec<f64>,
     /// Seconds per run of the same batches, pipelined: the batch's time
     /// (net of the empty pass) over its runs, gaps between runs included.
     #[serde(default)]
     pub pipelined_s: Vec<f64>,
+    /// Seconds of dispatch gaps in one run (`timer.dispatch_gap_s` times
+    /// the run's dispatches), taken off the pipelined time.
+    #[serde(default)]
+    pub gap_per_run_s: f64,
     /// Host wall-clock seconds per dispatch for the same batches (overhead
     /// included), kept as a cross-check of the GPU clock.
     pub wall_samples_s: Vec<f64>,
@@ -64,7 +76,7 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    /// Median pipelined seconds per run (the own-time median where no
+    /// Median pipelined seconds per run (the net median where no
     /// pipelined samples were kept).
     pub fn pipelined_median(&self) -> f64 {
         Summary::of(&self.pipelined_s).map_or(self.summary.median, |s| s.median)

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Measurement, Summary, TimerInfo, TimerKind};
+use super::{Measurement, Summary, TimerInfo, TimerKind, MAX_GAP_SHARE};
 use crate::units::seconds;
 
 /// Something about a measurement its reader should know, with what to do.
@@ -70,6 +70,16 @@ pub enum Warning {
     },
     /// A roof kernel measured again at the end of the run moved by more
     /// than [`Warning::DRIFT_LIMIT`]: the machine's state changed meanwhile.
+    /// Launching the op's dispatches takes about as long as their work: its
+    /// net time was held at half the pipelined time.
+    LaunchBound {
+        /// The op or kernel.
+        name: String,
+        /// Seconds of dispatch gaps per run.
+        gap_s: f64,
+        /// Pipelined seconds per run.
+        pipelined_s: f64,
+    },
     RoofDrift {
         /// The roof kernel.
         name: String,
@@ -98,6 +108,7 @@ impl Warning {
             Self::Outliers { .. } => "outliers",
             Self::TimerFallback { .. } => "timer_fallback",
             Self::RoofDrift { .. } => "roof_drift",
+            Self::LaunchBound { .. } => "launch_bound",
         }
     }
 
@@ -110,6 +121,7 @@ impl Warning {
             | Self::HighVariation { name, .. }
             | Self::TimerDisagrees { name, .. }
             | Self::TooShort { name, .. }
+            | Self::LaunchBound { name, .. }
             | Self::Outliers { name, .. } => Some(name),
         }
     }
@@ -179,6 +191,18 @@ impl std::fmt::Display for Warning {
                 f,
                 "warning: {why}, so the run timed with the wall clock (submission and waiting \
                  included); compare with --timer gpu on another driver"
+            ),
+            Self::LaunchBound {
+                name,
+                gap_s,
+                pipelined_s,
+            } => write!(
+                f,
+                "warning: {name}: its dispatch gaps ({}) are over half of a run's pipelined time \
+                 ({}): the op is launch-bound, and its time is counted as half the pipelined \
+                 time; read its rate as an estimate",
+                seconds(*gap_s),
+                seconds(*pipelined_s)
             ),
             Self::RoofDrift {
                 name,
@@ -250,6 +274,14 @@ pub fn check(name: &str, t: &Measurement, timer: &TimerInfo) -> Vec<Warning> {
             });
         }
     }
+    let pipelined = t.pipelined_median();
+    if t.gap_per_run_s > MAX_GAP_SHARE * pipelined {
+        out.push(Warning::LaunchBound {
+            name: name.clone(),
+            gap_s: t.gap_per_run_s,
+            pipelined_s: pipelined,
+        });
+    }
     let count = outliers(&t.samples_s, median);
     if count > 0 {
         out.push(Warning::Outliers { name, count });
@@ -277,8 +309,8 @@ mod tests {
             timestamp_period_ns: Some(1.0),
             empty_pass_s: 1e-6,
             empty_pass_samples: 16,
-            own_times: true,
             dispatch_gap_s: Some(2e-6),
+            bracketed_dispatch_s: Some(8e-6),
             fallback: None,
         }
     }
@@ -289,6 +321,7 @@ mod tests {
             dispatches_per_sample: per_batch,
             wall_samples_s: samples.clone(),
             pipelined_s: samples.clone(),
+            gap_per_run_s: 0.0,
             summary: Summary::of(&samples).unwrap(),
             samples_s: samples,
             discarded: 0,
@@ -331,12 +364,36 @@ mod tests {
         let hit = w.iter().find(|x| x.kind() == "timer_disagrees").unwrap();
         assert!(hit.to_string().contains("timestamp period"));
         assert_eq!(hit.record().subject.as_deref(), Some("k"));
-        // Own times far below the wall clock are no disagreement: the
+        // Net times far below the wall clock are no disagreement: the
         // pipelined time is what the wall clock sees.
         let mut t = measurement(vec![0.002; 5], 10);
         t.pipelined_s = vec![0.004; 5];
         t.wall_samples_s = vec![0.0041; 5];
         assert!(check("k", &t, &timer()).is_empty());
+    }
+
+    #[test]
+    fn launch_bound_runs_are_flagged() {
+        // 9 µs pipelined, 2 dispatches of 2 µs gaps: quiet.
+        let mut t = measurement(vec![5e-6; 5], 4000);
+        t.pipelined_s = vec![9e-6; 5];
+        t.wall_samples_s = vec![9.2e-6; 5];
+        t.gap_per_run_s = 4e-6;
+        assert!(check("k", &t, &timer()).is_empty());
+        // 6 µs of gaps in 9 µs: launch-bound.
+        t.gap_per_run_s = 6e-6;
+        t.samples_s = vec![4.5e-6; 5];
+        t.summary = Summary::of(&t.samples_s).unwrap();
+        let w = check("k", &t, &timer());
+        assert_eq!(
+            w,
+            vec![Warning::LaunchBound {
+                name: "k".into(),
+                gap_s: 6e-6,
+                pipelined_s: 9e-6
+            }]
+        );
+        assert!(w[0].to_string().contains("launch-bound"));
     }
 
     #[test]

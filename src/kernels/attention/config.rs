@@ -36,14 +36,20 @@ pub enum AttentionConfig {
         /// Invocations per workgroup (a power of two).
         wg: u32,
     },
-    /// Split-KV decode with coalesced reads (needs SUBGROUP): lanes of a
-    /// group share a key across the head dimension, butterfly reductions,
+    /// Split-KV decode with coalesced reads (needs SUBGROUP): `lanes`
+    /// lanes share a key across the head dimension, butterfly reductions,
     /// an online softmax per group; `chunk` keys per workgroup of `wg`.
     FlashDecodeSubgroup {
         /// Keys per workgroup.
         chunk: u32,
         /// Invocations per workgroup (a power of two).
         wg: u32,
+        /// Lanes per key (a power of two, at most the smallest subgroup
+        /// size): fewer lanes per key put more keys, and more bytes, in
+        /// flight per subgroup. 0 (files written before the field) means
+        /// the most lanes the head dimension and the subgroups allow.
+        #[serde(default)]
+        lanes: u32,
     },
     /// FlashAttention-2-style prefill (needs SUBGROUP): `lanes` lanes share
     /// `rows` query rows across the head dimension, K/V tiles of `keys` keys
@@ -84,8 +90,12 @@ impl std::fmt::Display for AttentionConfig {
                 write!(f, "flash shuffle {rows} rows wg {wg}")
             }
             Self::FlashDecode { chunk, wg } => write!(f, "split-kv {chunk} keys wg {wg}"),
-            Self::FlashDecodeSubgroup { chunk, wg } => {
-                write!(f, "split-kv sg {chunk} keys wg {wg}")
+            Self::FlashDecodeSubgroup { chunk, wg, lanes } => {
+                write!(f, "split-kv sg {chunk} keys")?;
+                if lanes > 0 {
+                    write!(f, ", {lanes} lanes/key")?;
+                }
+                write!(f, " wg {wg}")
             }
             Self::FlashPrefillTile {
                 lanes,
@@ -128,5 +138,22 @@ mod tests {
             per_inv: 4,
         };
         assert_eq!(four.to_string(), "flash 64 rows x 16 keys, 4/inv");
+        // Lanes per key: named when chosen; files without them meant the most.
+        let sg = AttentionConfig::FlashDecodeSubgroup {
+            chunk: 64,
+            wg: 128,
+            lanes: 16,
+        };
+        assert_eq!(sg.to_string(), "split-kv sg 64 keys, 16 lanes/key wg 128");
+        let old: KernelConfig =
+            serde_json::from_str(r#"{"kernel":"flash_decode_subgroup","chunk":64,"wg":128}"#)
+                .unwrap();
+        let widest = AttentionConfig::FlashDecodeSubgroup {
+            chunk: 64,
+            wg: 128,
+            lanes: 0,
+        };
+        assert_eq!(old, KernelConfig::Attention(widest));
+        assert_eq!(widest.to_string(), "split-kv sg 64 keys wg 128");
     }
 }

@@ -50,9 +50,18 @@ impl Attention {
                 if chunk > MIN_CHUNK && (chunk as u64) >= 2 * self.shape.keys {
                     continue;
                 }
-                if sg && gpu {
-                    for wg in [64, 128] {
-                        v.push(AttentionConfig::FlashDecodeSubgroup { chunk, wg });
+                if sg && gpu && chunk < MAX_CHUNK {
+                    // A key per `most` lanes, or per a half or a quarter of
+                    // them: 1, 2 or 4 keys' rows in flight per group of
+                    // `most` lanes and step.
+                    let most = lanes_per(caps, self.shape.head_dim / 4);
+                    let mut lanes_list = vec![most, most / 2, most / 4];
+                    lanes_list.retain(|&l| l > 0);
+                    lanes_list.dedup();
+                    for lanes in lanes_list {
+                        for wg in [64, 128] {
+                            v.push(AttentionConfig::FlashDecodeSubgroup { chunk, wg, lanes });
+                        }
                     }
                 }
                 if !gpu || !sg {
@@ -62,7 +71,11 @@ impl Attention {
                 }
             }
             if sg && !gpu {
-                v.push(AttentionConfig::FlashDecodeSubgroup { chunk: 256, wg: 64 });
+                v.push(AttentionConfig::FlashDecodeSubgroup {
+                    chunk: 256,
+                    wg: 64,
+                    lanes: lanes_per(caps, self.shape.head_dim / 4),
+                });
             }
             return v;
         }
@@ -174,11 +187,19 @@ impl Attention {
                     wg,
                 )
             }
-            AttentionConfig::FlashDecodeSubgroup { chunk, wg } => {
-                let lpk = lanes_per(caps, s.head_dim / 4);
-                if !split_kv(&s) || !wg.is_power_of_two() || chunk == 0 || lpk == 0 || wg < lpk {
+            AttentionConfig::FlashDecodeSubgroup { chunk, wg, lanes } => {
+                let most = lanes_per(caps, s.head_dim / 4);
+                let lpk = if lanes == 0 { most } else { lanes };
+                if !split_kv(&s)
+                    || !wg.is_power_of_two()
+                    || chunk == 0
+                    || lpk == 0
+                    || !lpk.is_power_of_two()
+                    || lpk > most
+                    || wg < lpk
+                {
                     return Err(Error::Invalid(format!(
-                        "{config} does not apply here (decode with subgroups, at most {MAX_GROUP} query heads per KV head, power-of-two workgroups)"
+                        "{config} does not apply here (decode with subgroups, at most {MAX_GROUP} query heads per KV head, power-of-two workgroups and lanes per key, at most {most} lanes per key)"
                     )));
                 }
                 let lv = (s.head_dim / 4).div_ceil(lpk as u64);

@@ -79,9 +79,9 @@ impl MatmulConfig {
                 // A block of 32 weights per lane: fewer, wider loads for
                 // the quantized storages (whose octets straddle words).
                 if k.is_multiple_of(32) {
-                    for wg in [64, 128] {
+                    for (rows, wg) in [(4, 64), (4, 128), (8, 64)] {
                         v.push(Self::Gemv {
-                            rows: 4,
+                            rows,
                             wg,
                             unroll: 1,
                             subgroups,

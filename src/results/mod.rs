@@ -421,6 +421,18 @@ impl ResultsFile {
                 });
             }
         }
+        for p in &self.points {
+            let probe = p.tuning.iter().find(|t| t.config == p.kernel);
+            if let Some(probe_s) = probe.and_then(|t| t.probe_s) {
+                if p.median_s > Warning::PROBE_LIMIT * probe_s {
+                    out.push(Warning::ProbeMismatch {
+                        name: p.op.label(),
+                        probe_s,
+                        median_s: p.median_s,
+                    });
+                }
+            }
+        }
         let kernels = self.kernels.iter().map(|k| (k.name.clone(), &k.timing));
         let points = self.points.iter().map(|p| (p.op.label(), &p.timing));
         for (name, t) in kernels.chain(points) {
@@ -485,5 +497,36 @@ mod tests {
         assert!(e.to_string().contains("invalid JSON"), "{e}");
         let e = ResultsFile::from_json(p, "[]").unwrap_err();
         assert!(e.to_string().contains("no schema_version"), "{e}");
+    }
+
+    #[test]
+    fn a_choice_measured_far_above_its_probe_is_flagged() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");
+        let mut f = ResultsFile::read(&path).unwrap();
+        let mismatches = |f: &ResultsFile| {
+            f.warnings()
+                .into_iter()
+                .filter(|w| w.kind() == "probe_mismatch")
+                .collect::<Vec<_>>()
+        };
+        assert!(mismatches(&f).is_empty());
+        let median = f.points[0].median_s;
+        let mut probed = |probe_s: f64| {
+            let p = &mut f.points[0];
+            p.tuning = vec![Trial {
+                config: p.kernel,
+                probe_s: Some(probe_s),
+                verified: true,
+                note: None,
+            }];
+            mismatches(&f)
+        };
+        // 1.4x its probe: within the limit; 2x: flagged, by name.
+        assert!(probed(median / 1.4).is_empty());
+        probed(median / 2.0);
+        let w = mismatches(&f);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].to_string().contains("2.0x the probe"), "{}", w[0]);
+        assert_eq!(w[0].subject(), Some(f.points[0].op.label().as_str()));
     }
 }

@@ -80,6 +80,16 @@ pub enum Warning {
         /// Pipelined seconds per run.
         pipelined_s: f64,
     },
+    /// The op's measured time is well above the probe that chose its
+    /// configuration: the choice may have been made on a lucky probe.
+    ProbeMismatch {
+        /// The op.
+        name: String,
+        /// The chosen configuration's probe, seconds per run.
+        probe_s: f64,
+        /// The op's measured median, seconds per run.
+        median_s: f64,
+    },
     RoofDrift {
         /// The roof kernel.
         name: String,
@@ -93,6 +103,10 @@ pub enum Warning {
 impl Warning {
     /// Coefficient of variation above which a measurement is flagged.
     pub const CV_LIMIT: f64 = 0.10;
+
+    /// Measured time over the chosen configuration's probe above which the
+    /// choice is flagged.
+    pub const PROBE_LIMIT: f64 = 1.5;
 
     /// Relative change of a roof over the run above which it is flagged.
     pub const DRIFT_LIMIT: f64 = 0.05;
@@ -109,6 +123,7 @@ impl Warning {
             Self::TimerFallback { .. } => "timer_fallback",
             Self::RoofDrift { .. } => "roof_drift",
             Self::LaunchBound { .. } => "launch_bound",
+            Self::ProbeMismatch { .. } => "probe_mismatch",
         }
     }
 
@@ -122,6 +137,7 @@ impl Warning {
             | Self::TimerDisagrees { name, .. }
             | Self::TooShort { name, .. }
             | Self::LaunchBound { name, .. }
+            | Self::ProbeMismatch { name, .. }
             | Self::Outliers { name, .. } => Some(name),
         }
     }
@@ -203,6 +219,19 @@ impl std::fmt::Display for Warning {
                  time; read its rate as an estimate",
                 seconds(*gap_s),
                 seconds(*pipelined_s)
+            ),
+            Self::ProbeMismatch {
+                name,
+                probe_s,
+                median_s,
+            } => write!(
+                f,
+                "warning: {name}: measured {} per run, {:.1}x the probe ({}) that chose its \
+                 configuration; another configuration may be faster: compare its tuning table, \
+                 or run it again",
+                seconds(*median_s),
+                median_s / probe_s,
+                seconds(*probe_s)
             ),
             Self::RoofDrift {
                 name,

@@ -11,6 +11,10 @@
 // UNIT = 32 an invocation takes a block of 32 weights of each row instead
 // (partials32, for the block storages; k a multiple of 32, M <= 4).
 //
+// For 4 < m <= 16, gemv_staged (at the end of this file) stages W in
+// workgroup memory instead, so that each invocation holds one accumulator
+// per row of W rather than m of them.
+//
 // The partial sums are then reduced across the workgroup: by a
 // workgroup-memory tree (gemv, here), or by subgroupAdd and one
 // workgroup-memory slot per subgroup (gemv_subgroup, in
@@ -35,9 +39,15 @@ override UNIT: u32 = 8u;
 // Activation rows partials32 holds (its M, at most).
 const MAX_XM: u32 = 4u;
 
+// Activation rows rounded up to a power of two (gemv_staged; the host sets
+// it to WG for the other entry points, so `wst` is tiny there).
+override MP: u32 = 16u;
+
 // The reduction's workgroup memory: one slot per (subgroup or invocation,
 // accumulator) of the accumulators being reduced.
 var<workgroup> red: array<f32, WG * 4u>;
+// gemv_staged's W octets of one step, dequantized: 2 vec4 per octet.
+var<workgroup> wst: array<vec4<f32>, 2u * R * U * (WG / MP)>;
 
 // Each invocation's M x R partial dot products over its octets.
 fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
@@ -141,6 +151,72 @@ fn gemv(
         }
         if tid == 0u {
             store(wg, q / R, q % R, vec4<f32>(red[0], red[WG], red[2u * WG], red[3u * WG]));
+        }
+        workgroupBarrier();
+    }
+}
+
+// ------------------------------------------------------------- staged
+// gemv_staged: 4 < m <= 16 (decode at small batches) with one accumulator
+// per row of W per invocation instead of one per (activation row, row of
+// W), which m = 16 would make 64-128 and spill. Invocation t is activation
+// row i = t % MP of k-slice s = t / MP (KS = WG / MP slices). Each step
+// covers U * KS octets of k: the workgroup loads and dequantizes them for
+// its R rows of W into workgroup memory (neighbouring invocations,
+// neighbouring octets of a row: coalesced), then invocation (s, i) dots
+// row i's octets of its slice, loaded once, with every staged row: the MP
+// invocations of a slice read the same staged octet (a broadcast), so W is
+// read from memory once and dequantized once for all m rows. The slices'
+// sums meet through `red`, four rows of W at a time.
+@compute @workgroup_size(WG)
+fn gemv_staged(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) tid: u32,
+) {
+    let product = wg.z;
+    let zwr = product * (p.w_bstride / p.k8);
+    let n0 = wg.x * R;
+    let slices = WG / MP;
+    let i = tid % MP;
+    let slice = tid / MP;
+    let xrow = product * p.a_bstride + min(i, p.m - 1u) * p.k8;
+    let per_row = U * slices;
+    var acc: array<f32, MAX_R>;
+    for (var o0 = 0u; o0 < p.k8; o0 += per_row) {
+        // Stage: octet j of the step for row r at r * per_row + j (zeros
+        // past k, so the activations there do not count).
+        for (var e = tid; e < R * per_row; e += WG) {
+            let o = o0 + e % per_row;
+            var v = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
+            if o < p.k8 {
+                v = load_w8(zwr + min(n0 + e / per_row, p.n - 1u), o);
+            }
+            wst[2u * e] = v[0];
+            wst[2u * e + 1u] = v[1];
+        }
+        workgroupBarrier();
+        for (var u = 0u; u < U; u++) {
+            let j = u * slices + slice;
+            let x = load_a8(xrow + min(o0 + j, p.k8 - 1u));
+            for (var r = 0u; r < R; r++) {
+                let e = r * per_row + j;
+                acc[r] += dot(x[0], wst[2u * e]) + dot(x[1], wst[2u * e + 1u]);
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var q = 0u; q < R; q += 4u) {
+        for (var j = 0u; j < 4u; j++) {
+            red[j * WG + tid] = acc[q + j];
+        }
+        workgroupBarrier();
+        if tid < MP {
+            var v = vec4<f32>(0.0);
+            for (var s = 0u; s < slices; s++) {
+                let l = s * MP + tid;
+                v += vec4<f32>(red[l], red[WG + l], red[2u * WG + l], red[3u * WG + l]);
+            }
+            store(wg, tid, q, v);
         }
         workgroupBarrier();
     }

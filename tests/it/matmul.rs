@@ -212,6 +212,41 @@ fn quantized_weights_match_the_host() {
 }
 
 #[test]
+fn staged_gemv_serves_every_weight_format_up_to_16_rows() {
+    for ctx in common::contexts("staged_gemv_serves_every_weight_format_up_to_16_rows") {
+        let f16 = *common::dtypes(&ctx).last().unwrap();
+        let formats = [
+            (Format::Float(DType::F32), DType::F32),
+            (Format::Float(f16), f16),
+            (Format::Quant(Quant::Q8_0), DType::F32),
+            (Format::Quant(Quant::Q4_0), f16),
+        ];
+        // m = 5 (8 slices of 16 invocations) and 16 (k-slices of 16), k of
+        // 33 blocks: the last step runs past k and stages zeros; n not a
+        // multiple of the workgroup's 8 rows.
+        for ((weights, act), m) in formats.into_iter().zip([5, 16, 16, 5]) {
+            let s = shape(1, m, 36, 1056);
+            let problem = Matmul::with_weights(&ctx, s, act, weights, 1).unwrap();
+            let config = MatmulConfig::Gemv {
+                rows: 8,
+                wg: 128,
+                unroll: 4,
+                subgroups: false,
+                blocks: false,
+                staged: true,
+            };
+            let p = problem.prepare(&ctx, config, Extent::Whole).unwrap();
+            let v = run_and_verify(&ctx, &problem, &p, 200).unwrap();
+            assert!(
+                v.passed(),
+                "{config} {weights:?} m={m} on {}: {v:?}",
+                common::label(&ctx)
+            );
+        }
+    }
+}
+
+#[test]
 fn quantized_shapes_that_do_not_fit_are_errors() {
     let Some(ctx) = common::contexts("quantized_shapes_that_do_not_fit_are_errors")
         .into_iter()

@@ -48,6 +48,7 @@ impl MatmulConfig {
             unroll,
             subgroups,
             blocks: false,
+            staged: false,
         };
         let accumulate = if caps.has_coop(16, DType::F16, DType::F32)
             || !caps.has_coop(16, DType::F16, DType::F16)
@@ -86,6 +87,7 @@ impl MatmulConfig {
                             unroll: 1,
                             subgroups,
                             blocks: true,
+                            staged: false,
                         });
                     }
                 }
@@ -97,6 +99,18 @@ impl MatmulConfig {
             }
             if few {
                 v.push(gemv(4, 128, 2));
+                // W staged in workgroup memory, an activation row per
+                // invocation: one accumulator per row of W.
+                for (wg, unroll) in [(128, 2), (128, 4), (256, 2)] {
+                    v.push(Self::Gemv {
+                        rows: 8,
+                        wg,
+                        unroll,
+                        subgroups,
+                        blocks: false,
+                        staged: true,
+                    });
+                }
             }
             if m <= 64 && batch == 1 {
                 let bm = (m as u32).next_power_of_two().clamp(16, 64);

@@ -139,6 +139,11 @@ pub enum MatmulConfig {
         /// instead of octets: fewer, wider loads for the block storages.
         #[serde(default)]
         blocks: bool,
+        /// Whether W's octets are staged in workgroup memory and each
+        /// invocation takes one activation row of a k-slice
+        /// (`gemv_staged`: 4 < m <= 16, one accumulator per row of W).
+        #[serde(default)]
+        staged: bool,
     },
     /// Few-row products for CPU adapters (`matmul_rows.wgsl`): each
     /// invocation walks all of k for `rows` rows of W and every activation
@@ -230,9 +235,12 @@ impl std::fmt::Display for MatmulConfig {
                 unroll,
                 subgroups,
                 blocks,
+                staged,
             } => {
                 write!(f, "gemv {rows} rows wg {wg}")?;
-                if blocks {
+                if staged {
+                    write!(f, " staged x{unroll}")?;
+                } else if blocks {
                     write!(f, " b32")?;
                 } else {
                     write!(f, " x{unroll}")?;
@@ -409,6 +417,7 @@ mod tests {
             unroll: 2,
             subgroups: true,
             blocks: false,
+            staged: false,
         };
         assert_eq!(
             (gemv.engine(), gemv.accumulate()),
@@ -424,8 +433,19 @@ mod tests {
             unroll: 1,
             subgroups: true,
             blocks,
+            staged: false,
         };
         assert_eq!(gemv(true).to_string(), "gemv 4 rows wg 64 b32 sg");
+        let staged = MatmulConfig::Gemv {
+            rows: 8,
+            wg: 128,
+            unroll: 4,
+            subgroups: false,
+            blocks: false,
+            staged: true,
+        };
+        assert_eq!(staged.to_string(), "gemv 8 rows wg 128 staged x4");
+        assert_eq!(staged.entry(), "gemv_staged");
         assert_eq!(gemv(false).to_string(), "gemv 4 rows wg 64 x1 sg");
         assert_eq!(gemv(true).block(), gemv(false).block());
         // Results written before the field existed read as octets.

@@ -59,6 +59,7 @@ impl MatmulConfig {
             Self::Subgroup { .. } => "gemv_subgroup",
             Self::GemmSubgroup { .. } => "gemm_subgroup",
             Self::Block { .. } => "gemm_block",
+            Self::Gemv { staged: true, .. } => "gemv_staged",
             Self::Gemv {
                 subgroups: true, ..
             } => "gemv_subgroup",
@@ -150,15 +151,27 @@ impl MatmulConfig {
                 wg,
                 unroll,
                 blocks,
+                staged,
                 ..
             } => {
+                let m = m.clamp(1, GEMV_MAX_M);
                 return vec![
                     ("WG", wg as f64),
                     ("R", rows as f64),
-                    ("M", m.clamp(1, GEMV_MAX_M) as f64),
+                    ("M", m as f64),
                     ("U", unroll as f64),
                     ("UNIT", if blocks { 32.0 } else { 8.0 }),
-                ]
+                    // The staged kernel's workgroup memory is sized by
+                    // WG / MP: one slice elsewhere.
+                    (
+                        "MP",
+                        if staged {
+                            m.next_power_of_two() as f64
+                        } else {
+                            wg as f64
+                        },
+                    ),
+                ];
             }
             Self::Rows { rows, wg, .. } => {
                 return vec![

@@ -46,6 +46,7 @@ impl MatmulConfig {
                 bk,
                 ..
             } => block_bytes(tile_m * wg_m, tile_n * wg_n, bk),
+            // `red` (gemv_staged's octets depend on m: see `unsupported`).
             Self::Gemv { wg, .. } => 16 * wg as u64,
             Self::Rows { .. } => 0,
             Self::Coop {
@@ -96,6 +97,37 @@ impl MatmulConfig {
                 if octets * bm > 2 * threads || octets * bn > 2 * threads {
                     return Some(format!(
                         "block {bm}x{bn} bk {bk} needs more than {threads} invocations to stage"
+                    ));
+                }
+            }
+            Self::Gemv {
+                rows,
+                wg,
+                unroll,
+                staged: true,
+                blocks,
+                ..
+            } => {
+                if blocks
+                    || rows != 8
+                    || !wg.is_power_of_two()
+                    || (wg as u64) < GEMV_MAX_M
+                    || !(1..=GEMV_MAX_UNROLL).contains(&unroll)
+                {
+                    return Some(format!(
+                        "staged gemv needs 8 rows, octets, a power-of-two workgroup of {GEMV_MAX_M} or more and 1 to {GEMV_MAX_UNROLL} octets per step"
+                    ));
+                }
+                if m > GEMV_MAX_M {
+                    return Some(format!("staged gemv holds at most {GEMV_MAX_M} rows"));
+                }
+                // `red`, and 32 bytes per row of W, step and slice of k.
+                let slices = wg as u64 / m.next_power_of_two().clamp(1, GEMV_MAX_M);
+                let bytes = 16 * wg as u64 + 32 * (rows * unroll) as u64 * slices;
+                if bytes > l.max_compute_workgroup_storage_size as u64 {
+                    return Some(format!(
+                        "staged gemv needs {bytes} bytes of workgroup memory for m = {m} (limit {})",
+                        l.max_compute_workgroup_storage_size
                     ));
                 }
             }

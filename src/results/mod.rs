@@ -521,12 +521,12 @@ mod tests {
             }];
             mismatches(&f)
         };
-        // 1.4x its probe: within the limit; 2x: flagged, by name.
-        assert!(probed(median / 1.4).is_empty());
-        probed(median / 2.0);
+        // 1.9x its probe: within the limit; 2.5x: flagged, by name.
+        assert!(probed(median / 1.9).is_empty());
+        probed(median / 2.5);
         let w = mismatches(&f);
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].to_string().contains("2.0x the probe"), "{}", w[0]);
+        assert!(w[0].to_string().contains("2.5x the probe"), "{}", w[0]);
         assert_eq!(w[0].subject(), Some(f.points[0].op.label().as_str()));
     }
 }

@@ -106,7 +106,7 @@ impl Warning {
 
     /// Measured time over the chosen configuration's probe above which the
     /// choice is flagged.
-    pub const PROBE_LIMIT: f64 = 1.5;
+    pub const PROBE_LIMIT: f64 = 2.0;
 
     /// Relative change of a roof over the run above which it is flagged.
     pub const DRIFT_LIMIT: f64 = 0.05;

@@ -217,11 +217,14 @@ fn shaders_expose_what_the_host_dispatches() {
         assert!(overrides(&block).iter().any(|x| x == o), "block lacks {o}");
     }
     let gemv = m("matmul_gemv (f32)");
-    assert_eq!(entry_points(&gemv), ["gemv", "gemv_subgroup"]);
+    assert_eq!(
+        entry_points(&gemv),
+        ["gemv", "gemv_staged", "gemv_subgroup"]
+    );
     // Without subgroups the module has no subgroup operation at all.
     let plain = m("matmul_gemv (f16)");
-    assert_eq!(entry_points(&plain), ["gemv"]);
-    for o in ["WG", "R", "M"] {
+    assert_eq!(entry_points(&plain), ["gemv", "gemv_staged"]);
+    for o in ["WG", "R", "M", "U", "UNIT", "MP"] {
         assert!(overrides(&gemv).iter().any(|x| x == o), "gemv lacks {o}");
     }
     let rows = m("matmul_rows q4_0 (f16 act, subgroups)");

@@ -9,10 +9,10 @@ use crate::kernels::DType;
 impl MatmulConfig {
     /// The configurations worth trying for `batch` products of m rows on
     /// a device with `caps`. GPUs get the GPU-grade kernels: for m <= 4 the
-    /// few-row product (GEMV) with 1 to 4 octets per row in flight; for
-    /// 4 < m <= 64 skinny blocks of (m rounded up to 16..64) x 128 outputs
-    /// split over k, so W is read once and the GPU fills (and the few-row
-    /// product up to m = 16); above, block GEMMs of 128x128, 128x64 and
+    /// few-row product (GEMV) with 1 to 4 octets per row in flight, or a
+    /// block of 32 weights per lane; for 4 < m <= 64 skinny blocks of (m
+    /// rounded up to 16..64) x 128 outputs split over k, so W is read once
+    /// and the GPU fills (and up to m = 16 the staged GEMV); above, block GEMMs of 128x128, 128x64 and
     /// 64x64, split over k where the blocks alone would not fill the GPU,
     /// and for f16 operands the cooperative-matrix GEMM in blocks of
     /// 128x128, 128x64 and 64x64 (accumulating in f32 where the device
@@ -80,7 +80,7 @@ impl MatmulConfig {
                 // A block of 32 weights per lane: fewer, wider loads for
                 // the quantized storages (whose octets straddle words).
                 if k.is_multiple_of(32) {
-                    for (rows, wg) in [(4, 64), (4, 128), (8, 64)] {
+                    for (rows, wg) in [(4, 64), (4, 128)] {
                         v.push(Self::Gemv {
                             rows,
                             wg,
@@ -98,9 +98,10 @@ impl MatmulConfig {
                 return v;
             }
             if few {
-                v.push(gemv(4, 128, 2));
                 // W staged in workgroup memory, an activation row per
-                // invocation: one accumulator per row of W.
+                // invocation: one accumulator per row of W. (The octet
+                // GEMV, m x 4 accumulators per invocation, ran 10-30x
+                // slower than the skinny block at m = 16 on an H100.)
                 for (wg, unroll) in [(128, 2), (128, 4), (256, 2)] {
                     v.push(Self::Gemv {
                         rows: 8,

@@ -128,7 +128,7 @@ struct Batch {
 struct PerRun {
     /// The batch net of the empty pass, over its runs: gaps included.
     pipelined: f64,
-    /// `pipelined` less the dispatch gaps, at least [`MAX_GAP_SHARE`] of it.
+    /// `pipelined` less the dispatch gaps, at least `1 - MAX_GAP_SHARE` of it.
     net: f64,
     /// The host's wall clock over the runs.
     wall: f64,

@@ -1,7 +1,6 @@
 // Cooperative-matrix (tensor core) GEMM, C = A . W^T with f16 A (m x k) and
 // W (n x k), both row-major with k contiguous, C f16, accumulated in ACC
-// (f32; the host generates the f16-accumulator variant by redefining the
-// alias). Needs EXPERIMENTAL_COOPERATIVE_MATRIX with 16x16x16 f16 fragments,
+// (f32 or f16: the host prepends the enable directives and `alias ACC`). Needs EXPERIMENTAL_COOPERATIVE_MATRIX with 16x16x16 f16 fragments,
 // SHADER_F16 and SUBGROUP.
 //
 // - One workgroup per BM x BN block of C. Its subgroups each own a block of
@@ -33,31 +32,10 @@
 //   size, and where a driver runs smaller subgroups the extra ones compute
 //   a block again (subgroup_id modulo BLOCKS) and store the same values.
 //
-// The bindings are those of matmul_block.wgsl, the parameters a copy of
-// matmul_params.wgsl (not prepended: the enable directives come first); k
+// The bindings are those of matmul_block.wgsl, the parameters
+// matmul_params.wgsl (prepended by the host after the enable directives); k
 // must be a multiple of 8 and n of 4.
 
-enable f16;
-enable wgpu_cooperative_matrix;
-
-alias ACC = f32;
-
-struct Params {
-    m: u32,         // rows of A and C in this dispatch
-    n: u32,         // rows of W (columns of C) in this dispatch
-    k8: u32,        // octets per row of A and W (k / 8)
-    ldc: u32,       // row stride of C, in elements
-    c_col: u32,     // first column of C this dispatch writes
-    a_bstride: u32, // octets between consecutive products' A
-    w_bstride: u32, // octets between consecutive products' W
-    c_bstride: u32, // elements between consecutive products' C
-    kper: u32,      // unused here (no split)
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read_write> c: array<vec2<u32>>;

@@ -1,6 +1,6 @@
 // Peak cooperative-matrix arithmetic (tensor cores, simdgroup matrices): the
-// measured cooperative compute roof, for f16 inputs and an ACC accumulator
-// (f32; the host generates the f16 variant by redefining the alias).
+// measured cooperative compute roof, for f16 inputs and an ACC accumulator.
+// The host prepends the enable directives and `alias ACC` (f32 or f16).
 //
 // Every subgroup loads three 16x16 fragments once: A, B and -B, with entries
 // of +-1 (exact in f16), and CHAINS accumulators C_j (distinct integer
@@ -18,11 +18,6 @@
 // it knows how many subgroups a workgroup holds.
 //
 // FLOPs per subgroup: 2 * 16 * 16 * 16 * CHAINS * (2 * iterations + 1).
-
-enable f16;
-enable wgpu_cooperative_matrix;
-
-alias ACC = f32;
 
 struct Params {
     iterations: u32, // pairs of multiply-adds per chain

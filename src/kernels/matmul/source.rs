@@ -295,17 +295,18 @@ pub fn module_with(family: Family, act: DType, weights: Format) -> String {
         Family::Rows { subgroups: true } => {
             format!("{}\n{SHADER_ROWS}\n{SHADER_ROWS_SUBGROUP}", storage())
         }
-        Family::Coop { accumulate } => coop_source(SHADER_COOP, accumulate),
+        Family::Coop { accumulate } => coop_source(&format!("{PARAMS}\n{SHADER_COOP}"), accumulate),
     }
 }
 
-/// A cooperative kernel's WGSL for accumulators of `accumulate`: the file
-/// declares `alias ACC = f32;`, replaced for f16.
+/// A cooperative kernel's WGSL for accumulators of `accumulate`: `text`
+/// after the enable directives (which must come before any declaration)
+/// and `alias ACC`.
 pub fn coop_source(text: &str, accumulate: DType) -> String {
-    match accumulate {
-        DType::F32 => text.to_string(),
-        DType::F16 => text.replacen("alias ACC = f32;", "alias ACC = f16;", 1),
-    }
+    format!(
+        "enable f16;\nenable wgpu_cooperative_matrix;\n\nalias ACC = {};\n\n{text}",
+        accumulate.name()
+    )
 }
 
 #[cfg(test)]
@@ -317,6 +318,21 @@ mod tests {
         let s = source(SHADER, DType::F16);
         assert!(s.contains("enable f16;\nalias T = f16;"));
         assert_eq!(source(SHADER, DType::F32), SHADER);
+    }
+
+    #[test]
+    fn cooperative_modules_open_with_their_directives_then_the_parameters() {
+        let m = module_source(
+            Family::Coop {
+                accumulate: DType::F16,
+            },
+            DType::F16,
+        );
+        assert!(m.starts_with("enable f16;\nenable wgpu_cooperative_matrix;\n\nalias ACC = f16;"));
+        // One parameter block, the shared one, before the kernel.
+        assert_eq!(m.matches("struct Params").count(), 1);
+        assert!(m.find("struct Params").unwrap() < m.find("fn gemm_coop").unwrap());
+        assert!(coop_source("", DType::F32).contains("alias ACC = f32;"));
     }
 
     #[test]

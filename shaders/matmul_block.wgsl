@@ -119,8 +119,7 @@ fn gemm_block(
     let product = wg.z / SPLIT;
     let piece = wg.z % SPLIT;
     let za = product * p.a_bstride;
-    // This product's first row of W (load_w8 takes rows and octets).
-    let zwr = product * (p.w_bstride / p.k8);
+    let zwr = w_first_row(product);
     let zc = product * p.c_bstride;
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;

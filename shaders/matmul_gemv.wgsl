@@ -53,8 +53,7 @@ var<workgroup> wst: array<vec4<f32>, 2u * R * U * (WG / MP)>;
 fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
     let product = wg.z;
     let za = product * p.a_bstride;
-    // This product's first row of W (load_w8 takes rows and octets).
-    let zwr = product * (p.w_bstride / p.k8);
+    let zwr = w_first_row(product);
     let n0 = wg.x * R;
     var acc: array<f32, MAX_ACC>;
     for (var o0 = tid; o0 < p.k8; o0 += WG * U) {
@@ -94,7 +93,7 @@ fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
 fn partials32(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
     let product = wg.z;
     let za = product * p.a_bstride;
-    let zwr = product * (p.w_bstride / p.k8);
+    let zwr = w_first_row(product);
     let n0 = wg.x * R;
     var acc: array<f32, MAX_ACC>;
     for (var b = tid; b < p.k8 / 4u; b += WG) {
@@ -174,7 +173,7 @@ fn gemv_staged(
     @builtin(local_invocation_index) tid: u32,
 ) {
     let product = wg.z;
-    let zwr = product * (p.w_bstride / p.k8);
+    let zwr = w_first_row(product);
     let n0 = wg.x * R;
     let slices = WG / MP;
     let i = tid % MP;

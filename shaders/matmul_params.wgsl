@@ -21,3 +21,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+
+// The first row of W of product `z`: the weight storages address W by row
+// and octet (load_w8, load_w32), and a product's W is w_bstride octets on.
+fn w_first_row(z: u32) -> u32 {
+    return z * (p.w_bstride / p.k8);
+}

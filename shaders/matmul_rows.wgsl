@@ -73,7 +73,7 @@ fn gemv_rows(
     let product = wg.z;
     let za = product * p.a_bstride;
     // This product's first row of W (load_w32 takes rows and blocks).
-    let zwr = product * (p.w_bstride / p.k8);
+    let zwr = w_first_row(product);
     let n0 = (wg.x * WG + tid) * R;
     var acc: array<f32, MAX_ACC>;
     for (var b = 0u; b < p.k8 / 4u; b++) {

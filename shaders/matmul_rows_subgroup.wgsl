@@ -15,7 +15,7 @@ fn gemv_rows_subgroup(
 ) {
     let product = wg.z;
     let za = product * p.a_bstride;
-    let zwr = product * (p.w_bstride / p.k8);
+    let zwr = w_first_row(product);
     let n0 = (wg.x * WG + tid) * R;
     let blocks = p.k8 / 4u;
     var acc: array<f32, MAX_ACC>;

@@ -49,18 +49,15 @@ pub enum TimerPreference {
     Wall,
 }
 
-/// Most runs one batch may hold when every run is bracketed by timestamps
-/// (two queries each, plus the pass's two, within wgpu's 4096 per set):
-/// only the calibration brackets runs.
-pub const MAX_BRACKETED_RUNS: u32 = 2047;
-
-/// Back-to-back one-invocation dispatches per calibration batch.
+/// Back-to-back one-invocation dispatches per calibration batch, the only
+/// batches whose runs may be bracketed by timestamps of their own (two
+/// queries each, plus the pass's two).
 const GAP_RUNS: u32 = 256;
 
 /// Shortest batch a probe times: long enough to dwarf launch and timer noise.
 pub const MIN_PROBE_S: f64 = 1e-3;
 
-/// Most runs in a probe's batch.
+/// Most runs in a probe's batch, and in the clock check's.
 const MAX_PROBE_RUNS: u32 = 4096;
 
 /// Idle time after which the GPU's busy streak starts over (clocks may drop).
@@ -185,7 +182,7 @@ impl Timer {
             }
         };
         let timestamps = use_ts.then(|| {
-            let count = 2 + 2 * MAX_BRACKETED_RUNS;
+            let count = 2 + 2 * GAP_RUNS;
             let size = 8 * count as u64;
             Timestamps {
                 query_set: ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
@@ -254,10 +251,10 @@ impl Timer {
             let mut n = 1;
             loop {
                 let b = self.batch(ctx, n, Some(&self.helpers.warm), false)?;
-                if b.wall_s >= 0.01 || n >= MAX_BRACKETED_RUNS {
+                if b.wall_s >= 0.01 || n >= MAX_PROBE_RUNS {
                     break;
                 }
-                n = (n * 4).min(MAX_BRACKETED_RUNS);
+                n = (n * 4).min(MAX_PROBE_RUNS);
             }
         }
         // The dispatch gap: back-to-back minimal dispatches that write.
@@ -312,7 +309,7 @@ impl Timer {
             .timestamps
             .as_ref()
             .filter(|_| self.kind() == TimerKind::GpuTimestamp);
-        let inside = bracket && ts.is_some_and(|t| t.inside) && n <= MAX_BRACKETED_RUNS;
+        let inside = bracket && ts.is_some_and(|t| t.inside) && n <= GAP_RUNS;
         let mut enc = ctx
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -492,6 +489,7 @@ impl Timer {
         let mut wall_samples = Vec::with_capacity(cfg.repeats as usize);
         let mut discarded = 0;
         let overhead = self.info.borrow().empty_pass_s;
+        let gaps = self.gaps(work);
         for _ in 0..cfg.repeats.max(1) {
             let b = self.batch(ctx, n, Some(work), false)?;
             let net = b.pass_s - overhead;
@@ -499,7 +497,7 @@ impl Timer {
                 discarded += 1;
                 continue;
             }
-            let r = PerRun::of(net / n as f64, self.gaps(work), b.wall_s / n as f64);
+            let r = PerRun::of(net / n as f64, gaps, b.wall_s / n as f64);
             samples.push(r.net);
             pipelined.push(r.pipelined);
             wall_samples.push(r.wall);
@@ -516,7 +514,7 @@ impl Timer {
             dispatches_per_sample: n,
             samples_s: samples,
             pipelined_s: pipelined,
-            gap_per_run_s: self.gaps(work),
+            gap_per_run_s: gaps,
             wall_samples_s: wall_samples,
             discarded,
             summary,

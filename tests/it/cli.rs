@@ -11,6 +11,7 @@ use assert_cmd::Command;
 use wgpu_roofline::dtype::Format;
 use wgpu_roofline::kernels::stream::StreamOp;
 use wgpu_roofline::kernels::{DType, RoofKind};
+use wgpu_roofline::measure::timer::net_of_gaps;
 use wgpu_roofline::plan::Series;
 use wgpu_roofline::results::{ResultsFile, SCHEMA_VERSION};
 
@@ -342,6 +343,19 @@ fn run_writes_verified_points_with_exact_accounting() {
             assert!(p.median_s > 0.0 && p.flops_per_s > 0.0);
             assert_eq!(p.timing.samples_s.len() + p.timing.discarded, 2);
             assert!(!p.tuning.is_empty());
+            // Every sample is its batch's pipelined time less one dispatch
+            // gap per dispatch of the op.
+            let gap = r.timer.dispatch_gap_s.unwrap();
+            let t = &p.timing;
+            assert!(gap > 0.0);
+            assert!((t.gap_per_run_s - gap * p.dispatches_per_op as f64).abs() <= 1e-12);
+            assert_eq!(t.samples_s.len(), t.pipelined_s.len());
+            for (net, pipelined) in t.samples_s.iter().zip(&t.pipelined_s) {
+                // (to the last digit serde_json's float parsing keeps)
+                let want = net_of_gaps(*pipelined, t.gap_per_run_s);
+                assert!((net - want).abs() <= 1e-12 * want, "{}", p.op.label());
+                assert!(*net < *pipelined);
+            }
         }
         // GQA: k and v are narrower than q (2 KV heads of 32 vs 4 heads).
         let k = r.points.iter().find(|p| p.op.op == "k").unwrap();

@@ -18,6 +18,11 @@ pub const GEMV_MAX_ACC: u64 = 64;
 /// Most activation rows the few-row product holds when it takes blocks of
 /// 32 weights (its `MAX_XM`).
 pub const GEMV_MAX_BLOCK_M: u64 = 4;
+/// Invocations per k-slice of the staged GEMV (its `MP`): one per
+/// activation row, m rounded up to a power of two.
+pub fn staged_slice_lanes(m: u64) -> u64 {
+    m.clamp(1, GEMV_MAX_M).next_power_of_two()
+}
 /// Most octets per row a GEMV step loads (`MAX_U` in the WGSL).
 pub const GEMV_MAX_UNROLL: u32 = 4;
 
@@ -446,6 +451,9 @@ mod tests {
         };
         assert_eq!(staged.to_string(), "gemv 8 rows wg 128 staged x4");
         assert_eq!(staged.entry(), "gemv_staged");
+        // A slice holds one invocation per activation row, m rounded up.
+        let lanes: Vec<u64> = [1, 5, 8, 9, 16].map(staged_slice_lanes).to_vec();
+        assert_eq!(lanes, [1, 8, 8, 16, 16]);
         assert_eq!(gemv(false).to_string(), "gemv 4 rows wg 64 x1 sg");
         assert_eq!(gemv(true).block(), gemv(false).block());
         // Results written before the field existed read as octets.

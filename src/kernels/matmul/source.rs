@@ -2,7 +2,7 @@
 //! module from an activation storage, a weight storage and a kernel, and
 //! which module, entry point and override constants a configuration runs.
 
-use super::config::{MatmulConfig, GEMV_MAX_M};
+use super::config::{staged_slice_lanes, MatmulConfig, GEMV_MAX_M};
 use crate::dtype::{Format, Quant};
 use crate::gpu::Capabilities;
 use crate::kernels::{source, DType};
@@ -166,7 +166,7 @@ impl MatmulConfig {
                     (
                         "MP",
                         if staged {
-                            m.next_power_of_two() as f64
+                            staged_slice_lanes(m) as f64
                         } else {
                             wg as f64
                         },

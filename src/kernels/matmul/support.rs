@@ -2,8 +2,8 @@
 //! features, cooperative matrices) and for this shape.
 
 use super::config::{
-    block_bytes, coop_bytes, MatmulConfig, COOP_BK, COOP_FRAGS_M, COOP_FRAGS_N, COOP_MAX_STAGE,
-    GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
+    block_bytes, coop_bytes, staged_slice_lanes, MatmulConfig, COOP_BK, COOP_FRAGS_M, COOP_FRAGS_N,
+    COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
 };
 use super::Family;
 use crate::gpu::Capabilities;
@@ -122,7 +122,7 @@ impl MatmulConfig {
                     return Some(format!("staged gemv holds at most {GEMV_MAX_M} rows"));
                 }
                 // `red`, and 32 bytes per row of W, step and slice of k.
-                let slices = wg as u64 / m.next_power_of_two().clamp(1, GEMV_MAX_M);
+                let slices = wg as u64 / staged_slice_lanes(m);
                 let bytes = 16 * wg as u64 + 32 * (rows * unroll) as u64 * slices;
                 if bytes > l.max_compute_workgroup_storage_size as u64 {
                     return Some(format!(

@@ -181,6 +181,12 @@ fn roofs_writes_a_valid_verified_results_file_on_each_backend() {
                 }
             }
         }
+        // The timer's calibration: the gap taken off every dispatch, and on
+        // Vulkan (timestamps inside passes) what a bracket reads instead.
+        assert!(r.timer.dispatch_gap_s.unwrap() > 0.0);
+        if backend == "vulkan" {
+            assert!(r.timer.bracketed_dispatch_s.unwrap() > 0.0);
+        }
         let m = &r.ceilings.measured;
         assert!(m.memory_bytes_per_s.unwrap() > 0.0);
         assert!(m.compute.iter().all(|r| r.flops_per_s > 0.0));

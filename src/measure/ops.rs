@@ -44,6 +44,8 @@ pub enum Tuning {
         config: KernelConfig,
         /// The trials of the search that chose it (kept in the point).
         trials: Vec<Trial>,
+        /// The search's tie (kept in the point).
+        tie: Option<f64>,
         /// Time per run the search or an earlier measurement gave.
         estimate_s: Option<f64>,
     },
@@ -68,7 +70,7 @@ pub fn measure(
         OpShape::Attention(s) => Attention::copy_bytes(s, dtype),
     };
     let copies = method.rotation(copy_bytes);
-    let (config, trials, m) = match op.shape {
+    let (config, Searched { trials, tie }, m) = match op.shape {
         OpShape::Product(s) => {
             let k = Matmul::new(ctx, s, dtype, copies)?;
             run(ctx, timer, cfg, &method, op, &k, tuning)
@@ -100,6 +102,7 @@ pub fn measure(
         working_set_bytes: copies as u64 * copy_bytes,
         rotation: copies,
         tuning: trials,
+        tuning_tie: tie,
         tuning_shared_with: None,
         pipelined_s: m.timing.pipelined_median(),
         median_s,
@@ -111,6 +114,12 @@ pub fn measure(
     })
 }
 
+/// What a point keeps of the search that chose its configuration.
+struct Searched {
+    trials: Vec<Trial>,
+    tie: Option<f64>,
+}
+
 /// [`measure`] for one kernel type.
 fn run<K>(
     ctx: &GpuContext,
@@ -120,23 +129,24 @@ fn run<K>(
     op: &Op,
     kernel: &K,
     tuning: Tuning,
-) -> Result<(KernelConfig, Vec<Trial>, Measured)>
+) -> Result<(KernelConfig, Searched, Measured)>
 where
     K: Kernel,
     K::Config: Into<KernelConfig> + TryFrom<KernelConfig, Error = Error>,
 {
     let label = op.label();
     timer.warm(ctx, method.warm_s)?;
-    let (config, trials, estimate) = match tuning {
+    let (config, trials, tie, estimate) = match tuning {
         Tuning::Search => {
             let c = tuner::tune(ctx, timer, cfg, &label, kernel)?;
-            (c.config, c.trials, Some(c.estimate_s))
+            (c.config, c.trials, Some(c.tie_within), Some(c.estimate_s))
         }
         Tuning::Known {
             config,
             trials,
+            tie,
             estimate_s,
-        } => (K::Config::try_from(config)?, trials, estimate_s),
+        } => (K::Config::try_from(config)?, trials, tie, estimate_s),
     };
     let m = tuner::measure(
         ctx,
@@ -148,5 +158,5 @@ where
         estimate,
         method.max_dispatch_s,
     )?;
-    Ok((config.into(), trials, m))
+    Ok((config.into(), Searched { trials, tie }, m))
 }

@@ -473,6 +473,7 @@ fn measure_ops(
                     Some(d) => Tuning::Known {
                         config: d.config,
                         trials: d.trials.clone(),
+                        tie: d.tie,
                         estimate_s: Some(d.estimate_s),
                     },
                 };
@@ -490,6 +491,7 @@ fn measure_ops(
                 let known = Tuning::Known {
                     config: file.points[i].kernel,
                     trials: Vec::new(),
+                    tie: None,
                     estimate_s: Some(file.points[i].median_s),
                 };
                 ops::measure(ctx, timer, &suite, op, known).map(|again| {
@@ -523,6 +525,7 @@ fn measure_ops(
 struct Decision {
     config: KernelConfig,
     trials: Vec<Trial>,
+    tie: Option<f64>,
     estimate_s: f64,
     label: String,
 }
@@ -532,6 +535,7 @@ impl Decision {
         Self {
             config: p.kernel,
             trials: p.tuning.clone(),
+            tie: p.tuning_tie,
             estimate_s: p.median_s,
             label: p.op.label(),
         }

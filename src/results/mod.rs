@@ -167,9 +167,13 @@ pub struct Trial {
     /// The configuration.
     pub config: KernelConfig,
     /// Its probe's time per run, scaled to the whole op (probes run on a
-    /// slice of the op), when it ran and verified: the best of several
-    /// probes where it came close to the fastest.
+    /// slice of the op), when it ran and verified: the median of its
+    /// probes where it came close enough to the fastest to be probed again.
     pub probe_s: Option<f64>,
+    /// Every probe's time per run, scaled likewise, in the order taken:
+    /// how much the probes scattered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes_s: Vec<f64>,
     /// Whether its sampled output matched the host.
     pub verified: bool,
     /// Why it was skipped or rejected, if it was.
@@ -209,14 +213,20 @@ pub struct Point {
     pub rotation: u32,
     /// Every configuration tried.
     pub tuning: Vec<Trial>,
+    /// The fraction of the fastest probe within which the tuner held
+    /// candidates tied and took the first listed (the probes' own scatter,
+    /// at least 1%), where it searched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning_tie: Option<f64>,
     /// The op whose tuning this point reused (same kind, shape and dtype),
     /// if it did not tune itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning_shared_with: Option<String>,
     /// Timing of the chosen configuration, every sample kept.
     pub timing: Measurement,
-    /// Median seconds per run of the op: its own time where runs are
-    /// bracketed by timestamps (see `timer.own_times`), else pipelined.
+    /// Median seconds per run of the op: pipelined, less one dispatch gap
+    /// per dispatch (files of schema 2: the time between timestamps of
+    /// each run's own).
     pub median_s: f64,
     /// Median seconds per run, pipelined: a batch over its runs, the gaps
     /// between dispatches included.
@@ -516,6 +526,7 @@ mod tests {
             p.tuning = vec![Trial {
                 config: p.kernel,
                 probe_s: Some(probe_s),
+                probes_s: vec![probe_s],
                 verified: true,
                 note: None,
             }];

@@ -179,4 +179,67 @@ fn passes_sample_every_op_again_with_the_same_configuration() {
         assert_eq!(p.median_s, p.timing.summary.median);
     }
     assert_eq!(o.file.workload.as_ref().unwrap().suite.passes, 2);
+    for p in &o.file.points {
+        tuned_by_the_rules(p, &o.file.points);
+    }
+}
+
+/// The tuner's record of a point obeys its rules: every verified candidate
+/// keeps its probes and is judged by their median; the contenders (those
+/// probed most) tie within the largest spread of one contender's probes,
+/// 1% to 15%; the choice is the first listed contender within the tie of
+/// the fastest. A point that reused another's search carries its record.
+fn tuned_by_the_rules(p: &Point, all: &[Point]) {
+    let label = p.op.label();
+    if let Some(from) = &p.tuning_shared_with {
+        let q = all.iter().find(|q| q.op.label() == *from).unwrap();
+        assert_eq!(
+            (p.kernel, p.tuning_tie),
+            (q.kernel, q.tuning_tie),
+            "{label}"
+        );
+        return;
+    }
+    let tie = p
+        .tuning_tie
+        .unwrap_or_else(|| panic!("{label}: no tie recorded"));
+    for t in &p.tuning {
+        assert_eq!(t.verified, !t.probes_s.is_empty(), "{label}: {}", t.config);
+        if let Some(s) = t.probe_s {
+            let median = wgpu_roofline::stats::Summary::of(&t.probes_s)
+                .unwrap()
+                .median;
+            assert_eq!(s, median, "{label}: {}", t.config);
+        }
+    }
+    let most = p.tuning.iter().map(|t| t.probes_s.len()).max().unwrap();
+    let contenders: Vec<_> = p
+        .tuning
+        .iter()
+        .filter(|t| t.probes_s.len() == most)
+        .collect();
+    let spread = contenders
+        .iter()
+        .map(|t| {
+            let (lo, hi) = t
+                .probes_s
+                .iter()
+                .fold((f64::MAX, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            hi / lo - 1.0
+        })
+        .fold(0.01, f64::max)
+        .min(0.15);
+    assert!(
+        (tie - spread).abs() < 1e-9,
+        "{label}: tie {tie}, spread {spread}"
+    );
+    let least = contenders
+        .iter()
+        .filter_map(|t| t.probe_s)
+        .fold(f64::MAX, f64::min);
+    let first = contenders
+        .iter()
+        .find(|t| t.probe_s.unwrap() <= least * (1.0 + tie))
+        .unwrap();
+    assert_eq!(first.config, p.kernel, "{label}");
 }

@@ -7,7 +7,8 @@
 //! - how many second-run medians fall inside the first run's min..max and
 //!   how many of the two min..max ranges overlap;
 //! - the median and largest relative difference between the two medians;
-//! - how many ops the tuner gave the same configuration in both runs.
+//! - how many ops the tuner gave the same configuration in both runs, and
+//!   for those it did not, each run's tie and the probes of both choices.
 //!
 //! A bench, not a test: timings on a shared machine are noisy, and a test
 //! must not assert on them.
@@ -18,7 +19,7 @@ mod common;
 use wgpu_roofline::gpu::{self, BackendChoice, GpuContext};
 use wgpu_roofline::kernels::DType;
 use wgpu_roofline::plan::Sweep;
-use wgpu_roofline::results::ResultsFile;
+use wgpu_roofline::results::{Point, ResultsFile};
 use wgpu_roofline::settings::DTypeChoice;
 use wgpu_roofline::stats::Summary;
 
@@ -61,8 +62,8 @@ fn main() {
     if !full {
         settings.dtypes = DTypeChoice::Only(DType::F32);
     }
-    let first = rows(&common::run(&ctx, &settings));
-    let second = rows(&common::run(&ctx, &settings));
+    let (one, two) = (common::run(&ctx, &settings), common::run(&ctx, &settings));
+    let (first, second) = (rows(&one), rows(&two));
     let (mut inside, mut overlap, mut same, mut ops) = (0, 0, 0, 0);
     let mut diffs = Vec::new();
     for ((name, a, ca), (_, b, cb)) in first.iter().zip(&second) {
@@ -95,6 +96,15 @@ fn main() {
             }
         );
     }
+    println!("\nops tuned differently (tie, then each choice's probes in ms):");
+    for (a, b) in one.points.iter().zip(&two.points) {
+        if a.kernel != b.kernel && a.tuning_shared_with.is_none() {
+            println!("  {}", a.op.label());
+            for p in [a, b] {
+                println!("    {}", probes(p, &[a.kernel, b.kernel]));
+            }
+        }
+    }
     diffs.sort_by(f64::total_cmp);
     let n = diffs.len();
     println!(
@@ -104,4 +114,28 @@ fn main() {
         diffs[n / 2] * 100.0,
         diffs[n - 1] * 100.0
     );
+}
+
+/// A point's tie and the probes of `configs` in its tuning table.
+fn probes(p: &Point, configs: &[wgpu_roofline::kernels::KernelConfig]) -> String {
+    let tie = p
+        .tuning_tie
+        .map_or("-".into(), |t| format!("{:.1}%", t * 100.0));
+    let each = configs.iter().map(|c| {
+        let ms = p
+            .tuning
+            .iter()
+            .find(|t| t.config == *c)
+            .map(|t| {
+                let v: Vec<String> = t
+                    .probes_s
+                    .iter()
+                    .map(|s| format!("{:.3}", s * 1e3))
+                    .collect();
+                v.join(" ")
+            })
+            .unwrap_or_default();
+        format!("{c}: [{ms}]")
+    });
+    format!("tie {tie}; {}", each.collect::<Vec<_>>().join("; "))
 }

@@ -186,7 +186,7 @@ override CHUNK: u32 = 256u;
 // Query rows per product (query heads per KV head, at most MAX_GROUP).
 override GROUP: u32 = 1u;
 const MAX_GROUP: u32 = 8u;
-// Keys per invocation in the score loop.
+// Keys per invocation in the score loop (the components of a vec4).
 const KPI: u32 = 4u;
 // vec4 columns per invocation in the P.V loop.
 const CPI: u32 = select(1u, 4u, D4 % 4u == 0u);
@@ -229,30 +229,33 @@ fn flash_decode_partial(
     }
     workgroupBarrier();
 
-    // Scores: KPI keys per invocation (strided by WG), every query row of
-    // the group; each loaded q element serves KPI keys.
+    // Scores: KPI = 4 keys per invocation (strided by WG), a key per
+    // component of each row's accumulator; every K element is loaded once
+    // for all the query rows of the group, each q element serves 4 keys.
     for (var j0 = li; j0 < cnt; j0 += KPI * WG) {
-        var d: array<f32, 32>; // KPI * MAX_GROUP
-        for (var x = 0u; x < KPI * GROUP; x++) {
-            d[x] = 0.0;
+        var d: array<vec4<f32>, MAX_GROUP>;
+        for (var r = 0u; r < GROUP; r++) {
+            d[r] = vec4<f32>(0.0);
         }
-        var rows: array<u32, KPI>;
-        for (var u = 0u; u < KPI; u++) {
-            rows[u] = kb + min(j0 + u * WG, cnt - 1u) * D4;
-        }
+        let r0 = kb + min(j0, cnt - 1u) * D4;
+        let r1 = kb + min(j0 + WG, cnt - 1u) * D4;
+        let r2 = kb + min(j0 + 2u * WG, cnt - 1u) * D4;
+        let r3 = kb + min(j0 + 3u * WG, cnt - 1u) * D4;
         for (var i = 0u; i < D4; i++) {
+            let k0 = vec4<f32>(k[r0 + i]);
+            let k1 = vec4<f32>(k[r1 + i]);
+            let k2 = vec4<f32>(k[r2 + i]);
+            let k3 = vec4<f32>(k[r3 + i]);
             for (var r = 0u; r < GROUP; r++) {
                 let qv = q_sh[r * D4 + i];
-                for (var u = 0u; u < KPI; u++) {
-                    d[u * GROUP + r] += dot(qv, vec4<f32>(k[rows[u] + i]));
-                }
+                d[r] += vec4<f32>(dot(qv, k0), dot(qv, k1), dot(qv, k2), dot(qv, k3));
             }
         }
         for (var u = 0u; u < KPI; u++) {
             let j = j0 + u * WG;
             if j < cnt {
                 for (var r = 0u; r < GROUP; r++) {
-                    scores[r * CHUNK + j] = d[u * GROUP + r];
+                    scores[r * CHUNK + j] = d[r][u];
                 }
             }
         }

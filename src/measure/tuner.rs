@@ -18,8 +18,9 @@ pub struct Choice<C> {
     pub estimate_s: f64,
     /// Every candidate tried, in order.
     pub trials: Vec<Trial>,
-    /// The fraction of the fastest probe within which candidates were
-    /// tied (the first listed of them chosen).
+    /// The fraction of the fastest median within which the chosen
+    /// configuration was held tied with it (the first listed of those tied
+    /// is chosen).
     pub tie_within: f64,
 }
 
@@ -38,8 +39,8 @@ const RECHECKS: usize = 2;
 /// first listed wins: noise must not flip the choice from one run to the
 /// next.
 const TIE_WITHIN: f64 = 0.01;
-/// Where the probes themselves scatter more (a busy CPU adapter), the tie
-/// widens to the largest spread a contender's probes showed, up to this.
+/// Where the probes of a contender or of the fastest scatter more (a busy
+/// CPU adapter), their tie widens to that spread, up to this.
 const TIE_MAX: f64 = 0.15;
 const _: () = assert!(TIE_MAX <= RECHECK_WITHIN, "only contenders tie");
 
@@ -127,16 +128,16 @@ where
             }
         }
     }
-    let tie_within = tie_within(
-        close
-            .iter()
-            .map(|&i| &trials[verified[i].trial].probes_s[..]),
-    );
     // The choice is among the contenders, those that kept their work: a
     // candidate left out after its first probe stays out, even where the
     // contenders' medians rose above it.
-    let contenders: Vec<f64> = close.iter().map(|&i| verified[i].probe_s).collect();
-    let chosen = within(&contenders, tie_within).first().map(|&j| close[j]);
+    let contenders: Vec<(f64, &[f64])> = close
+        .iter()
+        .map(|&i| (verified[i].probe_s, &trials[verified[i].trial].probes_s[..]))
+        .collect();
+    let picked = choose(&contenders);
+    let chosen = picked.map(|(j, _)| close[j]);
+    let tie_within = picked.map_or(TIE_WITHIN, |(_, tie)| tie);
     let Some((config, estimate_s)) = chosen.map(|i| {
         let v = &verified[i];
         let work = v.work.as_ref().expect("contenders keep their work");
@@ -156,12 +157,26 @@ where
     })
 }
 
-/// The tie of a search whose contenders probed `probes` (each contender's
-/// probes, in order): [`TIE_WITHIN`], or the largest relative spread
-/// (slowest / fastest - 1) of one contender's own probes, up to
-/// [`TIE_MAX`]. Two candidates closer than their own figures scatter
-/// cannot be told apart, and the listed order decides between them.
-fn tie_within<'a>(probes: impl Iterator<Item = &'a [f64]>) -> f64 {
+/// The first listed of `contenders` (each its median and its probes) tied
+/// with the fastest, and that tie: a contender ties with the fastest where
+/// its median is within [`tie`] of the fastest's.
+fn choose(contenders: &[(f64, &[f64])]) -> Option<(usize, f64)> {
+    let &(least, fastest) = contenders.iter().min_by(|a, b| a.0.total_cmp(&b.0))?;
+    contenders
+        .iter()
+        .enumerate()
+        .find_map(|(j, &(median, probes))| {
+            let tie = tie(fastest, probes);
+            (median <= least * (1.0 + tie)).then_some((j, tie))
+        })
+}
+
+/// The tie between two candidates whose probes were `a` and `b`:
+/// [`TIE_WITHIN`], or the larger relative spread (slowest / fastest - 1)
+/// of either's own probes, up to [`TIE_MAX`]. Two candidates closer than
+/// their own figures scatter cannot be told apart, and the listed order
+/// decides between them; a third candidate's scatter does not widen it.
+fn tie(a: &[f64], b: &[f64]) -> f64 {
     let spread = |p: &[f64]| {
         let least = p.iter().copied().fold(f64::INFINITY, f64::min);
         let most = p.iter().copied().fold(0.0, f64::max);
@@ -171,7 +186,7 @@ fn tie_within<'a>(probes: impl Iterator<Item = &'a [f64]>) -> f64 {
             0.0
         }
     };
-    probes.map(spread).fold(TIE_WITHIN, f64::max).min(TIE_MAX)
+    spread(a).max(spread(b)).clamp(TIE_WITHIN, TIE_MAX)
 }
 
 /// A candidate that ran and verified.
@@ -257,19 +272,33 @@ mod tests {
     #[test]
     fn ties_widen_with_the_probes_own_spread() {
         // Steady probes (a GPU): the floor.
-        let steady: [&[f64]; 2] = [&[1.0, 1.002, 1.001], &[1.05, 1.051, 1.05]];
-        assert_eq!(tie_within(steady.into_iter()), TIE_WITHIN);
-        // One contender scattered 1.0 .. 1.08: 8%.
-        let busy: [&[f64]; 2] = [&[1.0, 1.08, 1.03], &[1.05, 1.06]];
-        assert!((tie_within(busy.into_iter()) - 0.08).abs() < 1e-12);
-        // Never past the cap, and one probe (or none) shows no spread.
-        let wild: [&[f64]; 2] = [&[1.0, 2.0], &[3.0]];
-        assert_eq!(tie_within(wild.into_iter()), TIE_MAX);
-        assert_eq!(tie_within([&[2.0][..]].into_iter()), TIE_WITHIN);
-        assert_eq!(tie_within(std::iter::empty()), TIE_WITHIN);
-        // With an 8% tie, 1.07 ties with 1.0 and the first listed wins.
-        let t = [1.07, 1.0];
-        assert_eq!(within(&t, 0.08).first(), Some(&0));
-        assert_eq!(within(&t, TIE_WITHIN).first(), Some(&1));
+        assert_eq!(tie(&[1.0, 1.002, 1.001], &[1.05, 1.051, 1.05]), TIE_WITHIN);
+        // One of the two scattered 1.0 .. 1.08: 8%.
+        assert!((tie(&[1.0, 1.08, 1.03], &[1.05, 1.06]) - 0.08).abs() < 1e-12);
+        // Never past the cap, and one probe shows no spread.
+        assert_eq!(tie(&[1.0, 2.0], &[3.0]), TIE_MAX);
+        assert_eq!(tie(&[2.0], &[3.0]), TIE_WITHIN);
+    }
+
+    #[test]
+    fn the_first_listed_contender_tied_with_the_fastest_is_chosen() {
+        // The fastest (1.0) and the first listed (1.07) each scatter 8%:
+        // tied, the first listed wins, with that tie.
+        let steady: &[f64] = &[1.0, 1.02, 1.0];
+        let scattered: &[f64] = &[1.0, 1.08, 1.04];
+        let c = [(1.07, scattered), (1.0, scattered)];
+        let (j, t) = choose(&c).unwrap();
+        assert_eq!(j, 0);
+        assert!((t - 0.08).abs() < 1e-12);
+        // Both steady (2%): 7% apart is a real difference.
+        let c = [(1.07, steady), (1.0, steady)];
+        let (j, t) = choose(&c).unwrap();
+        assert_eq!(j, 1);
+        assert!((t - 0.02).abs() < 1e-12);
+        // A third contender's scatter does not tie the two steady ones.
+        let noisy: &[f64] = &[1.5, 3.0, 2.0];
+        let c = [(1.07, steady), (1.0, steady), (2.0, noisy)];
+        assert_eq!(choose(&c).unwrap().0, 1);
+        assert!(choose(&[]).is_none());
     }
 }

@@ -185,10 +185,11 @@ fn passes_sample_every_op_again_with_the_same_configuration() {
 }
 
 /// The tuner's record of a point obeys its rules: every verified candidate
-/// keeps its probes and is judged by their median; the contenders (those
-/// probed most) tie within the largest spread of one contender's probes,
-/// 1% to 15%; the choice is the first listed contender within the tie of
-/// the fastest. A point that reused another's search carries its record.
+/// keeps its probes and is judged by their median; the choice is the first
+/// listed contender (those probed most) whose median is within its tie of
+/// the fastest's, the tie being the larger spread of the two candidates'
+/// probes, 1% to 15%. A point that reused another's search carries its
+/// record.
 fn tuned_by_the_rules(p: &Point, all: &[Point]) {
     let label = p.op.label();
     if let Some(from) = &p.tuning_shared_with {
@@ -200,7 +201,7 @@ fn tuned_by_the_rules(p: &Point, all: &[Point]) {
         );
         return;
     }
-    let tie = p
+    let recorded = p
         .tuning_tie
         .unwrap_or_else(|| panic!("{label}: no tie recorded"));
     for t in &p.tuning {
@@ -218,28 +219,29 @@ fn tuned_by_the_rules(p: &Point, all: &[Point]) {
         .iter()
         .filter(|t| t.probes_s.len() == most)
         .collect();
-    let spread = contenders
+    let spread = |p: &[f64]| {
+        let (lo, hi) = p
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        hi / lo - 1.0
+    };
+    let fastest = contenders
         .iter()
-        .map(|t| {
-            let (lo, hi) = t
-                .probes_s
-                .iter()
-                .fold((f64::MAX, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-            hi / lo - 1.0
-        })
-        .fold(0.01, f64::max)
-        .min(0.15);
-    assert!(
-        (tie - spread).abs() < 1e-9,
-        "{label}: tie {tie}, spread {spread}"
-    );
-    let least = contenders
-        .iter()
-        .filter_map(|t| t.probe_s)
-        .fold(f64::MAX, f64::min);
-    let first = contenders
-        .iter()
-        .find(|t| t.probe_s.unwrap() <= least * (1.0 + tie))
+        .min_by(|a, b| a.probe_s.unwrap().total_cmp(&b.probe_s.unwrap()))
         .unwrap();
-    assert_eq!(first.config, p.kernel, "{label}");
+    let least = fastest.probe_s.unwrap();
+    let (chosen, tie) = contenders
+        .iter()
+        .find_map(|t| {
+            let tie = spread(&fastest.probes_s)
+                .max(spread(&t.probes_s))
+                .clamp(0.01, 0.15);
+            (t.probe_s.unwrap() <= least * (1.0 + tie)).then_some((t.config, tie))
+        })
+        .unwrap();
+    assert_eq!(chosen, p.kernel, "{label}");
+    assert!(
+        (recorded - tie).abs() < 1e-9,
+        "{label}: tie {recorded}, want {tie}"
+    );
 }

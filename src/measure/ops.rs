@@ -6,7 +6,7 @@
 //! adds an arm to each match here, and the compiler asks for it.
 
 use super::timer::Timer;
-use super::tuner::{self, Measured};
+use super::tuner::{self, Measured, Search};
 use crate::dtype::Format;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -15,7 +15,7 @@ use crate::kernels::matmul::Matmul;
 use crate::kernels::softmax::Softmax;
 use crate::kernels::{Kernel, KernelConfig};
 use crate::plan::{Op, OpShape};
-use crate::results::{Point, Trial};
+use crate::results::Point;
 use crate::settings::{Method, SuiteConfig};
 
 /// Check that `op` can run on `ctx` (sizes against limits, dtype support)
@@ -42,10 +42,8 @@ pub enum Tuning {
     Known {
         /// The configuration.
         config: KernelConfig,
-        /// The trials of the search that chose it (kept in the point).
-        trials: Vec<Trial>,
-        /// The search's tie (kept in the point).
-        tie: Option<f64>,
+        /// The record of the search that chose it (kept in the point).
+        search: Search,
         /// Time per run the search or an earlier measurement gave.
         estimate_s: Option<f64>,
     },
@@ -70,7 +68,7 @@ pub fn measure(
         OpShape::Attention(s) => Attention::copy_bytes(s, dtype),
     };
     let copies = method.rotation(copy_bytes);
-    let (config, Searched { trials, tie }, m) = match op.shape {
+    let (config, search, m) = match op.shape {
         OpShape::Product(s) => {
             let k = Matmul::new(ctx, s, dtype, copies)?;
             run(ctx, timer, cfg, &method, op, &k, tuning)
@@ -101,8 +99,8 @@ pub fn measure(
         dispatches_per_op: m.dispatches_per_op,
         working_set_bytes: copies as u64 * copy_bytes,
         rotation: copies,
-        tuning: trials,
-        tuning_tie: tie,
+        tuning: search.trials,
+        tuning_tie: search.tie,
         tuning_shared_with: None,
         pipelined_s: m.timing.pipelined_median(),
         median_s,
@@ -114,12 +112,6 @@ pub fn measure(
     })
 }
 
-/// What a point keeps of the search that chose its configuration.
-struct Searched {
-    trials: Vec<Trial>,
-    tie: Option<f64>,
-}
-
 /// [`measure`] for one kernel type.
 fn run<K>(
     ctx: &GpuContext,
@@ -129,24 +121,23 @@ fn run<K>(
     op: &Op,
     kernel: &K,
     tuning: Tuning,
-) -> Result<(KernelConfig, Searched, Measured)>
+) -> Result<(KernelConfig, Search, Measured)>
 where
     K: Kernel,
     K::Config: Into<KernelConfig> + TryFrom<KernelConfig, Error = Error>,
 {
     let label = op.label();
     timer.warm(ctx, method.warm_s)?;
-    let (config, trials, tie, estimate) = match tuning {
+    let (config, search, estimate) = match tuning {
         Tuning::Search => {
             let c = tuner::tune(ctx, timer, cfg, &label, kernel)?;
-            (c.config, c.trials, Some(c.tie_within), Some(c.estimate_s))
+            (c.config, c.search, Some(c.estimate_s))
         }
         Tuning::Known {
             config,
-            trials,
-            tie,
+            search,
             estimate_s,
-        } => (K::Config::try_from(config)?, trials, tie, estimate_s),
+        } => (K::Config::try_from(config)?, search, estimate_s),
     };
     let m = tuner::measure(
         ctx,
@@ -158,5 +149,5 @@ where
         estimate,
         method.max_dispatch_s,
     )?;
-    Ok((config.into(), Searched { trials, tie }, m))
+    Ok((config.into(), search, m))
 }

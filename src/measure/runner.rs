@@ -14,6 +14,7 @@ use super::observer::{Observer, Start};
 use super::ops::{self, Tuning};
 use super::roofs;
 use super::timer::{Timer, TimerPreference};
+use super::tuner::Search;
 use crate::dtype::{Format, Quant};
 use crate::error::{Error, Result};
 use crate::gpu::{feature_names, AdapterFilter, BackendChoice, GpuContext};
@@ -21,7 +22,7 @@ use crate::kernels::stream::StreamParams;
 use crate::kernels::{DType, KernelConfig};
 use crate::model::ModelConfig;
 use crate::plan::{self, Op, OpShape, Sweep};
-use crate::results::{self, limits_record, Point, ResultsFile, Skipped, Trial, Workload};
+use crate::results::{self, limits_record, Point, ResultsFile, Skipped, Workload};
 use crate::settings::{DTypeChoice, Method, RoofsConfig, SuiteConfig, TimingOverrides};
 use crate::stats::TimerKind;
 
@@ -472,8 +473,7 @@ fn measure_ops(
                     None => Tuning::Search,
                     Some(d) => Tuning::Known {
                         config: d.config,
-                        trials: d.trials.clone(),
-                        tie: d.tie,
+                        search: d.search.clone(),
                         estimate_s: Some(d.estimate_s),
                     },
                 };
@@ -490,8 +490,7 @@ fn measure_ops(
                 observer.step(&format!("{label} (pass {pass})"));
                 let known = Tuning::Known {
                     config: file.points[i].kernel,
-                    trials: Vec::new(),
-                    tie: None,
+                    search: Search::default(),
                     estimate_s: Some(file.points[i].median_s),
                 };
                 ops::measure(ctx, timer, &suite, op, known).map(|again| {
@@ -524,8 +523,7 @@ fn measure_ops(
 #[derive(Debug, Clone)]
 struct Decision {
     config: KernelConfig,
-    trials: Vec<Trial>,
-    tie: Option<f64>,
+    search: Search,
     estimate_s: f64,
     label: String,
 }
@@ -534,8 +532,10 @@ impl Decision {
     fn of(p: &Point) -> Self {
         Self {
             config: p.kernel,
-            trials: p.tuning.clone(),
-            tie: p.tuning_tie,
+            search: Search {
+                trials: p.tuning.clone(),
+                tie: p.tuning_tie,
+            },
             estimate_s: p.median_s,
             label: p.op.label(),
         }

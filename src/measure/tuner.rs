@@ -16,12 +16,20 @@ pub struct Choice<C> {
     pub config: C,
     /// Its probe's time per run, scaled to the whole op.
     pub estimate_s: f64,
+    /// The record of the search, kept in the point.
+    pub search: Search,
+}
+
+/// What a search leaves in the points it decided (empty where a point
+/// reuses a configuration without searching).
+#[derive(Debug, Clone, Default)]
+pub struct Search {
     /// Every candidate tried, in order.
     pub trials: Vec<Trial>,
     /// The fraction of the fastest median within which the chosen
     /// configuration was held tied with it (the first listed of those tied
     /// is chosen).
-    pub tie_within: f64,
+    pub tie: Option<f64>,
 }
 
 /// Candidates whose first probe is within this fraction of the fastest
@@ -137,7 +145,6 @@ where
         .collect();
     let picked = choose(&contenders);
     let chosen = picked.map(|(j, _)| close[j]);
-    let tie_within = picked.map_or(TIE_WITHIN, |(_, tie)| tie);
     let Some((config, estimate_s)) = chosen.map(|i| {
         let v = &verified[i];
         let work = v.work.as_ref().expect("contenders keep their work");
@@ -152,8 +159,10 @@ where
     Ok(Choice {
         config,
         estimate_s,
-        trials,
-        tie_within,
+        search: Search {
+            trials,
+            tie: picked.map(|(_, tie)| tie),
+        },
     })
 }
 
@@ -257,16 +266,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn close_contenders_and_ties_by_hand() {
-        // 1.0 is the least; 1.008 ties within 1%; 1.08 and 2.9 are probed
-        // again (within 3x), 3.5 is not.
+    fn contenders_by_hand() {
+        // 1.0 is the least; 1.08, 1.008 and 2.9 are probed again (within
+        // 3x), 3.5 is not; in listed order.
         let t = [1.08, 1.008, 1.0, 3.5, 2.9];
         assert_eq!(within(&t, RECHECK_WITHIN), [0, 1, 2, 4]);
-        assert_eq!(within(&t, TIE_WITHIN), [1, 2]);
-        // The first listed of the tied wins, not the fastest.
-        assert_eq!(within(&t, TIE_WITHIN).first(), Some(&1));
-        assert_eq!(within(&[2.0], TIE_WITHIN), [0]);
-        assert!(within(&[], TIE_WITHIN).is_empty());
+        assert_eq!(within(&[2.0], RECHECK_WITHIN), [0]);
+        assert!(within(&[], RECHECK_WITHIN).is_empty());
     }
 
     #[test]

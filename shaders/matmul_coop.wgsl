@@ -1,6 +1,7 @@
 // Cooperative-matrix (tensor core) GEMM, C = A . W^T with f16 A (m x k) and
 // W (n x k), both row-major with k contiguous, C f16, accumulated in ACC
-// (f32 or f16: the host prepends the enable directives and `alias ACC`). Needs EXPERIMENTAL_COOPERATIVE_MATRIX with 16x16x16 f16 fragments,
+// (f32 or f16: the host prepends the enable directives and `alias ACC`).
+// Needs EXPERIMENTAL_COOPERATIVE_MATRIX with 16x16x16 f16 fragments,
 // SHADER_F16 and SUBGROUP.
 //
 // - One workgroup per BM x BN block of C. Its subgroups each own a block of

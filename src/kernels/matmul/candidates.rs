@@ -12,13 +12,15 @@ impl MatmulConfig {
     /// few-row product (GEMV) with 1 to 4 octets per row in flight, or a
     /// block of 32 weights per lane; for 4 < m <= 64 skinny blocks of (m
     /// rounded up to 16..64) x 128 outputs split over k, so W is read once
-    /// and the GPU fills (and up to m = 16 the staged GEMV); above, block GEMMs of 128x128, 128x64 and
-    /// 64x64, split over k where the blocks alone would not fill the GPU,
-    /// and for f16 operands the cooperative-matrix GEMM in blocks of
-    /// 128x128, 128x64 and 64x64 (accumulating in f32 where the device
-    /// lists it, else f16). CPU adapters get the kernels shaped for SIMD
-    /// drivers (direct, subgroup shuffles, split-k, and for few rows with k
-    /// in blocks of 32 the row-walking product), plus one block GEMM, one
+    /// and the GPU fills (and up to m = 16 the staged GEMV); above, block
+    /// GEMMs of 128x128, 128x64 and 64x64, split over k where the blocks
+    /// alone would not fill the GPU, and for f16 operands the
+    /// cooperative-matrix GEMM in blocks of 128x128, 128x64 and 64x64
+    /// (accumulating in f32 where the device lists it, else f16). CPU
+    /// adapters get the kernels shaped for SIMD drivers (direct, subgroup
+    /// shuffles, split-k, and for few rows with k in blocks of 32 the
+    /// row-walking product; for few rows the shuffles first, as the first
+    /// listed wins near-ties), plus one block GEMM, one
     /// few-row product and one cooperative GEMM, probed on a small slice
     /// (or, without cooperative matrices, listed with the reason).
     ///

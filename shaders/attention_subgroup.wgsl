@@ -428,3 +428,66 @@ fn flash_prefill_tile(
         }
     }
 }
+
+// ---------------------------------------------------------- decode, lanes
+// flash_decode_lanes: split-KV decode shaped for SIMD drivers (lavapipe),
+// which load every element per lane inside a loop and keep indexed private
+// arrays in memory, so the kernel has neither. A workgroup is one subgroup
+// of WG = D4 / 4 lanes and takes CHUNK keys of one product for one query
+// row (x = chunk * GROUP + row: the rows of a GQA group re-read the chunk,
+// from neighbouring workgroups):
+//   - lane l holds vec4 columns l, l + WG, l + 2 WG and l + 3 WG of the
+//     scaled q and of the output, in four variables each;
+//   - per key it reads the same columns of the K and V rows, so the
+//     subgroup reads whole rows, keys in order: two sequential streams;
+//   - one subgroupAdd completes the score in every lane, then an online
+//     softmax step rescales the output.
+// It writes the partials of flash_decode_partial; flash_decode_reduce
+// finishes.
+@compute @workgroup_size(WG)
+fn flash_decode_lanes(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let z = wg.z;
+    let c = wg.x / GROUP;
+    let r = wg.x % GROUP;
+    let t0 = c * CHUNK;
+    let cnt = min(CHUNK, p.n - t0);
+    let kb = (z * p.n + t0) * D4 + li;
+    let qb = (z * GROUP + r) * D4 + li;
+    let q0 = vec4<f32>(q[qb]) * p.scale;
+    let q1 = vec4<f32>(q[qb + WG]) * p.scale;
+    let q2 = vec4<f32>(q[qb + 2u * WG]) * p.scale;
+    let q3 = vec4<f32>(q[qb + 3u * WG]) * p.scale;
+    var o0 = vec4<f32>(0.0);
+    var o1 = vec4<f32>(0.0);
+    var o2 = vec4<f32>(0.0);
+    var o3 = vec4<f32>(0.0);
+    var mx = NEG;
+    var sum = 0.0;
+    for (var j = 0u; j < cnt; j++) {
+        let at = kb + j * D4;
+        let s = subgroupAdd(
+            dot(q0, vec4<f32>(k[at])) + dot(q1, vec4<f32>(k[at + WG]))
+            + dot(q2, vec4<f32>(k[at + 2u * WG])) + dot(q3, vec4<f32>(k[at + 3u * WG]))
+        );
+        let next = max(mx, s);
+        let corr = exp(mx - next);
+        let e = exp(s - next);
+        sum = sum * corr + e;
+        mx = next;
+        o0 = o0 * corr + e * vec4<f32>(v[at]);
+        o1 = o1 * corr + e * vec4<f32>(v[at + WG]);
+        o2 = o2 * corr + e * vec4<f32>(v[at + 2u * WG]);
+        o3 = o3 * corr + e * vec4<f32>(v[at + 3u * WG]);
+    }
+    let out = z * p.part_stride + (c * GROUP + r) * (D4 + 1u) + li;
+    part[out] = o0;
+    part[out + WG] = o1;
+    part[out + 2u * WG] = o2;
+    part[out + 3u * WG] = o3;
+    if li == 0u {
+        part[out + D4] = vec4<f32>(mx, sum, 0.0, 0.0);
+    }
+}

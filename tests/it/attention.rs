@@ -5,7 +5,7 @@
 
 use crate::common;
 use wgpu_roofline::gpu::GpuContext;
-use wgpu_roofline::kernels::attention::{Attention, AttentionShape};
+use wgpu_roofline::kernels::attention::{Attention, AttentionConfig, AttentionShape};
 use wgpu_roofline::kernels::softmax::Softmax;
 use wgpu_roofline::kernels::{run_and_verify, DType, Extent, Kernel};
 
@@ -91,18 +91,31 @@ fn fused_attention_matches_the_host() {
             // 2 heads, odd length), decode (split-KV), both with every
             // configuration at a small head dimension; Llama's d = 128 in
             // prefill longer than one tile and in decode; GQA decode (4 heads
-            // per KV head); a group too large for split-KV (12 heads: the
-            // prefill kernel serves it).
+            // per KV head, at d = 64 and, over two chunks of 512 keys, at
+            // d = 128, where lavapipe's subgroups of 8 fit the lanes kernel);
+            // a group too large for split-KV (12 heads: the prefill kernel
+            // serves it).
             for (dims, d, all) in [
                 ((3, 2 * 37, 37, 37), 16, dtype == DType::F32),
                 ((4, 1, 300, 1), 16, dtype == DType::F32),
                 ((2, 100, 100, 100), 128, false),
                 ((4, 1, 300, 1), 128, false),
                 ((3, 4, 200, 1), 64, false),
+                ((2, 4, 700, 1), 128, false),
                 ((2, 12, 70, 1), 32, false),
             ] {
                 let a = Attention::new(&ctx, shape(dims, d), dtype, 1).unwrap();
                 let what = format!("attention {dims:?} d={d} {}", dtype.name());
+                // lavapipe's subgroups are 8 lanes: decode at d = 128 tries
+                // the lanes kernel first (and so runs it below).
+                let lanes = ctx.caps.subgroups && ctx.caps.subgroup_sizes == (8, 8);
+                if ctx.caps.cpu && lanes && d == 128 && dims.3 == 1 {
+                    let first = a.candidates(&ctx.caps)[0];
+                    assert!(
+                        matches!(first, AttentionConfig::FlashDecodeLanes { chunk: 512 }),
+                        "{what}: {first}"
+                    );
+                }
                 let ran = configs(&ctx, &a, &what, all);
                 assert!(ran >= if all { 2 } else { 1 }, "{what}");
             }

@@ -240,7 +240,8 @@ fn shaders_expose_what_the_host_dispatches() {
             "flash_decode_reduce",
             "flash_prefill_sg",
             "flash_decode_sg",
-            "flash_prefill_tile"
+            "flash_prefill_tile",
+            "flash_decode_lanes"
         ]
     );
     let at = m("attention.wgsl");

@@ -51,6 +51,14 @@ pub enum AttentionConfig {
         #[serde(default)]
         lanes: u32,
     },
+    /// Split-KV decode shaped for SIMD drivers (needs SUBGROUP, CPU
+    /// adapters): a workgroup is one subgroup of `d / 16` lanes across the
+    /// head dimension, 4 vec4 columns each, walking `chunk` keys in order
+    /// for one query row.
+    FlashDecodeLanes {
+        /// Keys per workgroup.
+        chunk: u32,
+    },
     /// FlashAttention-2-style prefill (needs SUBGROUP): `lanes` lanes share
     /// `rows` query rows across the head dimension, K/V tiles of `keys` keys
     /// staged in workgroup memory, workgroups of `wg` invocations.
@@ -97,6 +105,7 @@ impl std::fmt::Display for AttentionConfig {
                 }
                 write!(f, " wg {wg}")
             }
+            Self::FlashDecodeLanes { chunk } => write!(f, "split-kv lanes {chunk} keys"),
             Self::FlashPrefillTile {
                 lanes,
                 rows,
@@ -155,5 +164,9 @@ mod tests {
         };
         assert_eq!(old, KernelConfig::Attention(widest));
         assert_eq!(widest.to_string(), "split-kv sg 64 keys wg 128");
+        let lanes = AttentionConfig::FlashDecodeLanes { chunk: 512 };
+        assert_eq!(lanes.to_string(), "split-kv lanes 512 keys");
+        let json = serde_json::to_string(&KernelConfig::from(lanes)).unwrap();
+        assert_eq!(json, r#"{"kernel":"flash_decode_lanes","chunk":512}"#);
     }
 }

@@ -30,6 +30,14 @@ fn lanes_per(caps: &Capabilities, d4: u64) -> u32 {
         1 << (31 - most.leading_zeros())
     }
 }
+/// Whether `flash_decode_lanes` fits: its workgroup is one whole subgroup
+/// of `d / 16` lanes, 4 vec4 columns each, so the device's subgroups must
+/// all be exactly that wide.
+fn lanes_fit(caps: &Capabilities, d: u64) -> bool {
+    let (lo, hi) = caps.subgroup_sizes;
+    caps.subgroups && d.is_multiple_of(16) && lo as u64 == d / 16 && hi == lo
+}
+
 impl Attention {
     /// The configurations worth trying on a device with `caps`, those
     /// exceeding its workgroup limits included (the tuner records why they
@@ -39,12 +47,22 @@ impl Attention {
     /// lanes across the head dimension, FlashAttention-2-style prefill
     /// tiles); without subgroups, and on CPU adapters, the kernels with a
     /// row or key per invocation, which suit a SIMD driver, and one of the
-    /// subgroup kernels, probed on a small slice.
+    /// subgroup kernels, probed on a small slice; in decode, where their
+    /// subgroups are exactly d / 16 lanes wide (lavapipe at d = 128),
+    /// `flash_decode_lanes` first.
     pub fn configs(&self, caps: &Capabilities) -> Vec<AttentionConfig> {
         let gpu = !caps.cpu;
         let sg = caps.subgroups;
         let mut v = Vec::new();
         if split_kv(&self.shape) {
+            // On CPU adapters whose subgroups are d / 16 lanes wide the
+            // kernel shaped for them comes first: the first listed wins
+            // near-ties.
+            if sg && !gpu && lanes_fit(caps, self.shape.head_dim) {
+                for chunk in [MAX_CHUNK, 256] {
+                    v.push(AttentionConfig::FlashDecodeLanes { chunk });
+                }
+            }
             for chunk in [MIN_CHUNK, 128, 256, MAX_CHUNK] {
                 // A chunk much longer than the context only wastes invocations.
                 if chunk > MIN_CHUNK && (chunk as u64) >= 2 * self.shape.keys {
@@ -220,6 +238,26 @@ impl Attention {
                     ],
                     (wg / lpk) as u64 * g * (8 + s.head_dim * 4),
                     wg,
+                )
+            }
+            AttentionConfig::FlashDecodeLanes { chunk } => {
+                // One whole subgroup of d / 16 lanes, 4 vec4 columns each.
+                let lanes = s.head_dim / 16;
+                let (lo, hi) = caps.subgroup_sizes;
+                if !split_kv(&s) || chunk == 0 || !lanes_fit(caps, s.head_dim) {
+                    return Err(Error::Invalid(format!(
+                        "{config} does not apply here (decode with subgroups of exactly head_dim / 16 = {lanes} lanes; this adapter's are {lo}..={hi})"
+                    )));
+                }
+                (
+                    vec!["flash_decode_lanes", "flash_decode_reduce"],
+                    vec![
+                        ("WG", lanes as f64),
+                        ("CHUNK", chunk as f64),
+                        ("GROUP", s.group() as f64),
+                    ],
+                    0,
+                    lanes as u32,
                 )
             }
             AttentionConfig::FlashPrefillTile {

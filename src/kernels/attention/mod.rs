@@ -3,8 +3,9 @@
 //! `shaders/attention.wgsl` (`flash_prefill`, and for decode the split-KV
 //! pair `flash_decode_partial` + `flash_decode_reduce`) and
 //! `shaders/attention_subgroup.wgsl` (appended to it: `flash_prefill_sg`,
-//! the FlashAttention-2-style `flash_prefill_tile` and the coalesced
-//! split-KV `flash_decode_sg`). Configurations in [`config`], which ones a
+//! the FlashAttention-2-style `flash_prefill_tile`, the coalesced
+//! split-KV `flash_decode_sg` and `flash_decode_lanes`, its form for SIMD
+//! drivers). Configurations in [`config`], which ones a
 //! device tries and what each needs in `layout`, the shape and accounting
 //! in [`accounting`], the CPU twin in [`reference`].
 //!
@@ -293,6 +294,7 @@ impl Kernel for Attention {
             config,
             AttentionConfig::FlashPrefillSubgroup { .. }
                 | AttentionConfig::FlashDecodeSubgroup { .. }
+                | AttentionConfig::FlashDecodeLanes { .. }
                 | AttentionConfig::FlashPrefillTile { .. }
         );
         let text = module_source(self.dtype, s.head_dim, subgroup);
@@ -314,7 +316,8 @@ impl Kernel for Attention {
         let align = ctx.caps.limits.min_storage_buffer_offset_alignment as u64;
         let (chunks, part_bytes) = match config {
             AttentionConfig::FlashDecode { chunk, .. }
-            | AttentionConfig::FlashDecodeSubgroup { chunk, .. } => {
+            | AttentionConfig::FlashDecodeSubgroup { chunk, .. }
+            | AttentionConfig::FlashDecodeLanes { chunk } => {
                 (s.keys.div_ceil(chunk as u64), part_bytes(&s, chunk, align))
             }
             AttentionConfig::FlashPrefill { .. }
@@ -345,6 +348,12 @@ impl Kernel for Attention {
             | AttentionConfig::FlashDecodeSubgroup { wg, .. } => {
                 vec![chunks, (s.group() * s.head_dim / 4).div_ceil(wg as u64)]
             }
+            // A workgroup per chunk and query row, then the reduce pass in
+            // workgroups of the same size.
+            AttentionConfig::FlashDecodeLanes { .. } => vec![
+                chunks * s.group(),
+                (s.group() * s.head_dim / 4).div_ceil(invocations as u64),
+            ],
             AttentionConfig::FlashPrefillTile {
                 lanes, rows, wg, ..
             } => {
@@ -363,7 +372,8 @@ impl Kernel for Attention {
                     let bc = bc.min(products - b0);
                     let part_range = match config {
                         AttentionConfig::FlashDecode { .. }
-                        | AttentionConfig::FlashDecodeSubgroup { .. } => {
+                        | AttentionConfig::FlashDecodeSubgroup { .. }
+                        | AttentionConfig::FlashDecodeLanes { .. } => {
                             range(&part, b0, bc, part_bytes)
                         }
                         AttentionConfig::FlashPrefill { .. }

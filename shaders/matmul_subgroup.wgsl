@@ -98,3 +98,53 @@ fn gemm_subgroup(
         }
     }
 }
+
+// gemv_lanes: one-row products with short rows (k <= 16 x the subgroup
+// size: attention's decode scores over the head dimension) for SIMD
+// drivers such as lavapipe, which load every element per lane inside a
+// loop and keep indexed private arrays in memory. A workgroup is one
+// subgroup of WG_N lanes across k: lane l holds vec4s l, l + WG_N,
+// l + 2 WG_N and l + 3 WG_N of the activation row in four variables (zeros
+// past k), then walks LANE_ROWS rows of W in order, reading the same
+// columns of each (the subgroup reads whole rows: one sequential stream)
+// and completing each dot product with one subgroupAdd. Workgroup y is the
+// activation row, so W is read once per row of A: CPU adapters list it for
+// m = 1 only.
+override LANE_ROWS: u32 = 64u;
+
+fn lane_x(base: u32, col: u32) -> vec4<f32> {
+    return select(vec4<f32>(0.0), vec4<f32>(a[base + min(col, p.k4 - 1u)]), col < p.k4);
+}
+
+fn lane_w(base: u32, col: u32) -> vec4<f32> {
+    return vec4<f32>(w[base + min(col, p.k4 - 1u)]);
+}
+
+@compute @workgroup_size(WG_N)
+fn gemv_lanes(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    select_product(wg.z);
+    let xa = za + min(wg.y, p.m - 1u) * p.k4;
+    let c1 = li + WG_N;
+    let c2 = li + 2u * WG_N;
+    let c3 = li + 3u * WG_N;
+    let x0 = lane_x(xa, li);
+    let x1 = lane_x(xa, c1);
+    let x2 = lane_x(xa, c2);
+    let x3 = lane_x(xa, c3);
+    let col0 = wg.x * LANE_ROWS;
+    let cols = min(LANE_ROWS, p.n - min(col0, p.n));
+    let out = zc + wg.y * p.ldc + p.c_col + col0;
+    for (var j = 0u; j < cols; j++) {
+        let wb = zw + (col0 + j) * p.k4;
+        let s = subgroupAdd(
+            dot(x0, lane_w(wb, li)) + dot(x1, lane_w(wb, c1))
+            + dot(x2, lane_w(wb, c2)) + dot(x3, lane_w(wb, c3))
+        );
+        if li == 0u && wg.y < p.m {
+            c[out + j] = T(s);
+        }
+    }
+}

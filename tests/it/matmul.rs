@@ -50,7 +50,9 @@ fn every_configuration_matches_the_host() {
         for dtype in common::dtypes(&ctx) {
             // Shapes that are not multiples of any tile: 70 x 132 x 260
             // (k not a multiple of 8: the classic kernels only), 70 x 132 x
-            // 264, 130 x 196 x 328 (past one 128-row block, several k
+            // 264, 1 x 100 x 120 (a row shorter than a subgroup's 4 vec4s
+            // per lane: the lanes product), 130 x 196 x 328 (past one
+            // 128-row block, several k
             // steps and a partial one), decode-like 3 x 100 x 516, 5 x 100 x
             // 520 and 1 x 100 x 1032 (129 octets: a GEMV's partial last
             // step), 3 x 100 x 1056 (33 blocks of 32: the kernels that
@@ -63,6 +65,7 @@ fn every_configuration_matches_the_host() {
                 (3, 100, 516),
                 (5, 100, 520),
                 (1, 100, 1032),
+                (1, 100, 120),
                 (3, 100, 1056),
                 (40, 68, 392),
             ];
@@ -94,9 +97,10 @@ fn batched_products_match_the_host() {
     for ctx in common::contexts("batched_products_match_the_host") {
         for dtype in common::dtypes(&ctx) {
             // Attention-like shapes: 6 products of 40 x 36 x 16 (prefill qk),
-            // and 5 products of 2 x 48 x 64 (decode pv with 2 query heads per
-            // KV head).
-            for (b, m, n, k) in [(6, 40, 36, 16), (5, 2, 48, 64)] {
+            // 5 products of 2 x 48 x 64 (decode pv with 2 query heads per
+            // KV head) and 4 of 1 x 300 x 128 (decode qk at d = 128: the
+            // lanes product on lavapipe, rows past one workgroup's).
+            for (b, m, n, k) in [(6, 40, 36, 16), (5, 2, 48, 64), (4, 1, 300, 128)] {
                 let problem = Matmul::new(&ctx, shape(b, m, n, k), dtype, 1).unwrap();
                 for config in every_config(b, m, k, dtype, &ctx) {
                     let Ok(p) = problem.prepare(&ctx, config, Extent::Whole) else {

@@ -204,9 +204,11 @@ fn shaders_expose_what_the_host_dispatches() {
             "gemm_direct",
             "gemv_splitk",
             "gemv_subgroup",
-            "gemm_subgroup"
+            "gemm_subgroup",
+            "gemv_lanes"
         ]
     );
+    assert!(overrides(&sg).iter().any(|x| x == "LANE_ROWS"));
     let sm = m("softmax.wgsl");
     assert_eq!(entry_points(&sm), ["softmax_rows", "softmax_lanes"]);
     assert_eq!(overrides(&sm), ["WG"]);

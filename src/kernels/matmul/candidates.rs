@@ -20,7 +20,8 @@ impl MatmulConfig {
     /// adapters get the kernels shaped for SIMD drivers (direct, subgroup
     /// shuffles, split-k, and for few rows with k in blocks of 32 the
     /// row-walking product; for few rows the shuffles first, as the first
-    /// listed wins near-ties), plus one block GEMM, one
+    /// listed wins near-ties, and before them, for one row of k <= 16 x
+    /// the subgroup size, the lanes product), plus one block GEMM, one
     /// few-row product and one cooperative GEMM, probed on a small slice
     /// (or, without cooperative matrices, listed with the reason).
     ///
@@ -162,6 +163,14 @@ impl MatmulConfig {
             v.push(block(8, 8, 128, 128, 1));
         } else {
             let tm = (m as u32).clamp(1, MAX_TILE);
+            // One row with short rows (attention's decode scores, k = d):
+            // a subgroup across k walking rows in order, first.
+            let (lo, hi) = caps.subgroup_sizes;
+            if subgroups && m == 1 && lo > 0 && lo == hi && k <= 16 * lo as u64 {
+                for rows in [64, 256] {
+                    v.push(Self::Lanes { rows });
+                }
+            }
             // The first listed wins near-ties: with subgroups the shuffled
             // product, faster than the direct one in every lavapipe probe
             // table read so far (decode q: 6.5-7.4 ms against 7.4-13.1).

@@ -161,6 +161,14 @@ pub enum MatmulConfig {
         /// Whether the activations are shared by subgroup shuffles.
         subgroups: bool,
     },
+    /// One-row products with short rows for CPU adapters (`gemv_lanes` in
+    /// `matmul_subgroup.wgsl`, needs SUBGROUP, k <= 16 x the subgroup
+    /// size): a workgroup is one subgroup across k, holding the activation
+    /// row and walking `rows` rows of W in order, one `subgroupAdd` each.
+    Lanes {
+        /// Rows of W (output columns) per workgroup.
+        rows: u32,
+    },
     /// Tensor cores through cooperative matrices (`matmul_coop.wgsl`, f16
     /// operands): blocks of tile_m x tile_n outputs, each subgroup owning
     /// frag_m x frag_n fragments of 16 x 16, accumulated in `accumulate`.
@@ -264,6 +272,7 @@ impl std::fmt::Display for MatmulConfig {
                 "rows {rows}/inv wg {wg}{}",
                 if subgroups { " sg" } else { "" }
             ),
+            Self::Lanes { rows } => write!(f, "lanes {rows} rows"),
             Self::Coop {
                 tile_m,
                 tile_n,
@@ -291,7 +300,8 @@ impl MatmulConfig {
             | Self::GemmSubgroup { .. }
             | Self::Block { .. }
             | Self::Gemv { .. }
-            | Self::Rows { .. } => Engine::Simt,
+            | Self::Rows { .. }
+            | Self::Lanes { .. } => Engine::Simt,
         }
     }
 
@@ -307,7 +317,8 @@ impl MatmulConfig {
             | Self::GemmSubgroup { .. }
             | Self::Block { .. }
             | Self::Gemv { .. }
-            | Self::Rows { .. } => DType::F32,
+            | Self::Rows { .. }
+            | Self::Lanes { .. } => DType::F32,
         }
     }
 
@@ -328,7 +339,8 @@ impl MatmulConfig {
             | Self::GemmSubgroup { .. }
             | Self::Block { .. }
             | Self::Gemv { .. }
-            | Self::Rows { .. } => 0,
+            | Self::Rows { .. }
+            | Self::Lanes { .. } => 0,
         }
     }
 
@@ -347,6 +359,8 @@ impl MatmulConfig {
             | Self::GemmSubgroup { tile_m, tile_n, .. }
             | Self::Block { tile_m, tile_n, .. } => (tile_m, tile_n),
             Self::Gemv { rows, .. } | Self::Rows { rows, .. } => (MAX_TILE.min(16), rows),
+            // One activation row and one row of W per step.
+            Self::Lanes { .. } => (1, 1),
             Self::Coop { frag_m, frag_n, .. } => (frag_m, frag_n),
         }
     }
@@ -362,6 +376,7 @@ impl MatmulConfig {
             | Self::Subgroup { .. }
             | Self::Gemv { .. }
             | Self::Rows { .. }
+            | Self::Lanes { .. }
             | Self::Coop { .. } => 1,
         }
     }
@@ -377,6 +392,7 @@ impl MatmulConfig {
             Self::GemmSubgroup { wg_n, .. } => (tm as u64, (wg_n * tn) as u64),
             Self::Gemv { rows, .. } => (GEMV_MAX_M, rows as u64),
             Self::Rows { rows, wg, .. } => (GEMV_MAX_M, (rows * wg) as u64),
+            Self::Lanes { rows } => (1, rows as u64),
             Self::Coop { tile_m, tile_n, .. } => (tile_m as u64, tile_n as u64),
         }
     }
@@ -484,5 +500,18 @@ mod tests {
         };
         assert_eq!(plain.entry(), "gemv_rows");
         assert!(!plain.uses_subgroups());
+    }
+
+    #[test]
+    fn lanes_product_by_hand() {
+        let lanes = MatmulConfig::Lanes { rows: 64 };
+        // A workgroup per activation row and 64 rows of W.
+        assert_eq!(lanes.block(), (1, 64));
+        assert_eq!(lanes.entry(), "gemv_lanes");
+        assert_eq!(lanes.family(), Family::ClassicSubgroup);
+        assert!(lanes.uses_subgroups());
+        assert_eq!(lanes.to_string(), "lanes 64 rows");
+        let json = serde_json::to_string(&lanes).unwrap();
+        assert_eq!(json, r#"{"kernel":"lanes","rows":64}"#);
     }
 }

@@ -68,6 +68,7 @@ impl MatmulConfig {
                 subgroups: true, ..
             } => "gemv_rows_subgroup",
             Self::Rows { .. } => "gemv_rows",
+            Self::Lanes { .. } => "gemv_lanes",
             Self::Coop { .. } => "gemm_coop",
         }
     }
@@ -78,7 +79,9 @@ impl MatmulConfig {
     pub fn family(&self) -> Family {
         match self {
             Self::Tiled { .. } | Self::Direct { .. } | Self::SplitK { .. } => Family::Classic,
-            Self::Subgroup { .. } | Self::GemmSubgroup { .. } => Family::ClassicSubgroup,
+            Self::Subgroup { .. } | Self::GemmSubgroup { .. } | Self::Lanes { .. } => {
+                Family::ClassicSubgroup
+            }
             Self::Block { .. } => Family::Block,
             Self::Gemv { subgroups, .. } => Family::Gemv {
                 subgroups: *subgroups,
@@ -98,6 +101,7 @@ impl MatmulConfig {
             self,
             Self::Subgroup { .. }
                 | Self::GemmSubgroup { .. }
+                | Self::Lanes { .. }
                 | Self::Coop { .. }
                 | Self::Gemv {
                     subgroups: true,
@@ -180,6 +184,14 @@ impl MatmulConfig {
                     ("M", m.clamp(1, GEMV_MAX_M) as f64),
                 ]
             }
+            // A workgroup is one subgroup (`unsupported` checks that all
+            // subgroups are that size).
+            Self::Lanes { rows } => {
+                return vec![
+                    ("WG_N", caps.subgroup_sizes.0 as f64),
+                    ("LANE_ROWS", rows as f64),
+                ]
+            }
             Self::Tiled { .. }
             | Self::Direct { .. }
             | Self::SplitK { .. }
@@ -201,7 +213,11 @@ impl MatmulConfig {
                 c.push(("SPLIT", split as f64))
             }
             Self::GemmSubgroup { wg_n, .. } => c.push(("WG_N", wg_n as f64)),
-            Self::Block { .. } | Self::Gemv { .. } | Self::Rows { .. } | Self::Coop { .. } => {
+            Self::Block { .. }
+            | Self::Gemv { .. }
+            | Self::Rows { .. }
+            | Self::Lanes { .. }
+            | Self::Coop { .. } => {
                 unreachable!("returned above")
             }
         }

@@ -20,6 +20,7 @@ impl MatmulConfig {
             Self::SplitK { split, .. } | Self::Subgroup { split, .. } => split,
             Self::GemmSubgroup { wg_n, .. } => wg_n,
             Self::Gemv { wg, .. } | Self::Rows { wg, .. } => wg,
+            Self::Lanes { .. } => caps.subgroup_sizes.0,
         }
     }
 
@@ -48,7 +49,7 @@ impl MatmulConfig {
             } => block_bytes(tile_m * wg_m, tile_n * wg_n, bk),
             // `red` (gemv_staged's octets depend on m: see `unsupported`).
             Self::Gemv { wg, .. } => 16 * wg as u64,
-            Self::Rows { .. } => 0,
+            Self::Rows { .. } | Self::Lanes { .. } => 0,
             Self::Coop {
                 tile_m,
                 tile_n,
@@ -193,6 +194,14 @@ impl MatmulConfig {
                 if threads == 0 || octets.div_ceil(threads) > COOP_MAX_STAGE as u64 {
                     return Some(format!(
                         "{tile_m}x{tile_n} needs more than {threads} invocations to stage"
+                    ));
+                }
+            }
+            Self::Lanes { rows } => {
+                let (lo, hi) = caps.subgroup_sizes;
+                if caps.subgroups && (rows == 0 || lo == 0 || lo != hi || k > 16 * lo as u64) {
+                    return Some(format!(
+                        "lanes needs subgroups of one size holding k in 4 vec4s per lane (k <= 16 x {lo}, subgroups {lo}..={hi})"
                     ));
                 }
             }

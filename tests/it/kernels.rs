@@ -68,6 +68,7 @@ fn stream_kernels_match_reference() {
                 "stream.triad",
                 "stream.dot",
                 "stream.read",
+                "stream.read_blocks",
             ];
             assert_eq!(seen.steps, names);
             assert_eq!(seen.roofs, names);
@@ -80,13 +81,19 @@ fn stream_kernels_match_reference() {
                     r.verification
                 );
                 // 10007 vec4s, 64 x 7 per workgroup: 23 workgroups, so a
-                // grid stride of 23 * 64 = 1472 invocations.
+                // grid stride of 23 * 64 = 1472 invocations; read_blocks:
+                // 20 teams of 8 (the last block 279 vec4s short).
+                let invocations = match op {
+                    StreamOp::ReadBlocks => 160,
+                    _ => 1472,
+                };
                 let checked_elements = match op {
-                    StreamOp::Dot | StreamOp::Read => 1472 * 4, // every partial sum, 4 lanes each
-                    _ => 40_028,                                // every element
+                    // every partial sum, 4 lanes each
+                    StreamOp::Dot | StreamOp::Read | StreamOp::ReadBlocks => invocations * 4,
+                    _ => 40_028, // every element
                 };
                 assert_eq!(r.verification.checked, 2 * checked_elements, "both sets");
-                assert_eq!(r.bytes_per_dispatch, op.bytes(40_028, 1472));
+                assert_eq!(r.bytes_per_dispatch, op.bytes(40_028, invocations));
                 assert_eq!(r.roof, RoofKind::Memory);
                 assert_eq!(r.shader_checks, checked);
                 assert!(r.bytes_per_s > 0.0);

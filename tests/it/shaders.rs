@@ -182,7 +182,15 @@ fn shaders_expose_what_the_host_dispatches() {
     let stream = m("stream.wgsl");
     assert_eq!(
         entry_points(&stream),
-        ["copy", "scale", "add", "triad", "dot", "read"]
+        [
+            "copy",
+            "scale",
+            "add",
+            "triad",
+            "dot",
+            "read",
+            "read_blocks"
+        ]
     );
     assert_eq!(overrides(&stream), ["WORKGROUP_SIZE"]);
     let mm = m("matmul.wgsl");
@@ -279,6 +287,7 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     };
     let mm = m("matmul.wgsl");
     assert_eq!(constant(&mm, "MAX_TILE"), matmul::MAX_TILE as u64);
+    assert_eq!(constant(&m("stream.wgsl"), "TEAM"), stream::TEAM);
     let gemv = m("matmul_gemv (f32)");
     assert_eq!(constant(&gemv, "MAX_M"), matmul::GEMV_MAX_M);
     assert_eq!(constant(&gemv, "MAX_ACC"), matmul::GEMV_MAX_ACC);

@@ -21,6 +21,9 @@ pub enum StreamOp {
     Dot,
     /// per-invocation partial sums of a, into c
     Read,
+    /// as `Read`, each team of neighbouring invocations streaming its own
+    /// contiguous block
+    ReadBlocks,
 }
 
 impl std::fmt::Display for StreamOp {
@@ -31,13 +34,14 @@ impl std::fmt::Display for StreamOp {
 
 impl StreamOp {
     /// In the order they run (each depends on the previous one's output).
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Copy,
         Self::Scale,
         Self::Add,
         Self::Triad,
         Self::Dot,
         Self::Read,
+        Self::ReadBlocks,
     ];
 
     /// Entry point name in the shader, also the op's name.
@@ -49,13 +53,14 @@ impl StreamOp {
             Self::Triad => "triad",
             Self::Dot => "dot",
             Self::Read => "read",
+            Self::ReadBlocks => "read_blocks",
         }
     }
 
     /// Arrays read per element.
     pub fn reads(self) -> u64 {
         match self {
-            Self::Copy | Self::Scale | Self::Read => 1,
+            Self::Copy | Self::Scale | Self::Read | Self::ReadBlocks => 1,
             Self::Add | Self::Triad | Self::Dot => 2,
         }
     }
@@ -65,7 +70,7 @@ impl StreamOp {
     pub fn bytes(self, elements: u64, invocations: u64) -> u64 {
         let read = self.reads() * 4 * elements;
         match self {
-            Self::Dot | Self::Read => read + 16 * invocations.min(elements / 4),
+            Self::Dot | Self::Read | Self::ReadBlocks => read + 16 * invocations.min(elements / 4),
             _ => read + 4 * elements,
         }
     }
@@ -73,7 +78,7 @@ impl StreamOp {
     /// Index of the array the op writes (0 = a, 1 = b, 2 = c).
     pub fn output(self) -> usize {
         match self {
-            Self::Copy | Self::Add | Self::Dot | Self::Read => 2,
+            Self::Copy | Self::Add | Self::Dot | Self::Read | Self::ReadBlocks => 2,
             Self::Scale => 1,
             Self::Triad => 0,
         }
@@ -99,5 +104,6 @@ mod tests {
         assert_eq!(StreamOp::Dot.bytes(16, 4096), 8 * 16 + 16 * 4);
         // read: one array read, one 16-byte partial per invocation written
         assert_eq!(StreamOp::Read.bytes(n, 4096), (4 << 20) + 16 * 4096);
+        assert_eq!(StreamOp::ReadBlocks.bytes(n, 4096), (4 << 20) + 16 * 4096);
     }
 }

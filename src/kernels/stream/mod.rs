@@ -1,5 +1,5 @@
-//! Streaming kernels (copy, scale, add, triad, dot, read) for the measured
-//! memory roof. WGSL: `shaders/stream.wgsl`. Accounting in [`accounting`], the CPU
+//! Streaming kernels (copy, scale, add, triad, dot, read, read_blocks) for
+//! the measured memory roof. WGSL: `shaders/stream.wgsl`. Accounting in [`accounting`], the CPU
 //! twin in [`reference`].
 //!
 //! Working set: `sets` independent triples (a, b, c) of `array_bytes` each;
@@ -24,6 +24,12 @@ use crate::gpu::{Binding, Capabilities, GpuContext};
 
 /// The WGSL source.
 pub const SHADER: &str = include_str!("../../../shaders/stream.wgsl");
+
+/// Invocations per team of `read_blocks` (the shader's `TEAM`).
+pub const TEAM: u64 = 8;
+/// vec4s each team of `read_blocks` streams: 64 per invocation, 8 KiB a
+/// team.
+pub const TEAM_BLOCK: u64 = 64 * TEAM;
 
 /// Relative tolerance: triad may be fused into one FMA on the GPU (one
 /// rounding fewer than the host's mul + add), the others are exact.
@@ -114,7 +120,7 @@ struct Params {
     n: u32,
     stride: u32,
     scalar: f32,
-    _pad: u32,
+    block: u32,
 }
 
 /// Host-side chunk used when filling and checking arrays (bounds host memory).
@@ -129,6 +135,9 @@ pub struct Stream {
     uniform: wgpu::Buffer,
     groups: u32,
     stride: u32,
+    /// `read_blocks`' workgroups and invocations (a team per block).
+    block_groups: u32,
+    block_invocations: u32,
 }
 
 impl Stream {
@@ -139,13 +148,15 @@ impl Stream {
         let wg = params.workgroup_size as u64;
         let groups = ctx.workgroups(n_vec4, wg * params.vec4_per_invocation as u64);
         let stride = groups * params.workgroup_size;
+        let block_invocations = n_vec4.div_ceil(TEAM_BLOCK) * TEAM;
+        let block_groups = ctx.workgroups(block_invocations, wg);
         let uniform = ctx.uniform_buffer(
             "stream params",
             bytemuck::bytes_of(&Params {
                 n: n_vec4 as u32,
                 stride,
                 scalar: SCALAR,
-                _pad: 0,
+                block: TEAM_BLOCK as u32,
             }),
         );
         let array = |w: u32| -> Result<Copies> {
@@ -165,12 +176,28 @@ impl Stream {
             uniform,
             groups,
             stride,
+            block_groups,
+            block_invocations: block_invocations as u32,
         })
     }
 
     /// Invocations one dispatch runs (dot writes one partial sum each).
     pub fn invocations(&self) -> u64 {
         self.stride as u64
+    }
+
+    /// Invocations that write a partial sum in a dispatch of `op` (every
+    /// invocation of the grid, or for `read_blocks` every team member).
+    pub fn invocations_of(&self, op: StreamOp) -> u64 {
+        match op {
+            StreamOp::ReadBlocks => self.block_invocations as u64,
+            StreamOp::Copy
+            | StreamOp::Scale
+            | StreamOp::Add
+            | StreamOp::Triad
+            | StreamOp::Dot
+            | StreamOp::Read => self.invocations(),
+        }
     }
 
     /// Distinct bytes the runs rotate through: every array of every set.
@@ -180,7 +207,7 @@ impl Stream {
 
     /// Bytes one dispatch of `op` moves.
     pub fn bytes(&self, op: StreamOp) -> u64 {
-        op.bytes(self.params.elements(), self.invocations())
+        op.bytes(self.params.elements(), self.invocations_of(op))
     }
 }
 
@@ -211,6 +238,15 @@ impl Kernel for Stream {
             &[("WORKGROUP_SIZE", self.params.workgroup_size as f64)],
         )?;
         let [a, b, c] = &self.arrays;
+        let groups = match op {
+            StreamOp::ReadBlocks => self.block_groups,
+            StreamOp::Copy
+            | StreamOp::Scale
+            | StreamOp::Add
+            | StreamOp::Triad
+            | StreamOp::Dot
+            | StreamOp::Read => self.groups,
+        };
         let copies = (0..self.params.sets as usize)
             .map(|set| {
                 let r = [
@@ -222,7 +258,7 @@ impl Kernel for Stream {
                 Ok(vec![Step {
                     pipeline: 0,
                     bind_group: ctx.bind_group(&pipe, &r)?,
-                    workgroups: [self.groups, 1, 1],
+                    workgroups: [groups, 1, 1],
                 }])
             })
             .collect::<Result<Vec<_>>>()?;
@@ -252,8 +288,12 @@ impl Kernel for Stream {
         for set in 0..self.params.sets as usize {
             let out = self.arrays[op.output()].locate(set);
             v.merge(&match op {
-                StreamOp::Dot | StreamOp::Read => self.check_partials(ctx, op, out)?,
-                _ => check(ctx, out, op, self.params.elements())?,
+                StreamOp::Dot | StreamOp::Read | StreamOp::ReadBlocks => {
+                    self.check_partials(ctx, op, out)?
+                }
+                StreamOp::Copy | StreamOp::Scale | StreamOp::Add | StreamOp::Triad => {
+                    check(ctx, out, op, self.params.elements())?
+                }
             });
         }
         Ok(v)
@@ -261,7 +301,8 @@ impl Kernel for Stream {
 }
 
 impl Stream {
-    /// Compare dot's or read's per-invocation partial sums with host sums in f64.
+    /// Compare dot's, read's or read_blocks' per-invocation partial sums
+    /// with host sums in f64.
     fn check_partials(
         &self,
         ctx: &GpuContext,
@@ -270,13 +311,24 @@ impl Stream {
     ) -> Result<Verification> {
         let n_vec4 = self.params.array_bytes / 16;
         let stride = self.stride as u64;
-        let partials = stride.min(n_vec4);
+        let partials = self.invocations_of(op).min(n_vec4);
+        // The invocation that sums vec4 i: the grid stride's i % stride, or
+        // the member (i % TEAM) of the team owning i's block.
+        let owner = |i: u64| match op {
+            StreamOp::ReadBlocks => i / TEAM_BLOCK * TEAM + i % TEAM_BLOCK % TEAM,
+            StreamOp::Copy
+            | StreamOp::Scale
+            | StreamOp::Add
+            | StreamOp::Triad
+            | StreamOp::Dot
+            | StreamOp::Read => i % stride,
+        };
         let mut want = vec![0f64; partials as usize];
         for i in 0..n_vec4 {
             let lanes: f64 = (0..4)
                 .map(|l| reference::reference(op, reference::initial(0, 4 * i + l)) as f64)
                 .sum();
-            want[(i % stride) as usize] += lanes;
+            want[owner(i) as usize] += lanes;
         }
         let bytes = ctx.read_buffer(c, at, partials * 16)?;
         let got: &[[f32; 4]] = bytemuck::cast_slice(&bytes);

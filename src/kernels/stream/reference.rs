@@ -21,7 +21,8 @@ pub fn initial(which: u32, i: u64) -> f32 {
 
 /// The op's output element, given the initial value `a0` of `a` at that
 /// element, after all earlier ops have run. For `Dot`, the element's product
-/// a * b, and for `Read` the element of a, which the kernels sum.
+/// a * b, and for `Read` and `ReadBlocks` the element of a, which the
+/// kernels sum.
 pub fn reference(op: StreamOp, a0: f32) -> f32 {
     let s = SCALAR;
     let b = s * a0; // after scale
@@ -33,7 +34,7 @@ pub fn reference(op: StreamOp, a0: f32) -> f32 {
         StreamOp::Add => c,
         StreamOp::Triad => a,
         StreamOp::Dot => a * b,
-        StreamOp::Read => a,
+        StreamOp::Read | StreamOp::ReadBlocks => a,
     }
 }
 

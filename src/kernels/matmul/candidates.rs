@@ -164,12 +164,12 @@ impl MatmulConfig {
         } else {
             let tm = (m as u32).clamp(1, MAX_TILE);
             // One row with short rows (attention's decode scores, k = d):
-            // a subgroup across k walking rows in order, first.
+            // a subgroup across k walking rows in order, first. One row
+            // count only: 64 and 256 tied in every lavapipe probe table,
+            // and near-ties are what flip between runs.
             let (lo, hi) = caps.subgroup_sizes;
             if subgroups && m == 1 && lo > 0 && lo == hi && k <= 16 * lo as u64 {
-                for rows in [64, 256] {
-                    v.push(Self::Lanes { rows });
-                }
+                v.push(Self::Lanes { rows: 256 });
             }
             // The first listed wins near-ties: with subgroups the shuffled
             // product, faster than the direct one in every lavapipe probe

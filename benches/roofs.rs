@@ -325,7 +325,7 @@ fn main() {
         let file = roofs(&ctx, &timer, &cfg).expect("roofs");
         for r in &file.kernels {
             println!(
-                "  {:<14} {:>16}  cv {:>5.1}%  verified {}",
+                "  {:<18} {:>16}  cv {:>5.1}%  verified {}",
                 r.name,
                 rate(r),
                 r.timing.summary.cv * 100.0,

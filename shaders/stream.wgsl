@@ -94,7 +94,8 @@ fn read(@builtin(global_invocation_id) gid: vec3<u32>) {
 // a CPU adapter, whose SIMD lanes run neighbouring invocations and whose
 // cores take whole workgroups, each core then reads one sequential stream
 // where the grid stride has it hop a whole grid apart on every step
-// (lavapipe, in a standalone probe: 13-14 GB/s against 8-9 for read).
+// (lavapipe on a quiet host: 11-12.6 GB/s median against 7-9.8 for read;
+// when other tenants load the memory the grid-stride streams can lead).
 const TEAM: u32 = 8u;
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -5,6 +5,24 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Invocations per team of `read_blocks` (the shader's `TEAM`).
+pub const TEAM: u64 = 8;
+/// vec4s each team of `read_blocks` streams: 64 per invocation, 8 KiB a
+/// team.
+pub const TEAM_BLOCK: u64 = 64 * TEAM;
+
+/// Invocations `read_blocks` runs over `vec4s` vec4s: a team per block,
+/// the last block perhaps short. Each writes one partial sum.
+pub fn team_invocations(vec4s: u64) -> u64 {
+    vec4s.div_ceil(TEAM_BLOCK) * TEAM
+}
+
+/// The `read_blocks` invocation that sums vec4 `i`: member `i % TEAM` of
+/// the team owning `i`'s block.
+pub fn team_member(i: u64) -> u64 {
+    i / TEAM_BLOCK * TEAM + i % TEAM
+}
+
 /// The streaming operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,7 +89,7 @@ impl StreamOp {
         let read = self.reads() * 4 * elements;
         match self {
             Self::Dot | Self::Read | Self::ReadBlocks => read + 16 * invocations.min(elements / 4),
-            _ => read + 4 * elements,
+            Self::Copy | Self::Scale | Self::Add | Self::Triad => read + 4 * elements,
         }
     }
 
@@ -105,5 +123,19 @@ mod tests {
         // read: one array read, one 16-byte partial per invocation written
         assert_eq!(StreamOp::Read.bytes(n, 4096), (4 << 20) + 16 * 4096);
         assert_eq!(StreamOp::ReadBlocks.bytes(n, 4096), (4 << 20) + 16 * 4096);
+    }
+
+    #[test]
+    fn read_blocks_teams_by_hand() {
+        // Blocks of 512 vec4s, a team of 8 each: 1024 vec4s are 2 teams,
+        // 1025 a third (one vec4 long), 10007 are 20 (ceil(10007 / 512)).
+        assert_eq!(team_invocations(1024), 16);
+        assert_eq!(team_invocations(1025), 24);
+        assert_eq!(team_invocations(10_007), 160);
+        // Member l of a team takes l, l + 8, ...: vec4 7 is member 7, 8
+        // member 0 again; the second team starts at vec4 512 (invocation 8),
+        // the third at 1024 (invocation 16): 1031 is its member 7.
+        let owners: Vec<u64> = [0, 7, 8, 511, 512, 520, 1031].map(team_member).to_vec();
+        assert_eq!(owners, [0, 7, 0, 7, 8, 8, 23]);
     }
 }

@@ -15,7 +15,7 @@ pub mod reference;
 
 use serde::{Deserialize, Serialize};
 
-pub use accounting::StreamOp;
+pub use accounting::{StreamOp, TEAM, TEAM_BLOCK};
 pub use reference::SCALAR;
 
 use super::{Copies, Extent, Fill, Kernel, Prepared, Step, Verification};
@@ -24,12 +24,6 @@ use crate::gpu::{Binding, Capabilities, GpuContext};
 
 /// The WGSL source.
 pub const SHADER: &str = include_str!("../../../shaders/stream.wgsl");
-
-/// Invocations per team of `read_blocks` (the shader's `TEAM`).
-pub const TEAM: u64 = 8;
-/// vec4s each team of `read_blocks` streams: 64 per invocation, 8 KiB a
-/// team.
-pub const TEAM_BLOCK: u64 = 64 * TEAM;
 
 /// Relative tolerance: triad may be fused into one FMA on the GPU (one
 /// rounding fewer than the host's mul + add), the others are exact.
@@ -126,18 +120,25 @@ struct Params {
 /// Host-side chunk used when filling and checking arrays (bounds host memory).
 const CHUNK_ELEMENTS: u64 = 4 << 20;
 
-/// The arrays of every set, filled, with the grid the ops walk them with.
+/// Workgroups of a dispatch, and its invocations that write a partial
+/// sum (dot, read, read_blocks).
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    groups: u32,
+    invocations: u64,
+}
+
+/// The arrays of every set, filled, with the grids the ops walk them with.
 pub struct Stream {
     /// The parameters.
     pub params: StreamParams,
     /// Arrays a, b and c, one copy per set.
     arrays: [Copies; 3],
     uniform: wgpu::Buffer,
-    groups: u32,
-    stride: u32,
-    /// `read_blocks`' workgroups and invocations (a team per block).
-    block_groups: u32,
-    block_invocations: u32,
+    /// The grid stride's grid (its invocations are the stride).
+    stride: Grid,
+    /// `read_blocks`' grid: a team per block.
+    teams: Grid,
 }
 
 impl Stream {
@@ -147,14 +148,20 @@ impl Stream {
         let n_vec4 = params.array_bytes / 16;
         let wg = params.workgroup_size as u64;
         let groups = ctx.workgroups(n_vec4, wg * params.vec4_per_invocation as u64);
-        let stride = groups * params.workgroup_size;
-        let block_invocations = n_vec4.div_ceil(TEAM_BLOCK) * TEAM;
-        let block_groups = ctx.workgroups(block_invocations, wg);
+        let stride = Grid {
+            groups,
+            invocations: groups as u64 * wg,
+        };
+        let team_invocations = accounting::team_invocations(n_vec4);
+        let teams = Grid {
+            groups: ctx.workgroups(team_invocations, wg),
+            invocations: team_invocations,
+        };
         let uniform = ctx.uniform_buffer(
             "stream params",
             bytemuck::bytes_of(&Params {
                 n: n_vec4 as u32,
-                stride,
+                stride: stride.invocations as u32,
                 scalar: SCALAR,
                 block: TEAM_BLOCK as u32,
             }),
@@ -174,30 +181,28 @@ impl Stream {
             params,
             arrays,
             uniform,
-            groups,
             stride,
-            block_groups,
-            block_invocations: block_invocations as u32,
+            teams,
         })
     }
 
-    /// Invocations one dispatch runs (dot writes one partial sum each).
-    pub fn invocations(&self) -> u64 {
-        self.stride as u64
-    }
-
-    /// Invocations that write a partial sum in a dispatch of `op` (every
-    /// invocation of the grid, or for `read_blocks` every team member).
-    pub fn invocations_of(&self, op: StreamOp) -> u64 {
+    /// The grid `op` runs on: teams for `read_blocks`, else the grid stride.
+    fn grid(&self, op: StreamOp) -> Grid {
         match op {
-            StreamOp::ReadBlocks => self.block_invocations as u64,
+            StreamOp::ReadBlocks => self.teams,
             StreamOp::Copy
             | StreamOp::Scale
             | StreamOp::Add
             | StreamOp::Triad
             | StreamOp::Dot
-            | StreamOp::Read => self.invocations(),
+            | StreamOp::Read => self.stride,
         }
+    }
+
+    /// Invocations a dispatch of `op` runs that write a partial sum (dot,
+    /// read and read_blocks write one each).
+    pub fn invocations(&self, op: StreamOp) -> u64 {
+        self.grid(op).invocations
     }
 
     /// Distinct bytes the runs rotate through: every array of every set.
@@ -207,7 +212,7 @@ impl Stream {
 
     /// Bytes one dispatch of `op` moves.
     pub fn bytes(&self, op: StreamOp) -> u64 {
-        op.bytes(self.params.elements(), self.invocations_of(op))
+        op.bytes(self.params.elements(), self.invocations(op))
     }
 }
 
@@ -238,15 +243,7 @@ impl Kernel for Stream {
             &[("WORKGROUP_SIZE", self.params.workgroup_size as f64)],
         )?;
         let [a, b, c] = &self.arrays;
-        let groups = match op {
-            StreamOp::ReadBlocks => self.block_groups,
-            StreamOp::Copy
-            | StreamOp::Scale
-            | StreamOp::Add
-            | StreamOp::Triad
-            | StreamOp::Dot
-            | StreamOp::Read => self.groups,
-        };
+        let groups = self.grid(op).groups;
         let copies = (0..self.params.sets as usize)
             .map(|set| {
                 let r = [
@@ -310,12 +307,12 @@ impl Stream {
         (c, at): (&wgpu::Buffer, u64),
     ) -> Result<Verification> {
         let n_vec4 = self.params.array_bytes / 16;
-        let stride = self.stride as u64;
-        let partials = self.invocations_of(op).min(n_vec4);
+        let stride = self.stride.invocations;
+        let partials = self.invocations(op).min(n_vec4);
         // The invocation that sums vec4 i: the grid stride's i % stride, or
-        // the member (i % TEAM) of the team owning i's block.
+        // a team member.
         let owner = |i: u64| match op {
-            StreamOp::ReadBlocks => i / TEAM_BLOCK * TEAM + i % TEAM_BLOCK % TEAM,
+            StreamOp::ReadBlocks => accounting::team_member(i),
             StreamOp::Copy
             | StreamOp::Scale
             | StreamOp::Add

@@ -106,24 +106,15 @@ fn read_blocks(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let end = min(start + params.block, params.n);
-    let first = start + gid.x % TEAM;
-    let zero = vec4<f32>(0.0);
-    let last = params.n - 1u;
-    var acc = zero;
-    // Whole blocks (all but perhaps the last) without the bounds checks.
-    if end - start == params.block {
-        for (var i = first; i < end; i += 4u * TEAM) {
-            acc += a[i] + a[i + TEAM] + a[i + 2u * TEAM] + a[i + 3u * TEAM];
-        }
-        c[gid.x] = vec4<f32>(acc.x + acc.y + acc.z + acc.w, 0.0, 0.0, 0.0);
-        return;
+    var acc = vec4<f32>(0.0);
+    // Four loads a step while all four lie in the block, then one at a
+    // time (only a short last block has any left).
+    var i = start + gid.x % TEAM;
+    for (; i + 3u * TEAM < end; i += 4u * TEAM) {
+        acc += a[i] + a[i + TEAM] + a[i + 2u * TEAM] + a[i + 3u * TEAM];
     }
-    for (var j = 0u; j < params.block; j += 4u * TEAM) {
-        let i = first + j;
-        acc += select(zero, a[min(i, last)], i < end)
-            + select(zero, a[min(i + TEAM, last)], i + TEAM < end)
-            + select(zero, a[min(i + 2u * TEAM, last)], i + 2u * TEAM < end)
-            + select(zero, a[min(i + 3u * TEAM, last)], i + 3u * TEAM < end);
+    for (; i < end; i += TEAM) {
+        acc += a[i];
     }
     c[gid.x] = vec4<f32>(acc.x + acc.y + acc.z + acc.w, 0.0, 0.0, 0.0);
 }

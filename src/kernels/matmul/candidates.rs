@@ -1,7 +1,7 @@
 //! Which matmul configurations the tuner tries for a product, by what
 //! the adapter is.
 
-use super::config::{block_bytes, MatmulConfig, GEMV_MAX_ACC, GEMV_MAX_M, MAX_TILE};
+use super::config::{block_bytes, lanes_fit, MatmulConfig, GEMV_MAX_ACC, GEMV_MAX_M, MAX_TILE};
 use super::ProductShape;
 use crate::gpu::Capabilities;
 use crate::kernels::DType;
@@ -167,8 +167,7 @@ impl MatmulConfig {
             // a subgroup across k walking rows in order, first. One row
             // count only: 64 and 256 tied in every lavapipe probe table,
             // and near-ties are what flip between runs.
-            let (lo, hi) = caps.subgroup_sizes;
-            if subgroups && m == 1 && lo > 0 && lo == hi && k <= 16 * lo as u64 {
+            if m == 1 && lanes_fit(caps, k) {
                 v.push(Self::Lanes { rows: 256 });
             }
             // The first listed wins near-ties: with subgroups the shuffled

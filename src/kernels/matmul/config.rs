@@ -26,6 +26,15 @@ pub fn staged_slice_lanes(m: u64) -> u64 {
 /// Most octets per row a GEMV step loads (`MAX_U` in the WGSL).
 pub const GEMV_MAX_UNROLL: u32 = 4;
 
+/// Whether the lanes product (`gemv_lanes`) holds rows of `k` on a device
+/// with `caps`: its workgroup is one whole subgroup, so the device's
+/// subgroups must all be one size, and each lane holds 4 vec4s of the
+/// activation row (k <= 16 x the subgroup size).
+pub fn lanes_fit(caps: &crate::gpu::Capabilities, k: u64) -> bool {
+    let (lo, hi) = caps.subgroup_sizes;
+    caps.subgroups && lo > 0 && lo == hi && k <= 16 * lo as u64
+}
+
 /// Workgroup memory of a block GEMM: two buffers of `bk` k-major rows of
 /// (bm + 4) and (bn + 4) f32.
 pub(super) fn block_bytes(bm: u32, bn: u32, bk: u32) -> u64 {

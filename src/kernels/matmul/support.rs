@@ -2,8 +2,9 @@
 //! features, cooperative matrices) and for this shape.
 
 use super::config::{
-    block_bytes, coop_bytes, staged_slice_lanes, MatmulConfig, COOP_BK, COOP_FRAGS_M, COOP_FRAGS_N,
-    COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
+    block_bytes, coop_bytes, lanes_fit, staged_slice_lanes, MatmulConfig, COOP_BK, COOP_FRAGS_M,
+    COOP_FRAGS_N, COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL,
+    MAX_TILE,
 };
 use super::Family;
 use crate::gpu::Capabilities;
@@ -199,7 +200,8 @@ impl MatmulConfig {
             }
             Self::Lanes { rows } => {
                 let (lo, hi) = caps.subgroup_sizes;
-                if caps.subgroups && (rows == 0 || lo == 0 || lo != hi || k > 16 * lo as u64) {
+                // Without subgroups the SUBGROUP check below says why.
+                if caps.subgroups && (rows == 0 || !lanes_fit(caps, k)) {
                     return Some(format!(
                         "lanes needs subgroups of one size holding k in 4 vec4s per lane (k <= 16 x {lo}, subgroups {lo}..={hi})"
                     ));

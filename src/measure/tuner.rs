@@ -186,14 +186,9 @@ fn choose(contenders: &[(f64, &[f64])]) -> Option<(usize, f64)> {
 /// their own figures scatter cannot be told apart, and the listed order
 /// decides between them; a third candidate's scatter does not widen it.
 fn tie(a: &[f64], b: &[f64]) -> f64 {
-    let spread = |p: &[f64]| {
-        let least = p.iter().copied().fold(f64::INFINITY, f64::min);
-        let most = p.iter().copied().fold(0.0, f64::max);
-        if least > 0.0 && p.len() > 1 {
-            most / least - 1.0
-        } else {
-            0.0
-        }
+    let spread = |p: &[f64]| match Summary::of(p) {
+        Some(s) if s.n > 1 && s.min > 0.0 => s.max / s.min - 1.0,
+        _ => 0.0,
     };
     spread(a).max(spread(b)).clamp(TIE_WITHIN, TIE_MAX)
 }

@@ -5,12 +5,15 @@
 // SHADER_F16 and SUBGROUP.
 //
 // - One workgroup per BM x BN block of C. Its subgroups each own a block of
-//   FM x FN fragments of 16 x 16 (separate accumulators, not an array, so
-//   the unused ones fold away): BLOCKS = (BM / 16 FM) * (BN / 16 FN).
-// - The k loop walks steps of BK = 32. The step's A and W tiles are staged
-//   in workgroup memory as f16, row-major with k contiguous, rows padded by
-//   8 halves (16 bytes) so the fragment loads of neighbouring rows fall in
-//   different banks. A fragments load row-major (coopLoadT); W's rows are
+//   FM x FN fragments of 16 x 16 (FM and FN each 1, 2 or 4; separate
+//   accumulators, not an array, so the unused ones fold away):
+//   BLOCKS = (BM / 16 FM) * (BN / 16 FN). A block of 64 x 64 (4 x 4) loads
+//   half a fragment per multiply-add from workgroup memory, 4 x 2 three
+//   quarters.
+// - The k loop walks steps of BK (32 or 64). The step's A and W tiles are
+//   staged in workgroup memory as f16, row-major with k contiguous, rows
+//   padded by 8 halves (16 bytes) so the fragment loads of neighbouring rows
+//   fall in different banks. A fragments load row-major (coopLoadT); W's rows are
 //   the columns of the B operand, so B loads column-major (coopLoad) from
 //   the same layout: no transpose anywhere.
 // - The tiles are arrays of vec4<f16>, so an octet is staged with two
@@ -22,9 +25,14 @@
 //   converted to f16 on the way to the tiles (through f32: exact). Reading
 //   them as pairs of vec4<f16> instead, with no conversion, ran at half the
 //   speed on the H200.
-// - Double buffering: the next step's octets are loaded into registers
-//   while the current step multiplies, then stored to the other buffer;
-//   one barrier per step.
+// - The next step's octets are loaded into registers while the current
+//   step multiplies. With BUFS = 2 they are then stored to the other
+//   buffer, one barrier per step; with BUFS = 1 (deeper steps in the same
+//   memory) a barrier first lets the step's last reads finish.
+// - Blocks are walked in bands of GROUP block rows: consecutive
+//   workgroups take the band's rows first, then its next column, so the
+//   blocks in flight share a few rows of A and columns of W in L2 rather
+//   than all of W (90 MB for up/gate, more than an H200's 60 MB of L2).
 // - The accumulators leave through a 16 x 16 staging fragment per subgroup
 //   in workgroup memory, where the lanes convert them to f16 and store
 //   rows of 4 halves, guarded at the edges of C.
@@ -43,24 +51,28 @@
 
 override BM: u32 = 128u;
 override BN: u32 = 128u;
-// Fragments per subgroup block along m (1, 2 or 4) and n (1 or 2).
+// Fragments per subgroup block along m and n (1, 2 or 4 each).
 override FM: u32 = 4u;
 override FN: u32 = 2u;
+// k per step (32 or 64) and tile buffers (1 or 2).
+override BK: u32 = 32u;
+override BUFS: u32 = 2u;
 // The largest subgroup size the adapter reports.
 override SGS: u32 = 32u;
 override BLOCKS: u32 = (BM / (16u * FM)) * (BN / (16u * FN));
 override WG: u32 = BLOCKS * SGS;
+override OCT: u32 = BK / 8u;
+// vec4<f16> per staged row: BK halves and 8 of padding.
+override STR4: u32 = BK / 4u + 2u;
 // Octets each invocation stages per operand and step (at most MAX_STAGE).
 override STAGE: u32 = (OCT * max(BM, BN) + WG - 1u) / WG;
-const BK: u32 = 32u;
-const OCT: u32 = BK / 8u;
-const STR: u32 = BK + 8u; // halves per staged row
-const STR4: u32 = STR / 4u; // vec4<f16> per staged row
-const MAX_STAGE: u32 = 4u;
+const MAX_STAGE: u32 = 8u;
 const FRAG: u32 = 256u;
+// Block rows per band of the walk over C.
+const GROUP: u32 = 8u;
 
-var<workgroup> as_: array<vec4<f16>, 2u * BM * STR4>;
-var<workgroup> ws_: array<vec4<f16>, 2u * BN * STR4>;
+var<workgroup> as_: array<vec4<f16>, BUFS * BM * STR4>;
+var<workgroup> ws_: array<vec4<f16>, BUFS * BN * STR4>;
 var<workgroup> cs_: array<ACC, BLOCKS * FRAG>;
 
 // The 8 halves of an octet as two vec4<f16> (unpacked through f32: exact
@@ -126,27 +138,47 @@ fn put(buf: u32, tid: u32, s: Staged) {
     }
 }
 
-// Convert the staged fragment of block `blk` (fragment row fi, column fj)
-// to f16 and store it into C, rows of 4 halves, lanes striding.
-fn drain(blk: u32, fi: u32, fj: u32, lane: u32, sg: u32, zc: u32, row0: u32, col0: u32) {
+// Where fragment (fi, fj) of block `blk` sits in C: its first row, column.
+fn origin(blk: u32, fi: u32, fj: u32, row0: u32, col0: u32) -> vec2<u32> {
     let bx = blk % (BN / (16u * FN));
     let by = blk / (BN / (16u * FN));
-    let r0 = row0 + (by * FM + fi) * 16u;
-    let c0 = col0 + (bx * FN + fj) * 16u;
+    return vec2<u32>(row0 + (by * FM + fi) * 16u, col0 + (bx * FN + fj) * 16u);
+}
+
+// Store accumulator `f` of block `blk` into C at `at` (its first row and
+// column): through the block's staging fragment, converted to f16, rows of
+// 4 halves, lanes striding. Called in uniform control flow.
+fn spill(f: coop_mat16x16<ACC, C>, blk: u32, at: vec2<u32>, lane: u32, sg: u32, zc: u32) {
+    coopStoreT(f, &cs_[blk * FRAG], 16u);
+    workgroupBarrier();
     for (var q = lane; q < FRAG / 4u; q += sg) {
-        let row = r0 + q / 4u;
-        let col = c0 + (q % 4u) * 4u;
+        let row = at.x + q / 4u;
+        let col = at.y + (q % 4u) * 4u;
         if row < p.m && col < p.n {
-            let at = blk * FRAG + q * 4u;
-            let v = vec4<f32>(f32(cs_[at]), f32(cs_[at + 1u]), f32(cs_[at + 2u]), f32(cs_[at + 3u]));
+            let s = blk * FRAG + q * 4u;
+            let v = vec4<f32>(f32(cs_[s]), f32(cs_[s + 1u]), f32(cs_[s + 2u]), f32(cs_[s + 3u]));
             c[(zc + row * p.ldc + p.c_col + col) / 4u] = vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw));
         }
     }
+    workgroupBarrier();
+}
+
+// The (column, row) block that workgroup (x, y) of a grid of `groups`
+// computes: workgroups in order of y then x walk bands of GROUP block rows,
+// down each column of the band, then across.
+fn banded(x: u32, y: u32, groups: vec2<u32>) -> vec2<u32> {
+    let i = y * groups.x + x;
+    let band = GROUP * groups.x;
+    let first = (i / band) * GROUP;
+    let rows = min(groups.y - first, GROUP);
+    let j = i % band;
+    return vec2<u32>(j / rows, first + j % rows);
 }
 
 @compute @workgroup_size(WG)
 fn gemm_coop(
     @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) tid: u32,
     @builtin(subgroup_id) sid: u32,
     @builtin(subgroup_invocation_id) lane: u32,
@@ -156,8 +188,9 @@ fn gemm_coop(
     let za = product * p.a_bstride;
     let zw = product * p.w_bstride;
     let zc = product * p.c_bstride;
-    let row0 = wg.y * BM;
-    let col0 = wg.x * BN;
+    let at = banded(wg.x, wg.y, groups.xy);
+    let row0 = at.y * BM;
+    let col0 = at.x * BN;
     let steps = (p.k8 + OCT - 1u) / OCT;
     let blk = sid % BLOCKS;
     let bx = blk % (BN / (16u * FN));
@@ -171,14 +204,22 @@ fn gemm_coop(
 
     var c00 = coop_mat16x16<ACC, C>();
     var c01 = coop_mat16x16<ACC, C>();
+    var c02 = coop_mat16x16<ACC, C>();
+    var c03 = coop_mat16x16<ACC, C>();
     var c10 = coop_mat16x16<ACC, C>();
     var c11 = coop_mat16x16<ACC, C>();
+    var c12 = coop_mat16x16<ACC, C>();
+    var c13 = coop_mat16x16<ACC, C>();
     var c20 = coop_mat16x16<ACC, C>();
     var c21 = coop_mat16x16<ACC, C>();
+    var c22 = coop_mat16x16<ACC, C>();
+    var c23 = coop_mat16x16<ACC, C>();
     var c30 = coop_mat16x16<ACC, C>();
     var c31 = coop_mat16x16<ACC, C>();
+    var c32 = coop_mat16x16<ACC, C>();
+    var c33 = coop_mat16x16<ACC, C>();
     for (var t = 0u; t < steps; t++) {
-        let cur = t % 2u;
+        let cur = select(t % 2u, 0u, BUFS == 1u);
         let more = t + 1u < steps;
         var next: Staged;
         if more {
@@ -187,73 +228,88 @@ fn gemm_coop(
         let ab = cur * BM * STR4;
         let wb = cur * BN * STR4;
         for (var kk = 0u; kk < BK / 4u; kk += 4u) {
+            // The step's B fragments (W's rows), then one A fragment at a
+            // time against all of them.
             let b0 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + wr * STR4 + kk], STR4);
-            let b1 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + (wr + 16u * min(1u, FN - 1u)) * STR4 + kk], STR4);
+            var b1 = b0;
+            var b2 = b0;
+            var b3 = b0;
+            if FN > 1u {
+                b1 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + (wr + 16u) * STR4 + kk], STR4);
+            }
+            if FN > 2u {
+                b2 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + (wr + 32u) * STR4 + kk], STR4);
+                b3 = coopLoad<coop_mat16x16<f16, B>>(&ws_[wb + (wr + 48u) * STR4 + kk], STR4);
+            }
             let a0 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + ar * STR4 + kk], STR4);
             c00 = coopMultiplyAdd(a0, b0, c00);
             if FN > 1u { c01 = coopMultiplyAdd(a0, b1, c01); }
+            if FN > 2u {
+                c02 = coopMultiplyAdd(a0, b2, c02);
+                c03 = coopMultiplyAdd(a0, b3, c03);
+            }
             if FM > 1u {
                 let a1 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 16u) * STR4 + kk], STR4);
                 c10 = coopMultiplyAdd(a1, b0, c10);
                 if FN > 1u { c11 = coopMultiplyAdd(a1, b1, c11); }
+                if FN > 2u {
+                    c12 = coopMultiplyAdd(a1, b2, c12);
+                    c13 = coopMultiplyAdd(a1, b3, c13);
+                }
             }
             if FM > 2u {
                 let a2 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 32u) * STR4 + kk], STR4);
                 c20 = coopMultiplyAdd(a2, b0, c20);
                 if FN > 1u { c21 = coopMultiplyAdd(a2, b1, c21); }
+                if FN > 2u {
+                    c22 = coopMultiplyAdd(a2, b2, c22);
+                    c23 = coopMultiplyAdd(a2, b3, c23);
+                }
                 let a3 = coopLoadT<coop_mat16x16<f16, A>>(&as_[ab + (ar + 48u) * STR4 + kk], STR4);
                 c30 = coopMultiplyAdd(a3, b0, c30);
                 if FN > 1u { c31 = coopMultiplyAdd(a3, b1, c31); }
+                if FN > 2u {
+                    c32 = coopMultiplyAdd(a3, b2, c32);
+                    c33 = coopMultiplyAdd(a3, b3, c33);
+                }
             }
         }
         if more {
-            put(1u - cur, tid, next);
+            if BUFS == 1u {
+                workgroupBarrier();
+            }
+            put(select(1u - cur, 0u, BUFS == 1u), tid, next);
         }
         workgroupBarrier();
     }
 
     // Out through the staging fragment, one fragment at a time.
-    let slot = blk * FRAG;
-    coopStoreT(c00, &cs_[slot], 16u);
-    workgroupBarrier();
-    drain(blk, 0u, 0u, lane, sg, zc, row0, col0);
-    workgroupBarrier();
-    if FN > 1u {
-        coopStoreT(c01, &cs_[slot], 16u);
-        workgroupBarrier();
-        drain(blk, 0u, 1u, lane, sg, zc, row0, col0);
-        workgroupBarrier();
+    spill(c00, blk, origin(blk, 0u, 0u, row0, col0), lane, sg, zc);
+    if FN > 1u { spill(c01, blk, origin(blk, 0u, 1u, row0, col0), lane, sg, zc); }
+    if FN > 2u {
+        spill(c02, blk, origin(blk, 0u, 2u, row0, col0), lane, sg, zc);
+        spill(c03, blk, origin(blk, 0u, 3u, row0, col0), lane, sg, zc);
     }
     if FM > 1u {
-        coopStoreT(c10, &cs_[slot], 16u);
-        workgroupBarrier();
-        drain(blk, 1u, 0u, lane, sg, zc, row0, col0);
-        workgroupBarrier();
-        if FN > 1u {
-            coopStoreT(c11, &cs_[slot], 16u);
-            workgroupBarrier();
-            drain(blk, 1u, 1u, lane, sg, zc, row0, col0);
-            workgroupBarrier();
+        spill(c10, blk, origin(blk, 1u, 0u, row0, col0), lane, sg, zc);
+        if FN > 1u { spill(c11, blk, origin(blk, 1u, 1u, row0, col0), lane, sg, zc); }
+        if FN > 2u {
+            spill(c12, blk, origin(blk, 1u, 2u, row0, col0), lane, sg, zc);
+            spill(c13, blk, origin(blk, 1u, 3u, row0, col0), lane, sg, zc);
         }
     }
     if FM > 2u {
-        coopStoreT(c20, &cs_[slot], 16u);
-        workgroupBarrier();
-        drain(blk, 2u, 0u, lane, sg, zc, row0, col0);
-        workgroupBarrier();
-        coopStoreT(c30, &cs_[slot], 16u);
-        workgroupBarrier();
-        drain(blk, 3u, 0u, lane, sg, zc, row0, col0);
-        workgroupBarrier();
-        if FN > 1u {
-            coopStoreT(c21, &cs_[slot], 16u);
-            workgroupBarrier();
-            drain(blk, 2u, 1u, lane, sg, zc, row0, col0);
-            workgroupBarrier();
-            coopStoreT(c31, &cs_[slot], 16u);
-            workgroupBarrier();
-            drain(blk, 3u, 1u, lane, sg, zc, row0, col0);
-            workgroupBarrier();
+        spill(c20, blk, origin(blk, 2u, 0u, row0, col0), lane, sg, zc);
+        if FN > 1u { spill(c21, blk, origin(blk, 2u, 1u, row0, col0), lane, sg, zc); }
+        if FN > 2u {
+            spill(c22, blk, origin(blk, 2u, 2u, row0, col0), lane, sg, zc);
+            spill(c23, blk, origin(blk, 2u, 3u, row0, col0), lane, sg, zc);
+        }
+        spill(c30, blk, origin(blk, 3u, 0u, row0, col0), lane, sg, zc);
+        if FN > 1u { spill(c31, blk, origin(blk, 3u, 1u, row0, col0), lane, sg, zc); }
+        if FN > 2u {
+            spill(c32, blk, origin(blk, 3u, 2u, row0, col0), lane, sg, zc);
+            spill(c33, blk, origin(blk, 3u, 3u, row0, col0), lane, sg, zc);
         }
     }
 }

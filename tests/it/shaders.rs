@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use wgpu_roofline::dtype::{Format, Quant};
+use wgpu_roofline::gpu::{Capabilities, CoopMatrixShape, TimestampTier};
 use wgpu_roofline::kernels::{
     attention, matmul, peak, peak_coop, softmax, source, stream, DType, FILL_SHADER,
 };
@@ -269,7 +270,7 @@ fn shaders_expose_what_the_host_dispatches() {
     assert_eq!(overrides(&pk), ["WORKGROUP_SIZE", "CHAINS"]);
     let coop = m("matmul_coop (f16 acc)");
     assert_eq!(entry_points(&coop), ["gemm_coop"]);
-    for o in ["BM", "BN", "FM", "FN", "SGS"] {
+    for o in ["BM", "BN", "FM", "FN", "BK", "BUFS", "SGS"] {
         assert!(overrides(&coop).iter().any(|x| x == o), "coop lacks {o}");
     }
     let pc = m("peak_coop (f32 acc)");
@@ -298,8 +299,8 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     let block = m("matmul_block (f32)");
     assert_eq!(constant(&block, "MAX_T"), matmul::MAX_TILE as u64);
     let coop = m("matmul_coop (f32 acc)");
-    assert_eq!(constant(&coop, "BK"), matmul::COOP_BK as u64);
     assert_eq!(constant(&coop, "MAX_STAGE"), matmul::COOP_MAX_STAGE as u64);
+    assert_eq!(constant(&coop, "GROUP"), matmul::COOP_GROUP as u64);
     let pc = m("peak_coop (f32 acc)");
     assert_eq!(
         constant(&pc, "MAX_COOP_CHAINS"),
@@ -390,6 +391,32 @@ fn embedded_sources_are_the_files() {
     assert_eq!(attention::SHADER_SUBGROUP, read("attention_subgroup.wgsl"));
 }
 
+/// An NVIDIA data-centre GPU as the suite opens it on Vulkan: subgroups of
+/// 32, 48 KiB of workgroup memory, 16x16x16 f16 cooperative matrices.
+fn gpu_caps() -> Capabilities {
+    let shape = |acc: &str| CoopMatrixShape {
+        m: 16,
+        n: 16,
+        k: 16,
+        ab_type: "f16".into(),
+        cr_type: acc.into(),
+    };
+    Capabilities {
+        f16: true,
+        subgroups: true,
+        subgroup_sizes: (32, 32),
+        timestamps: TimestampTier::InsidePasses,
+        coop: vec![shape("f16"), shape("f32")],
+        cpu: false,
+        limits: wgpu::Limits {
+            max_compute_workgroup_storage_size: 49152,
+            max_compute_invocations_per_workgroup: 1024,
+            max_compute_workgroup_size_x: 1024,
+            ..wgpu::Limits::default()
+        },
+    }
+}
+
 /// The cooperative kernels cannot run on the software adapters, so their
 /// path to the driver is checked here: overrides resolved as the host sets
 /// them, then SPIR-V written by naga's backend, as wgpu does on Vulkan.
@@ -416,16 +443,24 @@ fn cooperative_shaders_compile_to_spirv() {
     };
     for acc in [DType::F32, DType::F16] {
         let gemm = matmul::module_source(matmul::Family::Coop { accumulate: acc }, DType::F16);
-        // The three tunings the tuner tries, with NVIDIA's subgroup size.
-        for (bm, bn, fm, fn_) in [(128, 128, 4, 2), (128, 64, 2, 2), (64, 64, 2, 2)] {
-            let c = [
-                ("BM", bm as f64),
-                ("BN", bn as f64),
-                ("FM", fm as f64),
-                ("FN", fn_ as f64),
-                ("SGS", 32.0),
-            ];
-            assert!(!spirv("matmul_coop", &gemm, &c).is_empty());
+        // The tunings the tuner tries, with NVIDIA's subgroup size.
+        let caps = gpu_caps();
+        let shape = matmul::ProductShape {
+            batch: 1,
+            m: 2048,
+            n: 4096,
+            k: 4096,
+        };
+        let tried: Vec<_> = matmul::MatmulConfig::candidates(shape, DType::F16, &caps)
+            .into_iter()
+            .filter(|c| matches!(c, matmul::MatmulConfig::Coop { .. }))
+            .collect();
+        assert!(tried.len() >= 3, "{tried:?}");
+        for config in tried {
+            let why = config.unsupported(&caps, DType::F16, (2048, 4096, 4096));
+            assert_eq!(why, None, "{config}");
+            let c = config.constants(2048, &caps);
+            assert!(!spirv("matmul_coop", &gemm, &c).is_empty(), "{config}");
         }
         let peak = matmul::coop_source(peak_coop::SHADER, acc);
         for chains in [1, 4, 8] {

@@ -28,8 +28,8 @@ mod support;
 
 pub use accounting::{ProductShape, QuantShape};
 pub use config::{
-    coop_bytes, MatmulConfig, COOP_BK, COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M,
-    GEMV_MAX_UNROLL, MAX_TILE,
+    coop_banded, coop_bytes, MatmulConfig, COOP_BKS, COOP_FRAGS, COOP_GROUP, COOP_MAX_STAGE,
+    GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
 };
 pub use source::*;
 pub use support::coop_unsupported;

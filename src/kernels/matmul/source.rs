@@ -123,6 +123,8 @@ impl MatmulConfig {
                 tile_n,
                 frag_m,
                 frag_n,
+                bk,
+                buffers,
                 ..
             } => {
                 return vec![
@@ -130,6 +132,8 @@ impl MatmulConfig {
                     ("BN", tile_n as f64),
                     ("FM", frag_m as f64),
                     ("FN", frag_n as f64),
+                    ("BK", bk as f64),
+                    ("BUFS", buffers as f64),
                     ("SGS", caps.subgroup_sizes.1 as f64),
                 ]
             }

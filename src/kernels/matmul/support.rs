@@ -2,9 +2,8 @@
 //! features, cooperative matrices) and for this shape.
 
 use super::config::{
-    block_bytes, coop_bytes, lanes_fit, staged_slice_lanes, MatmulConfig, COOP_BK, COOP_FRAGS_M,
-    COOP_FRAGS_N, COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL,
-    MAX_TILE,
+    block_bytes, coop_bytes, lanes_fit, staged_slice_lanes, MatmulConfig, COOP_BKS, COOP_FRAGS,
+    COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
 };
 use super::Family;
 use crate::gpu::Capabilities;
@@ -54,9 +53,16 @@ impl MatmulConfig {
             Self::Coop {
                 tile_m,
                 tile_n,
+                bk,
+                buffers,
                 accumulate,
                 ..
-            } => coop_bytes(tile_m, tile_n, self.coop_blocks(), accumulate),
+            } => coop_bytes(
+                (tile_m, tile_n),
+                (bk, buffers),
+                self.coop_blocks(),
+                accumulate,
+            ),
         }
     }
 
@@ -173,25 +179,32 @@ impl MatmulConfig {
                 tile_n,
                 frag_m,
                 frag_n,
+                bk,
+                buffers,
                 accumulate,
             } => {
                 if let Some(why) = coop_unsupported(caps, dtype, accumulate) {
                     return Some(why);
                 }
-                if !COOP_FRAGS_M.contains(&frag_m)
-                    || !COOP_FRAGS_N.contains(&frag_n)
+                if !COOP_FRAGS.contains(&frag_m)
+                    || !COOP_FRAGS.contains(&frag_n)
                     || tile_m == 0
                     || tile_n == 0
                     || tile_m % (16 * frag_m) != 0
                     || tile_n % (16 * frag_n) != 0
                 {
                     return Some(format!(
-                        "cooperative blocks are whole subgroup blocks of {COOP_FRAGS_M:?} x {COOP_FRAGS_N:?} fragments"
+                        "cooperative blocks are whole subgroup blocks of {COOP_FRAGS:?} x {COOP_FRAGS:?} fragments"
+                    ));
+                }
+                if !COOP_BKS.contains(&bk) || !(buffers == 1 || buffers == 2) {
+                    return Some(format!(
+                        "cooperative steps of {COOP_BKS:?} k in 1 or 2 buffers"
                     ));
                 }
                 let threads = self.invocations(caps) as u64;
                 // Every invocation stages at most COOP_MAX_STAGE octets per operand.
-                let octets = (COOP_BK / 8) as u64 * tile_m.max(tile_n) as u64;
+                let octets = (bk / 8) as u64 * tile_m.max(tile_n) as u64;
                 if threads == 0 || octets.div_ceil(threads) > COOP_MAX_STAGE as u64 {
                     return Some(format!(
                         "{tile_m}x{tile_n} needs more than {threads} invocations to stage"

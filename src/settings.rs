@@ -21,6 +21,15 @@ pub struct TimingConfig {
     pub min_batch_s: f64,
     /// Upper bound on dispatches per batch.
     pub max_dispatches: u32,
+    /// Seconds the newest pipeline must have existed, the GPU kept busy
+    /// meanwhile, before a kernel is sampled or probed. NVIDIA's driver
+    /// (580, shader cache cold) runs a pipeline for its first second or so
+    /// at a fraction of the speed it settles to: the first cooperative GEMM
+    /// of a run read 45-80 TFLOP/s where the same op read 245 later or with
+    /// the cache warm. None on CPU adapters, whose drivers compile at the
+    /// first dispatch (which the tuner's first probe absorbs).
+    #[serde(default)]
+    pub settle_s: f64,
 }
 
 impl Default for TimingConfig {
@@ -30,9 +39,25 @@ impl Default for TimingConfig {
             repeats: 10,
             min_batch_s: 0.02,
             max_dispatches: 1000,
+            settle_s: 0.0,
         }
     }
 }
+
+impl TimingConfig {
+    /// The defaults, with pipelines settled for [`SETTLE_S`] on a GPU.
+    pub fn for_device(caps: &Capabilities) -> Self {
+        Self {
+            settle_s: if caps.cpu { 0.0 } else { SETTLE_S },
+            ..Self::default()
+        }
+    }
+}
+
+/// Seconds a new pipeline settles on a GPU before it is timed (see
+/// [`TimingConfig::settle_s`]): past the slow first second observed, with
+/// margin.
+pub const SETTLE_S: f64 = 3.0;
 
 /// What the roofs measure and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,7 +126,7 @@ impl RoofsConfig {
                 .collect(),
             coop_chains: default_coop_chains(),
             min_dispatch_s: default_min_dispatch(),
-            timing: TimingConfig::default(),
+            timing: TimingConfig::for_device(caps),
             shader_checks: false,
             warm_s: method.warm_s,
         }
@@ -201,7 +226,7 @@ impl SuiteConfig {
             timing: TimingConfig {
                 warmup: 1,
                 repeats: 5,
-                ..TimingConfig::default()
+                ..TimingConfig::for_device(caps)
             },
             samples: 64,
             shader_checks: false,
@@ -273,6 +298,30 @@ impl DTypeChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pipelines_settle_on_gpus_only() {
+        let mut caps = Capabilities {
+            f16: true,
+            subgroups: true,
+            subgroup_sizes: (8, 8),
+            timestamps: crate::gpu::TimestampTier::InsidePasses,
+            coop: Vec::new(),
+            cpu: true,
+            limits: wgpu::Limits::default(),
+        };
+        assert_eq!(SuiteConfig::for_device(&caps).timing.settle_s, 0.0);
+        assert_eq!(RoofsConfig::for_device(&caps).timing.settle_s, 0.0);
+        caps.cpu = false;
+        assert_eq!(SuiteConfig::for_device(&caps).timing.settle_s, SETTLE_S);
+        assert_eq!(RoofsConfig::quick(&caps).timing.settle_s, SETTLE_S);
+        // Files written before the field read as not settling.
+        let old: TimingConfig = serde_json::from_str(
+            r#"{"warmup":1,"repeats":5,"min_batch_s":0.02,"max_dispatches":1000}"#,
+        )
+        .unwrap();
+        assert_eq!(old.settle_s, 0.0);
+    }
 
     #[test]
     fn rotation_reaches_the_footprint_within_the_budget() {

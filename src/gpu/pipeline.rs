@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::GpuContext;
 use crate::error::Result;
@@ -31,11 +32,13 @@ struct PipelineKey {
     constants: Vec<(String, u64)>,
 }
 
-/// The cache of one device; also counts what it built.
+/// The cache of one device; also counts what it built, and when it last
+/// built one.
 #[derive(Default)]
 pub struct PipelineCache {
     modules: Mutex<HashMap<(u64, bool), wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+    newest: Mutex<Option<Instant>>,
 }
 
 impl PipelineCache {
@@ -105,6 +108,9 @@ impl GpuContext {
         let pipe = self.build_pipeline(&module, entry, bindings, constants)?;
         if let Ok(mut c) = self.pipelines.pipelines.lock() {
             c.insert(key, pipe.clone());
+        }
+        if let Ok(mut n) = self.pipelines.newest.lock() {
+            *n = Some(Instant::now());
         }
         Ok(pipe)
     }
@@ -190,5 +196,11 @@ impl GpuContext {
     /// layout and constants once).
     pub fn pipelines_built(&self) -> usize {
         self.pipelines.built()
+    }
+
+    /// How long ago the newest pipeline was built (`None` before any).
+    pub fn newest_pipeline_age(&self) -> Option<Duration> {
+        let newest = *self.pipelines.newest.lock().ok()?;
+        newest.map(|t| t.elapsed())
     }
 }

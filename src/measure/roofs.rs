@@ -58,22 +58,13 @@ pub fn measure(
 ) -> Result<Roofs> {
     validate(ctx, cfg)?;
     let stream = Stream::new(ctx, cfg.stream)?;
-    timer.warm(ctx, cfg.warm_s)?;
-    let mut records = Vec::new();
-    for op in stream.candidates(&ctx.caps) {
-        let r = stream_record(ctx, timer, cfg, &stream, op, observer)?;
-        observer.roof(&r);
-        records.push(r);
-    }
-    for params in &cfg.peaks {
-        let peak = Peak::new(ctx, *params, cfg.peak_chains.clone())?;
-        for candidate in peak.candidates(&ctx.caps) {
-            let r = peak_record(ctx, timer, cfg, &peak, candidate, observer)?;
-            observer.roof(&r);
-            records.push(r);
-        }
-    }
+    let peaks = cfg
+        .peaks
+        .iter()
+        .map(|params| Peak::new(ctx, *params, cfg.peak_chains.clone()))
+        .collect::<Result<Vec<_>>>()?;
     let mut unavailable = Vec::new();
+    let mut coop_peaks = Vec::new();
     for params in &cfg.coop_peaks {
         if let Some(reason) = params.unsupported(&ctx.caps) {
             observer.note(&format!("{}: {reason}", params.name()));
@@ -83,9 +74,37 @@ pub fn measure(
             });
             continue;
         }
-        let peak = CoopPeak::new(ctx, *params, cfg.coop_chains.clone())?;
+        coop_peaks.push(CoopPeak::new(ctx, *params, cfg.coop_chains.clone())?);
+    }
+    if cfg.timing.settle_s > 0.0 {
+        // Every roof kernel's pipeline first, so one settling wait covers
+        // them all rather than one each.
+        build_all(ctx, &stream)?;
+        for peak in &peaks {
+            build_all(ctx, peak)?;
+        }
+        for peak in &coop_peaks {
+            build_all(ctx, peak)?;
+        }
+        timer.settle(ctx, cfg.timing.settle_s)?;
+    }
+    timer.warm(ctx, cfg.warm_s)?;
+    let mut records = Vec::new();
+    for op in stream.candidates(&ctx.caps) {
+        let r = stream_record(ctx, timer, cfg, &stream, op, observer)?;
+        observer.roof(&r);
+        records.push(r);
+    }
+    for peak in &peaks {
         for candidate in peak.candidates(&ctx.caps) {
-            let r = coop_record(ctx, timer, cfg, &peak, candidate, observer)?;
+            let r = peak_record(ctx, timer, cfg, peak, candidate, observer)?;
+            observer.roof(&r);
+            records.push(r);
+        }
+    }
+    for peak in &coop_peaks {
+        for candidate in peak.candidates(&ctx.caps) {
+            let r = coop_record(ctx, timer, cfg, peak, candidate, observer)?;
             observer.roof(&r);
             records.push(r);
         }
@@ -94,6 +113,15 @@ pub fn measure(
         kernels: records,
         unavailable,
     })
+}
+
+/// Build the pipeline of every candidate of `kernel` (bound to a probe
+/// slice, then dropped: the pipelines stay in the device's cache).
+fn build_all<K: Kernel>(ctx: &GpuContext, kernel: &K) -> Result<()> {
+    for candidate in kernel.candidates(&ctx.caps) {
+        kernel.prepare(ctx, candidate, Extent::Probe)?;
+    }
+    Ok(())
 }
 
 fn stream_record(

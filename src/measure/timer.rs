@@ -403,6 +403,17 @@ impl Timer {
         }
     }
 
+    /// Keep the GPU busy until the newest pipeline built on `ctx` is
+    /// `seconds` old (see [`TimingConfig::settle_s`]); at once where it
+    /// already is.
+    pub fn settle(&self, ctx: &GpuContext, seconds: f64) -> Result<()> {
+        let want = Duration::from_secs_f64(seconds.max(0.0));
+        while ctx.newest_pipeline_age().is_some_and(|age| age < want) {
+            self.batch(ctx, 4, Some(&self.helpers.warm), false)?;
+        }
+        Ok(())
+    }
+
     /// Time `work` on a batch of at least [`MIN_PROBE_S`]: seconds per run
     /// net of the empty pass and the dispatch gaps, for comparing
     /// configurations, not a measurement to report.
@@ -470,6 +481,7 @@ impl Timer {
         work: &Dispatches,
         estimate_s: Option<f64>,
     ) -> Result<Measurement> {
+        self.settle(ctx, cfg.settle_s)?;
         let kind = self.kind();
         let max = cfg.max_dispatches.max(1);
         let n = match estimate_s {

@@ -69,7 +69,19 @@ where
 {
     let mut trials = Vec::new();
     let mut verified: Vec<Verified<K::Config>> = Vec::new();
-    for config in kernel.candidates(&ctx.caps) {
+    let candidates = kernel.candidates(&ctx.caps);
+    if cfg.timing.settle_s > 0.0 {
+        // Every candidate's pipelines first, then one settling wait, so no
+        // probe runs a pipeline the driver has not finished with (those
+        // that fail say why in the loop below).
+        for &config in &candidates {
+            if let Err(e @ Error::DeviceLost { .. }) = kernel.prepare(ctx, config, Extent::Probe) {
+                return Err(e);
+            }
+        }
+        timer.settle(ctx, cfg.timing.settle_s)?;
+    }
+    for config in candidates {
         let mut rejected = |note: String| {
             trials.push(Trial {
                 config: config.into(),

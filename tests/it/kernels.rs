@@ -17,6 +17,7 @@ fn quick() -> TimingConfig {
         repeats: 3,
         min_batch_s: 0.001,
         max_dispatches: 50,
+        settle_s: 0.0,
     }
 }
 
@@ -255,6 +256,7 @@ fn timers_give_positive_samples_and_say_which_clock() {
                 repeats: 5,
                 min_batch_s: 0.005,
                 max_dispatches: 200,
+                settle_s: 0.0,
             };
             let t = timer.measure(&ctx, &cfg, "tiny", &p.dispatches).unwrap();
             assert_eq!(t.timer, want);
@@ -263,6 +265,41 @@ fn timers_give_positive_samples_and_say_which_clock() {
             assert!(t.samples_s.iter().all(|s| *s > 0.0));
             assert!(t.summary.min <= t.summary.median && t.summary.median <= t.summary.max);
         }
+    }
+}
+
+/// A kernel is not timed until the newest pipeline has existed for the
+/// settling time: a pipeline built just now makes `settle` wait, one built
+/// long enough ago does not.
+#[test]
+fn sampling_waits_for_new_pipelines_to_settle() {
+    for ctx in common::contexts("sampling_waits_for_new_pipelines_to_settle") {
+        let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
+        let params = PeakParams {
+            dtype: DType::F32,
+            workgroup_size: 32,
+            workgroups: 1,
+        };
+        // Chains no other test builds, so this pipeline is new here.
+        let peak = Peak::new(&ctx, params, vec![3]).unwrap();
+        let config = PeakConfig {
+            chains: 3,
+            iterations: 64,
+        };
+        let p = peak.prepare(&ctx, config, Extent::Whole).unwrap();
+        let settle = std::time::Duration::from_millis(300);
+        assert!(ctx.newest_pipeline_age().unwrap() < settle);
+        let cfg = TimingConfig {
+            warmup: 0,
+            repeats: 1,
+            min_batch_s: 0.0,
+            max_dispatches: 1,
+            settle_s: settle.as_secs_f64(),
+        };
+        timer
+            .measure(&ctx, &cfg, "settling", &p.dispatches)
+            .unwrap();
+        assert!(ctx.newest_pipeline_age().unwrap() >= settle);
     }
 }
 

@@ -359,6 +359,7 @@ fn every_op_of_a_plan_is_verified_with_exact_accounting() {
                 repeats: 2,
                 min_batch_s: 0.0,
                 max_dispatches: 4,
+                settle_s: 0.0,
             },
             ..SuiteConfig::for_device(&ctx.caps)
         };

@@ -7,6 +7,11 @@
 //!   attention's time against unfused qk + softmax + pv (target: fused
 //!   faster), with both sides' FLOP/s.
 //!
+//! Every op is sampled in three passes over the plan, so each median spans
+//! the whole bench: on a shared host one side of the comparison sampled in
+//! a busy minute and the other in a quiet one flipped it (fused 0.89x, then
+//! 1.65x, in two runs back to back with one pass).
+//!
 //! It drives the library's runner, as `run --ops qk,softmax,pv,attn` does.
 
 #[path = "common.rs"]
@@ -15,6 +20,9 @@ mod common;
 use wgpu_roofline::kernels::DType;
 use wgpu_roofline::plan::{Phase, Sweep};
 use wgpu_roofline::units::{seconds, si};
+
+/// Sampling passes over the plan (see the module's doc).
+const PASSES: u32 = 3;
 
 fn main() {
     let s = if std::env::var_os("ROOFLINE_BENCH_LONG").is_some() {
@@ -31,7 +39,7 @@ fn main() {
             ops: ["qk", "softmax", "pv", "attn"].map(String::from).to_vec(),
             ..Sweep::quick(vec![])
         };
-        let file = common::run(&ctx, &common::settings(sweep, 1));
+        let file = common::run(&ctx, &common::settings(sweep, PASSES));
         let mem = file
             .ceilings
             .measured

@@ -27,4 +27,10 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/index");
     println!("cargo:rerun-if-changed=build.rs");
+    // An edit that is not staged changes neither HEAD nor the index: watch
+    // what the binary is built from too, or a binary built after such an
+    // edit keeps the clean commit of the build before it.
+    for tracked in ["src", "shaders", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={tracked}");
+    }
 }

@@ -26,6 +26,7 @@ use wgpu_roofline::gpu::{Binding, GpuContext};
 use wgpu_roofline::kernels::matmul::{Matmul, ProductShape};
 use wgpu_roofline::kernels::{Dispatches, Extent, Kernel, Step};
 use wgpu_roofline::measure::{Timer, TimerPreference};
+use wgpu_roofline::settings::TimingConfig;
 
 /// gpu.cpp's block sizes for its default kernel: BM, BK, BN, TM, TN.
 const BM: usize = 64;
@@ -183,6 +184,10 @@ fn compare(
         .into_iter()
         .filter_map(|c| Some((c, mm.prepare(ctx, c, Extent::Whole).ok()?, f64::MAX)))
         .collect();
+    // Both sides' pipelines are built: let the driver finish with them
+    // (see TimingConfig::settle_s) before either is timed.
+    let settle_s = TimingConfig::for_device(&ctx.caps).settle_s;
+    timer.settle(ctx, settle_s).unwrap();
     let mut peer_s = f64::MAX;
     for _ in 0..ROUNDS {
         peer_s = peer_s.min(timer.probe(ctx, &peer).unwrap());

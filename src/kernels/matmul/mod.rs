@@ -2,7 +2,8 @@
 //! activations and W the n x k weights (the layout of a Linear layer).
 //! WGSL: the `shaders/matmul*.wgsl` files, assembled into modules in
 //! [`source`] (see the README's "The kernels" for each family).
-//! Configurations in [`config`], the tuner's candidates in `candidates`,
+//! Configurations in [`config`] (the cooperative GEMM's arithmetic in
+//! [`coop`]), the tuner's candidates in `candidates`,
 //! accounting in [`accounting`], llama.cpp's blocks in [`quant`], the CPU
 //! twin in [`reference`]. Products accumulate in f32.
 //!
@@ -21,6 +22,7 @@ pub mod accounting;
 mod bind;
 mod candidates;
 pub mod config;
+pub mod coop;
 pub mod quant;
 pub mod reference;
 pub mod source;
@@ -28,9 +30,9 @@ mod support;
 
 pub use accounting::{ProductShape, QuantShape};
 pub use config::{
-    coop_banded, coop_bytes, MatmulConfig, COOP_BKS, COOP_FRAGS, COOP_GROUP, COOP_MAX_STAGE,
-    GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
+    MatmulConfig, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
 };
+pub use coop::{coop_banded, coop_bytes, COOP_BKS, COOP_FRAGS, COOP_GROUP, COOP_MAX_STAGE};
 pub use source::*;
 pub use support::coop_unsupported;
 

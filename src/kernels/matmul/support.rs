@@ -2,9 +2,10 @@
 //! features, cooperative matrices) and for this shape.
 
 use super::config::{
-    block_bytes, coop_bytes, lanes_fit, staged_slice_lanes, MatmulConfig, COOP_BKS, COOP_FRAGS,
-    COOP_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
+    block_bytes, lanes_fit, staged_slice_lanes, MatmulConfig, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M,
+    GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
 };
+use super::coop::{coop_bytes, COOP_BKS, COOP_FRAGS, COOP_MAX_STAGE};
 use super::Family;
 use crate::gpu::Capabilities;
 use crate::kernels::DType;

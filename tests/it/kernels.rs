@@ -2,9 +2,10 @@
 //! references, and the timer that measures them.
 
 use crate::common;
+use wgpu_roofline::gpu::GpuContext;
 use wgpu_roofline::kernels::peak::{Peak, PeakConfig, PeakParams};
 use wgpu_roofline::kernels::stream::{Stream, StreamOp, StreamParams};
-use wgpu_roofline::kernels::{run_and_verify, DType, Extent, Kernel, RoofKind};
+use wgpu_roofline::kernels::{run_and_verify, DType, Extent, Kernel, Prepared, RoofKind};
 use wgpu_roofline::measure::observer::Observer;
 use wgpu_roofline::measure::{roofs, Timer, TimerPreference};
 use wgpu_roofline::results::{Ceilings, KernelRecord};
@@ -226,17 +227,7 @@ fn timers_give_positive_samples_and_say_which_clock() {
                 common::label(&ctx)
             );
         }
-        let params = PeakParams {
-            dtype: DType::F32,
-            workgroup_size: 64,
-            workgroups: 2,
-        };
-        let peak = Peak::new(&ctx, params, vec![1]).unwrap();
-        let config = PeakConfig {
-            chains: 1,
-            iterations: 64,
-        };
-        let p = peak.prepare(&ctx, config, Extent::Whole).unwrap();
+        let p = tiny_peak(&ctx, (64, 2), 1);
         for pref in [TimerPreference::Auto, TimerPreference::Wall] {
             let timer = Timer::new(&ctx, pref).unwrap();
             let want = if has_ts && pref == TimerPreference::Auto {
@@ -268,25 +259,35 @@ fn timers_give_positive_samples_and_say_which_clock() {
     }
 }
 
-/// A kernel is not timed until the newest pipeline has existed for the
-/// settling time: a pipeline built just now makes `settle` wait, one built
-/// long enough ago does not.
+/// A small f32 peak kernel of `chains` chains and 64 iterations on a grid
+/// of (workgroup size, workgroups), ready to time.
+fn tiny_peak(
+    ctx: &GpuContext,
+    (workgroup_size, workgroups): (u32, u32),
+    chains: u32,
+) -> Prepared<PeakConfig> {
+    let params = PeakParams {
+        dtype: DType::F32,
+        workgroup_size,
+        workgroups,
+    };
+    let peak = Peak::new(ctx, params, vec![chains]).unwrap();
+    let config = PeakConfig {
+        chains,
+        iterations: 64,
+    };
+    peak.prepare(ctx, config, Extent::Whole).unwrap()
+}
+
+/// A kernel is not sampled until the newest pipeline has existed for the
+/// settling time: sampling a pipeline built just now waits until it is that
+/// old.
 #[test]
 fn sampling_waits_for_new_pipelines_to_settle() {
     for ctx in common::contexts("sampling_waits_for_new_pipelines_to_settle") {
         let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
-        let params = PeakParams {
-            dtype: DType::F32,
-            workgroup_size: 32,
-            workgroups: 1,
-        };
-        // Chains no other test builds, so this pipeline is new here.
-        let peak = Peak::new(&ctx, params, vec![3]).unwrap();
-        let config = PeakConfig {
-            chains: 3,
-            iterations: 64,
-        };
-        let p = peak.prepare(&ctx, config, Extent::Whole).unwrap();
+        // Built after the timer's own pipelines, so the newest.
+        let p = tiny_peak(&ctx, (32, 1), 3);
         let settle = std::time::Duration::from_millis(300);
         assert!(ctx.newest_pipeline_age().unwrap() < settle);
         let cfg = TimingConfig {

@@ -11,8 +11,15 @@
 // - Outer products: per kk, an invocation reads TM + TN values (vec4s:
 //   0.25 shared reads per FMA at 8 x 8) and does TM x TN FMAs.
 // - An invocation's rows are TM/4 groups of 4 at a stride of BM / (TM/4),
-//   its columns likewise, so the 16 column-neighbours of a subgroup read
-//   contiguous 16-byte vectors (no bank conflicts) and store coalesced rows.
+//   its columns likewise. Invocations are laid out in warp tiles of
+//   WX x WY (8 along n, 4 along m, per 32 invocations) where the block
+//   allows: a subgroup of 32 then reads 8 contiguous 16-byte W vectors and
+//   4 A vectors per k (one shared-memory wavefront each, where 16 x 2
+//   took three) and stores 128-byte runs of C rows. Any subgroup size
+//   computes the same result; only the speed depends on it.
+// - Staging loads walk the octets of a row fastest, so neighbouring
+//   invocations read neighbouring 32-byte pieces of one row (BK = 16: two
+//   invocations a row) instead of one row each 4k bytes apart.
 // - Split-k: SPLIT workgroups share a block, each over its part of k,
 //   writing f32 partials that gemm_reduce sums into C (for small m, where
 //   the blocks alone would not fill the GPU).
@@ -65,8 +72,9 @@ const ZERO8 = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
 
 // The step's octets an invocation stages (zeros past the edges of A, W or
 // its part of k): invocation tid stages octets tid, tid + THREADS, ... of
-// the step's OCT * BM (A) and OCT * BN (W), row fastest, so neighbours
-// store to neighbouring banks.
+// the step's OCT * BM (A) and OCT * BN (W), octet fastest, so neighbours
+// load neighbouring pieces of a row (and store to banks at most 2-way
+// apart at OCT = 2).
 struct Staged {
     a: array<array<vec4<f32>, 2>, MAX_STAGE>,
     w: array<array<vec4<f32>, 2>, MAX_STAGE>,
@@ -81,15 +89,15 @@ fn fetch(tid: u32, za: u32, zwr: u32, row0: u32, col0: u32, o0: u32, k_end: u32)
         st.a[s] = ZERO8;
         st.w[s] = ZERO8;
         if i < OCT * BM {
-            let r = i % BM;
-            let o = o0 + i / BM;
+            let r = i / OCT;
+            let o = o0 + i % OCT;
             if row0 + r < p.m && o < k_end {
                 st.a[s] = load_a8(za + (row0 + r) * p.k8 + o);
             }
         }
         if i < OCT * BN {
-            let r = i % BN;
-            let o = o0 + i / BN;
+            let r = i / OCT;
+            let o = o0 + i % OCT;
             if col0 + r < p.n && o < k_end {
                 st.w[s] = load_w8(zwr + col0 + r, o);
             }
@@ -98,15 +106,34 @@ fn fetch(tid: u32, za: u32, zwr: u32, row0: u32, col0: u32, o0: u32, k_end: u32)
     return st;
 }
 
+// Invocations per warp tile along n and m (WX * WY = 32).
+const WX: u32 = 8u;
+const WY: u32 = 4u;
+
+// The column and row (in TN and TM units) of invocation `tid`: warp
+// tiles of WX x WY, laid row-major over the block, where the block's
+// NX x NY invocations divide into them; else row-major.
+fn thread_xy(tid: u32) -> vec2<u32> {
+    let nx = BN / TN;
+    let ny = BM / TM;
+    if nx % WX != 0u || ny % WY != 0u {
+        return vec2<u32>(tid % nx, tid / nx);
+    }
+    let warp = tid / (WX * WY);
+    let lane = tid % (WX * WY);
+    let tiles_x = nx / WX;
+    return vec2<u32>((warp % tiles_x) * WX + lane % WX, (warp / tiles_x) * WY + lane / WX);
+}
+
 // Store fetched octets into buffer `buf` of the tiles.
 fn put(buf: u32, tid: u32, st: Staged) {
     for (var s = 0u; s < MAX_STAGE; s++) {
         let i = tid + s * THREADS;
         if i < OCT * BM {
-            stage_a(buf, i % BM, i / BM, st.a[s]);
+            stage_a(buf, i / OCT, i % OCT, st.a[s]);
         }
         if i < OCT * BN {
-            stage_w(buf, i % BN, i / BN, st.w[s]);
+            stage_w(buf, i / OCT, i % OCT, st.w[s]);
         }
     }
 }
@@ -126,8 +153,9 @@ fn gemm_block(
     let k_begin = piece * p.kper;
     let k_end = min(k_begin + p.kper, p.k8);
     let steps = (max(k_end, k_begin) - k_begin + OCT - 1u) / OCT;
-    let tx = tid % (BN / TN);
-    let ty = tid / (BN / TN);
+    let xy = thread_xy(tid);
+    let tx = xy.x;
+    let ty = xy.y;
 
     put(0u, tid, fetch(tid, za, zwr, row0, col0, k_begin, k_end));
     workgroupBarrier();

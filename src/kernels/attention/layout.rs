@@ -30,6 +30,25 @@ fn lanes_per(caps: &Capabilities, d4: u64) -> u32 {
         1 << (31 - most.leading_zeros())
     }
 }
+/// Lanes per key the GPU split-KV decode tries: the three narrowest powers
+/// of two from `lanes_per` down to the fewest that hold a row
+/// (`MAX_LANE_COLUMNS` vec4 columns each). Fewer lanes a key means more of
+/// a row per lane, so more bytes in flight per step: on an H200 at B = 1
+/// 8 lanes (of 32) beat 16 and 32 in every decode table, and f16 rows
+/// (half the bytes per load) ran at 0.49 of the memory roof against f32's
+/// 0.70, so 4 lanes a key are tried too.
+fn decode_lanes(caps: &Capabilities, d4: u64) -> Vec<u32> {
+    let fewest = d4.div_ceil(MAX_LANE_COLUMNS).max(1);
+    let mut lanes = Vec::new();
+    let mut l = lanes_per(caps, d4);
+    while l > 0 && l as u64 >= fewest {
+        lanes.push(l);
+        l /= 2;
+    }
+    let keep = lanes.len().saturating_sub(3);
+    lanes.split_off(keep)
+}
+
 /// Whether `flash_decode_lanes` fits: its workgroup is one whole subgroup
 /// of `d / 16` lanes, 4 vec4 columns each, so the device's subgroups must
 /// all be exactly that wide.
@@ -63,26 +82,27 @@ impl Attention {
                     v.push(AttentionConfig::FlashDecodeLanes { chunk });
                 }
             }
+            // GPUs with subgroups wide enough for a row get the coalesced
+            // kernel, the others one key per invocation.
+            let gpu_lanes = if sg && gpu {
+                decode_lanes(caps, self.shape.head_dim / 4)
+            } else {
+                Vec::new()
+            };
             for chunk in [MIN_CHUNK, 128, 256, MAX_CHUNK] {
                 // A chunk much longer than the context only wastes invocations.
                 if chunk > MIN_CHUNK && (chunk as u64) >= 2 * self.shape.keys {
                     continue;
                 }
-                if sg && gpu && chunk < MAX_CHUNK {
-                    // A key per `most` lanes, or per a half or a quarter of
-                    // them: 1, 2 or 4 keys' rows in flight per group of
-                    // `most` lanes and step.
-                    let most = lanes_per(caps, self.shape.head_dim / 4);
-                    let mut lanes_list = vec![most, most / 2, most / 4];
-                    lanes_list.retain(|&l| l > 0);
-                    lanes_list.dedup();
-                    for lanes in lanes_list {
-                        for wg in [64, 128] {
+                if chunk < MAX_CHUNK {
+                    // Workgroups of 64 lost to 128 in every H200 table.
+                    for &lanes in &gpu_lanes {
+                        for wg in [128, 256] {
                             v.push(AttentionConfig::FlashDecodeSubgroup { chunk, wg, lanes });
                         }
                     }
                 }
-                if !gpu || !sg {
+                if gpu_lanes.is_empty() {
                     for wg in [32, 64, 128] {
                         v.push(AttentionConfig::FlashDecode { chunk, wg });
                     }
@@ -320,5 +340,36 @@ impl Attention {
             wg_bytes,
             invocations,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu::TimestampTier;
+
+    fn caps(subgroup_sizes: (u32, u32)) -> Capabilities {
+        Capabilities {
+            f16: true,
+            subgroups: subgroup_sizes.0 > 0,
+            subgroup_sizes,
+            timestamps: TimestampTier::InsidePasses,
+            coop: Vec::new(),
+            cpu: false,
+            limits: wgpu::Limits::default(),
+        }
+    }
+
+    #[test]
+    fn decode_tries_the_three_narrowest_lane_counts_that_hold_a_row() {
+        // d = 128 (32 vec4s): 8 columns a lane at most, so 4 lanes a key.
+        assert_eq!(decode_lanes(&caps((32, 32)), 32), [16, 8, 4]);
+        assert_eq!(decode_lanes(&caps((64, 64)), 32), [16, 8, 4]);
+        assert_eq!(decode_lanes(&caps((8, 16)), 32), [8, 4]);
+        // d = 64 (16 vec4s): down to 2 lanes.
+        assert_eq!(decode_lanes(&caps((32, 32)), 16), [8, 4, 2]);
+        // Subgroups narrower than the fewest lanes a row allows, or none.
+        assert!(decode_lanes(&caps((2, 2)), 32).is_empty());
+        assert!(decode_lanes(&caps((0, 0)), 32).is_empty());
     }
 }

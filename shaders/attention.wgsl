@@ -327,6 +327,14 @@ fn flash_decode_partial(
     }
 }
 
+// Chunks whose partials flash_decode_reduce loads before merging any.
+const REDUCE_UNROLL: u32 = 8u;
+
+// One invocation per (query row, vec4 column) of a product: a running
+// (max, sum, output) merged over the chunks in order. At B = 1 there is a
+// workgroup per KV head, so each invocation's chain of loads is the cost,
+// not their bytes: the loads of REDUCE_UNROLL chunks are issued before
+// any is used (a loop of one load per chunk made it a round trip each).
 @compute @workgroup_size(WG)
 fn flash_decode_reduce(
     @builtin(workgroup_id) wg: vec3<u32>,
@@ -341,17 +349,27 @@ fn flash_decode_reduce(
     let e = lane % D4;
     let base = z * p.part_stride;
     var mx = NEG;
-    for (var c = 0u; c < p.chunks; c++) {
-        mx = max(mx, part[base + (c * GROUP + r) * (D4 + 1u) + D4].x);
-    }
     var l = 0.0;
     var sum = vec4<f32>(0.0);
-    for (var c = 0u; c < p.chunks; c++) {
-        let at = base + (c * GROUP + r) * (D4 + 1u);
-        let st = part[at + D4];
-        let w = exp(st.x - mx);
-        l += w * st.y;
-        sum += w * part[at + e];
+    for (var c0 = 0u; c0 < p.chunks; c0 += REDUCE_UNROLL) {
+        var st: array<vec4<f32>, REDUCE_UNROLL>;
+        var val: array<vec4<f32>, REDUCE_UNROLL>;
+        for (var u = 0u; u < REDUCE_UNROLL; u++) {
+            let at = base + (min(c0 + u, p.chunks - 1u) * GROUP + r) * (D4 + 1u);
+            st[u] = part[at + D4];
+            val[u] = part[at + e];
+        }
+        for (var u = 0u; u < REDUCE_UNROLL; u++) {
+            if c0 + u < p.chunks {
+                // Every chunk holds a key, so its sum is positive.
+                let nm = max(mx, st[u].x);
+                let old = exp(mx - nm);
+                let w = exp(st[u].x - nm);
+                l = l * old + w * st[u].y;
+                sum = sum * old + w * val[u];
+                mx = nm;
+            }
+        }
     }
     o[(z * GROUP + r) * D4 + e] = vec4<T>(sum / l);
 }

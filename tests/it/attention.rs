@@ -134,10 +134,11 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
             continue;
         }
         for dtype in common::dtypes(&ctx) {
-            // Llama's d = 128 over 300 keys (a partial last chunk): every
-            // lane count a GPU tries, down to 4 lanes a key holding 8 vec4
-            // columns each, at both workgroup sizes.
-            let a = Attention::new(&ctx, shape((4, 1, 300, 1), 128), dtype, 1).unwrap();
+            // Llama's d = 128 over 1100 keys (9 chunks of 128, the last
+            // partial: the reduce merges 8 chunks at a time, then one):
+            // every lane count a GPU tries, down to 4 lanes a key holding 8
+            // vec4 columns each, at both workgroup sizes.
+            let a = Attention::new(&ctx, shape((4, 1, 1100, 1), 128), dtype, 1).unwrap();
             let mut gpu = ctx.caps.clone();
             gpu.cpu = false;
             let mut lanes = Vec::new();

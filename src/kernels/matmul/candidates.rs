@@ -100,6 +100,13 @@ impl MatmulConfig {
                 for (wg, unroll) in [(128, 1), (128, 2), (128, 4), (64, 4), (256, 2)] {
                     v.push(gemv(4, wg, unroll));
                 }
+                // 8 rows a workgroup: half the workgroups, twice the loads
+                // in flight each (f16 q on an H200 sat at 0.76 of the
+                // memory roof with 4 rows, a single round of loads per
+                // invocation: launch and drain, not bytes).
+                for (wg, unroll) in [(64, 4), (128, 4)] {
+                    v.push(gemv(8, wg, unroll));
+                }
                 // A block of 32 weights per lane: fewer, wider loads for
                 // the quantized storages (whose octets straddle words).
                 if k.is_multiple_of(32) {

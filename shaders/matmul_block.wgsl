@@ -44,8 +44,10 @@ override OCT: u32 = BK / 8u;
 const PAD: u32 = 4u;
 // Largest TM, TN: accumulators are sized for them.
 const MAX_T: u32 = 8u;
-// Octets an invocation stages per operand and step, at most.
+// Octets an invocation stages per operand and step, at most, and exactly
+// (set by the host, so no slot of Staged is carried unused).
 const MAX_STAGE: u32 = 2u;
+override STAGES: u32 = 1u;
 
 override AS_ROW: u32 = (BM + PAD) / 4u; // vec4s per kk row of As
 override WS_ROW: u32 = (BN + PAD) / 4u;
@@ -84,7 +86,7 @@ struct Staged {
 // `k_end`) for invocation `tid`.
 fn fetch(tid: u32, za: u32, zwr: u32, row0: u32, col0: u32, o0: u32, k_end: u32) -> Staged {
     var st: Staged;
-    for (var s = 0u; s < MAX_STAGE; s++) {
+    for (var s = 0u; s < STAGES; s++) {
         let i = tid + s * THREADS;
         st.a[s] = ZERO8;
         st.w[s] = ZERO8;
@@ -127,7 +129,7 @@ fn thread_xy(tid: u32) -> vec2<u32> {
 
 // Store fetched octets into buffer `buf` of the tiles.
 fn put(buf: u32, tid: u32, st: Staged) {
-    for (var s = 0u; s < MAX_STAGE; s++) {
+    for (var s = 0u; s < STAGES; s++) {
         let i = tid + s * THREADS;
         if i < OCT * BM {
             stage_a(buf, i / OCT, i % OCT, st.a[s]);

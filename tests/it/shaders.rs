@@ -298,6 +298,10 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     assert_eq!(constant(&rows, "MAX_ACC"), matmul::GEMV_MAX_ACC);
     let block = m("matmul_block (f32)");
     assert_eq!(constant(&block, "MAX_T"), matmul::MAX_TILE as u64);
+    assert_eq!(
+        constant(&block, "MAX_STAGE"),
+        matmul::BLOCK_MAX_STAGE as u64
+    );
     let coop = m("matmul_coop (f32 acc)");
     assert_eq!(constant(&coop, "MAX_STAGE"), matmul::COOP_MAX_STAGE as u64);
     assert_eq!(constant(&coop, "GROUP"), matmul::COOP_GROUP as u64);

@@ -35,6 +35,17 @@ pub fn lanes_fit(caps: &crate::gpu::Capabilities, k: u64) -> bool {
     caps.subgroups && lo > 0 && lo == hi && k <= 16 * lo as u64
 }
 
+/// Octets per operand and k step one invocation of the block GEMM stages,
+/// at most (its `MAX_STAGE`).
+pub const BLOCK_MAX_STAGE: u32 = 2;
+
+/// Octets per operand and k step each of `threads` invocations of a
+/// `bm` x `bn` block stages (the block GEMM's `STAGES`): exact, so the
+/// shader's staging loops hold no slot that is never used.
+pub(super) fn block_stages(bm: u32, bn: u32, bk: u32, threads: u32) -> u32 {
+    ((bk / 8) * bm.max(bn)).div_ceil(threads.max(1))
+}
+
 /// Workgroup memory of a block GEMM: two buffers of `bk` k-major rows of
 /// (bm + 4) and (bn + 4) f32.
 pub(super) fn block_bytes(bm: u32, bn: u32, bk: u32) -> u64 {
@@ -405,6 +416,19 @@ impl MatmulConfig {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn block_invocations_stage_one_or_two_octets_a_step() {
+        // 128 x 128 by 256 invocations: bk 16 is 2 octets a row, 256 rows
+        // of A and W octets each, so one; bk 8 half a slot, rounded up.
+        assert_eq!(block_stages(128, 128, 16, 256), 1);
+        assert_eq!(block_stages(128, 128, 8, 256), 1);
+        // 64 x 64 by 128 (8 x 4 tiles): 128 octets each, one.
+        assert_eq!(block_stages(64, 64, 16, 128), 1);
+        // Skinny 16 x 128 by 128 (4 x 4 tiles): W's 256 octets need two.
+        assert_eq!(block_stages(16, 128, 16, 128), 2);
+        assert_eq!(block_stages(16, 128, 16, 128), BLOCK_MAX_STAGE);
+    }
+
     use super::*;
     use crate::kernels::matmul::Family;
 

@@ -2,7 +2,7 @@
 //! module from an activation storage, a weight storage and a kernel, and
 //! which module, entry point and override constants a configuration runs.
 
-use super::config::{staged_slice_lanes, MatmulConfig, GEMV_MAX_M};
+use super::config::{block_stages, staged_slice_lanes, MatmulConfig, GEMV_MAX_M};
 use crate::dtype::{Format, Quant};
 use crate::gpu::Capabilities;
 use crate::kernels::{source, DType};
@@ -152,6 +152,10 @@ impl MatmulConfig {
                     ("TN", tile_n as f64),
                     ("BK", bk as f64),
                     ("SPLIT", split.max(1) as f64),
+                    (
+                        "STAGES",
+                        block_stages(tile_m * wg_m, tile_n * wg_n, bk, wg_m * wg_n) as f64,
+                    ),
                 ]
             }
             Self::Gemv {

@@ -2,8 +2,8 @@
 //! features, cooperative matrices) and for this shape.
 
 use super::config::{
-    block_bytes, lanes_fit, staged_slice_lanes, MatmulConfig, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M,
-    GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
+    block_bytes, block_stages, lanes_fit, staged_slice_lanes, MatmulConfig, BLOCK_MAX_STAGE,
+    GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
 };
 use super::coop::{coop_bytes, COOP_BKS, COOP_FRAGS, COOP_MAX_STAGE};
 use super::Family;
@@ -101,9 +101,9 @@ impl MatmulConfig {
                 if !ok_t(tile_m) || !ok_t(tile_n) || !(bk == 8 || bk == 16) || split == 0 {
                     return Some("block tiles of 4 or 8 per invocation, bk 8 or 16".into());
                 }
-                // Every invocation stages at most two octets per operand.
-                let octets = bk / 8;
-                if octets * bm > 2 * threads || octets * bn > 2 * threads {
+                // Every invocation stages at most BLOCK_MAX_STAGE octets
+                // per operand.
+                if block_stages(bm, bn, bk, threads) > BLOCK_MAX_STAGE {
                     return Some(format!(
                         "block {bm}x{bn} bk {bk} needs more than {threads} invocations to stage"
                     ));

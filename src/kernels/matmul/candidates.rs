@@ -153,6 +153,18 @@ impl MatmulConfig {
             v.push(block(8, 8, 128, 128, 1));
             v.push(block(8, 4, 128, 64, 1));
             v.push(block(8, 4, 64, 64, 1));
+            // Steps of 8 k, as SIMT GEMMs in CUDA libraries take them:
+            // twice the barriers, half the workgroup memory.
+            if let Self::Block { bk: 16, .. } = block(8, 8, 128, 128, 1) {
+                v.push(Self::Block {
+                    tile_m: 8,
+                    tile_n: 8,
+                    wg_m: 16,
+                    wg_n: 16,
+                    bk: 8,
+                    split: 1,
+                });
+            }
             if batch == 1 && m <= 512 {
                 for split in [2, 4] {
                     v.push(block(8, 8, 128, 128, split));

@@ -152,9 +152,10 @@ fn flash_prefill_sg(
 //   - each group runs an online softmax over its keys (running max, sum and
 //     its lanes' columns of the output), for every query row of the GQA
 //     group at once (one K load serves GROUP rows);
-//   - a subgroup of sg lanes holds sg / LPK groups, whatever sg is; the
-//     groups of the workgroup then merge their (max, sum, output) in
-//     workgroup memory.
+//   - a subgroup of sg lanes holds sg / LPK groups, whatever sg is (the
+//     workgroup at least one subgroup wide); the groups then merge their
+//     (max, sum, output): by shuffles within a subgroup, then across the
+//     subgroups in workgroup memory.
 
 // Lanes per key (a power of two, at most the smallest subgroup size).
 override LPK: u32 = 32u;
@@ -239,16 +240,51 @@ fn flash_decode_sg(
             }
         }
     }
-    // Merge the key groups: each writes its state, then the invocations
-    // combine them column by column.
+    // Merge the key groups without any invocation walking them all (a
+    // walk of 32-64 groups, one workgroup-memory read and exp each, was
+    // the slowest part of a chunk on an H200): every group rescales its
+    // state to the workgroup's running max in registers; a butterfly of
+    // shuffles across lanes LPK, 2 LPK, ... apart sums the groups of a
+    // subgroup; then the subgroups' sums, WG / sg of them, in workgroup
+    // memory. Control flow stays uniform around the subgroup operations.
+    let subgroups = WG / sg;
+    let si = li / sg;
     for (var r = 0u; r < GROUP; r++) {
-        if sub == 0u {
-            dec_stats[group * GROUP + r] = vec2<f32>(m[r], l[r]);
+        let mx = subgroupMax(m[r]);
+        if lane == 0u {
+            dec_stats[si * GROUP + r] = vec2<f32>(mx, 0.0);
+        }
+    }
+    workgroupBarrier();
+    var mw: array<f32, MAX_GROUP>;
+    var lw: array<f32, MAX_GROUP>;
+    for (var r = 0u; r < GROUP; r++) {
+        mw[r] = NEG;
+        for (var s = 0u; s < subgroups; s++) {
+            mw[r] = max(mw[r], dec_stats[s * GROUP + r].x);
+        }
+        // A group that saw no key has m = NEG, so f = 0.
+        let f = exp(m[r] - mw[r]);
+        lw[r] = l[r] * f;
+        for (var x = 0u; x < LV; x++) {
+            acc[r * MAX_LV + x] *= f;
+        }
+        for (var mask = LPK; mask < sg; mask <<= 1u) {
+            lw[r] += subgroupShuffleXor(lw[r], mask);
+            for (var x = 0u; x < LV; x++) {
+                acc[r * MAX_LV + x] += subgroupShuffleXor(acc[r * MAX_LV + x], mask);
+            }
+        }
+    }
+    workgroupBarrier();
+    for (var r = 0u; r < GROUP; r++) {
+        if lane == 0u {
+            dec_stats[si * GROUP + r] = vec2<f32>(mw[r], lw[r]);
         }
         for (var x = 0u; x < LV; x++) {
             let col = sub + x * LPK;
-            if col < D4 {
-                dec_acc[(group * GROUP + r) * D4 + col] = acc[r * MAX_LV + x];
+            if lane < LPK && col < D4 {
+                dec_acc[(si * GROUP + r) * D4 + col] = acc[r * MAX_LV + x];
             }
         }
     }
@@ -257,22 +293,16 @@ fn flash_decode_sg(
     for (var idx = li; idx < GROUP * (D4 + 1u); idx += WG) {
         let r = idx / (D4 + 1u);
         let col = idx % (D4 + 1u);
-        var mx = NEG;
-        for (var g = 0u; g < groups; g++) {
-            mx = max(mx, dec_stats[g * GROUP + r].x);
-        }
         var sum = 0.0;
         var o = vec4<f32>(0.0);
-        for (var g = 0u; g < groups; g++) {
-            let st = dec_stats[g * GROUP + r];
-            let w = select(0.0, exp(st.x - mx), st.y > 0.0);
-            sum += w * st.y;
+        for (var s = 0u; s < subgroups; s++) {
+            sum += dec_stats[s * GROUP + r].y;
             if col < D4 {
-                o += w * dec_acc[(g * GROUP + r) * D4 + col];
+                o += dec_acc[(s * GROUP + r) * D4 + col];
             }
         }
         if col == D4 {
-            part[out + r * (D4 + 1u) + D4] = vec4<f32>(mx, sum, 0.0, 0.0);
+            part[out + r * (D4 + 1u) + D4] = vec4<f32>(dec_stats[r].x, sum, 0.0, 0.0);
         } else {
             part[out + r * (D4 + 1u) + col] = o;
         }

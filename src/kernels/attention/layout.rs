@@ -234,10 +234,10 @@ impl Attention {
                     || lpk == 0
                     || !lpk.is_power_of_two()
                     || lpk > most
-                    || wg < lpk
+                    || wg < caps.subgroup_sizes.1.max(lpk)
                 {
                     return Err(Error::Invalid(format!(
-                        "{config} does not apply here (decode with subgroups, at most {MAX_GROUP} query heads per KV head, power-of-two workgroups and lanes per key, at most {most} lanes per key)"
+                        "{config} does not apply here (decode with subgroups, at most {MAX_GROUP} query heads per KV head, power-of-two workgroups at least a subgroup wide and lanes per key, at most {most} lanes per key)"
                     )));
                 }
                 let lv = (s.head_dim / 4).div_ceil(lpk as u64);

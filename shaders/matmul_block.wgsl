@@ -14,12 +14,13 @@
 //   its columns likewise. Invocations are laid out in warp tiles of
 //   WX x WY (8 along n, 4 along m, per 32 invocations) where the block
 //   allows: a subgroup of 32 then reads 8 contiguous 16-byte W vectors and
-//   4 A vectors per k (one shared-memory wavefront each, where 16 x 2
-//   took three) and stores 128-byte runs of C rows. Any subgroup size
-//   computes the same result; only the speed depends on it.
+//   4 A vectors per k and group (128 and 64 bytes: a shared-memory
+//   wavefront each, where 16 x 2 read 256 bytes of W) and stores 128-byte
+//   runs of C rows. Any subgroup size computes the same result; only the
+//   speed depends on it.
 // - Staging loads walk the octets of a row fastest, so neighbouring
 //   invocations read neighbouring 32-byte pieces of one row (BK = 16: two
-//   invocations a row) instead of one row each 4k bytes apart.
+//   invocations a row) instead of one row each, rows 4k bytes apart.
 // - Split-k: SPLIT workgroups share a block, each over its part of k,
 //   writing f32 partials that gemm_reduce sums into C (for small m, where
 //   the blocks alone would not fill the GPU).

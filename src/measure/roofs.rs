@@ -79,12 +79,12 @@ pub fn measure(
     if cfg.timing.settle_s > 0.0 {
         // Every roof kernel's pipeline first, so one settling wait covers
         // them all rather than one each.
-        build_all(ctx, &stream)?;
+        super::build_pipelines(ctx, &stream, &stream.candidates(&ctx.caps))?;
         for peak in &peaks {
-            build_all(ctx, peak)?;
+            super::build_pipelines(ctx, peak, &peak.candidates(&ctx.caps))?;
         }
         for peak in &coop_peaks {
-            build_all(ctx, peak)?;
+            super::build_pipelines(ctx, peak, &peak.candidates(&ctx.caps))?;
         }
         timer.settle(ctx, cfg.timing.settle_s)?;
     }
@@ -113,15 +113,6 @@ pub fn measure(
         kernels: records,
         unavailable,
     })
-}
-
-/// Build the pipeline of every candidate of `kernel` (bound to a probe
-/// slice, then dropped: the pipelines stay in the device's cache).
-fn build_all<K: Kernel>(ctx: &GpuContext, kernel: &K) -> Result<()> {
-    for candidate in kernel.candidates(&ctx.caps) {
-        kernel.prepare(ctx, candidate, Extent::Probe)?;
-    }
-    Ok(())
 }
 
 fn stream_record(

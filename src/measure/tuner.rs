@@ -73,14 +73,8 @@ where
     if cfg.timing.settle_s > 0.0 {
         // Every candidate's pipelines first, then one settling wait, so no
         // probe runs a pipeline the driver has not finished with (those
-        // that fail say why in the loop below). Each is bound and dropped
-        // here and bound again there: holding every candidate's bindings
-        // and split-k partials at once would cost far more memory.
-        for &config in &candidates {
-            if let Err(e @ Error::DeviceLost { .. }) = kernel.prepare(ctx, config, Extent::Probe) {
-                return Err(e);
-            }
-        }
+        // that fail say why in the loop below).
+        super::build_pipelines(ctx, kernel, &candidates)?;
         timer.settle(ctx, cfg.timing.settle_s)?;
     }
     for config in candidates {

@@ -301,15 +301,7 @@ mod tests {
 
     #[test]
     fn pipelines_settle_on_gpus_only() {
-        let mut caps = Capabilities {
-            f16: true,
-            subgroups: true,
-            subgroup_sizes: (8, 8),
-            timestamps: crate::gpu::TimestampTier::InsidePasses,
-            coop: Vec::new(),
-            cpu: true,
-            limits: wgpu::Limits::default(),
-        };
+        let mut caps = Capabilities::for_tests(true, (8, 8));
         assert_eq!(SuiteConfig::for_device(&caps).timing.settle_s, 0.0);
         assert_eq!(RoofsConfig::for_device(&caps).timing.settle_s, 0.0);
         caps.cpu = false;

@@ -233,6 +233,22 @@ impl Capabilities {
         }
     }
 
+    /// A device for unit tests: f16, subgroups of `subgroup_sizes` (none
+    /// for (0, 0)), timestamps inside passes, no cooperative matrices,
+    /// wgpu's default limits; a CPU adapter where `cpu`.
+    #[cfg(test)]
+    pub(crate) fn for_tests(cpu: bool, subgroup_sizes: (u32, u32)) -> Self {
+        Self {
+            f16: true,
+            subgroups: subgroup_sizes.0 > 0,
+            subgroup_sizes,
+            timestamps: TimestampTier::InsidePasses,
+            coop: Vec::new(),
+            cpu,
+            limits: wgpu::Limits::default(),
+        }
+    }
+
     /// Whether the device multiplies `size` x `size` x `size` fragments of
     /// `ab` accumulated in `acc` with cooperative matrices.
     pub fn has_coop(&self, size: u32, ab: DType, acc: DType) -> bool {

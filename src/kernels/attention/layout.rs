@@ -346,18 +346,9 @@ impl Attention {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpu::TimestampTier;
 
     fn caps(subgroup_sizes: (u32, u32)) -> Capabilities {
-        Capabilities {
-            f16: true,
-            subgroups: subgroup_sizes.0 > 0,
-            subgroup_sizes,
-            timestamps: TimestampTier::InsidePasses,
-            coop: Vec::new(),
-            cpu: false,
-            limits: wgpu::Limits::default(),
-        }
+        Capabilities::for_tests(false, subgroup_sizes)
     }
 
     #[test]

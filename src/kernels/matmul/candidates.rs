@@ -49,19 +49,24 @@ impl MatmulConfig {
     pub fn candidates(shape: ProductShape, dtype: DType, caps: &Capabilities) -> Vec<Self> {
         let ProductShape { batch, m, k, .. } = shape;
         let subgroups = caps.subgroups;
-        // k steps of 16 where both buffers fit the workgroup memory, else 8.
-        let room = caps.limits.max_compute_workgroup_storage_size as u64;
-        let block = |tm: u32, tn: u32, bm: u32, bn: u32, split: u32| Self::Block {
+        // A bm x bn block of tm x tn per invocation, in k steps of `bk`.
+        let block_in = |tm: u32, tn: u32, (bm, bn): (u32, u32), bk: u32, split: u32| Self::Block {
             tile_m: tm,
             tile_n: tn,
             wg_m: bm / tm,
             wg_n: bn / tn,
-            bk: if block_bytes(bm, bn, 16) <= room {
+            bk,
+            split,
+        };
+        // k steps of 16 where both buffers fit the workgroup memory, else 8.
+        let room = caps.limits.max_compute_workgroup_storage_size as u64;
+        let block = |tm: u32, tn: u32, bm: u32, bn: u32, split: u32| {
+            let bk = if block_bytes(bm, bn, 16) <= room {
                 16
             } else {
                 8
-            },
-            split,
+            };
+            block_in(tm, tn, (bm, bn), bk, split)
         };
         let gemv = |rows, wg, unroll| Self::Gemv {
             rows,
@@ -145,17 +150,13 @@ impl MatmulConfig {
             }
             // 128 x 128 in steps of 8 k first, as CUDA's SIMT GEMMs take
             // them: on an H200 they beat steps of 16 by 1.3-1.4x at S = 2048
-            // (half the workgroup memory, twice the barriers).
-            let wide = |split| Self::Block {
-                tile_m: 8,
-                tile_n: 8,
-                wg_m: 16,
-                wg_n: 16,
-                bk: 8,
-                split,
-            };
+            // (half the workgroup memory, twice the barriers). Then steps of
+            // 16, where they fit (else `block` gives steps of 8 again).
+            let wide = |split| block_in(8, 8, (128, 128), 8, split);
             v.push(wide(1));
-            v.push(block(8, 8, 128, 128, 1));
+            if block(8, 8, 128, 128, 1) != wide(1) {
+                v.push(block(8, 8, 128, 128, 1));
+            }
             v.push(block(8, 4, 128, 64, 1));
             v.push(block(8, 4, 64, 64, 1));
             if batch == 1 && m <= 512 {
@@ -249,5 +250,47 @@ impl MatmulConfig {
             v.push(coop(block, frags, step));
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_list_tries_a_configuration_twice() {
+        // 16, 32 and 48 KiB of workgroup memory: where steps of 16 do not
+        // fit a 128 x 128 block, `block` falls back to the steps of 8
+        // listed first, which must then not be listed again.
+        for room in [16384, 32768, 49152] {
+            for cpu in [false, true] {
+                let mut caps = Capabilities::for_tests(cpu, (32, 32));
+                caps.limits.max_compute_workgroup_storage_size = room;
+                for (batch, m, k) in [
+                    (1, 1, 4096),
+                    (1, 16, 4096),
+                    (1, 128, 4096),
+                    (1, 2048, 4096),
+                    (32, 1, 128),
+                    (32, 128, 128),
+                ] {
+                    for dtype in [DType::F32, DType::F16] {
+                        let shape = ProductShape {
+                            batch,
+                            m,
+                            n: 4096,
+                            k,
+                        };
+                        let v = MatmulConfig::candidates(shape, dtype, &caps);
+                        for (i, c) in v.iter().enumerate() {
+                            assert!(
+                                !v[..i].contains(c),
+                                "{c} twice: {room} bytes, cpu {cpu}, {shape:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -416,6 +416,9 @@ impl MatmulConfig {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::kernels::matmul::Family;
+
     #[test]
     fn block_invocations_stage_one_or_two_octets_a_step() {
         // 128 x 128 by 256 invocations: bk 16 is 2 octets a row, 256 rows
@@ -428,9 +431,6 @@ mod tests {
         assert_eq!(block_stages(16, 128, 16, 128), 2);
         assert_eq!(block_stages(16, 128, 16, 128), BLOCK_MAX_STAGE);
     }
-
-    use super::*;
-    use crate::kernels::matmul::Family;
 
     #[test]
     fn cooperative_tile_arithmetic_by_hand() {

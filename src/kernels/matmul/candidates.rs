@@ -152,6 +152,9 @@ impl MatmulConfig {
             // them: on an H200 they beat steps of 16 by 1.3-1.4x at S = 2048
             // (half the workgroup memory, twice the barriers). Then steps of
             // 16, where they fit (else `block` gives steps of 8 again).
+            // On an H100, steps of 8 for the 8 x 4 blocks and 8 x 8 per
+            // invocation in 128 x 64 and 64 x 64 blocks (split or not) lost
+            // every table at S = 128 to 2048, so they are not listed.
             let wide = |split| block_in(8, 8, (128, 128), 8, split);
             v.push(wide(1));
             if block(8, 8, 128, 128, 1) != wide(1) {
@@ -163,6 +166,11 @@ impl MatmulConfig {
                 for split in [2, 4] {
                     v.push(wide(split));
                     v.push(block(8, 4, 64, 64, split));
+                }
+                // 64 x 64 in 8 parts for the smallest prompts (won up at S =
+                // 128 on an H100).
+                if m <= 128 {
+                    v.push(block(8, 4, 64, 64, 8));
                 }
             }
             return v;

@@ -11,6 +11,14 @@
 // UNIT = 32 an invocation takes a block of 32 weights of each row instead
 // (partials32, for the block storages; k a multiple of 32, M <= 4).
 //
+// Short rows (attention's scores over a head of 128: 16 octets) would
+// leave most of a workgroup idle, so the WG invocations can be cut into G
+// groups of LG = WG / G lanes, each group walking k for its own R rows
+// (R x G rows per workgroup): invocation t is lane t % LG of group t / LG
+// (t counted in subgroup order by gemv_subgroup, whose groups then sum by
+// a butterfly of subgroupShuffleXor within LG lanes, LG at most the
+// subgroup size).
+//
 // For 4 < m <= 16, gemv_staged (at the end of this file) stages W in
 // workgroup memory instead, so that each invocation holds one accumulator
 // per row of W rather than m of them.
@@ -28,6 +36,8 @@ override WG: u32 = 128u;  // invocations per workgroup (a power of two)
 override R: u32 = 4u;     // rows of W per workgroup (4 or 8)
 override M: u32 = 1u;     // activation rows held (1 ..= 16)
 override U: u32 = 1u;     // octets per row loaded per step (1 ..= MAX_U)
+override G: u32 = 1u;     // row groups per workgroup (a power of two)
+override LG: u32 = WG / G; // lanes per group
 const MAX_R: u32 = 8u;
 const MAX_U: u32 = 4u;
 const MAX_M: u32 = 16u;
@@ -49,18 +59,24 @@ var<workgroup> red: array<f32, WG * 4u>;
 // gemv_staged's W octets of one step, dequantized: 2 vec4 per octet.
 var<workgroup> wst: array<vec4<f32>, 2u * R * U * (WG / MP)>;
 
-// Each invocation's M x R partial dot products over its octets.
-fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
+// The first of the R rows of W (output columns) of group `group`.
+fn first_row(wg: vec3<u32>, group: u32) -> u32 {
+    return (wg.x * G + group) * R;
+}
+
+// Each invocation's M x R partial dot products over its octets: invocation
+// t is lane t % LG of group t / LG.
+fn partials(wg: vec3<u32>, t: u32) -> array<f32, MAX_ACC> {
     let product = wg.z;
     let za = product * p.a_bstride;
     let zwr = w_first_row(product);
-    let n0 = wg.x * R;
+    let n0 = first_row(wg, t / LG);
     var acc: array<f32, MAX_ACC>;
-    for (var o0 = tid; o0 < p.k8; o0 += WG * U) {
+    for (var o0 = t % LG; o0 < p.k8; o0 += LG * U) {
         // Every load of the step first (zeros past k), then the products.
         var wv: array<array<vec4<f32>, 2>, 32>; // MAX_U * MAX_R
         for (var u = 0u; u < U; u++) {
-            let o = o0 + u * WG;
+            let o = o0 + u * LG;
             for (var r = 0u; r < R; r++) {
                 var v = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
                 if o < p.k8 {
@@ -71,7 +87,7 @@ fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
         }
         for (var i = 0u; i < M; i++) {
             for (var u = 0u; u < U; u++) {
-                let o = min(o0 + u * WG, p.k8 - 1u);
+                let o = min(o0 + u * LG, p.k8 - 1u);
                 let x = load_a8(za + min(i, p.m - 1u) * p.k8 + o);
                 for (var r = 0u; r < R; r++) {
                     let w = wv[u * MAX_R + r];
@@ -90,13 +106,13 @@ fn partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
 // weights. Invocation t takes blocks t, t + WG, ... (neighbouring lanes,
 // neighbouring blocks); the M <= MAX_XM activation blocks are loaded once
 // and each row's block is used as soon as it is loaded.
-fn partials32(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
+fn partials32(wg: vec3<u32>, t: u32) -> array<f32, MAX_ACC> {
     let product = wg.z;
     let za = product * p.a_bstride;
     let zwr = w_first_row(product);
-    let n0 = wg.x * R;
+    let n0 = first_row(wg, t / LG);
     var acc: array<f32, MAX_ACC>;
-    for (var b = tid; b < p.k8 / 4u; b += WG) {
+    for (var b = t % LG; b < p.k8 / 4u; b += LG) {
         var x: array<array<vec4<f32>, 8>, MAX_XM>;
         var sx: array<f32, MAX_XM>;
         for (var i = 0u; i < M; i++) {
@@ -114,15 +130,16 @@ fn partials32(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
 }
 
 // This invocation's partial sums, by octets or by blocks (UNIT).
-fn lane_partials(wg: vec3<u32>, tid: u32) -> array<f32, MAX_ACC> {
+fn lane_partials(wg: vec3<u32>, t: u32) -> array<f32, MAX_ACC> {
     if UNIT == 32u {
-        return partials32(wg, tid);
+        return partials32(wg, t);
     }
-    return partials(wg, tid);
+    return partials(wg, t);
 }
 
-fn store(wg: vec3<u32>, i: u32, r0: u32, v: vec4<f32>) {
-    let col = wg.x * R + r0;
+// Stores row i's sums for rows r0 .. r0 + 4 of group `group`'s rows of W.
+fn store(wg: vec3<u32>, group: u32, i: u32, r0: u32, v: vec4<f32>) {
+    let col = first_row(wg, group) + r0;
     if i < p.m && col < p.n {
         store_c4((wg.z * p.c_bstride + i * p.ldc + p.c_col + col) / 4u, v);
     }
@@ -134,22 +151,24 @@ fn gemv(
     @builtin(local_invocation_index) tid: u32,
 ) {
     let acc = lane_partials(wg, tid);
-    // Four accumulators at a time through a log2(WG)-step tree.
+    // Four accumulators at a time through a log2(LG)-step tree per group.
+    let lane = tid % LG;
     for (var q = 0u; q < M * R; q += 4u) {
         for (var j = 0u; j < 4u; j++) {
             red[j * WG + tid] = acc[q + j];
         }
         workgroupBarrier();
-        for (var s = WG / 2u; s > 0u; s >>= 1u) {
-            if tid < s {
+        for (var s = LG / 2u; s > 0u; s >>= 1u) {
+            if lane < s {
                 for (var j = 0u; j < 4u; j++) {
                     red[j * WG + tid] += red[j * WG + tid + s];
                 }
             }
             workgroupBarrier();
         }
-        if tid == 0u {
-            store(wg, q / R, q % R, vec4<f32>(red[0], red[WG], red[2u * WG], red[3u * WG]));
+        if lane == 0u {
+            let v = vec4<f32>(red[tid], red[WG + tid], red[2u * WG + tid], red[3u * WG + tid]);
+            store(wg, tid / LG, q / R, q % R, v);
         }
         workgroupBarrier();
     }
@@ -215,7 +234,7 @@ fn gemv_staged(
                 let l = s * MP + tid;
                 v += vec4<f32>(red[l], red[WG + l], red[2u * WG + l], red[3u * WG + l]);
             }
-            store(wg, tid, q, v);
+            store(wg, 0u, tid, q, v);
         }
         workgroupBarrier();
     }

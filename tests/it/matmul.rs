@@ -56,8 +56,9 @@ fn every_configuration_matches_the_host() {
             // steps and a partial one), decode-like 3 x 100 x 516, 5 x 100 x
             // 520 and 1 x 100 x 1032 (129 octets: a GEMV's partial last
             // step), 3 x 100 x 1056 (33 blocks of 32: the kernels that
-            // walk k by blocks), and 40 x 68 x 392 (a skinny block split
-            // over k).
+            // walk k by blocks), 40 x 68 x 392 (a skinny block split
+            // over k) and 3 x 100 x 136 (17 octets: a GEMV's row groups
+            // with a partial last step).
             let shapes = [
                 (70, 132, 260),
                 (70, 132, 264),
@@ -68,6 +69,7 @@ fn every_configuration_matches_the_host() {
                 (1, 100, 120),
                 (3, 100, 1056),
                 (40, 68, 392),
+                (3, 100, 136),
             ];
             for (m, n, k) in shapes {
                 let problem = Matmul::new(&ctx, shape(1, m, n, k), dtype, 1).unwrap();
@@ -238,6 +240,7 @@ fn staged_gemv_serves_every_weight_format_up_to_16_rows() {
                 subgroups: false,
                 blocks: false,
                 staged: true,
+                groups: 1,
             };
             let p = problem.prepare(&ctx, config, Extent::Whole).unwrap();
             let v = run_and_verify(&ctx, &problem, &p, 200).unwrap();

@@ -24,6 +24,14 @@ const COOP_GPU: [CoopShape; 7] = [
     ((128, 128), (4, 2), (32, 2)),
 ];
 
+/// Lanes of a GEMV row group for rows of k elements loaded `unroll`
+/// octets at a time: the fewest powers of two that cover a row in one
+/// step, at most `cap`.
+fn short_row_lanes(k: u64, unroll: u32, cap: u32) -> u32 {
+    let steps = k.div_ceil(8).div_ceil(unroll as u64) as u32;
+    steps.next_power_of_two().min(cap)
+}
+
 impl MatmulConfig {
     /// The configurations worth trying for `batch` products of m rows on
     /// a device with `caps`. GPUs get the GPU-grade kernels: for m <= 4 the
@@ -44,8 +52,9 @@ impl MatmulConfig {
     /// (or, without cooperative matrices, listed with the reason).
     ///
     /// Short rows (k below 1024, as attention's products over the head
-    /// dimension have) also get few-row products with small workgroups, so
-    /// invocations do not idle past the end of a row.
+    /// dimension have) also get few-row products with small workgroups, and
+    /// on GPUs workgroups cut into row groups of just enough lanes for a
+    /// row, so invocations do not idle past the end of a row.
     pub fn candidates(shape: ProductShape, dtype: DType, caps: &Capabilities) -> Vec<Self> {
         let ProductShape { batch, m, k, .. } = shape;
         let subgroups = caps.subgroups;
@@ -68,14 +77,16 @@ impl MatmulConfig {
             };
             block_in(tm, tn, (bm, bn), bk, split)
         };
-        let gemv = |rows, wg, unroll| Self::Gemv {
+        let gemv_in = |rows, wg, unroll, groups| Self::Gemv {
             rows,
             wg,
             unroll,
             subgroups,
             blocks: false,
             staged: false,
+            groups,
         };
+        let gemv = |rows, wg, unroll| gemv_in(rows, wg, unroll, 1);
         let accumulate = if caps.has_coop(16, DType::F16, DType::F32)
             || !caps.has_coop(16, DType::F16, DType::F16)
         {
@@ -116,12 +127,29 @@ impl MatmulConfig {
                             subgroups,
                             blocks: true,
                             staged: false,
+                            groups: 1,
                         });
                     }
                 }
                 if k < 1024 {
                     v.push(gemv(8, 32, 1));
                     v.push(gemv(4, 32, 2));
+                    // Row groups of lanes just wide enough to cover a row
+                    // in `unroll` steps (at most a subgroup, so the groups
+                    // sum by shuffles).
+                    let cap = if subgroups {
+                        caps.subgroup_sizes.0.clamp(1, 32)
+                    } else {
+                        32
+                    };
+                    for unroll in [1, 2] {
+                        let lanes = short_row_lanes(k, unroll, cap);
+                        for wg in [128, 256] {
+                            if lanes < wg {
+                                v.push(gemv_in(4, wg, unroll, wg / lanes));
+                            }
+                        }
+                    }
                 }
                 return v;
             }
@@ -138,6 +166,7 @@ impl MatmulConfig {
                         subgroups,
                         blocks: false,
                         staged: true,
+                        groups: 1,
                     });
                 }
             }
@@ -264,6 +293,41 @@ impl MatmulConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_rows_get_groups_of_lanes_that_cover_them() {
+        // A head of 128: 16 octets, in 16 lanes or 8 lanes of 2 steps;
+        // 1000 elements (125 octets) in at most a subgroup of 32.
+        assert_eq!(short_row_lanes(128, 1, 32), 16);
+        assert_eq!(short_row_lanes(128, 2, 32), 8);
+        assert_eq!(short_row_lanes(1000, 1, 32), 32);
+        assert_eq!(short_row_lanes(120, 1, 8), 8);
+        let caps = Capabilities::for_tests(false, (32, 32));
+        let shape = ProductShape {
+            batch: 32,
+            m: 1,
+            n: 2048,
+            k: 128,
+        };
+        let grouped: Vec<_> = MatmulConfig::candidates(shape, DType::F16, &caps)
+            .into_iter()
+            .filter_map(|c| match c {
+                MatmulConfig::Gemv {
+                    wg, groups, unroll, ..
+                } if groups > 1 => Some((wg, groups, unroll)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            grouped,
+            [(128, 8, 1), (256, 16, 1), (128, 16, 2), (256, 32, 2)]
+        );
+        // Long rows keep whole workgroups on a row.
+        let long = ProductShape { k: 4096, ..shape };
+        assert!(MatmulConfig::candidates(long, DType::F16, &caps)
+            .iter()
+            .all(|c| !matches!(c, MatmulConfig::Gemv { groups, .. } if *groups > 1)));
+    }
 
     #[test]
     fn no_list_tries_a_configuration_twice() {

@@ -52,6 +52,11 @@ pub(super) fn block_bytes(bm: u32, bn: u32, bk: u32) -> u64 {
     2 * bk as u64 * ((bm + 4) + (bn + 4)) as u64 * 4
 }
 
+/// A GEMV's row groups in results written before the field existed.
+fn one_group() -> u32 {
+    1
+}
+
 /// One kernel configuration the autotuner can try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kernel", rename_all = "snake_case")]
@@ -151,6 +156,11 @@ pub enum MatmulConfig {
         /// (`gemv_staged`: 4 < m <= 16, one accumulator per row of W).
         #[serde(default)]
         staged: bool,
+        /// Row groups per workgroup: `wg / groups` lanes walk k for each
+        /// group's `rows` rows (short rows, such as attention's scores over
+        /// a head, would leave most lanes idle). 1 for older results.
+        #[serde(default = "one_group")]
+        groups: u32,
     },
     /// Few-row products for CPU adapters (`matmul_rows.wgsl`): each
     /// invocation walks all of k for `rows` rows of W and every activation
@@ -258,8 +268,12 @@ impl std::fmt::Display for MatmulConfig {
                 subgroups,
                 blocks,
                 staged,
+                groups,
             } => {
                 write!(f, "gemv {rows} rows wg {wg}")?;
+                if groups > 1 {
+                    write!(f, " in {groups} groups")?;
+                }
                 if staged {
                     write!(f, " staged x{unroll}")?;
                 } else if blocks {
@@ -401,7 +415,7 @@ impl MatmulConfig {
             | Self::Block { wg_m, wg_n, .. } => ((wg_m * tm) as u64, (wg_n * tn) as u64),
             Self::SplitK { .. } | Self::Subgroup { .. } => (tm as u64, tn as u64),
             Self::GemmSubgroup { wg_n, .. } => (tm as u64, (wg_n * tn) as u64),
-            Self::Gemv { rows, .. } => (GEMV_MAX_M, rows as u64),
+            Self::Gemv { rows, groups, .. } => (GEMV_MAX_M, (rows * groups.max(1)) as u64),
             Self::Rows { rows, wg, .. } => (GEMV_MAX_M, (rows * wg) as u64),
             Self::Lanes { rows } => (1, rows as u64),
             Self::Coop { tile_m, tile_n, .. } => (tile_m as u64, tile_n as u64),
@@ -470,6 +484,7 @@ mod tests {
             subgroups: true,
             blocks: false,
             staged: false,
+            groups: 1,
         };
         assert_eq!(
             (gemv.engine(), gemv.accumulate()),
@@ -486,6 +501,7 @@ mod tests {
             subgroups: true,
             blocks,
             staged: false,
+            groups: 1,
         };
         assert_eq!(gemv(true).to_string(), "gemv 4 rows wg 64 b32 sg");
         let staged = MatmulConfig::Gemv {
@@ -495,6 +511,7 @@ mod tests {
             subgroups: false,
             blocks: false,
             staged: true,
+            groups: 1,
         };
         assert_eq!(staged.to_string(), "gemv 8 rows wg 128 staged x4");
         assert_eq!(staged.entry(), "gemv_staged");
@@ -503,6 +520,18 @@ mod tests {
         assert_eq!(lanes, [1, 8, 8, 16, 16]);
         assert_eq!(gemv(false).to_string(), "gemv 4 rows wg 64 x1 sg");
         assert_eq!(gemv(true).block(), gemv(false).block());
+        // Row groups: 8 groups of 16 lanes cover 8 x 4 columns.
+        let grouped = MatmulConfig::Gemv {
+            rows: 4,
+            wg: 128,
+            unroll: 1,
+            subgroups: true,
+            blocks: false,
+            staged: false,
+            groups: 8,
+        };
+        assert_eq!(grouped.block(), (GEMV_MAX_M, 32));
+        assert_eq!(grouped.to_string(), "gemv 4 rows wg 128 in 8 groups x1 sg");
         // Results written before the field existed read as octets.
         let old: MatmulConfig = serde_json::from_str(
             r#"{"kernel":"gemv","rows":4,"wg":64,"unroll":1,"subgroups":true}"#,

@@ -164,12 +164,14 @@ impl MatmulConfig {
                 unroll,
                 blocks,
                 staged,
+                groups,
                 ..
             } => {
                 let m = m.clamp(1, GEMV_MAX_M);
                 return vec![
                     ("WG", wg as f64),
                     ("R", rows as f64),
+                    ("G", groups.max(1) as f64),
                     ("M", m as f64),
                     ("U", unroll as f64),
                     ("UNIT", if blocks { 32.0 } else { 8.0 }),

@@ -115,16 +115,18 @@ impl MatmulConfig {
                 unroll,
                 staged: true,
                 blocks,
+                groups,
                 ..
             } => {
                 if blocks
+                    || groups != 1
                     || rows != 8
                     || !wg.is_power_of_two()
                     || (wg as u64) < GEMV_MAX_M
                     || !(1..=GEMV_MAX_UNROLL).contains(&unroll)
                 {
                     return Some(format!(
-                        "staged gemv needs 8 rows, octets, a power-of-two workgroup of {GEMV_MAX_M} or more and 1 to {GEMV_MAX_UNROLL} octets per step"
+                        "staged gemv needs 8 rows in one group, octets, a power-of-two workgroup of {GEMV_MAX_M} or more and 1 to {GEMV_MAX_UNROLL} octets per step"
                     ));
                 }
                 if m > GEMV_MAX_M {
@@ -145,6 +147,8 @@ impl MatmulConfig {
                 wg,
                 unroll,
                 blocks,
+                subgroups,
+                groups,
                 ..
             } => {
                 if blocks && m > GEMV_MAX_BLOCK_M {
@@ -158,6 +162,20 @@ impl MatmulConfig {
                 {
                     return Some(format!(
                         "gemv needs 4 or 8 rows, a power-of-two workgroup and 1 to {GEMV_MAX_UNROLL} octets per step"
+                    ));
+                }
+                if !groups.is_power_of_two() || groups > wg {
+                    return Some(format!(
+                        "gemv needs a power-of-two number of row groups up to its workgroup ({groups} for {wg})"
+                    ));
+                }
+                // Groups sum by shuffles within a subgroup of any size the
+                // device may run.
+                let lanes = wg / groups;
+                if subgroups && groups > 1 && lanes > caps.subgroup_sizes.0 {
+                    return Some(format!(
+                        "gemv groups of {lanes} lanes do not fit subgroups of {}",
+                        caps.subgroup_sizes.0
                     ));
                 }
                 if let Some(why) = few_rows_unfit("gemv", m, rows) {

@@ -95,16 +95,17 @@ fn fused_attention_matches_the_host() {
             // configuration at a small head dimension; Llama's d = 128 in
             // prefill longer than one tile and in decode; GQA decode (4 heads
             // per KV head, at d = 64 and, over two chunks of 512 keys, at
-            // d = 128, where lavapipe's subgroups of 8 fit the lanes kernel);
+            // d = 128, where lavapipe's subgroups of 8 fit the lanes kernel;
+            // odd key counts, so no chunk is a multiple of a step);
             // a group too large for split-KV (12 heads: the prefill kernel
             // serves it).
             for (dims, d, all) in [
                 ((3, 2 * 37, 37, 37), 16, dtype == DType::F32),
                 ((4, 1, 300, 1), 16, dtype == DType::F32),
                 ((2, 100, 100, 100), 128, false),
-                ((4, 1, 300, 1), 128, false),
+                ((4, 1, 301, 1), 128, false),
                 ((3, 4, 200, 1), 64, false),
-                ((2, 4, 700, 1), 128, false),
+                ((2, 4, 701, 1), 128, false),
                 ((2, 12, 70, 1), 32, false),
             ] {
                 let a = Attention::new(&ctx, shape(dims, d), dtype, 1).unwrap();

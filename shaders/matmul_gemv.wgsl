@@ -56,8 +56,12 @@ override MP: u32 = 16u;
 // The reduction's workgroup memory: one slot per (subgroup or invocation,
 // accumulator) of the accumulators being reduced.
 var<workgroup> red: array<f32, WG * 4u>;
-// gemv_staged's W octets of one step, dequantized: 2 vec4 per octet.
-var<workgroup> wst: array<vec4<f32>, 2u * R * U * (WG / MP)>;
+// gemv_staged's W octets of two steps (double-buffered), dequantized: 2
+// vec4 per octet.
+var<workgroup> wst: array<vec4<f32>, 4u * R * U * (WG / MP)>;
+// Octets of a step each invocation of gemv_staged stages, at most (R * U /
+// MP: the host checks it).
+const MAX_SO: u32 = 4u;
 
 // The first of the R rows of W (output columns) of group `group`.
 fn first_row(wg: vec3<u32>, group: u32) -> u32 {
@@ -199,29 +203,50 @@ fn gemv_staged(
     let slice = tid / MP;
     let xrow = product * p.a_bstride + min(i, p.m - 1u) * p.k8;
     let per_row = U * slices;
+    let step = R * per_row; // octets a step stages, 2 vec4 each
     var acc: array<f32, MAX_R>;
-    for (var o0 = 0u; o0 < p.k8; o0 += per_row) {
-        // Stage: octet j of the step for row r at r * per_row + j (zeros
-        // past k, so the activations there do not count).
-        for (var e = tid; e < R * per_row; e += WG) {
-            let o = o0 + e % per_row;
-            var v = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
-            if o < p.k8 {
-                v = load_w8(zwr + min(n0 + e / per_row, p.n - 1u), o);
-            }
-            wst[2u * e] = v[0];
-            wst[2u * e + 1u] = v[1];
+    // The step's octets this invocation stages (octet j of the step for row
+    // r at r * per_row + j; zeros past k, so the activations there do not
+    // count): loaded into registers one step ahead, so the next step's
+    // loads are in flight while this one multiplies.
+    var next: array<array<vec4<f32>, 2>, MAX_SO>;
+    for (var n = 0u; n < MAX_SO; n++) {
+        let e = tid + n * WG;
+        next[n] = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
+        if e < step && e % per_row < p.k8 {
+            next[n] = load_w8(zwr + min(n0 + e / per_row, p.n - 1u), e % per_row);
         }
+    }
+    var buf = 0u;
+    for (var o0 = 0u; o0 < p.k8; o0 += per_row) {
+        let base = buf * step;
+        for (var n = 0u; n < MAX_SO; n++) {
+            let e = tid + n * WG;
+            if e < step {
+                wst[2u * (base + e)] = next[n][0];
+                wst[2u * (base + e) + 1u] = next[n][1];
+            }
+        }
+        // One barrier a step: the buffer written next was last read
+        // before this barrier.
         workgroupBarrier();
+        for (var n = 0u; n < MAX_SO; n++) {
+            let e = tid + n * WG;
+            let o = o0 + per_row + e % per_row;
+            next[n] = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
+            if e < step && o < p.k8 {
+                next[n] = load_w8(zwr + min(n0 + e / per_row, p.n - 1u), o);
+            }
+        }
         for (var u = 0u; u < U; u++) {
             let j = u * slices + slice;
             let x = load_a8(xrow + min(o0 + j, p.k8 - 1u));
             for (var r = 0u; r < R; r++) {
-                let e = r * per_row + j;
+                let e = base + r * per_row + j;
                 acc[r] += dot(x[0], wst[2u * e]) + dot(x[1], wst[2u * e + 1u]);
             }
         }
-        workgroupBarrier();
+        buf = 1u - buf;
     }
     for (var q = 0u; q < R; q += 4u) {
         for (var j = 0u; j < 4u; j++) {

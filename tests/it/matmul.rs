@@ -38,6 +38,7 @@ fn declines(e: &wgpu_roofline::Error) -> bool {
         || t.contains("multiple of 8")
         || t.contains("gemv holds")
         || t.contains("not available")
+        || t.contains("bytes of workgroup memory")
 }
 
 fn shape(batch: u64, m: u64, n: u64, k: u64) -> ProductShape {
@@ -229,14 +230,16 @@ fn staged_gemv_serves_every_weight_format_up_to_16_rows() {
         ];
         // m = 5 (8 slices of 16 invocations) and 16 (k-slices of 16), k of
         // 33 blocks: the last step runs past k and stages zeros; n not a
-        // multiple of the workgroup's 8 rows.
+        // multiple of the workgroup's 8 rows. At m = 5, 2 octets per step
+        // (4 would need 34 KiB of double-buffered workgroup memory, past
+        // lavapipe's 32).
         for ((weights, act), m) in formats.into_iter().zip([5, 16, 16, 5]) {
             let s = shape(1, m, 36, 1056);
             let problem = Matmul::with_weights(&ctx, s, act, weights, 1).unwrap();
             let config = MatmulConfig::Gemv {
                 rows: 8,
                 wg: 128,
-                unroll: 4,
+                unroll: if m == 5 { 2 } else { 4 },
                 subgroups: false,
                 blocks: false,
                 staged: true,

@@ -294,6 +294,7 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     assert_eq!(constant(&gemv, "MAX_ACC"), matmul::GEMV_MAX_ACC);
     assert_eq!(constant(&gemv, "MAX_U"), matmul::GEMV_MAX_UNROLL as u64);
     assert_eq!(constant(&gemv, "MAX_XM"), matmul::GEMV_MAX_BLOCK_M);
+    assert_eq!(constant(&gemv, "MAX_SO"), matmul::GEMV_MAX_STAGED);
     let rows = m("matmul_rows (f32)");
     assert_eq!(constant(&rows, "MAX_ACC"), matmul::GEMV_MAX_ACC);
     let block = m("matmul_block (f32)");

@@ -23,6 +23,9 @@ pub const GEMV_MAX_BLOCK_M: u64 = 4;
 pub fn staged_slice_lanes(m: u64) -> u64 {
     m.clamp(1, GEMV_MAX_M).next_power_of_two()
 }
+/// Most octets of a step one invocation of the staged GEMV stages
+/// (`MAX_SO` in the WGSL): rows x unroll over its slice's lanes.
+pub const GEMV_MAX_STAGED: u64 = 4;
 /// Most octets per row a GEMV step loads (`MAX_U` in the WGSL).
 pub const GEMV_MAX_UNROLL: u32 = 4;
 

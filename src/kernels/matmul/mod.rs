@@ -30,8 +30,8 @@ mod support;
 
 pub use accounting::{ProductShape, QuantShape};
 pub use config::{
-    MatmulConfig, BLOCK_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL,
-    MAX_TILE,
+    MatmulConfig, BLOCK_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_STAGED,
+    GEMV_MAX_UNROLL, MAX_TILE,
 };
 pub use coop::{coop_banded, coop_bytes, COOP_BKS, COOP_FRAGS, COOP_GROUP, COOP_MAX_STAGE};
 pub use source::*;

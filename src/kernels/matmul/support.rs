@@ -3,7 +3,7 @@
 
 use super::config::{
     block_bytes, block_stages, lanes_fit, staged_slice_lanes, MatmulConfig, BLOCK_MAX_STAGE,
-    GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_UNROLL, MAX_TILE,
+    GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_STAGED, GEMV_MAX_UNROLL, MAX_TILE,
 };
 use super::coop::{coop_bytes, COOP_BKS, COOP_FRAGS, COOP_MAX_STAGE};
 use super::Family;
@@ -132,9 +132,18 @@ impl MatmulConfig {
                 if m > GEMV_MAX_M {
                     return Some(format!("staged gemv holds at most {GEMV_MAX_M} rows"));
                 }
-                // `red`, and 32 bytes per row of W, step and slice of k.
-                let slices = wg as u64 / staged_slice_lanes(m);
-                let bytes = 16 * wg as u64 + 32 * (rows * unroll) as u64 * slices;
+                // Each invocation holds its share of the next step's
+                // octets in registers.
+                let lanes = staged_slice_lanes(m);
+                if (rows * unroll) as u64 > GEMV_MAX_STAGED * lanes {
+                    return Some(format!(
+                        "staged gemv stages at most {GEMV_MAX_STAGED} octets per invocation ({rows} rows x {unroll} over {lanes} lanes for m = {m})"
+                    ));
+                }
+                // `red`, and two buffers of 32 bytes per row of W, step
+                // and slice of k.
+                let slices = wg as u64 / lanes;
+                let bytes = 16 * wg as u64 + 64 * (rows * unroll) as u64 * slices;
                 if bytes > l.max_compute_workgroup_storage_size as u64 {
                     return Some(format!(
                         "staged gemv needs {bytes} bytes of workgroup memory for m = {m} (limit {})",

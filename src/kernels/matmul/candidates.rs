@@ -24,9 +24,9 @@ const COOP_GPU: [CoopShape; 7] = [
     ((128, 128), (4, 2), (32, 2)),
 ];
 
-/// Lanes of a GEMV row group for rows of k elements loaded `unroll`
-/// octets at a time: the fewest powers of two that cover a row in one
-/// step, at most `cap`.
+/// Lanes of a GEMV row group for rows of k elements, each lane loading
+/// `unroll` octets a step: the smallest power of two that covers a row in
+/// one step, at most `cap`.
 fn short_row_lanes(k: u64, unroll: u32, cap: u32) -> u32 {
     let steps = k.div_ceil(8).div_ceil(unroll as u64) as u32;
     steps.next_power_of_two().min(cap)

@@ -190,6 +190,23 @@ fn gemv(
 // invocations of a slice read the same staged octet (a broadcast), so W is
 // read from memory once and dequantized once for all m rows. The slices'
 // sums meet through `red`, four rows of W at a time.
+// The octets of the step starting at octet `o0` of k that invocation `tid`
+// stages: octet j of the step for row r is element r * per_row + j, and
+// invocation tid takes elements tid, tid + WG, ... (zeros past k, so the
+// activations there do not count).
+fn staged_fetch(zwr: u32, n0: u32, per_row: u32, tid: u32, o0: u32) -> array<array<vec4<f32>, 2>, MAX_SO> {
+    var st: array<array<vec4<f32>, 2>, MAX_SO>;
+    for (var n = 0u; n < MAX_SO; n++) {
+        let e = tid + n * WG;
+        let o = o0 + e % per_row;
+        st[n] = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
+        if e < R * per_row && o < p.k8 {
+            st[n] = load_w8(zwr + min(n0 + e / per_row, p.n - 1u), o);
+        }
+    }
+    return st;
+}
+
 @compute @workgroup_size(WG)
 fn gemv_staged(
     @builtin(workgroup_id) wg: vec3<u32>,
@@ -205,18 +222,9 @@ fn gemv_staged(
     let per_row = U * slices;
     let step = R * per_row; // octets a step stages, 2 vec4 each
     var acc: array<f32, MAX_R>;
-    // The step's octets this invocation stages (octet j of the step for row
-    // r at r * per_row + j; zeros past k, so the activations there do not
-    // count): loaded into registers one step ahead, so the next step's
-    // loads are in flight while this one multiplies.
-    var next: array<array<vec4<f32>, 2>, MAX_SO>;
-    for (var n = 0u; n < MAX_SO; n++) {
-        let e = tid + n * WG;
-        next[n] = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
-        if e < step && e % per_row < p.k8 {
-            next[n] = load_w8(zwr + min(n0 + e / per_row, p.n - 1u), e % per_row);
-        }
-    }
+    // Loaded into registers one step ahead, so the next step's loads are in
+    // flight while this one multiplies.
+    var next = staged_fetch(zwr, n0, per_row, tid, 0u);
     var buf = 0u;
     for (var o0 = 0u; o0 < p.k8; o0 += per_row) {
         let base = buf * step;
@@ -230,14 +238,7 @@ fn gemv_staged(
         // One barrier a step: the buffer written next was last read
         // before this barrier.
         workgroupBarrier();
-        for (var n = 0u; n < MAX_SO; n++) {
-            let e = tid + n * WG;
-            let o = o0 + per_row + e % per_row;
-            next[n] = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
-            if e < step && o < p.k8 {
-                next[n] = load_w8(zwr + min(n0 + e / per_row, p.n - 1u), o);
-            }
-        }
+        next = staged_fetch(zwr, n0, per_row, tid, o0 + per_row);
         for (var u = 0u; u < U; u++) {
             let j = u * slices + slice;
             let x = load_a8(xrow + min(o0 + j, p.k8 - 1u));

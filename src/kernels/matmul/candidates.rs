@@ -135,8 +135,8 @@ impl MatmulConfig {
                     v.push(gemv(8, 32, 1));
                     v.push(gemv(4, 32, 2));
                     // Row groups of lanes just wide enough to cover a row
-                    // in `unroll` steps (at most a subgroup, so the groups
-                    // sum by shuffles).
+                    // in one step of `unroll` octets a lane (at most a
+                    // subgroup, so the groups sum by shuffles).
                     let cap = if subgroups {
                         caps.subgroup_sizes.0.clamp(1, 32)
                     } else {

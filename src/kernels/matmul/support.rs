@@ -338,3 +338,61 @@ pub fn coop_unsupported(caps: &Capabilities, dtype: DType, accumulate: DType) ->
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gemv(wg: u32, unroll: u32, staged: bool, groups: u32, subgroups: bool) -> MatmulConfig {
+        MatmulConfig::Gemv {
+            rows: if staged { 8 } else { 4 },
+            wg,
+            unroll,
+            subgroups,
+            blocks: false,
+            staged,
+            groups,
+        }
+    }
+
+    #[test]
+    fn staged_gemv_limits_by_hand() {
+        let mut caps = Capabilities::for_tests(false, (32, 32));
+        caps.limits.max_compute_workgroup_storage_size = 32768;
+        let why = |c: MatmulConfig, caps: &Capabilities, m| {
+            c.unsupported(caps, DType::F16, (m, 4096, 4096))
+        };
+        // m = 5: slices of 8 lanes, 16 of them in 128. Four octets a step:
+        // `red` 16 x 128 = 2048 bytes and two buffers of 8 rows x 4 octets
+        // x 16 slices x 32 bytes = 32768: 34816 in all, past 32 KiB.
+        let four = gemv(128, 4, true, 1, true);
+        let no = why(four, &caps, 5).unwrap();
+        assert!(no.contains("34816 bytes"), "{no}");
+        // Two octets a step: 2048 + 16384 bytes.
+        assert_eq!(why(gemv(128, 2, true, 1, true), &caps, 5), None);
+        caps.limits.max_compute_workgroup_storage_size = 49152;
+        assert_eq!(why(four, &caps, 5), None);
+        // Each invocation holds 8 rows x 4 octets over its slice's lanes
+        // in registers: 4 at m = 8, 32 at m = 1 (past GEMV_MAX_STAGED).
+        assert_eq!(why(four, &caps, 8), None);
+        let no = why(four, &caps, 1).unwrap();
+        assert!(no.contains("at most 4 octets"), "{no}");
+        // Row groups are for the plain GEMV only.
+        assert!(why(gemv(128, 4, true, 2, true), &caps, 8).is_some());
+    }
+
+    #[test]
+    fn row_groups_fit_inside_the_smallest_subgroup() {
+        let caps = Capabilities::for_tests(false, (16, 32));
+        let fits = |c: MatmulConfig| c.unsupported(&caps, DType::F16, (1, 2048, 128)).is_none();
+        // 128 lanes in 8 groups of 16: a group sits inside any subgroup.
+        assert!(fits(gemv(128, 1, false, 8, true)));
+        // 4 groups of 32 lanes: past subgroups of 16; the tree of the
+        // kernel without subgroups takes them.
+        assert!(!fits(gemv(128, 1, false, 4, true)));
+        assert!(fits(gemv(128, 1, false, 4, false)));
+        // Not a power of two, or more groups than lanes.
+        assert!(!fits(gemv(128, 1, false, 3, false)));
+        assert!(!fits(gemv(128, 1, false, 256, false)));
+    }
+}

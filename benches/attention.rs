@@ -2,7 +2,8 @@
 //! dtype, against the roofs and against itself, all measured in one run:
 //! - decode (B = 1, L = 2048): achieved bytes/s of the unfused qk and pv
 //!   products and of fused split-KV attention, as fractions of the measured
-//!   memory roof (target >= 0.7);
+//!   memory roof (target >= 0.7), and the same timed in alternation with
+//!   the roof's kernel (`measure::paired`);
 //! - prefill (S = 1024; S = 2048 with `ROOFLINE_BENCH_LONG=1`): fused
 //!   attention's time against unfused qk + softmax + pv (target: fused
 //!   faster), with both sides' FLOP/s.
@@ -18,6 +19,7 @@
 mod common;
 
 use wgpu_roofline::kernels::DType;
+use wgpu_roofline::measure::{Timer, TimerPreference};
 use wgpu_roofline::plan::{Phase, Sweep};
 use wgpu_roofline::units::{seconds, si};
 
@@ -40,6 +42,7 @@ fn main() {
             ..Sweep::quick(vec![])
         };
         let file = common::run(&ctx, &common::settings(sweep, PASSES));
+        let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
         let mem = file
             .ceilings
             .measured
@@ -62,9 +65,10 @@ fn main() {
                 );
                 if op.phase == Phase::Ar && op.op != "softmax" {
                     let frac = p.bytes_per_s / mem;
-                    line += &format!("  {frac:.2} of memory roof");
+                    let paired = common::paired_share(&ctx, &timer, &file, p);
+                    line += &format!("  {frac:.2} of memory roof, {paired}");
                     summary.push(format!(
-                        "{} {} decode {}: {frac:.2} of memory roof",
+                        "{} {} decode {}: {frac:.2} of memory roof, {paired}",
                         ctx.adapter.backend,
                         dtype.name(),
                         op.op

@@ -6,10 +6,10 @@ use std::sync::atomic::AtomicBool;
 
 use wgpu_roofline::gpu::{self, GpuContext};
 use wgpu_roofline::measure::runner::{self, RunSettings};
-use wgpu_roofline::measure::{Silent, TimerPreference};
+use wgpu_roofline::measure::{paired, Silent, Timer, TimerPreference};
 use wgpu_roofline::model::ModelConfig;
 use wgpu_roofline::plan::Sweep;
-use wgpu_roofline::results::ResultsFile;
+use wgpu_roofline::results::{Point, ResultsFile};
 use wgpu_roofline::settings::{DTypeChoice, TimingOverrides};
 
 /// Every adapter that opens, in the order `--backend all` visits them.
@@ -53,4 +53,22 @@ pub fn run(ctx: &GpuContext, settings: &RunSettings) -> ResultsFile {
     let bad = out.file.unverified();
     assert!(bad.is_empty(), "unverified: {bad:?}");
     out.file
+}
+
+/// Pairs of batches per decode point timed beside the memory roof.
+pub const PAIRS: usize = 9;
+
+/// `point`'s share of the memory roof timed in alternation with the roof's
+/// kernel ([`paired`]), as "0.91 paired (0.85..0.97, 9 pairs, stream.triad)";
+/// both outputs verified.
+pub fn paired_share(ctx: &GpuContext, timer: &Timer, file: &ResultsFile, point: &Point) -> String {
+    let label = point.op.label();
+    let p = paired::against_memory_roof(ctx, timer, file, point, PAIRS)
+        .unwrap_or_else(|e| panic!("{label}: pairing with the memory roof: {e}"));
+    assert!(p.verified(), "{label}: paired run unverified");
+    let s = p.summary().expect("pairs");
+    format!(
+        "{:.2} paired ({:.2}..{:.2}, {} pairs, {})",
+        s.median, s.min, s.max, s.n, p.roof_kernel
+    )
 }

@@ -5,7 +5,9 @@
 //!   (f32: f16 inputs are multiplied and added in f32);
 //! - decode GEMV (B = 1): achieved bytes/s / measured memory roof, for f32,
 //!   f16, q8_0 and q4_0 weights (minimal bytes over time), and how long the
-//!   quantized decode takes against the float one.
+//!   quantized decode takes against the float one; then the same share
+//!   timed in alternation with the roof's kernel (`measure::paired`), which
+//!   a host whose bandwidth drifts between the roofs and the op cannot skew.
 //!
 //! It also prints which configuration the autotuner chose on each backend,
 //! so the Vulkan and GL choices can be compared. It drives the library's
@@ -15,6 +17,7 @@
 mod common;
 
 use wgpu_roofline::dtype::{DType, Format, Quant};
+use wgpu_roofline::measure::{Timer, TimerPreference};
 use wgpu_roofline::plan::{Phase, Sweep};
 use wgpu_roofline::units::si;
 
@@ -32,6 +35,7 @@ fn main() {
         let mut settings = common::settings(sweep, 1);
         settings.weights = Some(Format::ALL.to_vec());
         let file = common::run(&ctx, &settings);
+        let timer = Timer::new(&ctx, TimerPreference::Auto).expect("timer");
         let m = &file.ceilings.measured;
         let mem = m.memory_bytes_per_s.expect("memory roof");
         println!(
@@ -58,6 +62,13 @@ fn main() {
                 frac,
                 p.kernel,
             );
+            if p.op.phase == Phase::Ar {
+                println!(
+                    "  {:<26} {}",
+                    "",
+                    common::paired_share(&ctx, &timer, &file, p)
+                );
+            }
             choices.push((
                 ctx.adapter.backend.clone(),
                 p.op.label(),

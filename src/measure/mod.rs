@@ -3,6 +3,7 @@
 
 pub mod observer;
 pub mod ops;
+pub mod paired;
 pub mod roofs;
 pub mod runner;
 pub mod timer;

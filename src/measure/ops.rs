@@ -60,33 +60,20 @@ pub fn measure(
     tuning: Tuning,
 ) -> Result<Point> {
     let method = cfg.method.unwrap_or_else(|| Method::for_device(&ctx.caps));
-    let dtype = op.dtype;
-    let copy_bytes = match op.shape {
-        OpShape::Product(s) => Matmul::copy_bytes(s, dtype),
-        OpShape::Quantized(q) => Matmul::copy_bytes_with(q.shape, dtype, Format::Quant(q.weights)),
-        OpShape::Softmax(s) => Softmax::copy_bytes(s, dtype),
-        OpShape::Attention(s) => Attention::copy_bytes(s, dtype),
-    };
-    let copies = method.rotation(copy_bytes);
-    let (config, search, m) = match op.shape {
-        OpShape::Product(s) => {
-            let k = Matmul::new(ctx, s, dtype, copies)?;
-            run(ctx, timer, cfg, &method, op, &k, tuning)
-        }
-        OpShape::Quantized(q) => {
-            let weights = Format::Quant(q.weights);
-            let k = Matmul::with_weights(ctx, q.shape, dtype, weights, copies)?;
-            run(ctx, timer, cfg, &method, op, &k, tuning)
-        }
-        OpShape::Softmax(s) => {
-            let k = Softmax::new(ctx, s, dtype, copies)?;
-            run(ctx, timer, cfg, &method, op, &k, tuning)
-        }
-        OpShape::Attention(s) => {
-            let k = Attention::new(ctx, s, dtype, copies)?;
-            run(ctx, timer, cfg, &method, op, &k, tuning)
-        }
-    }?;
+    let (copy_bytes, copies) = rotation(op, &method);
+    let (config, search, m) = with_kernel(
+        ctx,
+        op,
+        copies,
+        Tune {
+            ctx,
+            timer,
+            cfg,
+            method: &method,
+            op,
+            tuning,
+        },
+    )?;
     let median_s = m.timing.summary.median;
     Ok(Point {
         op: op.clone(),
@@ -112,42 +99,94 @@ pub fn measure(
     })
 }
 
-/// [`measure`] for one kernel type.
-fn run<K>(
-    ctx: &GpuContext,
-    timer: &Timer,
-    cfg: &SuiteConfig,
-    method: &Method,
-    op: &Op,
-    kernel: &K,
-    tuning: Tuning,
-) -> Result<(KernelConfig, Search, Measured)>
-where
-    K: Kernel,
-    K::Config: Into<KernelConfig> + TryFrom<KernelConfig, Error = Error>,
-{
-    let label = op.label();
-    timer.warm(ctx, method.warm_s)?;
-    let (config, search, estimate) = match tuning {
-        Tuning::Search => {
-            let c = tuner::tune(ctx, timer, cfg, &label, kernel)?;
-            (c.config, c.search, Some(c.estimate_s))
-        }
-        Tuning::Known {
-            config,
-            search,
-            estimate_s,
-        } => (K::Config::try_from(config)?, search, estimate_s),
+/// Bytes of one copy of `op`'s operands, and how many copies `method`
+/// rotates through.
+pub(super) fn rotation(op: &Op, method: &Method) -> (u64, u32) {
+    let dtype = op.dtype;
+    let copy_bytes = match op.shape {
+        OpShape::Product(s) => Matmul::copy_bytes(s, dtype),
+        OpShape::Quantized(q) => Matmul::copy_bytes_with(q.shape, dtype, Format::Quant(q.weights)),
+        OpShape::Softmax(s) => Softmax::copy_bytes(s, dtype),
+        OpShape::Attention(s) => Attention::copy_bytes(s, dtype),
     };
-    let m = tuner::measure(
-        ctx,
-        timer,
-        cfg,
-        &label,
-        kernel,
-        config,
-        estimate,
-        method.max_dispatch_s,
-    )?;
-    Ok((config.into(), search, m))
+    (copy_bytes, method.rotation(copy_bytes))
+}
+
+/// Work to do with an op's kernel, whatever the kernel's type:
+/// [`with_kernel`] builds the kernel of the op's kind and hands it over.
+pub(super) trait WithKernel {
+    /// What the work gives.
+    type Out;
+    /// Do the work with `kernel`.
+    fn call<K>(self, kernel: &K) -> Result<Self::Out>
+    where
+        K: Kernel,
+        K::Config: Into<KernelConfig> + TryFrom<KernelConfig, Error = Error>;
+}
+
+/// `work` done with the kernel of `op`'s kind, on `copies` copies of its
+/// operands.
+pub(super) fn with_kernel<W: WithKernel>(
+    ctx: &GpuContext,
+    op: &Op,
+    copies: u32,
+    work: W,
+) -> Result<W::Out> {
+    let dtype = op.dtype;
+    match op.shape {
+        OpShape::Product(s) => work.call(&Matmul::new(ctx, s, dtype, copies)?),
+        OpShape::Quantized(q) => {
+            let weights = Format::Quant(q.weights);
+            work.call(&Matmul::with_weights(ctx, q.shape, dtype, weights, copies)?)
+        }
+        OpShape::Softmax(s) => work.call(&Softmax::new(ctx, s, dtype, copies)?),
+        OpShape::Attention(s) => work.call(&Attention::new(ctx, s, dtype, copies)?),
+    }
+}
+
+/// [`measure`]'s work on one kernel: warm the GPU, tune (or not), measure,
+/// verify.
+struct Tune<'a> {
+    ctx: &'a GpuContext,
+    timer: &'a Timer,
+    cfg: &'a SuiteConfig,
+    method: &'a Method,
+    op: &'a Op,
+    tuning: Tuning,
+}
+
+impl WithKernel for Tune<'_> {
+    type Out = (KernelConfig, Search, Measured);
+
+    fn call<K>(self, kernel: &K) -> Result<Self::Out>
+    where
+        K: Kernel,
+        K::Config: Into<KernelConfig> + TryFrom<KernelConfig, Error = Error>,
+    {
+        let (ctx, timer, cfg) = (self.ctx, self.timer, self.cfg);
+        let label = self.op.label();
+        timer.warm(ctx, self.method.warm_s)?;
+        let (config, search, estimate) = match self.tuning {
+            Tuning::Search => {
+                let c = tuner::tune(ctx, timer, cfg, &label, kernel)?;
+                (c.config, c.search, Some(c.estimate_s))
+            }
+            Tuning::Known {
+                config,
+                search,
+                estimate_s,
+            } => (K::Config::try_from(config)?, search, estimate_s),
+        };
+        let m = tuner::measure(
+            ctx,
+            timer,
+            cfg,
+            &label,
+            kernel,
+            config,
+            estimate,
+            self.method.max_dispatch_s,
+        )?;
+        Ok((config.into(), search, m))
+    }
 }

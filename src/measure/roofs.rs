@@ -240,18 +240,10 @@ pub fn remeasure(
 ) -> Result<Vec<Drift>> {
     let mut out = Vec::new();
     let find = |name: &Option<String>| records.iter().find(|r| Some(&r.name) == name.as_ref());
-    if let Some(before) = find(&roofs.memory_kernel) {
-        let stream = Stream::new(ctx, cfg.stream)?;
-        let op = StreamOp::ALL
-            .into_iter()
-            .find(|op| before.name == format!("stream.{}", op.name()))
-            .unwrap_or(StreamOp::Copy);
-        // The ops build on each other's results: rerun those before it (no
-        // readback, so the GPU does not idle before the measurement).
-        for earlier in StreamOp::ALL.into_iter().take_while(|o| *o != op) {
-            let p = stream.prepare(ctx, earlier, Extent::Whole)?;
-            p.dispatches.run_each_copy(ctx)?;
-        }
+    let memory = find(&roofs.memory_kernel)
+        .map(|before| (before, memory_roof_kernel(ctx, cfg, &before.name)));
+    if let Some((before, Some(made))) = memory {
+        let (stream, op) = made?;
         timer.warm(ctx, cfg.warm_s)?;
         let after = stream_record(ctx, timer, cfg, &stream, op, observer)?;
         if after.verified {
@@ -290,6 +282,28 @@ pub fn remeasure(
         }
     }
     Ok(out)
+}
+
+/// The stream kernel of the memory roof named `name` (`stream.<op>`) on
+/// `cfg`'s arrays, the ops before it run once (the ops build on each
+/// other's results; no readback, so the GPU does not idle before it is
+/// timed); `None` where no stream op has that name.
+pub(super) fn memory_roof_kernel(
+    ctx: &GpuContext,
+    cfg: &RoofsConfig,
+    name: &str,
+) -> Option<Result<(Stream, StreamOp)>> {
+    let op = StreamOp::ALL
+        .into_iter()
+        .find(|op| name == format!("stream.{}", op.name()))?;
+    let made = Stream::new(ctx, cfg.stream).and_then(|stream| {
+        for earlier in StreamOp::ALL.into_iter().take_while(|o| *o != op) {
+            let p = stream.prepare(ctx, earlier, Extent::Whole)?;
+            p.dispatches.run_each_copy(ctx)?;
+        }
+        Ok((stream, op))
+    });
+    Some(made)
 }
 
 /// `config` with its iterations multiplied until one dispatch lasts at

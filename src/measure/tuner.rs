@@ -233,9 +233,7 @@ pub struct Measured {
     pub dispatches_per_op: usize,
 }
 
-/// Measure `config` on the whole op, then verify it. Where one dispatch
-/// would run past `max_dispatch_s` (by the estimate), the op is split into
-/// enough dispatches to stay under it.
+/// Measure `config` on the whole op ([`whole_op`]), then verify it.
 #[allow(clippy::too_many_arguments)]
 pub fn measure<K: Kernel>(
     ctx: &GpuContext,
@@ -247,13 +245,7 @@ pub fn measure<K: Kernel>(
     estimate_s: Option<f64>,
     max_dispatch_s: Option<f64>,
 ) -> Result<Measured> {
-    let mut whole = kernel.prepare(ctx, config, Extent::Whole)?;
-    if let (Some(e), Some(max)) = (estimate_s, max_dispatch_s) {
-        if e / whole.dispatches.per_run().max(1) as f64 > max {
-            let parts = (e / (0.8 * max)).ceil() as u32;
-            whole = kernel.prepare(ctx, config, Extent::Split(parts))?;
-        }
-    }
+    let whole = whole_op(ctx, kernel, config, estimate_s, max_dispatch_s)?;
     let timing =
         timer.measure_with_estimate(ctx, &cfg.timing, label, &whole.dispatches, estimate_s)?;
     let verification = run_and_verify(ctx, kernel, &whole, cfg.samples)?;
@@ -262,6 +254,25 @@ pub fn measure<K: Kernel>(
         verification,
         dispatches_per_op: whole.dispatches.per_run(),
     })
+}
+
+/// `config` bound to the whole op: in one dispatch, or where one would run
+/// past `max_dispatch_s` (by the estimate), in enough to stay under it.
+pub(super) fn whole_op<K: Kernel>(
+    ctx: &GpuContext,
+    kernel: &K,
+    config: K::Config,
+    estimate_s: Option<f64>,
+    max_dispatch_s: Option<f64>,
+) -> Result<Prepared<K::Config>> {
+    let whole = kernel.prepare(ctx, config, Extent::Whole)?;
+    if let (Some(e), Some(max)) = (estimate_s, max_dispatch_s) {
+        if e / whole.dispatches.per_run().max(1) as f64 > max {
+            let parts = (e / (0.8 * max)).ceil() as u32;
+            return kernel.prepare(ctx, config, Extent::Split(parts));
+        }
+    }
+    Ok(whole)
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use wgpu_roofline::dtype::Format;
 use wgpu_roofline::gpu::GpuContext;
 use wgpu_roofline::measure::observer::{Observer, Start};
 use wgpu_roofline::measure::runner::{self, RunSettings};
-use wgpu_roofline::measure::TimerPreference;
+use wgpu_roofline::measure::{paired, Silent, Timer, TimerPreference};
 use wgpu_roofline::model::ModelConfig;
-use wgpu_roofline::plan::{self, Sweep};
+use wgpu_roofline::plan::{self, Phase, Sweep};
 use wgpu_roofline::results::{KernelRecord, Point, ResultsFile};
 use wgpu_roofline::roofline::MeasuredCeilings;
 use wgpu_roofline::settings::{DTypeChoice, TimingOverrides};
@@ -244,4 +244,45 @@ fn tuned_by_the_rules(p: &Point, all: &[Point]) {
         (recorded - tie).abs() < 1e-9,
         "{label}: tie {recorded}, want {tie}"
     );
+}
+
+#[test]
+fn a_decode_op_timed_beside_the_memory_roof_pairs_batch_by_batch() {
+    let Some(ctx) = first("a_decode_op_timed_beside_the_memory_roof_pairs_batch_by_batch") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    let o = runner::run(
+        &ctx,
+        &settings(1),
+        &dir.path().join("r"),
+        &stop,
+        &mut Silent,
+    )
+    .unwrap();
+    let file = o.file;
+    let point = file
+        .points
+        .iter()
+        .find(|p| p.op.phase == Phase::Ar && p.op.op == "up")
+        .unwrap();
+    let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
+    let p = paired::against_memory_roof(&ctx, &timer, &file, point, 3).unwrap();
+    assert!(p.verified(), "{:?}", p.verification);
+    assert_eq!(p.pairs.len(), 3);
+    assert!(p.pairs.iter().all(|x| x.roof_s > 0.0 && x.op_s > 0.0));
+    // The run's own roof kernel, on the run's arrays, and the op's bytes.
+    let roof = file.ceilings.measured.memory_kernel.as_deref().unwrap();
+    assert_eq!(p.roof_kernel, roof);
+    let record = file.kernels.iter().find(|k| k.name == roof).unwrap();
+    assert_eq!(p.roof_bytes, record.bytes_per_dispatch);
+    assert_eq!(p.op_bytes, point.bytes);
+    assert!(p.summary().unwrap().median.is_finite());
+
+    // A file of roofs alone has no op to pair: one line says so.
+    let mut roofs_only = file.clone();
+    roofs_only.workload = None;
+    let e = paired::against_memory_roof(&ctx, &timer, &roofs_only, point, 3).unwrap_err();
+    assert_eq!(e.to_string(), "the results file holds no run's ops");
 }

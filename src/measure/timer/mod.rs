@@ -360,11 +360,17 @@ impl Timer {
     /// net of the empty pass and the dispatch gaps, for comparing
     /// configurations, not a measurement to report.
     pub fn probe(&self, ctx: &GpuContext, work: &Dispatches) -> Result<f64> {
+        self.time_batch(ctx, work, MIN_PROBE_S)
+    }
+
+    /// Time `work` on one batch of at least `min_s` (one run sizes it):
+    /// seconds per run net of the empty pass and the dispatch gaps.
+    pub fn time_batch(&self, ctx: &GpuContext, work: &Dispatches, min_s: f64) -> Result<f64> {
         let one = self.per_run(ctx, 1, work)?.net;
-        let n = if one >= MIN_PROBE_S {
+        let n = if one >= min_s {
             1
         } else {
-            ((MIN_PROBE_S / one.max(1e-9)).ceil() as u32).clamp(1, MAX_PROBE_RUNS)
+            ((min_s / one.max(1e-9)).ceil() as u32).clamp(1, MAX_PROBE_RUNS)
         };
         Ok(self.per_run(ctx, n, work)?.net)
     }

@@ -471,7 +471,8 @@ fn flash_prefill_tile(
 //   - per key it reads the same columns of the K and V rows, so the
 //     subgroup reads whole rows, keys in order: two sequential streams;
 //   - one subgroupAdd completes the score in every lane, then an online
-//     softmax step rescales the output.
+//     softmax step: the output is rescaled only where the running max
+//     rises (a branch every lane takes alike), one exponential per key.
 // It writes the partials of flash_decode_partial; flash_decode_reduce
 // finishes.
 @compute @workgroup_size(WG)
@@ -502,15 +503,23 @@ fn flash_decode_lanes(
             dot(q0, vec4<f32>(k[at])) + dot(q1, vec4<f32>(k[at + WG]))
             + dot(q2, vec4<f32>(k[at + 2u * WG])) + dot(q3, vec4<f32>(k[at + 3u * WG]))
         );
-        let next = max(mx, s);
-        let corr = exp(mx - next);
-        let e = exp(s - next);
-        sum = sum * corr + e;
-        mx = next;
-        o0 = o0 * corr + e * vec4<f32>(v[at]);
-        o1 = o1 * corr + e * vec4<f32>(v[at + WG]);
-        o2 = o2 * corr + e * vec4<f32>(v[at + 2u * WG]);
-        o3 = o3 * corr + e * vec4<f32>(v[at + 3u * WG]);
+        // s is the same in every lane, so this branch is uniform: the
+        // running max moves for few keys, and only those rescale.
+        if s > mx {
+            let corr = exp(mx - s);
+            sum *= corr;
+            o0 *= corr;
+            o1 *= corr;
+            o2 *= corr;
+            o3 *= corr;
+            mx = s;
+        }
+        let e = exp(s - mx);
+        sum += e;
+        o0 = fma(vec4<f32>(e), vec4<f32>(v[at]), o0);
+        o1 = fma(vec4<f32>(e), vec4<f32>(v[at + WG]), o1);
+        o2 = fma(vec4<f32>(e), vec4<f32>(v[at + 2u * WG]), o2);
+        o3 = fma(vec4<f32>(e), vec4<f32>(v[at + 3u * WG]), o3);
     }
     let out = z * p.part_stride + (c * GROUP + r) * (D4 + 1u) + li;
     part[out] = o0;

@@ -15,7 +15,7 @@ use super::timer::Timer;
 use super::tuner;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::kernels::{run_and_verify, Kernel, KernelConfig, Prepared, Verification};
+use crate::kernels::{run_and_verify, Extent, Kernel, KernelConfig, Prepared, Verification};
 use crate::results::{Point, ResultsFile};
 use crate::settings::{Method, SuiteConfig};
 use crate::stats::Summary;
@@ -95,7 +95,7 @@ pub fn against_memory_roof(
     let (stream, op) = roofs::memory_roof_kernel(ctx, &file.config, &name).ok_or_else(|| {
         Error::Invalid(format!("{name}: the memory roof is not a stream kernel"))
     })??;
-    let roof = stream.prepare(ctx, op, crate::kernels::Extent::Whole)?;
+    let roof = stream.prepare(ctx, op, Extent::Whole)?;
     let method = suite
         .method
         .unwrap_or_else(|| Method::for_device(&ctx.caps));

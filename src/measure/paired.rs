@@ -92,9 +92,10 @@ pub fn against_memory_roof(
         .memory_kernel
         .clone()
         .ok_or_else(|| Error::Invalid("the results file has no measured memory roof".into()))?;
-    let (stream, op) = roofs::memory_roof_kernel(ctx, &file.config, &name).ok_or_else(|| {
+    let op = roofs::stream_op_named(&name).ok_or_else(|| {
         Error::Invalid(format!("{name}: the memory roof is not a stream kernel"))
-    })??;
+    })?;
+    let stream = roofs::stream_ready_for(ctx, &file.config, op)?;
     let roof = stream.prepare(ctx, op, Extent::Whole)?;
     let method = suite
         .method

@@ -123,7 +123,7 @@ fn stream_record(
     op: StreamOp,
     observer: &mut dyn Observer,
 ) -> Result<KernelRecord> {
-    let name = format!("stream.{}", op.name());
+    let name = stream_name(op);
     observer.step(&name);
     let p = stream.prepare(ctx, op, Extent::Whole)?;
     let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
@@ -241,9 +241,9 @@ pub fn remeasure(
     let mut out = Vec::new();
     let find = |name: &Option<String>| records.iter().find(|r| Some(&r.name) == name.as_ref());
     let memory = find(&roofs.memory_kernel)
-        .map(|before| (before, memory_roof_kernel(ctx, cfg, &before.name)));
-    if let Some((before, Some(made))) = memory {
-        let (stream, op) = made?;
+        .and_then(|before| stream_op_named(&before.name).map(|op| (before, op)));
+    if let Some((before, op)) = memory {
+        let stream = stream_ready_for(ctx, cfg, op)?;
         timer.warm(ctx, cfg.warm_s)?;
         let after = stream_record(ctx, timer, cfg, &stream, op, observer)?;
         if after.verified {
@@ -284,26 +284,33 @@ pub fn remeasure(
     Ok(out)
 }
 
-/// The stream kernel of the memory roof named `name` (`stream.<op>`) on
-/// `cfg`'s arrays, the ops before it run once (the ops build on each
-/// other's results; no readback, so the GPU does not idle before it is
-/// timed); `None` where no stream op has that name.
-pub(super) fn memory_roof_kernel(
+/// The name of `op`'s roof record (`stream.<op>`).
+fn stream_name(op: StreamOp) -> String {
+    format!("stream.{}", op.name())
+}
+
+/// The stream op of the roof record named `name`, if it is one.
+pub(super) fn stream_op_named(name: &str) -> Option<StreamOp> {
+    StreamOp::ALL
+        .into_iter()
+        .find(|&op| stream_name(op) == name)
+}
+
+/// `cfg`'s stream arrays with the ops before `op` run once, so `op` reads
+/// what it read when the roofs were measured (the ops build on each
+/// other's results; no readback, so the GPU does not idle before `op` is
+/// timed).
+pub(super) fn stream_ready_for(
     ctx: &GpuContext,
     cfg: &RoofsConfig,
-    name: &str,
-) -> Option<Result<(Stream, StreamOp)>> {
-    let op = StreamOp::ALL
-        .into_iter()
-        .find(|op| name == format!("stream.{}", op.name()))?;
-    let made = Stream::new(ctx, cfg.stream).and_then(|stream| {
-        for earlier in StreamOp::ALL.into_iter().take_while(|o| *o != op) {
-            let p = stream.prepare(ctx, earlier, Extent::Whole)?;
-            p.dispatches.run_each_copy(ctx)?;
-        }
-        Ok((stream, op))
-    });
-    Some(made)
+    op: StreamOp,
+) -> Result<Stream> {
+    let stream = Stream::new(ctx, cfg.stream)?;
+    for earlier in StreamOp::ALL.into_iter().take_while(|o| *o != op) {
+        let p = stream.prepare(ctx, earlier, Extent::Whole)?;
+        p.dispatches.run_each_copy(ctx)?;
+    }
+    Ok(stream)
 }
 
 /// `config` with its iterations multiplied until one dispatch lasts at

@@ -92,9 +92,8 @@ pub fn against_memory_roof(
         .memory_kernel
         .clone()
         .ok_or_else(|| Error::Invalid("the results file has no measured memory roof".into()))?;
-    let op = roofs::stream_op_named(&name).ok_or_else(|| {
-        Error::Invalid(format!("{name}: the memory roof is not a stream kernel"))
-    })?;
+    let op = roofs::stream_op_named(&name)
+        .ok_or_else(|| Error::Invalid(format!("{name}: the memory roof is not a stream kernel")))?;
     let stream = roofs::stream_ready_for(ctx, &file.config, op)?;
     let roof = stream.prepare(ctx, op, Extent::Whole)?;
     let method = suite
@@ -161,10 +160,13 @@ impl<R> WithKernel for Alternate<'_, R> {
         work.dispatches.run_each_copy(ctx)?;
         self.roof.dispatches.run_each_copy(ctx)?;
         timer.warm(ctx, self.method.warm_s)?;
+        // Each batch sized once, so a pair's two batches run back to back.
         let min_s = self.suite.timing.min_batch_s;
+        let roof_runs = timer.runs_to_last(ctx, &self.roof.dispatches, min_s)?;
+        let op_runs = timer.runs_to_last(ctx, &work.dispatches, min_s)?;
+        let roof = || timer.time_runs(ctx, &self.roof.dispatches, roof_runs);
+        let op = || timer.time_runs(ctx, &work.dispatches, op_runs);
         let mut pairs = Vec::with_capacity(self.pairs);
-        let roof = || timer.time_batch(ctx, &self.roof.dispatches, min_s);
-        let op = || timer.time_batch(ctx, &work.dispatches, min_s);
         for i in 0..self.pairs {
             let (roof_s, op_s) = if i % 2 == 0 {
                 let r = roof()?;

@@ -360,18 +360,24 @@ impl Timer {
     /// net of the empty pass and the dispatch gaps, for comparing
     /// configurations, not a measurement to report.
     pub fn probe(&self, ctx: &GpuContext, work: &Dispatches) -> Result<f64> {
-        self.time_batch(ctx, work, MIN_PROBE_S)
+        let n = self.runs_to_last(ctx, work, MIN_PROBE_S)?;
+        self.time_runs(ctx, work, n)
     }
 
-    /// Time `work` on one batch of at least `min_s` (one run sizes it):
-    /// seconds per run net of the empty pass and the dispatch gaps.
-    pub fn time_batch(&self, ctx: &GpuContext, work: &Dispatches, min_s: f64) -> Result<f64> {
+    /// Runs of `work` a batch needs to last at least `min_s`, from one run
+    /// timed alone.
+    pub fn runs_to_last(&self, ctx: &GpuContext, work: &Dispatches, min_s: f64) -> Result<u32> {
         let one = self.per_run(ctx, 1, work)?.net;
-        let n = if one >= min_s {
+        Ok(if one >= min_s {
             1
         } else {
             ((min_s / one.max(1e-9)).ceil() as u32).clamp(1, MAX_PROBE_RUNS)
-        };
+        })
+    }
+
+    /// One batch of `n` runs of `work`: seconds per run net of the empty
+    /// pass and the dispatch gaps.
+    pub fn time_runs(&self, ctx: &GpuContext, work: &Dispatches, n: u32) -> Result<f64> {
         Ok(self.per_run(ctx, n, work)?.net)
     }
 

@@ -179,17 +179,6 @@ fn gemv(
 }
 
 // ------------------------------------------------------------- staged
-// gemv_staged: 4 < m <= 16 (decode at small batches) with one accumulator
-// per row of W per invocation instead of one per (activation row, row of
-// W), which m = 16 would make 64-128 and spill. Invocation t is activation
-// row i = t % MP of k-slice s = t / MP (KS = WG / MP slices). Each step
-// covers U * KS octets of k: the workgroup loads and dequantizes them for
-// its R rows of W into workgroup memory (neighbouring invocations,
-// neighbouring octets of a row: coalesced), then invocation (s, i) dots
-// row i's octets of its slice, loaded once, with every staged row: the MP
-// invocations of a slice read the same staged octet (a broadcast), so W is
-// read from memory once and dequantized once for all m rows. The slices'
-// sums meet through `red`, four rows of W at a time.
 // The octets of the step starting at octet `o0` of k that invocation `tid`
 // stages: octet j of the step for row r is element r * per_row + j, and
 // invocation tid takes elements tid, tid + WG, ... (zeros past k, so the
@@ -207,6 +196,18 @@ fn staged_fetch(zwr: u32, n0: u32, per_row: u32, tid: u32, o0: u32) -> array<arr
     return st;
 }
 
+// gemv_staged: 4 < m <= 16 (decode at small batches) with one accumulator
+// per row of W per invocation instead of one per (activation row, row of
+// W), which m = 16 would make 64-128 and spill. Invocation t is activation
+// row i = t % MP of k-slice s = t / MP (KS = WG / MP slices). Each step
+// covers U * KS octets of k: the workgroup loads and dequantizes them for
+// its R rows of W into one of two workgroup-memory buffers (neighbouring
+// invocations, neighbouring octets of a row: coalesced; the next step's
+// octets are loaded while this one multiplies), then invocation (s, i) dots
+// row i's octets of its slice, loaded once, with every staged row: the MP
+// invocations of a slice read the same staged octet (a broadcast), so W is
+// read from memory once and dequantized once for all m rows. The slices'
+// sums meet through `red`, four rows of W at a time.
 @compute @workgroup_size(WG)
 fn gemv_staged(
     @builtin(workgroup_id) wg: vec3<u32>,

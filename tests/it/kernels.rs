@@ -286,8 +286,12 @@ fn tiny_peak(
 fn sampling_waits_for_new_pipelines_to_settle() {
     for ctx in common::contexts("sampling_waits_for_new_pipelines_to_settle") {
         let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
-        // Built after the timer's own pipelines, so the newest.
-        let p = tiny_peak(&ctx, (32, 1), 3);
+        // Built after the timer's own pipelines, so the newest. About a
+        // millisecond of FMAs on lavapipe: its one sample must outlast the
+        // empty pass and the dispatch gap subtracted from it (one workgroup
+        // of 32 invocations, as this test had, sometimes came out at zero or
+        // below on a busy host, failing on the timing, not the settling).
+        let p = tiny_peak(&ctx, (64, 1024), 8);
         let settle = std::time::Duration::from_millis(300);
         assert!(ctx.newest_pipeline_age().unwrap() < settle);
         let cfg = TimingConfig {

@@ -26,9 +26,9 @@ pub struct Choice<C> {
 pub struct Search {
     /// Every candidate tried, in order.
     pub trials: Vec<Trial>,
-    /// The fraction of the fastest median within which the chosen
-    /// configuration was held tied with it (the first listed of those tied
-    /// is chosen).
+    /// The fraction of the least median probe ratio (each probe over its
+    /// round's fastest) within which the chosen configuration was held tied
+    /// with the fastest (the first listed of those tied is chosen).
     pub tie: Option<f64>,
 }
 
@@ -54,8 +54,9 @@ const _: () = assert!(TIE_MAX <= RECHECK_WITHIN, "only contenders tie");
 
 /// Probe every candidate of `kernel` on its probe slice (each probe's
 /// output cleared first and verified) and choose the fastest verified one.
-/// Contenders close to the fastest are probed again and judged by their
-/// median probe; near-ties go to the first listed candidate.
+/// Contenders close to the fastest are probed again, in rounds, and judged
+/// by the median of their probes relative to each round's fastest;
+/// near-ties go to the first listed candidate.
 pub fn tune<K>(
     ctx: &GpuContext,
     timer: &Timer,
@@ -146,12 +147,12 @@ where
     }
     // The choice is among the contenders, those that kept their work: a
     // candidate left out after its first probe stays out, even where the
-    // contenders' medians rose above it.
-    let contenders: Vec<(f64, &[f64])> = close
+    // contenders' medians rose above it. They are compared round by round.
+    let probes: Vec<&[f64]> = close
         .iter()
-        .map(|&i| (verified[i].probe_s, &trials[verified[i].trial].probes_s[..]))
+        .map(|&i| &trials[verified[i].trial].probes_s[..])
         .collect();
-    let picked = choose(&contenders);
+    let picked = pick(&probes);
     let chosen = picked.map(|(j, _)| close[j]);
     let Some((config, estimate_s)) = chosen.map(|i| {
         let v = &verified[i];
@@ -174,9 +175,39 @@ where
     })
 }
 
-/// The first listed of `contenders` (each its median and its probes) tied
-/// with the fastest, and that tie: a contender ties with the fastest where
-/// its median is within [`tie`] of the fastest's.
+/// Each contender's probes over the fastest probe of the same round: round
+/// 0 holds every candidate's first probe, rounds 1.. the interleaved
+/// rechecks. A host whose speed moves between rounds (a CPU adapter's
+/// memory switching between regimes within seconds) slows every probe of
+/// a round alike, so the ratio within a round cancels it and leaves how the
+/// candidates compare at one moment.
+fn relative(probes: &[&[f64]]) -> Vec<Vec<f64>> {
+    let rounds = probes.iter().map(|p| p.len()).min().unwrap_or(0);
+    let mut out = vec![Vec::with_capacity(rounds); probes.len()];
+    for r in 0..rounds {
+        let least = probes.iter().map(|p| p[r]).fold(f64::INFINITY, f64::min);
+        for (o, p) in out.iter_mut().zip(probes) {
+            o.push(p[r] / least);
+        }
+    }
+    out
+}
+
+/// The contender (index into `probes`, each one's probes in rounds) chosen
+/// by its probes relative to each round's fastest, and its tie.
+fn pick(probes: &[&[f64]]) -> Option<(usize, f64)> {
+    let relative = relative(probes);
+    let contenders: Vec<(f64, &[f64])> = relative
+        .iter()
+        .map(|r| (Summary::of(r).map_or(1.0, |s| s.median), &r[..]))
+        .collect();
+    choose(&contenders)
+}
+
+/// The first listed of `contenders` (each its median and the figures it is
+/// the median of: in [`pick`], probe ratios) tied with the fastest, and
+/// that tie: a contender ties with the fastest where its median is within
+/// [`tie`] of the fastest's.
 fn choose(contenders: &[(f64, &[f64])]) -> Option<(usize, f64)> {
     let &(least, fastest) = contenders.iter().min_by(|a, b| a.0.total_cmp(&b.0))?;
     contenders
@@ -298,6 +329,47 @@ mod tests {
         // Never past the cap, and one probe shows no spread.
         assert_eq!(tie(&[1.0, 2.0], &[3.0]), TIE_MAX);
         assert_eq!(tie(&[2.0], &[3.0]), TIE_WITHIN);
+    }
+
+    #[test]
+    fn probes_relative_to_each_rounds_fastest() {
+        // Round 1 ran twice as slow for both: the ratios do not see it.
+        let a: &[f64] = &[1.0, 2.0, 1.0];
+        let b: &[f64] = &[1.5, 2.2, 0.8];
+        let r = relative(&[a, b]);
+        let want = [[1.0, 1.0, 1.25], [1.5, 1.1, 1.0]];
+        for (got, want) in r.iter().zip(want) {
+            assert_eq!(got.len(), 3);
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-12, "{r:?}");
+            }
+        }
+        // A lone contender is its own fastest; rounds end with the shortest.
+        assert_eq!(relative(&[&[3.0]]), [vec![1.0]]);
+        assert_eq!(relative(&[&[2.0, 4.0], &[1.0]]), [vec![2.0], vec![1.0]]);
+    }
+
+    #[test]
+    fn a_round_slowed_by_the_host_does_not_flip_the_choice() {
+        // The probes (ms) of two softmax configurations in two runs of one
+        // session on lavapipe; the first listed (workgroups of 8) caught a
+        // slow moment in the second run's last round. By medians the runs
+        // disagree; round by round both hold the two tied.
+        let runs: [[&[f64]; 2]; 2] = [
+            [&[1.179, 1.702, 1.089], &[1.079, 1.078, 1.076]],
+            [&[1.140, 2.030, 1.645], &[1.123, 2.211, 1.138]],
+        ];
+        let by_median = |probes: &[&[f64]; 2]| {
+            let c: Vec<(f64, &[f64])> = probes
+                .iter()
+                .map(|&p| (Summary::of(p).unwrap().median, p))
+                .collect();
+            choose(&c).unwrap().0
+        };
+        let by_round = |probes: &[&[f64]; 2]| pick(probes).unwrap().0;
+        assert_ne!(by_median(&runs[0]), by_median(&runs[1]));
+        assert_eq!(by_round(&runs[0]), 0);
+        assert_eq!(by_round(&runs[1]), 0);
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - how many ops the tuner gave the same configuration in both runs, and
 //!   for those it did not, each run's tie and the probes of both choices.
 //!
+//! Both runs' results files are kept in `target/tmp/repeatability/`.
+//!
 //! A bench, not a test: timings on a shared machine are noisy, and a test
 //! must not assert on them.
 
@@ -63,6 +65,14 @@ fn main() {
         settings.dtypes = DTypeChoice::Only(DType::F32);
     }
     let (one, two) = (common::run(&ctx, &settings), common::run(&ctx, &settings));
+    // Both files kept, so the tuner's probes can be read and replayed.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("repeatability");
+    std::fs::create_dir_all(&dir).expect("bench output folder");
+    for (i, file) in [&one, &two].into_iter().enumerate() {
+        let path = dir.join(format!("run-{}.json", i + 1));
+        std::fs::write(&path, file.to_json()).expect("write a run's results");
+        println!("   run {}: {}", i + 1, path.display());
+    }
     let (first, second) = (rows(&one), rows(&two));
     let (mut inside, mut overlap, mut same, mut ops) = (0, 0, 0, 0);
     let mut diffs = Vec::new();

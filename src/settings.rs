@@ -170,18 +170,41 @@ pub struct Method {
     /// Longest a single dispatch may be on a GPU before an op is split into
     /// more dispatches (none on CPU adapters, which have no watchdog).
     pub max_dispatch_s: Option<f64>,
+    /// Least tie between two tuning candidates: closer than this, the first
+    /// listed is chosen ([`GPU_TIE_FLOOR`], [`CPU_TIE_FLOOR`]).
+    #[serde(default = "default_tie_floor")]
+    pub tie_floor: f64,
+}
+
+/// The tie floor on GPUs, whose probes of one configuration repeat within
+/// 1-2% (H100, H200): a 2% difference is real there.
+pub const GPU_TIE_FLOOR: f64 = 0.01;
+/// The tie floor on CPU adapters: on lavapipe (2 cores) the ratio of the
+/// same two candidates' probes differed between back-to-back runs by 2.7%
+/// (median) and 5.7% (75th percentile), so choices inside that were the
+/// host's, and two runs disagreed on them.
+pub const CPU_TIE_FLOOR: f64 = 0.05;
+
+/// Files written before the floor was recorded were tuned with 1%.
+fn default_tie_floor() -> f64 {
+    GPU_TIE_FLOOR
 }
 
 impl Method {
     /// Defaults for a device with `caps`: a 1 GiB footprint, within a
     /// budget of twice the largest buffer (at most 4 GiB), half a second of
-    /// warm-up and half-second dispatches on GPUs.
+    /// warm-up and half-second dispatches on GPUs, ties by the device.
     pub fn for_device(caps: &Capabilities) -> Self {
         Self {
             footprint_bytes: 1 << 30,
             budget_bytes: (2 * caps.limits.max_buffer_size).min(4 << 30),
             warm_s: if caps.cpu { 0.0 } else { 0.5 },
             max_dispatch_s: (!caps.cpu).then_some(0.5),
+            tie_floor: if caps.cpu {
+                CPU_TIE_FLOOR
+            } else {
+                GPU_TIE_FLOOR
+            },
         }
     }
 
@@ -322,6 +345,7 @@ mod tests {
             budget_bytes: 4 << 30,
             warm_s: 0.5,
             max_dispatch_s: Some(0.5),
+            tie_floor: GPU_TIE_FLOOR,
         };
         // A 32 MiB f16 weight plus tiny activations: 32 copies make 1 GiB.
         assert_eq!(m.rotation(32 << 20), 32);

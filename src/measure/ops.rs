@@ -168,7 +168,7 @@ impl WithKernel for Tune<'_> {
         timer.warm(ctx, self.method.warm_s)?;
         let (config, search, estimate) = match self.tuning {
             Tuning::Search => {
-                let c = tuner::tune(ctx, timer, cfg, &label, kernel)?;
+                let c = tuner::tune(ctx, timer, cfg, self.method, &label, kernel)?;
                 (c.config, c.search, Some(c.estimate_s))
             }
             Tuning::Known {

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::{run_and_verify, Extent, Kernel, KernelConfig, Prepared, Verification};
 use crate::results::Trial;
-use crate::settings::SuiteConfig;
+use crate::settings::{Method, SuiteConfig};
 use crate::stats::{Measurement, Summary};
 
 /// The tuner's choice among the candidates.
@@ -43,12 +43,10 @@ const RECHECK_WITHIN: f64 = 2.0;
 /// figure is the median of all: robust to one probe slowed by the host,
 /// or one caught in a quiet moment the others missed.
 const RECHECKS: usize = 2;
-/// Contenders within this fraction of the fastest are always tied, and the
-/// first listed wins: noise must not flip the choice from one run to the
-/// next.
-const TIE_WITHIN: f64 = 0.01;
-/// Where the probes of a contender or of the fastest scatter more (a busy
-/// CPU adapter), their tie widens to that spread, up to this.
+/// Where the probes of a contender or of the fastest scatter more than the
+/// method's tie floor (within which they are always tied and the first
+/// listed wins: noise must not flip the choice from one run to the next),
+/// their tie widens to that spread, up to this.
 const TIE_MAX: f64 = 0.15;
 const _: () = assert!(TIE_MAX <= RECHECK_WITHIN, "only contenders tie");
 
@@ -56,11 +54,13 @@ const _: () = assert!(TIE_MAX <= RECHECK_WITHIN, "only contenders tie");
 /// output cleared first and verified) and choose the fastest verified one.
 /// Contenders close to the fastest are probed again, in rounds, and judged
 /// by the median of their probes relative to each round's fastest;
-/// near-ties go to the first listed candidate.
+/// near-ties (within `method`'s tie floor, or the probes' own scatter) go
+/// to the first listed candidate.
 pub fn tune<K>(
     ctx: &GpuContext,
     timer: &Timer,
     cfg: &SuiteConfig,
+    method: &Method,
     label: &str,
     kernel: &K,
 ) -> Result<Choice<K::Config>>
@@ -152,7 +152,7 @@ where
         .iter()
         .map(|&i| &trials[verified[i].trial].probes_s[..])
         .collect();
-    let picked = pick(&probes);
+    let picked = pick(&probes, method.tie_floor);
     let chosen = picked.map(|(j, _)| close[j]);
     let Some((config, estimate_s)) = chosen.map(|i| {
         let v = &verified[i];
@@ -194,42 +194,43 @@ fn relative(probes: &[&[f64]]) -> Vec<Vec<f64>> {
 }
 
 /// The contender (index into `probes`, each one's probes in rounds) chosen
-/// by its probes relative to each round's fastest, and its tie.
-fn pick(probes: &[&[f64]]) -> Option<(usize, f64)> {
+/// by its probes relative to each round's fastest, and its tie (at least
+/// `floor`).
+fn pick(probes: &[&[f64]], floor: f64) -> Option<(usize, f64)> {
     let relative = relative(probes);
     let contenders: Vec<(f64, &[f64])> = relative
         .iter()
         .map(|r| (Summary::of(r).map_or(1.0, |s| s.median), &r[..]))
         .collect();
-    choose(&contenders)
+    choose(&contenders, floor)
 }
 
 /// The first listed of `contenders` (each its median and the figures it is
 /// the median of: in [`pick`], probe ratios) tied with the fastest, and
 /// that tie: a contender ties with the fastest where its median is within
 /// [`tie`] of the fastest's.
-fn choose(contenders: &[(f64, &[f64])]) -> Option<(usize, f64)> {
+fn choose(contenders: &[(f64, &[f64])], floor: f64) -> Option<(usize, f64)> {
     let &(least, fastest) = contenders.iter().min_by(|a, b| a.0.total_cmp(&b.0))?;
     contenders
         .iter()
         .enumerate()
         .find_map(|(j, &(median, probes))| {
-            let tie = tie(fastest, probes);
+            let tie = tie(fastest, probes, floor);
             (median <= least * (1.0 + tie)).then_some((j, tie))
         })
 }
 
-/// The tie between two candidates whose probes were `a` and `b`:
-/// [`TIE_WITHIN`], or the larger relative spread (slowest / fastest - 1)
-/// of either's own probes, up to [`TIE_MAX`]. Two candidates closer than
+/// The tie between two candidates whose probes were `a` and `b`: `floor`,
+/// or the larger relative spread (slowest / fastest - 1) of either's own
+/// probes, up to [`TIE_MAX`] (and never below `floor`). Two candidates closer than
 /// their own figures scatter cannot be told apart, and the listed order
 /// decides between them; a third candidate's scatter does not widen it.
-fn tie(a: &[f64], b: &[f64]) -> f64 {
+fn tie(a: &[f64], b: &[f64], floor: f64) -> f64 {
     let spread = |p: &[f64]| match Summary::of(p) {
         Some(s) if s.n > 1 && s.min > 0.0 => s.max / s.min - 1.0,
         _ => 0.0,
     };
-    spread(a).max(spread(b)).clamp(TIE_WITHIN, TIE_MAX)
+    spread(a).max(spread(b)).min(TIE_MAX).max(floor)
 }
 
 /// A candidate that ran and verified.
@@ -309,6 +310,7 @@ pub(super) fn whole_op<K: Kernel>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::{CPU_TIE_FLOOR, GPU_TIE_FLOOR};
 
     #[test]
     fn contenders_by_hand() {
@@ -322,13 +324,18 @@ mod tests {
 
     #[test]
     fn ties_widen_with_the_probes_own_spread() {
+        let gpu = GPU_TIE_FLOOR;
         // Steady probes (a GPU): the floor.
-        assert_eq!(tie(&[1.0, 1.002, 1.001], &[1.05, 1.051, 1.05]), TIE_WITHIN);
+        assert_eq!(tie(&[1.0, 1.002, 1.001], &[1.05, 1.051, 1.05], gpu), gpu);
         // One of the two scattered 1.0 .. 1.08: 8%.
-        assert!((tie(&[1.0, 1.08, 1.03], &[1.05, 1.06]) - 0.08).abs() < 1e-12);
+        assert!((tie(&[1.0, 1.08, 1.03], &[1.05, 1.06], gpu) - 0.08).abs() < 1e-12);
         // Never past the cap, and one probe shows no spread.
-        assert_eq!(tie(&[1.0, 2.0], &[3.0]), TIE_MAX);
-        assert_eq!(tie(&[2.0], &[3.0]), TIE_WITHIN);
+        assert_eq!(tie(&[1.0, 2.0], &[3.0], gpu), TIE_MAX);
+        assert_eq!(tie(&[2.0], &[3.0], gpu), gpu);
+        // A CPU adapter's floor holds steady probes tied; wider scatter
+        // still widens the tie.
+        assert_eq!(tie(&[1.0, 1.02], &[1.0], CPU_TIE_FLOOR), CPU_TIE_FLOOR);
+        assert!((tie(&[1.0, 1.08], &[1.0], CPU_TIE_FLOOR) - 0.08).abs() < 1e-12);
     }
 
     #[test]
@@ -364,9 +371,9 @@ mod tests {
                 .iter()
                 .map(|&p| (Summary::of(p).unwrap().median, p))
                 .collect();
-            choose(&c).unwrap().0
+            choose(&c, GPU_TIE_FLOOR).unwrap().0
         };
-        let by_round = |probes: &[&[f64]; 2]| pick(probes).unwrap().0;
+        let by_round = |probes: &[&[f64]; 2]| pick(probes, GPU_TIE_FLOOR).unwrap().0;
         assert_ne!(by_median(&runs[0]), by_median(&runs[1]));
         assert_eq!(by_round(&runs[0]), 0);
         assert_eq!(by_round(&runs[1]), 0);
@@ -379,18 +386,24 @@ mod tests {
         let steady: &[f64] = &[1.0, 1.02, 1.0];
         let scattered: &[f64] = &[1.0, 1.08, 1.04];
         let c = [(1.07, scattered), (1.0, scattered)];
-        let (j, t) = choose(&c).unwrap();
+        let (j, t) = choose(&c, GPU_TIE_FLOOR).unwrap();
         assert_eq!(j, 0);
         assert!((t - 0.08).abs() < 1e-12);
         // Both steady (2%): 7% apart is a real difference.
         let c = [(1.07, steady), (1.0, steady)];
-        let (j, t) = choose(&c).unwrap();
+        let (j, t) = choose(&c, GPU_TIE_FLOOR).unwrap();
         assert_eq!(j, 1);
         assert!((t - 0.02).abs() < 1e-12);
         // A third contender's scatter does not tie the two steady ones.
         let noisy: &[f64] = &[1.5, 3.0, 2.0];
         let c = [(1.07, steady), (1.0, steady), (2.0, noisy)];
-        assert_eq!(choose(&c).unwrap().0, 1);
-        assert!(choose(&[]).is_none());
+        assert_eq!(choose(&c, GPU_TIE_FLOOR).unwrap().0, 1);
+        assert!(choose(&[], GPU_TIE_FLOOR).is_none());
+        // On a CPU adapter the two steady ones, 7% apart, are tied at 5%
+        // no more; 3% apart they are, and the first listed wins.
+        let c = [(1.07, steady), (1.0, steady)];
+        assert_eq!(choose(&c, CPU_TIE_FLOOR).unwrap().0, 1);
+        let c = [(1.03, steady), (1.0, steady)];
+        assert_eq!(choose(&c, CPU_TIE_FLOOR).unwrap(), (0, CPU_TIE_FLOOR));
     }
 }

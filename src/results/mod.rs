@@ -215,8 +215,8 @@ pub struct Point {
     pub tuning: Vec<Trial>,
     /// The fraction of the least median probe ratio (each probe over its
     /// round's fastest) within which the tuner held its choice tied with the
-    /// fastest (the larger scatter of the two candidates' ratios, 1% to
-    /// 15%), where it searched.
+    /// fastest (the larger scatter of the two candidates' ratios, from the
+    /// method's tie floor to 15%), where it searched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning_tie: Option<f64>,
     /// The op whose tuning this point reused (same kind, shape and dtype),

@@ -13,7 +13,7 @@ use wgpu_roofline::model::ModelConfig;
 use wgpu_roofline::plan::{self, Phase, Sweep};
 use wgpu_roofline::results::{KernelRecord, Point, ResultsFile};
 use wgpu_roofline::roofline::MeasuredCeilings;
-use wgpu_roofline::settings::{DTypeChoice, TimingOverrides};
+use wgpu_roofline::settings::{DTypeChoice, TimingOverrides, CPU_TIE_FLOOR, GPU_TIE_FLOOR};
 use wgpu_roofline::{kernels::DType, Error};
 
 /// Records what the runner reports, and sets `stop` after `stop_after`
@@ -178,19 +178,31 @@ fn passes_sample_every_op_again_with_the_same_configuration() {
         assert!(p.verified);
         assert_eq!(p.median_s, p.timing.summary.median);
     }
-    assert_eq!(o.file.workload.as_ref().unwrap().suite.passes, 2);
+    let suite = o.file.workload.as_ref().unwrap().suite;
+    assert_eq!(suite.passes, 2);
+    // The tie floor the run used is recorded: CPU adapters' probes scatter
+    // more from run to run than GPUs'.
+    let floor = suite.method.unwrap().tie_floor;
+    let want = if ctx.caps.cpu {
+        CPU_TIE_FLOOR
+    } else {
+        GPU_TIE_FLOOR
+    };
+    assert_eq!(floor, want);
     for p in &o.file.points {
-        tuned_by_the_rules(p, &o.file.points);
+        tuned_by_the_rules(p, &o.file.points, floor);
     }
 }
 
 /// The tuner's record of a point obeys its rules: every verified candidate
-/// keeps its probes and is judged by their median; the choice is the first
-/// listed contender (those probed most) whose median is within its tie of
-/// the fastest's, the tie being the larger spread of the two candidates'
-/// probes, 1% to 15%. A point that reused another's search carries its
+/// keeps its probes, and its `probe_s` is their median; the contenders
+/// (those probed most) are judged round by round, each probe over the
+/// round's fastest, by the median of those ratios; the choice is the first
+/// listed contender whose median ratio is within its tie of the least, the
+/// tie being the larger spread of the two candidates' ratios, from the
+/// method's `floor` to 15%. A point that reused another's search carries its
 /// record.
-fn tuned_by_the_rules(p: &Point, all: &[Point]) {
+fn tuned_by_the_rules(p: &Point, all: &[Point], floor: f64) {
     let label = p.op.label();
     if let Some(from) = &p.tuning_shared_with {
         let q = all.iter().find(|q| q.op.label() == *from).unwrap();
@@ -219,24 +231,39 @@ fn tuned_by_the_rules(p: &Point, all: &[Point]) {
         .iter()
         .filter(|t| t.probes_s.len() == most)
         .collect();
-    let spread = |p: &[f64]| {
-        let (lo, hi) = p
+    // Each contender's ratios to the round's fastest, and their median.
+    let ratios: Vec<Vec<f64>> = contenders
+        .iter()
+        .map(|t| {
+            (0..most)
+                .map(|r| {
+                    let least = contenders
+                        .iter()
+                        .map(|c| c.probes_s[r])
+                        .fold(f64::MAX, f64::min);
+                    t.probes_s[r] / least
+                })
+                .collect()
+        })
+        .collect();
+    let median = |r: &[f64]| wgpu_roofline::stats::Summary::of(r).unwrap().median;
+    let spread = |r: &[f64]| {
+        let (lo, hi) = r
             .iter()
             .fold((f64::MAX, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
         hi / lo - 1.0
     };
-    let fastest = contenders
-        .iter()
-        .min_by(|a, b| a.probe_s.unwrap().total_cmp(&b.probe_s.unwrap()))
+    let fastest = (0..contenders.len())
+        .min_by(|&a, &b| median(&ratios[a]).total_cmp(&median(&ratios[b])))
         .unwrap();
-    let least = fastest.probe_s.unwrap();
-    let (chosen, tie) = contenders
-        .iter()
-        .find_map(|t| {
-            let tie = spread(&fastest.probes_s)
-                .max(spread(&t.probes_s))
-                .clamp(0.01, 0.15);
-            (t.probe_s.unwrap() <= least * (1.0 + tie)).then_some((t.config, tie))
+    let least = median(&ratios[fastest]);
+    let (chosen, tie) = (0..contenders.len())
+        .find_map(|j| {
+            let tie = spread(&ratios[fastest])
+                .max(spread(&ratios[j]))
+                .min(0.15)
+                .max(floor);
+            (median(&ratios[j]) <= least * (1.0 + tie)).then_some((contenders[j].config, tie))
         })
         .unwrap();
     assert_eq!(chosen, p.kernel, "{label}");

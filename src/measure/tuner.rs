@@ -220,9 +220,9 @@ fn choose(contenders: &[(f64, &[f64])], floor: f64) -> Option<(usize, f64)> {
         })
 }
 
-/// The tie between two candidates whose probes were `a` and `b`: `floor`,
-/// or the larger relative spread (slowest / fastest - 1) of either's own
-/// probes, up to [`TIE_MAX`] (and never below `floor`). Two candidates closer than
+/// The tie between two candidates whose probes were `a` and `b`: the
+/// larger relative spread (slowest / fastest - 1) of either's own probes,
+/// capped at [`TIE_MAX`], never below `floor`. Two candidates closer than
 /// their own figures scatter cannot be told apart, and the listed order
 /// decides between them; a third candidate's scatter does not widen it.
 fn tie(a: &[f64], b: &[f64], floor: f64) -> f64 {

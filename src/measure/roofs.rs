@@ -313,11 +313,9 @@ pub(super) fn stream_ready_for(
     Ok(stream)
 }
 
-/// `config` with its iterations multiplied until one dispatch lasts at
-/// least `min_s` (probed with the timer, on a warm pipeline).
 /// A peak kernel's `config` with its iterations raised until one dispatch
 /// lasts `min_s`: aiming 20% past it, at least doubling, in whole blocks of
-/// `step`, at most `max`.
+/// `step`, at most `max`. Each probe runs on a warm pipeline.
 fn lengthen<K: Kernel<Config = PeakConfig>>(
     ctx: &GpuContext,
     timer: &Timer,

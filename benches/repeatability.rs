@@ -70,7 +70,8 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("bench output folder");
     for (i, file) in [&one, &two].into_iter().enumerate() {
         let path = dir.join(format!("run-{}.json", i + 1));
-        std::fs::write(&path, file.to_json()).expect("write a run's results");
+        wgpu_roofline::results::write_atomic(&path, &file.to_json())
+            .expect("write a run's results");
         println!("   run {}: {}", i + 1, path.display());
     }
     let (first, second) = (rows(&one), rows(&two));

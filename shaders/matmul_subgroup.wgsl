@@ -45,6 +45,23 @@ fn gemv_subgroup(
     }
 }
 
+// gemm_subgroup: a one-dimensional workgroup of WG_N invocations computes
+// TILE_M rows (shared by the whole workgroup) x TILE_N * WG_N columns. The
+// rows of A are loaded once per subgroup, one vec4 per invocation, and
+// handed to every invocation with subgroupShuffle, so each invocation loads
+// only its own weights: TILE_N vec4 loads per TILE_M * TILE_N dot products.
+// Workgroup x walks the row blocks and y the column blocks, so consecutive
+// workgroups reuse the same slice of W while it is in cache.
+//
+// AHEAD (the host sets it for f32): each block's activations are loaded one
+// block ahead, and the inner loop counts k itself rather than steps from
+// the block's start. A SIMD driver loads per lane, a long chain of
+// dependent steps that otherwise stalls the start of every block: on
+// lavapipe (Mesa 25.0, AVX2) the two together take 10-12% off an f32
+// decode GEMV and 5-10% off the f32 prefill blocks, and neither alone
+// changes it; with f16 operands they make the 8x4 blocks 9% slower.
+override AHEAD: bool = true;
+
 // Element k (clamped to the row) of rows row0 .. row0 + TILE_M of A.
 fn held_block(row0: u32, k: u32) -> array<vec4<f32>, MAX_TILE> {
     var held: array<vec4<f32>, MAX_TILE>;
@@ -55,13 +72,6 @@ fn held_block(row0: u32, k: u32) -> array<vec4<f32>, MAX_TILE> {
     return held;
 }
 
-// gemm_subgroup: a one-dimensional workgroup of WG_N invocations computes
-// TILE_M rows (shared by the whole workgroup) x TILE_N * WG_N columns. The
-// rows of A are loaded once per subgroup, one vec4 per invocation, and
-// handed to every invocation with subgroupShuffle, so each invocation loads
-// only its own weights: TILE_N vec4 loads per TILE_M * TILE_N dot products.
-// Workgroup x walks the row blocks and y the column blocks, so consecutive
-// workgroups reuse the same slice of W while it is in cache.
 @compute @workgroup_size(WG_N)
 fn gemm_subgroup(
     @builtin(workgroup_id) wg: vec3<u32>,
@@ -78,26 +88,42 @@ fn gemm_subgroup(
         wrow[j] = zw + min(col0 + j * WG_N, p.n - 1u) * p.k4;
     }
     var acc: array<f32, 64>; // MAX_TILE * MAX_TILE
-    // Invocation `lane` holds A[row][k0 + lane] for every row of the tile,
-    // loaded one block of k ahead (a SIMD driver loads per lane: a long
-    // chain of dependent steps at the start of every block otherwise), and
-    // the inner loop counts k itself rather than steps from k0. Together
-    // they take 10-12% off a decode GEMV on lavapipe, and 5-10% off its
-    // prefill blocks; neither alone changes it (Mesa 25.0, AVX2).
-    var next = held_block(row0, lane);
-    for (var k0 = 0u; k0 < p.k4; k0 += sg) {
-        let held = next;
-        next = held_block(row0, k0 + sg + lane);
-        let end = min(k0 + sg, p.k4);
-        for (var kk = k0; kk < end; kk++) {
-            var wv: array<vec4<f32>, MAX_TILE>;
-            for (var j = 0u; j < TILE_N; j++) {
-                wv[j] = vec4<f32>(w[wrow[j] + kk]);
-            }
-            for (var i = 0u; i < TILE_M; i++) {
-                let av = subgroupShuffle(held[i], kk - k0);
+    // Invocation `lane` holds A[row][k0 + lane] for every row of the tile.
+    // The two loops do the same steps; only how they walk k differs (a
+    // shared step function made the f16 blocks 2-3% slower).
+    if AHEAD {
+        var next = held_block(row0, lane);
+        for (var k0 = 0u; k0 < p.k4; k0 += sg) {
+            let held = next;
+            next = held_block(row0, k0 + sg + lane);
+            let end = min(k0 + sg, p.k4);
+            for (var kk = k0; kk < end; kk++) {
+                var wv: array<vec4<f32>, MAX_TILE>;
                 for (var j = 0u; j < TILE_N; j++) {
-                    acc[i * MAX_TILE + j] += dot(av, wv[j]);
+                    wv[j] = vec4<f32>(w[wrow[j] + kk]);
+                }
+                for (var i = 0u; i < TILE_M; i++) {
+                    let av = subgroupShuffle(held[i], kk - k0);
+                    for (var j = 0u; j < TILE_N; j++) {
+                        acc[i * MAX_TILE + j] += dot(av, wv[j]);
+                    }
+                }
+            }
+        }
+    } else {
+        for (var k0 = 0u; k0 < p.k4; k0 += sg) {
+            let held = held_block(row0, k0 + lane);
+            let steps = min(sg, p.k4 - k0);
+            for (var s = 0u; s < steps; s++) {
+                var wv: array<vec4<f32>, MAX_TILE>;
+                for (var j = 0u; j < TILE_N; j++) {
+                    wv[j] = vec4<f32>(w[wrow[j] + k0 + s]);
+                }
+                for (var i = 0u; i < TILE_M; i++) {
+                    let av = subgroupShuffle(held[i], s);
+                    for (var j = 0u; j < TILE_N; j++) {
+                        acc[i * MAX_TILE + j] += dot(av, wv[j]);
+                    }
                 }
             }
         }

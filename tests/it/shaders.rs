@@ -464,7 +464,7 @@ fn cooperative_shaders_compile_to_spirv() {
         for config in tried {
             let why = config.unsupported(&caps, DType::F16, (2048, 4096, 4096));
             assert_eq!(why, None, "{config}");
-            let c = config.constants(2048, &caps);
+            let c = config.constants(2048, DType::F16, &caps);
             assert!(!spirv("matmul_coop", &gemm, &c).is_empty(), "{config}");
         }
         let peak = matmul::coop_source(peak_coop::SHADER, acc);

@@ -429,7 +429,7 @@ impl Kernel for Matmul {
             self.dtype.name(),
             self.weights
         );
-        let constants = config.constants(self.shape.m, &ctx.caps);
+        let constants = config.constants(self.shape.m, self.dtype, &ctx.caps);
         let mut pipelines =
             vec![ctx.pipeline(&label, &text, config.entry(), bindings, &constants)?];
         if config.split() > 1 {

@@ -114,9 +114,9 @@ impl MatmulConfig {
         )
     }
 
-    /// The override constants of the pipeline for products of `m` rows on
-    /// a device with `caps`.
-    pub fn constants(&self, m: u64, caps: &Capabilities) -> Vec<(&'static str, f64)> {
+    /// The override constants of the pipeline for products of `m` rows of
+    /// `dtype` activations on a device with `caps`.
+    pub fn constants(&self, m: u64, dtype: DType, caps: &Capabilities) -> Vec<(&'static str, f64)> {
         match *self {
             Self::Coop {
                 tile_m,
@@ -222,7 +222,12 @@ impl MatmulConfig {
             Self::SplitK { split, .. } | Self::Subgroup { split, .. } => {
                 c.push(("SPLIT", split as f64))
             }
-            Self::GemmSubgroup { wg_n, .. } => c.push(("WG_N", wg_n as f64)),
+            Self::GemmSubgroup { wg_n, .. } => c.extend([
+                ("WG_N", wg_n as f64),
+                // Reading a block ahead: faster with f32 operands, slower
+                // with f16 (see matmul_subgroup.wgsl).
+                ("AHEAD", f64::from(u8::from(dtype == DType::F32))),
+            ]),
             Self::Block { .. }
             | Self::Gemv { .. }
             | Self::Rows { .. }
@@ -359,6 +364,24 @@ mod tests {
         assert_eq!(m.matches("struct Params").count(), 1);
         assert!(m.find("struct Params").unwrap() < m.find("fn gemm_coop").unwrap());
         assert!(coop_source("", DType::F32).contains("alias ACC = f32;"));
+    }
+
+    #[test]
+    fn the_shuffled_product_reads_ahead_for_f32_only() {
+        let caps = Capabilities::for_tests(true, (8, 8));
+        let config = MatmulConfig::GemmSubgroup {
+            tile_m: 1,
+            tile_n: 4,
+            wg_n: 8,
+        };
+        let ahead = |dtype| {
+            let c = config.constants(1, dtype, &caps);
+            c.iter().find(|(name, _)| *name == "AHEAD").map(|&(_, v)| v)
+        };
+        assert_eq!(ahead(DType::F32), Some(1.0));
+        assert_eq!(ahead(DType::F16), Some(0.0));
+        // The override the host sets is declared in the kernel's module.
+        assert!(subgroup_module().contains("override AHEAD: bool"));
     }
 
     #[test]

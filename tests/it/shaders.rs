@@ -217,7 +217,12 @@ fn shaders_expose_what_the_host_dispatches() {
             "gemv_lanes"
         ]
     );
-    assert!(overrides(&sg).iter().any(|x| x == "LANE_ROWS"));
+    for o in ["LANE_ROWS", "AHEAD"] {
+        assert!(
+            overrides(&sg).iter().any(|x| x == o),
+            "matmul_subgroup.wgsl lacks {o}"
+        );
+    }
     let sm = m("softmax.wgsl");
     assert_eq!(entry_points(&sm), ["softmax_rows", "softmax_lanes"]);
     assert_eq!(overrides(&sm), ["WG"]);

@@ -259,6 +259,40 @@ fn timers_give_positive_samples_and_say_which_clock() {
     }
 }
 
+/// Batches that come out no longer than the empty pass (a busy host, a
+/// kernel shorter than the timer's noise) are discarded, and where all are,
+/// the timer lengthens the batch rather than fail.
+#[test]
+fn batches_no_longer_than_the_empty_pass_are_lengthened() {
+    for ctx in common::contexts("batches_no_longer_than_the_empty_pass_are_lengthened") {
+        let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
+        // About a millisecond on lavapipe: far above the timer's noise.
+        let p = tiny_peak(&ctx, (64, 1024), 8);
+        let cfg = TimingConfig {
+            warmup: 1,
+            repeats: 3,
+            min_batch_s: 0.0,
+            max_dispatches: 1,
+            settle_s: 0.0,
+        };
+        let run = timer.measure(&ctx, &cfg, "peak", &p.dispatches).unwrap();
+        assert_eq!(run.dispatches_per_sample, 1);
+        // An empty pass 20 runs longer than it is: no batch of one run
+        // outlasts it (unless the host slowed 20-fold), batches of 64 do
+        // (unless it sped up 3-fold).
+        let empty = timer.info().empty_pass_s;
+        timer.assume_empty_pass_s(empty + 20.0 * run.summary.median);
+        let t = timer.measure(&ctx, &cfg, "peak", &p.dispatches).unwrap();
+        assert!(t.dispatches_per_sample > 1, "{t:?}");
+        assert!(t.discarded >= 3, "{t:?}");
+        assert!(!t.samples_s.is_empty(), "{t:?}");
+        // Three batches a round, of 1, 8, 64, ... runs.
+        let rounds = t.dispatches_per_sample.ilog(8) as usize + 1;
+        assert_eq!(t.samples_s.len() + t.discarded, 3 * rounds, "{t:?}");
+        assert!(t.samples_s.iter().all(|s| *s > 0.0), "{t:?}");
+    }
+}
+
 /// A small f32 peak kernel of `chains` chains and 64 iterations on a grid
 /// of (workgroup size, workgroups), ready to time.
 fn tiny_peak(

@@ -461,68 +461,37 @@ fn flash_prefill_tile(
 
 // ---------------------------------------------------------- decode, lanes
 // flash_decode_lanes: split-KV decode shaped for SIMD drivers (lavapipe),
-// which load every element per lane inside a loop and keep indexed private
-// arrays in memory, so the kernel has neither. A workgroup is one subgroup
-// of WG = D4 / 4 lanes and takes CHUNK keys of one product for one query
-// row (x = chunk * GROUP + row: the rows of a GQA group re-read the chunk,
-// from neighbouring workgroups):
-//   - lane l holds vec4 columns l, l + WG, l + 2 WG and l + 3 WG of the
-//     scaled q and of the output, in four variables each;
-//   - it walks the chunk in blocks of SLOTS * WG keys, each in two passes:
-//     the scores (the subgroup reads each K row whole, keys in order; one
-//     subgroupAdd completes a score in every lane), then the output (each
-//     V row read whole, the same way);
-//   - between the two, the block's scores wait in registers: lane u keeps
-//     the score of key u of every WG keys, SLOTS of them in a shift
-//     register of plain variables (no array, no workgroup memory, so no
-//     barrier); one online-softmax step per block takes the block's max,
-//     rescales the output only where it rises, and turns the scores into
-//     exponentials (SLOTS per lane: one exponential a key, spread over the
-//     lanes); the output pass hands key u's back with subgroupShuffle.
+// which load every element per lane inside a loop, so the kernel keeps q
+// and the output in plain variables. A workgroup is one subgroup of
+// WG = D4 / 4 lanes and takes CHUNK keys of one product for one query row
+// (x = chunk * GROUP + row: the rows of a GQA group re-read the chunk,
+// from neighbouring workgroups). Lane l holds vec4 columns l, l + WG,
+// l + 2 WG and l + 3 WG of the scaled q and of the output, in four
+// variables each. Two passes over the chunk:
+//   - the scores: the subgroup reads each K row whole, keys in order, and
+//     one subgroupAdd completes a score in every lane; lane u keeps key u's
+//     score of every WG keys in its own array `held`, one store per WG keys;
+//   - one softmax step for the chunk: its max (a running max of the
+//     scores, the same in every lane);
+//   - the output: each V row read whole the same way; at every WG keys each
+//     lane turns its held score into an exponential (one a key, spread over
+//     the lanes), which subgroupShuffle hands to every lane key by key.
 // The two passes keep the score's reduction and exponential out of the
 // loop that streams V, and q and the output out of each other's loop.
-// A workgroup barrier would have been simpler, but lavapipe splits a
+// The scores stay in each lane's own array, so no lane reads another's
+// memory and no barrier is needed. A barrier would cost: lavapipe splits a
 // shader into coroutines at barriers before promoting its variables to
-// registers, so every loop after a barrier keeps its state in memory
-// (Llama-7B's decode at L = 2048 on lavapipe: 6.7 ms through workgroup
-// memory, 6.2 in registers, 7.0 for one pass with a softmax step a key).
+// registers, so every loop after a barrier keeps its state in memory.
+// Llama-7B's decode at L = 2048 on lavapipe: 6.1-6.2 ms, against 6.7 with
+// the scores in workgroup memory behind a barrier, 6.4 with blocks of 64
+// keys held in plain variables, and 7.0 for one pass with a softmax step
+// per key.
 // It writes the partials of flash_decode_partial; flash_decode_reduce
 // finishes.
-// Slots per lane: the fields of Slots.
-const SLOTS: u32 = 8u;
 
-// Scores held for a block: lane u's s0 is key u's, s1 key WG + u's, ...
-struct Slots {
-    s0: f32,
-    s1: f32,
-    s2: f32,
-    s3: f32,
-    s4: f32,
-    s5: f32,
-    s6: f32,
-    s7: f32,
-}
-
-// Shift `x` in at the end; s0 (the oldest) falls out.
-fn push(h: Slots, x: f32) -> Slots {
-    return Slots(h.s1, h.s2, h.s3, h.s4, h.s5, h.s6, h.s7, x);
-}
-
-fn slots_max(h: Slots) -> f32 {
-    return max(max(max(h.s0, h.s1), max(h.s2, h.s3)), max(max(h.s4, h.s5), max(h.s6, h.s7)));
-}
-
-// exp(s - mx) of every slot.
-fn slots_exp(h: Slots, mx: f32) -> Slots {
-    return Slots(
-        exp(h.s0 - mx), exp(h.s1 - mx), exp(h.s2 - mx), exp(h.s3 - mx),
-        exp(h.s4 - mx), exp(h.s5 - mx), exp(h.s6 - mx), exp(h.s7 - mx),
-    );
-}
-
-fn slots_sum(h: Slots) -> f32 {
-    return ((h.s0 + h.s1) + (h.s2 + h.s3)) + ((h.s4 + h.s5) + (h.s6 + h.s7));
-}
+// Most scores a lane holds: the largest chunk over the narrowest subgroup
+// (4 lanes, so d = 64).
+const MAX_HELD: u32 = 128u;
 
 // Lane l's share of the score of the K row whose column l starts at `at`.
 fn lane_score(at: u32, q0: vec4<f32>, q1: vec4<f32>, q2: vec4<f32>, q3: vec4<f32>) -> f32 {
@@ -546,67 +515,47 @@ fn flash_decode_lanes(
     let q1 = vec4<f32>(q[qb + WG]) * p.scale;
     let q2 = vec4<f32>(q[qb + 2u * WG]) * p.scale;
     let q3 = vec4<f32>(q[qb + 3u * WG]) * p.scale;
+    // Scores. Each lane's share of the next key is taken before this key's
+    // sum, so the reduction does not wait on the next key's per-lane loads
+    // (as in gemv_lanes).
+    var held: array<f32, MAX_HELD>;
+    var mx = NEG;
+    var mine = NEG;
+    var next = lane_score(kb, q0, q1, q2, q3);
+    for (var t = 0u; t < cnt; t++) {
+        let part = next;
+        next = lane_score(kb + min(t + 1u, cnt - 1u) * D4, q0, q1, q2, q3);
+        let s = subgroupAdd(part);
+        mx = max(mx, s);
+        let u = t % WG;
+        mine = select(mine, s, li == u);
+        if u == WG - 1u || t + 1u == cnt {
+            // Lanes past the last key keep NEG: an exponential of 0.
+            held[t / WG] = mine;
+            mine = NEG;
+        }
+    }
+    // Output: key t's weight is lane t % WG's held score t / WG.
     var o0 = vec4<f32>(0.0);
     var o1 = vec4<f32>(0.0);
     var o2 = vec4<f32>(0.0);
     var o3 = vec4<f32>(0.0);
-    var mx = NEG;
     var sum = 0.0;
-    for (var b = 0u; b < cnt; b += SLOTS * WG) {
-        let n = min(SLOTS * WG, cnt - b);
-        let at = kb + b * D4;
-        // Scores. Each lane's share of the next key is taken before this
-        // key's sum, so the reduction does not wait on the next key's
-        // per-lane loads (as in gemv_lanes).
-        var held = Slots(NEG, NEG, NEG, NEG, NEG, NEG, NEG, NEG);
-        var mine = NEG;
-        var next = lane_score(at, q0, q1, q2, q3);
-        for (var t = 0u; t < n; t++) {
-            let part = next;
-            next = lane_score(at + min(t + 1u, n - 1u) * D4, q0, q1, q2, q3);
-            let s = subgroupAdd(part);
-            let u = t % WG;
-            mine = select(mine, s, li == u);
-            if u == WG - 1u || t + 1u == n {
-                held = push(held, mine);
-                mine = NEG;
-            }
+    var w = 0.0;
+    for (var t = 0u; t < cnt; t++) {
+        let u = t % WG;
+        if u == 0u {
+            w = exp(held[t / WG] - mx);
+            sum += w;
         }
-        // A short last block: shift its scores down to s0 (NEG past the
-        // end, whose exponential is 0).
-        for (var g = (n + WG - 1u) / WG; g < SLOTS; g++) {
-            held = push(held, NEG);
-        }
-        // One online-softmax step for the block (every lane alike).
-        let bm = subgroupMax(slots_max(held));
-        if bm > mx {
-            let corr = exp(mx - bm);
-            sum *= corr;
-            o0 *= corr;
-            o1 *= corr;
-            o2 *= corr;
-            o3 *= corr;
-            mx = bm;
-        }
-        held = slots_exp(held, mx);
-        sum += slots_sum(held);
-        // Output: key t's weight is lane t % WG's slot t / WG.
-        var w = 0.0;
-        for (var t = 0u; t < n; t++) {
-            let u = t % WG;
-            if u == 0u {
-                w = held.s0;
-                held = push(held, 0.0);
-            }
-            let e = vec4<f32>(subgroupShuffle(w, u));
-            let a = at + t * D4;
-            o0 = fma(e, vec4<f32>(v[a]), o0);
-            o1 = fma(e, vec4<f32>(v[a + WG]), o1);
-            o2 = fma(e, vec4<f32>(v[a + 2u * WG]), o2);
-            o3 = fma(e, vec4<f32>(v[a + 3u * WG]), o3);
-        }
+        let e = vec4<f32>(subgroupShuffle(w, u));
+        let a = kb + t * D4;
+        o0 = fma(e, vec4<f32>(v[a]), o0);
+        o1 = fma(e, vec4<f32>(v[a + WG]), o1);
+        o2 = fma(e, vec4<f32>(v[a + 2u * WG]), o2);
+        o3 = fma(e, vec4<f32>(v[a + 3u * WG]), o3);
     }
-    // Each lane summed its own slots' exponentials.
+    // Each lane summed its own keys' exponentials.
     sum = subgroupAdd(sum);
     let out = z * p.part_stride + (c * GROUP + r) * (D4 + 1u) + li;
     part[out] = o0;

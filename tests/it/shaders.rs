@@ -331,6 +331,7 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     assert_eq!(constant(&at, "MAX_CH"), attention::MAX_LANE_COLUMNS);
     assert_eq!(constant(&at, "MAX_LV"), attention::MAX_LANE_COLUMNS);
     assert_eq!(constant(&at, "MAX_RPL"), attention::MAX_TILE_ROWS as u64);
+    assert_eq!(constant(&at, "MAX_HELD"), attention::MAX_HELD_SCORES as u64);
     assert_eq!(constant(&at, "MAX_CV"), attention::MAX_TILE_COLUMNS);
     assert_eq!(
         constant(&at, "HEAD_DIM"),

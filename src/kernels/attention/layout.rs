@@ -2,9 +2,9 @@
 //! points, override constants, workgroup memory and invocations.
 
 use super::{
-    split_kv, Attention, AttentionConfig, MAX_BLOCK_ROWS, MAX_CHUNK, MAX_GROUP, MAX_LANE_COLUMNS,
-    MAX_ROWS_PER_INVOCATION, MAX_SUBGROUP_ROWS, MAX_TILE_COLUMNS, MAX_TILE_KEYS, MAX_TILE_ROWS,
-    MIN_CHUNK,
+    split_kv, Attention, AttentionConfig, MAX_BLOCK_ROWS, MAX_CHUNK, MAX_GROUP, MAX_HELD_SCORES,
+    MAX_LANE_COLUMNS, MAX_ROWS_PER_INVOCATION, MAX_SUBGROUP_ROWS, MAX_TILE_COLUMNS, MAX_TILE_KEYS,
+    MAX_TILE_ROWS, MIN_CHUNK,
 };
 use crate::error::{Error, Result};
 use crate::gpu::Capabilities;
@@ -51,10 +51,15 @@ fn decode_lanes(caps: &Capabilities, d4: u64) -> Vec<u32> {
 
 /// Whether `flash_decode_lanes` fits: its workgroup is one whole subgroup
 /// of `d / 16` lanes, 4 vec4 columns each, so the device's subgroups must
-/// all be exactly that wide.
+/// all be exactly that wide, and enough of them to hold the largest
+/// chunk's scores.
 fn lanes_fit(caps: &Capabilities, d: u64) -> bool {
     let (lo, hi) = caps.subgroup_sizes;
-    caps.subgroups && d.is_multiple_of(16) && lo as u64 == d / 16 && hi == lo
+    caps.subgroups
+        && d.is_multiple_of(16)
+        && lo as u64 == d / 16
+        && hi == lo
+        && MAX_CHUNK.div_ceil(lo) <= MAX_HELD_SCORES
 }
 
 impl Attention {
@@ -349,6 +354,19 @@ mod tests {
 
     fn caps(subgroup_sizes: (u32, u32)) -> Capabilities {
         Capabilities::for_tests(false, subgroup_sizes)
+    }
+
+    #[test]
+    fn the_lanes_kernel_needs_subgroups_of_d_over_16_that_hold_a_chunk() {
+        let cpu = |sizes| Capabilities::for_tests(true, sizes);
+        // lavapipe: 8 lanes at d = 128, 64 scores a lane.
+        assert!(lanes_fit(&cpu((8, 8)), 128));
+        assert!(!lanes_fit(&cpu((8, 8)), 64));
+        assert!(!lanes_fit(&cpu((4, 8)), 128));
+        // The narrowest subgroup WebGPU allows, 4 lanes at d = 64: 128.
+        assert!(lanes_fit(&cpu((4, 4)), 64));
+        // 2 lanes would hold 256 scores each, past MAX_HELD.
+        assert!(!lanes_fit(&cpu((2, 2)), 32));
     }
 
     #[test]

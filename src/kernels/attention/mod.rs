@@ -56,6 +56,9 @@ pub const MAX_GROUP: u64 = 8;
 pub const MAX_TILE_KEYS: u32 = 32;
 /// Most query rows per invocation of `flash_prefill` (its `MAX_RPI`).
 pub const MAX_ROWS_PER_INVOCATION: u32 = 4;
+/// Most scores a lane of `flash_decode_lanes` holds (its `MAX_HELD`): a
+/// chunk's keys over the lanes of its subgroup.
+pub const MAX_HELD_SCORES: u32 = 128;
 /// Smallest key chunk of the decode kernel (sizes its partials).
 const MIN_CHUNK: u32 = 64;
 /// Largest key chunk of the decode kernel.

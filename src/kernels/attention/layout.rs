@@ -358,15 +358,14 @@ mod tests {
 
     #[test]
     fn the_lanes_kernel_needs_subgroups_of_d_over_16_that_hold_a_chunk() {
-        let cpu = |sizes| Capabilities::for_tests(true, sizes);
         // lavapipe: 8 lanes at d = 128, 64 scores a lane.
-        assert!(lanes_fit(&cpu((8, 8)), 128));
-        assert!(!lanes_fit(&cpu((8, 8)), 64));
-        assert!(!lanes_fit(&cpu((4, 8)), 128));
+        assert!(lanes_fit(&caps((8, 8)), 128));
+        assert!(!lanes_fit(&caps((8, 8)), 64));
+        assert!(!lanes_fit(&caps((4, 8)), 128));
         // The narrowest subgroup WebGPU allows, 4 lanes at d = 64: 128.
-        assert!(lanes_fit(&cpu((4, 4)), 64));
+        assert!(lanes_fit(&caps((4, 4)), 64));
         // 2 lanes would hold 256 scores each, past MAX_HELD.
-        assert!(!lanes_fit(&cpu((2, 2)), 32));
+        assert!(!lanes_fit(&caps((2, 2)), 32));
     }
 
     #[test]

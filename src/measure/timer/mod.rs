@@ -445,7 +445,7 @@ impl Timer {
         self.settle(ctx, cfg.settle_s)?;
         let kind = self.kind();
         let max = cfg.max_dispatches.max(1);
-        let n = match estimate_s {
+        let mut n = match estimate_s {
             Some(e) if e >= cfg.min_batch_s => 1,
             _ => {
                 // Calibrate on a single run, after one warm-up run.
@@ -463,7 +463,6 @@ impl Timer {
         let mut discarded = 0;
         let overhead = self.info.borrow().empty_pass_s;
         let gaps = self.gaps(work);
-        let mut n = n;
         loop {
             for _ in 0..cfg.repeats.max(1) {
                 let b = self.batch(ctx, n, Some(work), false)?;

@@ -9,7 +9,8 @@
 //     and of its output accumulator;
 //   - scores for a block of KB keys: each lane reads its columns of each K
 //     row straight from memory (one load serves TR rows) and dots them with
-//     its q columns; subgroupAdd completes every dot product in every lane;
+//     its q columns; a sum over the subgroup completes every dot product
+//     in every lane;
 //   - online softmax per row, computed alike in every lane;
 //   - P.V: each lane adds the probabilities times its own V columns.
 // Subgroups work independently (no workgroup memory, no barriers); the
@@ -26,9 +27,30 @@ override RGW: u32 = 4u;
 // Invocations per workgroup (at least the largest subgroup size).
 override SGW: u32 = 32u;
 const MAX_TR: u32 = 8u;
+// The subgroup size where the adapter runs only one (the host sets it), 0
+// where sizes vary: with a size known when the pipeline is built, the scores
+// are summed by butterfly_sum, whose steps then unroll (lavapipe: 6% off
+// prefill at S = 1024; with the size read at run time the loop stays a loop
+// and prefill took 1.6x as long), and otherwise by subgroupAdd.
+override SUM_LANES: u32 = 0u;
 // Keys per block between softmax updates.
 const KB: u32 = 8u;
 const MAX_CH: u32 = 8u;
+
+// The sum of x over a subgroup of `lanes` lanes (a power of two, every lane
+// active), in every lane: a butterfly of subgroupShuffleXor. On a SIMD
+// driver each step is one permutation of a vector register, where
+// lavapipe's subgroupAdd walks the lanes one by one (a branch and a scalar
+// add a lane). Both lanes of a pair add the same two values, so every lane
+// ends with the same sum. `lanes` must be known when the pipeline is built
+// (an override), so that the steps unroll.
+fn butterfly_sum(x: f32, lanes: u32) -> f32 {
+    var s = x;
+    for (var d = lanes / 2u; d > 0u; d >>= 1u) {
+        s += subgroupShuffleXor(s, d);
+    }
+    return s;
+}
 
 @compute @workgroup_size(SGW)
 fn flash_prefill_sg(
@@ -67,8 +89,8 @@ fn flash_prefill_sg(
             }
         }
         for (var t0 = 0u; t0 < hi; t0 += KB) {
-            // Scores of KB keys: each lane dots its columns, subgroupAdd
-            // completes the dot product in every lane.
+            // Scores of KB keys: each lane dots its columns, a sum over the
+            // subgroup completes the dot product in every lane.
             var sc: array<f32, 64>; // MAX_TR * KB
             let keys = min(KB, p.n - t0);
             for (var j = 0u; j < KB; j++) {
@@ -84,7 +106,11 @@ fn flash_prefill_sg(
                             part_dot += dot(qh[r * MAX_CH + c], kv[c]);
                         }
                     }
-                    sc[r * KB + j] = subgroupAdd(part_dot);
+                    if SUM_LANES > 0u {
+                        sc[r * KB + j] = butterfly_sum(part_dot, SUM_LANES);
+                    } else {
+                        sc[r * KB + j] = subgroupAdd(part_dot);
+                    }
                 }
             }
             // Online softmax, every lane holding every score.
@@ -469,7 +495,7 @@ fn flash_prefill_tile(
 // l + 2 WG and l + 3 WG of the scaled q and of the output, in four
 // variables each. Two passes over the chunk, a softmax step between:
 //   - the scores: the subgroup reads each K row whole, keys in order, and
-//     one subgroupAdd completes a score in every lane; lane u keeps key u's
+//     butterfly_sum completes a score in every lane; lane u keeps key u's
 //     score of every WG keys in its own array `held`, one store per WG keys;
 //   - one softmax step for the chunk: its max (a running max of the
 //     scores, the same in every lane);
@@ -482,10 +508,12 @@ fn flash_prefill_tile(
 // memory and no barrier is needed. A barrier would cost: lavapipe splits a
 // shader into coroutines at barriers before promoting its variables to
 // registers, so every loop after a barrier keeps its state in memory.
-// Llama-7B's decode at L = 2048 on lavapipe: 6.0-6.1 ms, against 6.7 with
-// the scores in workgroup memory behind a barrier, 6.4 with blocks of 64
-// keys held in plain variables, and 7.0 for one pass with a softmax step
-// per key.
+// Llama-7B's decode at L = 2048 on lavapipe: 5.75-5.8 ms, against 6.05-6.1
+// with subgroupAdd for the scores, 6.7 with the scores in workgroup memory
+// behind a barrier, 6.4 with blocks of 64 keys held in plain variables, and
+// 7.0 for one pass with a softmax step per key. Each pass alone takes about
+// 2.8 ms; together they took 0.45 ms more than the two with subgroupAdd,
+// and take 0.15 ms more with butterfly_sum.
 // It writes the partials of flash_decode_partial; flash_decode_reduce
 // finishes.
 
@@ -525,7 +553,7 @@ fn flash_decode_lanes(
     for (var t = 0u; t < cnt; t++) {
         let part = next;
         next = lane_score(kb + min(t + 1u, cnt - 1u) * D4, q0, q1, q2, q3);
-        let s = subgroupAdd(part);
+        let s = butterfly_sum(part, WG);
         mx = max(mx, s);
         let u = t % WG;
         mine = select(mine, s, li == u);

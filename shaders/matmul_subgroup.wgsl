@@ -147,7 +147,7 @@ fn gemm_subgroup(
 // l + 2 WG_N and l + 3 WG_N of the activation row in four variables (zeros
 // past k), then walks LANE_ROWS rows of W in order, reading the same
 // columns of each (the subgroup reads whole rows: one sequential stream)
-// and completing each dot product with one subgroupAdd. Workgroup y is the
+// and completing each dot product with butterfly_sum. Workgroup y is the
 // activation row, so W is read once per row of A: CPU adapters list it for
 // m = 1 only.
 override LANE_ROWS: u32 = 64u;
@@ -164,6 +164,20 @@ fn lane_w(base: u32, col: u32) -> vec4<f32> {
 fn lane_dot(base: u32, li: u32, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>) -> f32 {
     return dot(x0, lane_w(base, li)) + dot(x1, lane_w(base, li + WG_N))
         + dot(x2, lane_w(base, li + 2u * WG_N)) + dot(x3, lane_w(base, li + 3u * WG_N));
+}
+
+// The sum of x over a subgroup of `lanes` lanes (a power of two, every lane
+// active), in every lane: a butterfly of subgroupShuffleXor, as in
+// attention_subgroup.wgsl. On a SIMD driver each step is one permutation of
+// a vector register, where lavapipe's subgroupAdd walks the lanes one by one
+// (a branch and a scalar add a lane): 3% off the decode scores. Both lanes
+// of a pair add the same two values, so every lane ends with the same sum.
+fn butterfly_sum(x: f32, lanes: u32) -> f32 {
+    var s = x;
+    for (var d = lanes / 2u; d > 0u; d >>= 1u) {
+        s += subgroupShuffleXor(s, d);
+    }
+    return s;
 }
 
 @compute @workgroup_size(WG_N)
@@ -188,7 +202,7 @@ fn gemv_lanes(
     for (var j = 0u; j < cols; j++) {
         let mine = next;
         next = lane_dot(zw + min(col0 + j + 1u, p.n - 1u) * p.k4, li, x0, x1, x2, x3);
-        let s = subgroupAdd(mine);
+        let s = butterfly_sum(mine, WG_N);
         if li == 0u && wg.y < p.m {
             c[out + j] = T(s);
         }

@@ -218,3 +218,37 @@ fn bad_attention_shapes_are_errors() {
         assert!(e.to_string().contains("dimensions"), "{e}");
     }
 }
+
+#[test]
+fn prefill_by_subgroups_matches_the_host_with_either_sum() {
+    for mut ctx in common::contexts("prefill_by_subgroups_matches_the_host_with_either_sum") {
+        if !ctx.caps.subgroups {
+            eprintln!("{}: no subgroups, nothing to run", common::label(&ctx));
+            continue;
+        }
+        // The adapter's own sizes (lavapipe: 8 only, so the scores are
+        // summed by a butterfly of 8 lanes), then the same subgroups
+        // described as varying in size (so by subgroupAdd): causal GQA
+        // prefill at d = 128, odd length.
+        let (lo, hi) = ctx.caps.subgroup_sizes;
+        for sizes in [(lo, hi), (lo, 2 * hi)] {
+            ctx.caps.subgroup_sizes = sizes;
+            let a = Attention::new(&ctx, shape((2, 2 * 37, 37, 37), 128), DType::F32, 1).unwrap();
+            let mut ran = 0;
+            for config in a.candidates(&ctx.caps) {
+                if !matches!(config, AttentionConfig::FlashPrefillSubgroup { .. }) {
+                    continue;
+                }
+                let p = a.prepare(&ctx, config, Extent::Whole).unwrap();
+                let v = run_and_verify(&ctx, &a, &p, 300).unwrap();
+                assert!(
+                    v.passed(),
+                    "{config} with subgroup sizes {sizes:?} on {}: {v:?}",
+                    common::label(&ctx)
+                );
+                ran += 1;
+            }
+            assert!(ran >= 1, "sizes {sizes:?} on {}", common::label(&ctx));
+        }
+    }
+}

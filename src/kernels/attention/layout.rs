@@ -18,6 +18,18 @@ pub(super) struct Layout {
     pub invocations: u32,
 }
 
+/// The subgroup size `flash_prefill_sg` sums its scores over with a
+/// butterfly whose steps are fixed when the pipeline is built: the
+/// adapter's one subgroup size, or 0 (subgroupAdd) where sizes vary.
+fn sum_lanes(caps: &Capabilities) -> u32 {
+    let (lo, hi) = caps.subgroup_sizes;
+    if caps.subgroups && lo == hi && lo.is_power_of_two() {
+        lo
+    } else {
+        0
+    }
+}
+
 /// Lanes per key or row of the subgroup kernels: the largest power of two
 /// within both the smallest subgroup size and the `d4` vec4 columns of a
 /// row (0 without subgroups). The kernels size everything else by the
@@ -225,6 +237,7 @@ impl Attention {
                         ("CH", columns as f64),
                         ("RGW", (wg / lo) as f64),
                         ("SGW", wg as f64),
+                        ("SUM_LANES", sum_lanes(caps) as f64),
                     ],
                     0,
                     wg,
@@ -366,6 +379,15 @@ mod tests {
         assert!(lanes_fit(&caps((4, 4)), 64));
         // 2 lanes would hold 256 scores each, past MAX_HELD.
         assert!(!lanes_fit(&caps((2, 2)), 32));
+    }
+
+    #[test]
+    fn prefill_sums_by_butterfly_only_where_the_subgroup_size_is_fixed() {
+        assert_eq!(sum_lanes(&caps((8, 8))), 8);
+        assert_eq!(sum_lanes(&caps((32, 32))), 32);
+        // Sizes that vary (Intel, Apple) or none: subgroupAdd.
+        assert_eq!(sum_lanes(&caps((8, 32))), 0);
+        assert_eq!(sum_lanes(&caps((0, 0))), 0);
     }
 
     #[test]

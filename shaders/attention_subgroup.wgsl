@@ -497,8 +497,8 @@ fn flash_prefill_tile(
 //   - the scores: the subgroup reads each K row whole, keys in order, and
 //     butterfly_sum completes a score in every lane; lane u keeps key u's
 //     score of every WG keys in its own array `held`, one store per WG keys;
-//   - one softmax step for the chunk: its max (a running max of the
-//     scores, the same in every lane);
+//   - one softmax step for the chunk: its max (each lane's max of the
+//     scores it holds, then a butterfly of maxima: the same in every lane);
 //   - the output: each V row read whole the same way; at every WG keys each
 //     lane turns its held score into an exponential (one a key, spread over
 //     the lanes), which subgroupShuffle hands to every lane key by key.
@@ -508,12 +508,11 @@ fn flash_prefill_tile(
 // memory and no barrier is needed. A barrier would cost: lavapipe splits a
 // shader into coroutines at barriers before promoting its variables to
 // registers, so every loop after a barrier keeps its state in memory.
-// Llama-7B's decode at L = 2048 on lavapipe: 5.75-5.8 ms, against 6.05-6.1
-// with subgroupAdd for the scores, 6.7 with the scores in workgroup memory
-// behind a barrier, 6.4 with blocks of 64 keys held in plain variables, and
-// 7.0 for one pass with a softmax step per key. Each pass alone takes about
-// 2.8 ms; together they took 0.45 ms more than the two with subgroupAdd,
-// and take 0.15 ms more with butterfly_sum.
+// Llama-7B's decode at L = 2048 on lavapipe: 5.1 ms, against 5.85 with a
+// running max of every score, 6.05-6.1 with subgroupAdd for the scores as
+// well, 6.7 with the scores in workgroup memory behind a barrier, 6.4 with
+// blocks of 64 keys held in plain variables, and 7.0 for one pass with a
+// softmax step per key.
 // It writes the partials of flash_decode_partial; flash_decode_reduce
 // finishes.
 
@@ -547,21 +546,30 @@ fn flash_decode_lanes(
     // sum, so the reduction does not wait on the next key's per-lane loads
     // (as in gemv_lanes).
     var held: array<f32, MAX_HELD>;
-    var mx = NEG;
+    var lmx = NEG;
     var mine = NEG;
     var next = lane_score(kb, q0, q1, q2, q3);
     for (var t = 0u; t < cnt; t++) {
         let part = next;
         next = lane_score(kb + min(t + 1u, cnt - 1u) * D4, q0, q1, q2, q3);
         let s = butterfly_sum(part, WG);
-        mx = max(mx, s);
         let u = t % WG;
         mine = select(mine, s, li == u);
         if u == WG - 1u || t + 1u == cnt {
             // Lanes past the last key keep NEG: an exponential of 0.
             held[t / WG] = mine;
+            lmx = max(lmx, mine);
             mine = NEG;
         }
+    }
+    // The chunk's max: each lane's max of the scores it holds, taken once
+    // per WG keys rather than a running max of every score (lavapipe: 13%
+    // off the kernel), then a butterfly of maxima, the same in every lane.
+    // (Taken from the array in a loop after this one instead, the kernel
+    // ran 35% slower in 2 of 6 processes.)
+    var mx = lmx;
+    for (var d = WG / 2u; d > 0u; d >>= 1u) {
+        mx = max(mx, subgroupShuffleXor(mx, d));
     }
     // Output: key t's weight is lane t % WG's held score t / WG.
     var o0 = vec4<f32>(0.0);

@@ -194,6 +194,11 @@ fn gemv_lanes(
     let col0 = wg.x * LANE_ROWS;
     let cols = min(LANE_ROWS, p.n - min(col0, p.n));
     let out = zc + wg.y * p.ldc + p.c_col + col0;
+    // Lane u keeps output u of every WG_N and the lanes store them together,
+    // once per WG_N rows: a SIMD driver stores from one lane by walking the
+    // lanes (lavapipe: 10% off the decode scores against a store per row
+    // from lane 0).
+    var kept = 0.0;
     // Each lane's share of the next row is taken before this row's sum:
     // a SIMD driver's per-lane loads are long chains of dependent steps,
     // and the reduction would otherwise wait on them every row (lavapipe:
@@ -203,8 +208,12 @@ fn gemv_lanes(
         let mine = next;
         next = lane_dot(zw + min(col0 + j + 1u, p.n - 1u) * p.k4, li, x0, x1, x2, x3);
         let s = butterfly_sum(mine, WG_N);
-        if li == 0u && wg.y < p.m {
-            c[out + j] = T(s);
+        let u = j % WG_N;
+        kept = select(kept, s, li == u);
+        if u == WG_N - 1u || j + 1u == cols {
+            if li <= u && wg.y < p.m {
+                c[out + j - u + li] = T(kept);
+            }
         }
     }
 }

@@ -37,13 +37,14 @@ override SUM_LANES: u32 = 0u;
 const KB: u32 = 8u;
 const MAX_CH: u32 = 8u;
 
-// The sum of x over a subgroup of `lanes` lanes (a power of two, every lane
-// active), in every lane: a butterfly of subgroupShuffleXor. On a SIMD
-// driver each step is one permutation of a vector register, where
-// lavapipe's subgroupAdd walks the lanes one by one (a branch and a scalar
-// add a lane). Both lanes of a pair add the same two values, so every lane
-// ends with the same sum. `lanes` must be known when the pipeline is built
-// (an override), so that the steps unroll.
+// The sum of x over each aligned group of `lanes` lanes of a subgroup (a
+// power of two, every lane active), in every lane of the group: a
+// butterfly of subgroupShuffleXor. On a SIMD driver each step is one
+// permutation of a vector register, where lavapipe's subgroupAdd walks the
+// lanes one by one (a branch and a scalar add a lane). Both lanes of a pair
+// add the same two values, so every lane ends with the same sum. `lanes`
+// must be known when the pipeline is built (an override), so that the
+// steps unroll.
 fn butterfly_sum(x: f32, lanes: u32) -> f32 {
     var s = x;
     for (var d = lanes / 2u; d > 0u; d >>= 1u) {
@@ -173,8 +174,8 @@ fn flash_prefill_sg(
 //     one key: lane l of the group reads vec4 columns l, l + LPK, ... of the
 //     K and V rows (LV of them), so neighbouring lanes read neighbouring
 //     16-byte (f32) or 8-byte (f16) pieces of a row: coalesced;
-//   - the group's partial dot products are completed by a butterfly of
-//     subgroupShuffleXor within the group, every lane ending with the score;
+//   - the group's partial dot products are completed by butterfly_sum
+//     within the group, every lane ending with the score;
 //   - each group runs an online softmax over its keys (running max, sum and
 //     its lanes' columns of the output), for every query row of the GQA
 //     group at once (one K load serves GROUP rows);
@@ -251,9 +252,7 @@ fn flash_decode_sg(
             for (var x = 0u; x < LV; x++) {
                 s += dot(qv[r * MAX_LV + x], kv[x]);
             }
-            for (var mask = LPK / 2u; mask > 0u; mask >>= 1u) {
-                s += subgroupShuffleXor(s, mask);
-            }
+            s = butterfly_sum(s, LPK);
             if live {
                 let mx = max(m[r], s);
                 let corr = exp(m[r] - mx);

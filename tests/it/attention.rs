@@ -5,7 +5,9 @@
 
 use crate::common;
 use wgpu_roofline::gpu::GpuContext;
+use wgpu_roofline::kernels::attention::reference::scores as attention_scores;
 use wgpu_roofline::kernels::attention::{Attention, AttentionConfig, AttentionShape};
+use wgpu_roofline::kernels::softmax::reference::scores as softmax_scores;
 use wgpu_roofline::kernels::softmax::Softmax;
 use wgpu_roofline::kernels::{run_and_verify, DType, Extent, Kernel};
 
@@ -249,6 +251,50 @@ fn prefill_by_subgroups_matches_the_host_with_either_sum() {
                 ran += 1;
             }
             assert!(ran >= 1, "sizes {sizes:?} on {}", common::label(&ctx));
+        }
+    }
+}
+
+/// The largest score of a product's first and last rows, as the host
+/// computes them.
+fn top_score(rows: u64, mut scores: impl FnMut(u64) -> Vec<f64>) -> f64 {
+    [0, rows - 1]
+        .into_iter()
+        .flat_map(&mut scores)
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+#[test]
+fn scores_past_the_range_of_exp_give_the_same_softmax() {
+    // With 1 / sqrt(d) the test data's scores stay within +-4, where a
+    // kernel that skipped the row's maximum, or took too low a one, still
+    // gives the right softmax. Scaled past e^88.8 (beyond f32), such a
+    // kernel overflows. d = 16 keeps every q.k exact in f32, so the large
+    // scale adds no rounding; d = 128 in decode is where lavapipe runs its
+    // lanes kernel (and so tries it first).
+    const EXP_RANGE: f64 = 88.8;
+    for ctx in common::contexts("scores_past_the_range_of_exp_give_the_same_softmax") {
+        for dtype in common::dtypes(&ctx) {
+            for (dims, d, scale, all) in [
+                ((3, 2 * 37, 37, 37), 16, 64.0, true),
+                ((4, 1, 300, 1), 16, 64.0, true),
+                ((4, 1, 701, 1), 128, 16.0, false),
+            ] {
+                let s = shape(dims, d);
+                let top = top_score(s.rows, |r| attention_scores(&s, scale, 0, r));
+                assert!(top > 2.0 * EXP_RANGE, "{dims:?} d={d}: top score {top}");
+                let a = Attention::new(&ctx, s, dtype, 1).unwrap().with_scale(scale);
+                let what = format!("attention {dims:?} d={d} x{scale} {}", dtype.name());
+                assert!(configs(&ctx, &a, &what, all) >= 1, "{what}");
+            }
+            for (dims, d) in [((3, 2 * 37, 37, 37), 128), ((2, 4, 132, 1), 64)] {
+                let s = shape(dims, d);
+                let top = top_score(s.rows, |r| softmax_scores(&s, 128.0, 0, r));
+                assert!(top > EXP_RANGE, "softmax {dims:?}: top score {top}");
+                let x = Softmax::new(&ctx, s, dtype, 1).unwrap().with_scale(128.0);
+                let what = format!("softmax {dims:?} x128 {}", dtype.name());
+                assert!(configs(&ctx, &x, &what, true) >= 2, "{what}");
+            }
         }
     }
 }

@@ -44,6 +44,12 @@ impl AttentionShape {
         }
     }
 
+    /// The scale of the scores, `1 / sqrt(head_dim)`, as the kernels get it
+    /// (an f32).
+    pub fn score_scale(&self) -> f32 {
+        (1.0 / (self.head_dim.max(1) as f64).sqrt()) as f32
+    }
+
     /// Query heads per KV head.
     pub fn group(&self) -> u64 {
         self.rows / self.q_len.max(1)
@@ -76,6 +82,18 @@ mod tests {
 
     fn shape(batch: u64, rows: u64, keys: u64, q_len: u64, head_dim: u64) -> AttentionShape {
         S::new(batch, rows, keys, q_len, head_dim)
+    }
+
+    #[test]
+    fn score_scale_by_hand() {
+        // 1 / sqrt(128) = 0.0883883476..., 1 / sqrt(64) = 1/8 exactly; a
+        // zero head dimension (rejected by the kernels' checks) scales by 1.
+        assert_eq!(
+            shape(1, 1, 8, 1, 128).score_scale(),
+            0.088_388_347_648_318_44_f64 as f32
+        );
+        assert_eq!(shape(1, 1, 8, 1, 64).score_scale(), 0.125);
+        assert_eq!(shape(1, 1, 8, 1, 0).score_scale(), 1.0);
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct Attention {
     pub shape: AttentionShape,
     /// Element type.
     pub dtype: DType,
+    /// What the scores are multiplied by: the shape's
+    /// [`AttentionShape::score_scale`] unless [`Self::with_scale`] set it.
+    scale: f32,
     ops: Operands,
     chunks: Vec<(u64, u64)>,
     granule: u64,
@@ -244,7 +247,16 @@ impl Attention {
             ops,
             chunks,
             granule: granule(&per, align),
+            scale: shape.score_scale(),
         })
+    }
+
+    /// The same kernel with scores scaled by `scale` instead of `1 /
+    /// sqrt(head_dim)`: a large scale pushes the scores past the range of
+    /// `exp` (e^88.8 overflows f32), so a test can check that every
+    /// configuration subtracts each row's maximum before exponentiating.
+    pub fn with_scale(self, scale: f32) -> Self {
+        Self { scale, ..self }
     }
 
     fn products(&self, extent: Extent) -> u64 {
@@ -332,7 +344,7 @@ impl Kernel for Attention {
             rows: s.rows as u32,
             n: s.keys as u32,
             q_len: s.q_len as u32,
-            scale: (1.0 / (s.head_dim as f64).sqrt()) as f32,
+            scale: self.scale,
             chunks: chunks as u32,
             part_stride: (part_bytes / 16) as u32,
             _pad: [0; 2],
@@ -441,7 +453,7 @@ impl Kernel for Attention {
         )?;
         let mut v = Verification::new(reference::tolerance(self.dtype));
         for ((b, r), got) in rows {
-            for (&g, (want, mag)) in got.iter().zip(reference::row(&s, b, r)) {
+            for (&g, (want, mag)) in got.iter().zip(reference::row(&s, self.scale, b, r)) {
                 // A zero output with zero terms (a lone zero V element) is exact.
                 v.add_scaled(g as f64, want, (want.abs() + 0.01 * mag).max(1e-30));
             }

@@ -22,26 +22,33 @@ pub fn tolerance(dtype: DType) -> f64 {
     }
 }
 
-/// Output row `row` of product `product`, f64, mask included, with
-/// `sum_t p_t |v_t|` per element (the scale of its terms).
-pub fn row(s: &AttentionShape, product: u64, row: u64) -> Vec<(f64, f64)> {
+/// The scores of row `row` of product `product` (its keys up to the causal
+/// mask), f64, scaled by `scale`.
+pub fn scores(s: &AttentionShape, scale: f32, product: u64, row: u64) -> Vec<f64> {
     let d = s.head_dim;
     let pos = row % s.q_len + s.keys - s.q_len;
-    let scale = 1.0 / (d as f64).sqrt();
     let qrow: Vec<f64> = (0..d)
         .map(|i| initial(Q, (product * s.rows + row) * d + i) as f64)
         .collect();
-    let scores: Vec<f64> = (0..=pos)
+    (0..=pos)
         .map(|t| {
             let kb = (product * s.keys + t) * d;
-            scale
+            scale as f64
                 * qrow
                     .iter()
                     .enumerate()
                     .map(|(i, q)| q * initial(K, kb + i as u64) as f64)
                     .sum::<f64>()
         })
-        .collect();
+        .collect()
+}
+
+/// Output row `row` of product `product`, f64, mask included, with
+/// `sum_t p_t |v_t|` per element (the scale of its terms), for scores
+/// scaled by `scale`.
+pub fn row(s: &AttentionShape, scale: f32, product: u64, row: u64) -> Vec<(f64, f64)> {
+    let d = s.head_dim;
+    let scores = scores(s, scale, product, row);
     let m = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let e: Vec<f64> = scores.iter().map(|v| (v - m).exp()).collect();
     let sum: f64 = e.iter().sum();

@@ -46,6 +46,9 @@ pub struct Softmax {
     pub shape: AttentionShape,
     /// Element type.
     pub dtype: DType,
+    /// What the scores are multiplied by: the shape's
+    /// [`AttentionShape::score_scale`] unless [`Self::with_scale`] set it.
+    scale: f32,
     x: Copies,
     y: Copies,
     chunks: Vec<(u64, u64)>,
@@ -119,7 +122,16 @@ impl Softmax {
             y,
             chunks,
             granule: granule(&[per], align),
+            scale: shape.score_scale(),
         })
+    }
+
+    /// The same kernel with scores scaled by `scale` instead of `1 /
+    /// sqrt(head_dim)`: a large scale pushes the scores past the range of
+    /// `exp` (e^88.8 overflows f32), so a test can check that every
+    /// configuration subtracts each row's maximum before exponentiating.
+    pub fn with_scale(self, scale: f32) -> Self {
+        Self { scale, ..self }
     }
 
     fn products(&self, extent: Extent) -> u64 {
@@ -188,7 +200,7 @@ impl Kernel for Softmax {
             rows: s.rows as u32,
             n: s.keys as u32,
             q_len: s.q_len as u32,
-            scale: (1.0 / (s.head_dim.max(1) as f64).sqrt()) as f32,
+            scale: self.scale,
             nx: nx as u32,
             _pad: [0; 3],
         };
@@ -260,7 +272,7 @@ impl Kernel for Softmax {
         )?;
         let mut v = Verification::new(reference::tolerance(self.dtype));
         for ((b, r), got) in rows {
-            let want = reference::row(&s, b, r);
+            let want = reference::row(&s, self.scale, b, r);
             let top = want.iter().copied().fold(0.0, f64::max);
             for (&g, &w) in got.iter().zip(&want) {
                 v.add_scaled(g as f64, w, w.abs() + 0.01 * top);

@@ -23,15 +23,19 @@ pub fn visible_keys(s: &AttentionShape, row: u64) -> u64 {
     (row % s.q_len + s.keys - s.q_len + 1).min(s.keys)
 }
 
-/// The softmax of row `row` of product `product` (f64; zeros past the
-/// causal mask), with scale `1 / sqrt(head_dim)`.
-pub fn row(s: &AttentionShape, product: u64, row: u64) -> Vec<f64> {
-    let scale = 1.0 / (s.head_dim.max(1) as f64).sqrt();
+/// The scaled scores of row `row` of product `product` that it sees (up
+/// to the causal mask), f64.
+pub fn scores(s: &AttentionShape, scale: f32, product: u64, row: u64) -> Vec<f64> {
     let base = (product * s.rows + row) * s.keys;
-    let vis = visible_keys(s, row);
-    let x: Vec<f64> = (0..vis)
-        .map(|t| scale * initial(SCORES, base + t) as f64)
-        .collect();
+    (0..visible_keys(s, row))
+        .map(|t| scale as f64 * initial(SCORES, base + t) as f64)
+        .collect()
+}
+
+/// The softmax of row `row` of product `product` (f64; zeros past the
+/// causal mask), for scores scaled by `scale`.
+pub fn row(s: &AttentionShape, scale: f32, product: u64, row: u64) -> Vec<f64> {
+    let x = scores(s, scale, product, row);
     let m = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let e: Vec<f64> = x.iter().map(|v| (v - m).exp()).collect();
     let sum: f64 = e.iter().sum();

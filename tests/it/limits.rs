@@ -9,6 +9,7 @@ use crate::common;
 use wgpu_roofline::kernels::attention::{Attention, AttentionShape};
 use wgpu_roofline::kernels::matmul::{Matmul, MatmulConfig, ProductShape};
 use wgpu_roofline::kernels::softmax::Softmax;
+use wgpu_roofline::kernels::stream::{Stream, StreamOp, StreamParams};
 use wgpu_roofline::kernels::{run_and_verify, DType, Extent, Kernel};
 
 const BINDING: u64 = 64 << 10;
@@ -116,6 +117,34 @@ fn attention_configurations_beyond_the_workgroup_limit_are_refused() {
             ctx.wait().is_ok(),
             "an oversized dispatch reached the device"
         );
+    }
+}
+
+#[test]
+fn streams_in_tiny_workgroups_cover_the_array_under_the_workgroup_limit() {
+    // 10007 vec4s in workgroups of 1 under 16 workgroups a dimension:
+    // read_blocks' team of 8 per block of 512 would need 160 workgroups, so
+    // its blocks grow until 2 teams cover the array; the grid-stride ops
+    // wrap 16 invocations. Every partial sum and element is verified.
+    let test = "streams_in_tiny_workgroups_cover_the_array_under_the_workgroup_limit";
+    for ctx in common::contexts_with(test, |a| wgpu::Limits {
+        max_compute_workgroups_per_dimension: 16,
+        ..a.limits()
+    }) {
+        let params = StreamParams {
+            array_bytes: 16 * 10_007,
+            sets: 1,
+            workgroup_size: 1,
+            vec4_per_invocation: 4,
+        };
+        let stream = Stream::new(&ctx, params).unwrap();
+        assert_eq!(stream.invocations(StreamOp::ReadBlocks), 16);
+        assert_eq!(stream.invocations(StreamOp::Read), 16);
+        for op in StreamOp::ALL {
+            let p = stream.prepare(&ctx, op, Extent::Whole).unwrap();
+            let v = run_and_verify(&ctx, &stream, &p, 0).unwrap();
+            assert!(v.passed(), "{op:?} on {}: {v:?}", common::label(&ctx));
+        }
     }
 }
 

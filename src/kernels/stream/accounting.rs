@@ -7,20 +7,31 @@ use serde::{Deserialize, Serialize};
 
 /// Invocations per team of `read_blocks` (the shader's `TEAM`).
 pub const TEAM: u64 = 8;
-/// vec4s each team of `read_blocks` streams: 64 per invocation, 8 KiB a
-/// team.
+/// vec4s each team of `read_blocks` streams where the dispatch can hold a
+/// team per block: 64 per invocation, 8 KiB a team.
 pub const TEAM_BLOCK: u64 = 64 * TEAM;
 
-/// Invocations `read_blocks` runs over `vec4s` vec4s: a team per block,
-/// the last block perhaps short. Each writes one partial sum.
-pub fn team_invocations(vec4s: u64) -> u64 {
-    vec4s.div_ceil(TEAM_BLOCK) * TEAM
+/// vec4s a team of `read_blocks` streams over `vec4s` vec4s when at most
+/// `max_teams` teams can be dispatched (the workgroups a dimension takes,
+/// times the teams a workgroup holds): [`TEAM_BLOCK`], or the next
+/// multiple of it that needs no more teams than that (huge arrays, tiny
+/// workgroups).
+pub fn team_block(vec4s: u64, max_teams: u64) -> u64 {
+    let blocks = vec4s.div_ceil(TEAM_BLOCK);
+    blocks.div_ceil(max_teams.max(1)) * TEAM_BLOCK
 }
 
-/// The `read_blocks` invocation that sums vec4 `i`: member `i % TEAM` of
-/// the team owning `i`'s block.
-pub fn team_member(i: u64) -> u64 {
-    i / TEAM_BLOCK * TEAM + i % TEAM
+/// Invocations `read_blocks` runs over `vec4s` vec4s in blocks of `block`:
+/// a team per block, the last block perhaps short. Each writes one partial
+/// sum.
+pub fn team_invocations(vec4s: u64, block: u64) -> u64 {
+    vec4s.div_ceil(block) * TEAM
+}
+
+/// The `read_blocks` invocation that sums vec4 `i` in blocks of `block`:
+/// member `i % TEAM` of the team owning `i`'s block.
+pub fn team_member(i: u64, block: u64) -> u64 {
+    i / block * TEAM + i % TEAM
 }
 
 /// The streaming operations.
@@ -129,13 +140,30 @@ mod tests {
     fn read_blocks_teams_by_hand() {
         // Blocks of 512 vec4s, a team of 8 each: 1024 vec4s are 2 teams,
         // 1025 a third (one vec4 long), 10007 are 20 (ceil(10007 / 512)).
-        assert_eq!(team_invocations(1024), 16);
-        assert_eq!(team_invocations(1025), 24);
-        assert_eq!(team_invocations(10_007), 160);
+        assert_eq!(team_invocations(1024, TEAM_BLOCK), 16);
+        assert_eq!(team_invocations(1025, TEAM_BLOCK), 24);
+        assert_eq!(team_invocations(10_007, TEAM_BLOCK), 160);
         // Member l of a team takes l, l + 8, ...: vec4 7 is member 7, 8
         // member 0 again; the second team starts at vec4 512 (invocation 8),
         // the third at 1024 (invocation 16): 1031 is its member 7.
-        let owners: Vec<u64> = [0, 7, 8, 511, 512, 520, 1031].map(team_member).to_vec();
+        let owners = [0, 7, 8, 511, 512, 520, 1031].map(|i| team_member(i, TEAM_BLOCK));
         assert_eq!(owners, [0, 7, 0, 7, 8, 8, 23]);
+    }
+
+    #[test]
+    fn read_blocks_grow_to_fit_the_dispatch() {
+        // 20 blocks of 512 fit 20 or more teams as they are.
+        assert_eq!(team_block(10_007, 20), 512);
+        assert_eq!(team_block(10_007, 65_535), 512);
+        // 19 teams: blocks of 1024 (10 teams), as for 10; 6 teams: 2048.
+        assert_eq!(team_block(10_007, 19), 1024);
+        assert_eq!(team_block(10_007, 10), 1024);
+        assert_eq!(team_block(10_007, 6), 2048);
+        // 128 MiB (8 Mi vec4s, 16384 blocks) with workgroups of 1 under
+        // 65535 a dimension (8191 teams): blocks of 1536, 5462 teams.
+        let (n, block) = (8 << 20, team_block(8 << 20, 65_535 / 8));
+        assert_eq!(block, 1536);
+        assert_eq!(team_invocations(n, block), 5462 * 8);
+        assert_eq!(team_member(1536 + 9, block), 9);
     }
 }

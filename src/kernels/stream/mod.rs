@@ -139,6 +139,8 @@ pub struct Stream {
     stride: Grid,
     /// `read_blocks`' grid: a team per block.
     teams: Grid,
+    /// vec4s per block of `read_blocks`.
+    block: u64,
 }
 
 impl Stream {
@@ -152,7 +154,11 @@ impl Stream {
             groups,
             invocations: groups as u64 * wg,
         };
-        let team_invocations = accounting::team_invocations(n_vec4);
+        // A team per block, the blocks grown where the teams would need
+        // more workgroups than a dispatch takes.
+        let max_groups = ctx.caps.limits.max_compute_workgroups_per_dimension as u64;
+        let block = accounting::team_block(n_vec4, max_groups * wg / TEAM);
+        let team_invocations = accounting::team_invocations(n_vec4, block);
         let teams = Grid {
             groups: ctx.workgroups(team_invocations, wg),
             invocations: team_invocations,
@@ -163,7 +169,7 @@ impl Stream {
                 n: n_vec4 as u32,
                 stride: stride.invocations as u32,
                 scalar: SCALAR,
-                block: TEAM_BLOCK as u32,
+                block: block as u32,
             }),
         );
         let array = |w: u32| -> Result<Copies> {
@@ -183,6 +189,7 @@ impl Stream {
             uniform,
             stride,
             teams,
+            block,
         })
     }
 
@@ -312,7 +319,7 @@ impl Stream {
         // The invocation that sums vec4 i: the grid stride's i % stride, or
         // a team member.
         let owner = |i: u64| match op {
-            StreamOp::ReadBlocks => accounting::team_member(i),
+            StreamOp::ReadBlocks => accounting::team_member(i, self.block),
             StreamOp::Copy
             | StreamOp::Scale
             | StreamOp::Add

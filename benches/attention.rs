@@ -3,7 +3,7 @@
 //! - decode (B = 1, L = 2048): achieved bytes/s of the unfused qk and pv
 //!   products and of fused split-KV attention, as fractions of the measured
 //!   memory roof (target >= 0.7), and the same timed in alternation with
-//!   the roof's kernel (`measure::paired`);
+//!   the roof's kernel and the read-only streams (`measure::paired`);
 //! - prefill (S = 1024; S = 2048 with `ROOFLINE_BENCH_LONG=1`): fused
 //!   attention's time against unfused qk + softmax + pv (target: fused
 //!   faster), with both sides' FLOP/s.

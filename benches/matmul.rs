@@ -6,8 +6,9 @@
 //! - decode GEMV (B = 1): achieved bytes/s / measured memory roof, for f32,
 //!   f16, q8_0 and q4_0 weights (minimal bytes over time), and how long the
 //!   quantized decode takes against the float one; then the same share
-//!   timed in alternation with the roof's kernel (`measure::paired`), which
-//!   a host whose bandwidth drifts between the roofs and the op cannot skew.
+//!   timed in alternation with the roof's kernel and the read-only streams
+//!   (`measure::paired`), which a host whose bandwidth drifts between the
+//!   roofs and the op cannot skew.
 //!
 //! It also prints which configuration the autotuner chose on each backend,
 //! so the Vulkan and GL choices can be compared. It drives the library's

@@ -1,5 +1,5 @@
-//! A measured op and its run's memory-roof kernel timed in alternation,
-//! batch by batch: a paired ratio of the op's bandwidth to the roof's.
+//! A measured op and memory-roof kernels timed in alternation, batch by
+//! batch: a paired ratio of the op's bandwidth to the roof's.
 //!
 //! A run measures its roofs first and its ops minutes later. Where the
 //! host's memory bandwidth moves between regimes within seconds (a shared
@@ -8,6 +8,15 @@
 //! share of a roof measured minutes apart says more about the host than
 //! about the op. Timed a batch apart, each pair sees the same machine, and
 //! the median of the pairs' ratios is the op's share of the roof.
+//!
+//! The run's roof is the fastest of its stream kernels, and which one that
+//! was can itself be an accident of the regime (lavapipe: `stream.scale`
+//! at 11.9 GB/s in one run, where `read_blocks` reads at 13-14), so a pair
+//! times the run's roof kernel and the read-only streams (`read`,
+//! `read_blocks`, `dot`), and its roof is the fastest of them in that pair.
+//! The read-only streams run on arrays of their own: the others write what
+//! the read-only ones read, and the read-only ones write partial sums over
+//! what scale and triad read.
 
 use super::ops::{self, WithKernel};
 use super::roofs;
@@ -15,17 +24,21 @@ use super::timer::Timer;
 use super::tuner;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
+use crate::kernels::stream::{Stream, StreamOp};
 use crate::kernels::{run_and_verify, Extent, Kernel, KernelConfig, Prepared, Verification};
 use crate::results::{Point, ResultsFile};
 use crate::settings::{Method, SuiteConfig};
 use crate::stats::Summary;
 
-/// One pair: seconds per run of the roof kernel and of the op, timed one
+/// The stream kernels that only read the arrays, timed in every pair.
+const READ_ONLY: [StreamOp; 3] = [StreamOp::Read, StreamOp::ReadBlocks, StreamOp::Dot];
+
+/// One pair: seconds per run of the op and of each roof kernel, timed one
 /// batch after the other.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pair {
-    /// The memory roof's kernel.
-    pub roof_s: f64,
+    /// Each roof kernel, in [`Paired::roof_kernels`]' order.
+    pub roofs_s: Vec<f64>,
     /// The op, in its point's configuration.
     pub op_s: f64,
 }
@@ -33,30 +46,59 @@ pub struct Pair {
 /// What timing an op beside its memory roof gives.
 #[derive(Debug, Clone)]
 pub struct Paired {
-    /// The memory roof's kernel (`stream.<op>`).
-    pub roof_kernel: String,
-    /// Bytes one run of the roof kernel moves.
-    pub roof_bytes: u64,
+    /// The roof kernels (`stream.<op>`): the run's memory roof kernel
+    /// first, then the read-only streams.
+    pub roof_kernels: Vec<String>,
+    /// Bytes one run of each roof kernel moves.
+    pub roof_bytes: Vec<u64>,
     /// The op's minimal bytes (as its point counts them).
     pub op_bytes: u64,
     /// Every pair, in the order timed; the first of a pair alternates
-    /// between the roof and the op, so neither always runs on the other's
+    /// between the roofs and the op, so neither always runs on the other's
     /// heels.
     pub pairs: Vec<Pair>,
     /// The op's output, checked after the pairs.
     pub verification: Verification,
-    /// Whether the roof kernel's output checked too.
+    /// Whether every roof kernel's output checked too.
     pub roof_verified: bool,
 }
 
 impl Paired {
-    /// Each pair's op bandwidth over the roof kernel's: (op bytes / op
-    /// time) / (roof bytes / roof time).
+    /// A pair's roof: the index of its fastest roof kernel and that
+    /// kernel's bandwidth (bytes / time).
+    fn roof_of(&self, pair: &Pair) -> (usize, f64) {
+        pair.roofs_s
+            .iter()
+            .zip(&self.roof_bytes)
+            .map(|(&s, &bytes)| bytes as f64 / s)
+            .enumerate()
+            .fold(
+                (0, 0.0),
+                |best, (i, bw)| if bw > best.1 { (i, bw) } else { best },
+            )
+    }
+
+    /// Each pair's op bandwidth over its roof's: (op bytes / op time) /
+    /// the fastest roof kernel's (bytes / time).
     pub fn ratios(&self) -> Vec<f64> {
         self.pairs
             .iter()
-            .map(|p| (self.op_bytes as f64 / p.op_s) / (self.roof_bytes as f64 / p.roof_s))
+            .map(|p| (self.op_bytes as f64 / p.op_s) / self.roof_of(p).1)
             .collect()
+    }
+
+    /// The roof kernel that was fastest in the most pairs (the first
+    /// listed of a tie); `None` without pairs.
+    pub fn usual_roof(&self) -> Option<&str> {
+        let mut wins = vec![0usize; self.roof_kernels.len()];
+        for p in &self.pairs {
+            wins[self.roof_of(p).0] += 1;
+        }
+        let most = *wins.iter().max()?;
+        (most > 0).then(|| {
+            let i = wins.iter().position(|&w| w == most).unwrap_or(0);
+            self.roof_kernels[i].as_str()
+        })
     }
 
     /// Median and range of [`Self::ratios`]; `None` without pairs.
@@ -64,16 +106,17 @@ impl Paired {
         Summary::of(&self.ratios())
     }
 
-    /// Whether both outputs matched the host.
+    /// Whether every output matched the host.
     pub fn verified(&self) -> bool {
         self.verification.passed() && self.roof_verified
     }
 }
 
 /// Time `point`'s op (its configuration, operands rotated as the run
-/// rotated them) and `file`'s memory-roof kernel in `pairs` alternating
-/// pairs of batches, each batch at least the run's shortest batch, on
-/// `ctx`, the adapter that produced `file`; then verify both.
+/// rotated them), `file`'s memory-roof kernel and the read-only streams in
+/// `pairs` alternating pairs of batches, each batch at least the run's
+/// shortest batch, on `ctx`, the adapter that produced `file`; then verify
+/// them all.
 pub fn against_memory_roof(
     ctx: &GpuContext,
     timer: &Timer,
@@ -94,8 +137,29 @@ pub fn against_memory_roof(
         .ok_or_else(|| Error::Invalid("the results file has no measured memory roof".into()))?;
     let op = roofs::stream_op_named(&name)
         .ok_or_else(|| Error::Invalid(format!("{name}: the memory roof is not a stream kernel")))?;
-    let stream = roofs::stream_ready_for(ctx, &file.config, op)?;
-    let roof = stream.prepare(ctx, op, Extent::Whole)?;
+    // The read-only streams on arrays as the run left them for `read`
+    // (each sums what triad wrote); the run's roof kernel on arrays of its
+    // own unless it is one of them.
+    let readers = roofs::stream_ready_for(ctx, &file.config, StreamOp::Read)?;
+    let own = if READ_ONLY.contains(&op) {
+        None
+    } else {
+        Some(roofs::stream_ready_for(ctx, &file.config, op)?)
+    };
+    let mut roof_ops = vec![op];
+    roof_ops.extend(READ_ONLY.into_iter().filter(|&o| o != op));
+    let streams: Vec<&Stream> = roof_ops
+        .iter()
+        .map(|&o| match &own {
+            Some(s) if o == op => s,
+            _ => &readers,
+        })
+        .collect();
+    let roofs = roof_ops
+        .iter()
+        .zip(&streams)
+        .map(|(&o, s)| s.prepare(ctx, o, Extent::Whole))
+        .collect::<Result<Vec<_>>>()?;
     let method = suite
         .method
         .unwrap_or_else(|| Method::for_device(&ctx.caps));
@@ -111,14 +175,21 @@ pub fn against_memory_roof(
             method: &method,
             config: point.kernel,
             estimate_s: point.median_s,
-            roof: &roof,
+            roofs: &roofs,
             pairs,
         },
     )?;
-    let roof_verified = run_and_verify(ctx, &stream, &roof, 0)?.passed();
+    let mut roof_verified = true;
+    for (p, s) in roofs.iter().zip(&streams) {
+        roof_verified &= run_and_verify(ctx, *s, p, 0)?.passed();
+    }
     Ok(Paired {
-        roof_kernel: name,
-        roof_bytes: stream.bytes(op),
+        roof_kernels: roofs.iter().map(|p| roofs::stream_name(p.config)).collect(),
+        roof_bytes: roofs
+            .iter()
+            .zip(&streams)
+            .map(|(p, s)| s.bytes(p.config))
+            .collect(),
         op_bytes: point.op.bytes(),
         pairs: times,
         verification,
@@ -134,7 +205,7 @@ struct Alternate<'a, R> {
     method: &'a Method,
     config: KernelConfig,
     estimate_s: f64,
-    roof: &'a Prepared<R>,
+    roofs: &'a [Prepared<R>],
     pairs: usize,
 }
 
@@ -158,24 +229,36 @@ impl<R> WithKernel for Alternate<'_, R> {
         // A first run of each (drivers may compile at the first dispatch),
         // then a warm GPU.
         work.dispatches.run_each_copy(ctx)?;
-        self.roof.dispatches.run_each_copy(ctx)?;
+        for roof in self.roofs {
+            roof.dispatches.run_each_copy(ctx)?;
+        }
         timer.warm(ctx, self.method.warm_s)?;
-        // Each batch sized once, so a pair's two batches run back to back.
+        // Each batch sized once, so a pair's batches run back to back.
         let min_s = self.suite.timing.min_batch_s;
-        let roof_runs = timer.runs_to_last(ctx, &self.roof.dispatches, min_s)?;
+        let roof_runs = self
+            .roofs
+            .iter()
+            .map(|r| timer.runs_to_last(ctx, &r.dispatches, min_s))
+            .collect::<Result<Vec<_>>>()?;
         let op_runs = timer.runs_to_last(ctx, &work.dispatches, min_s)?;
-        let roof = || timer.time_runs(ctx, &self.roof.dispatches, roof_runs);
+        let roofs = || {
+            self.roofs
+                .iter()
+                .zip(&roof_runs)
+                .map(|(r, &n)| timer.time_runs(ctx, &r.dispatches, n))
+                .collect::<Result<Vec<_>>>()
+        };
         let op = || timer.time_runs(ctx, &work.dispatches, op_runs);
         let mut pairs = Vec::with_capacity(self.pairs);
         for i in 0..self.pairs {
-            let (roof_s, op_s) = if i % 2 == 0 {
-                let r = roof()?;
+            let (roofs_s, op_s) = if i % 2 == 0 {
+                let r = roofs()?;
                 (r, op()?)
             } else {
                 let o = op()?;
-                (roof()?, o)
+                (roofs()?, o)
             };
-            pairs.push(Pair { roof_s, op_s });
+            pairs.push(Pair { roofs_s, op_s });
         }
         let verification = run_and_verify(ctx, kernel, &work, self.suite.samples)?;
         Ok((pairs, verification))
@@ -188,20 +271,21 @@ mod tests {
 
     #[test]
     fn ratios_by_hand() {
-        // The roof moves 300 B a run, the op 100 B. Pair 1: roof 3 s (100
-        // B/s), op 2 s (50 B/s): 0.5. Pair 2: roof 1.5 s (200 B/s), op
-        // 0.8 s (125 B/s): 0.625.
+        // Two roof kernels moving 300 and 200 B a run, the op 100 B. Pair
+        // 1: roofs 3 s (100 B/s) and 1 s (200 B/s), op 2 s (50 B/s): 50 /
+        // 200 = 0.25. Pair 2: roofs 1.5 s (200 B/s) and 2 s (100 B/s), op
+        // 0.8 s (125 B/s): 125 / 200 = 0.625.
         let p = Paired {
-            roof_kernel: "stream.triad".into(),
-            roof_bytes: 300,
+            roof_kernels: vec!["stream.triad".into(), "stream.read".into()],
+            roof_bytes: vec![300, 200],
             op_bytes: 100,
             pairs: vec![
                 Pair {
-                    roof_s: 3.0,
+                    roofs_s: vec![3.0, 1.0],
                     op_s: 2.0,
                 },
                 Pair {
-                    roof_s: 1.5,
+                    roofs_s: vec![1.5, 2.0],
                     op_s: 0.8,
                 },
             ],
@@ -210,11 +294,19 @@ mod tests {
         };
         let r = p.ratios();
         assert!(
-            (r[0] - 0.5).abs() < 1e-12 && (r[1] - 0.625).abs() < 1e-12,
+            (r[0] - 0.25).abs() < 1e-12 && (r[1] - 0.625).abs() < 1e-12,
             "{r:?}"
         );
         let s = p.summary().unwrap();
-        assert!((s.median - 0.5625).abs() < 1e-12);
+        assert!((s.median - 0.4375).abs() < 1e-12);
         assert_eq!((s.min, s.max, s.n), (r[0], r[1], 2));
+        // Each kernel was fastest once: the first listed names the roof.
+        assert_eq!(p.usual_roof(), Some("stream.triad"));
+        let mut q = p.clone();
+        q.pairs[0].roofs_s[0] = 30.0;
+        q.pairs[1].roofs_s[0] = 30.0;
+        assert_eq!(q.usual_roof(), Some("stream.read"));
+        q.pairs.clear();
+        assert_eq!(q.usual_roof(), None);
     }
 }

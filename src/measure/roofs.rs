@@ -285,7 +285,7 @@ pub fn remeasure(
 }
 
 /// The name of `op`'s roof record (`stream.<op>`).
-fn stream_name(op: StreamOp) -> String {
+pub(super) fn stream_name(op: StreamOp) -> String {
     format!("stream.{}", op.name())
 }
 

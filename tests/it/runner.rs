@@ -298,14 +298,38 @@ fn a_decode_op_timed_beside_the_memory_roof_pairs_batch_by_batch() {
     let p = paired::against_memory_roof(&ctx, &timer, &file, point, 3).unwrap();
     assert!(p.verified(), "{:?}", p.verification);
     assert_eq!(p.pairs.len(), 3);
-    assert!(p.pairs.iter().all(|x| x.roof_s > 0.0 && x.op_s > 0.0));
-    // The run's own roof kernel, on the run's arrays, and the op's bytes.
+    // The run's own roof kernel first, then the read-only streams it is
+    // not, each moving what it moved in the run; the op's bytes.
     let roof = file.ceilings.measured.memory_kernel.as_deref().unwrap();
-    assert_eq!(p.roof_kernel, roof);
-    let record = file.kernels.iter().find(|k| k.name == roof).unwrap();
-    assert_eq!(p.roof_bytes, record.bytes_per_dispatch);
+    assert_eq!(p.roof_kernels[0], roof);
+    let mut kernels = p.roof_kernels.clone();
+    kernels.sort();
+    kernels.dedup();
+    assert_eq!(kernels.len(), p.roof_kernels.len(), "{:?}", p.roof_kernels);
+    for read_only in ["stream.read", "stream.read_blocks", "stream.dot"] {
+        assert!(p.roof_kernels.iter().any(|k| k == read_only), "{read_only}");
+    }
+    assert!(p.roof_kernels.len() <= 4);
+    for (name, bytes) in p.roof_kernels.iter().zip(&p.roof_bytes) {
+        let record = file.kernels.iter().find(|k| &k.name == name).unwrap();
+        assert_eq!(*bytes, record.bytes_per_dispatch, "{name}");
+    }
+    assert!(p.pairs.iter().all(|x| x.op_s > 0.0
+        && x.roofs_s.len() == p.roof_kernels.len()
+        && x.roofs_s.iter().all(|&s| s > 0.0)));
     assert_eq!(p.op_bytes, point.bytes);
     assert!(p.summary().unwrap().median.is_finite());
+    assert!(p.usual_roof().is_some());
+
+    // A run whose roof was a stream that writes (triad, which reads what
+    // the read-only streams overwrite with partial sums): it runs on
+    // arrays of its own, and every stream still verifies after the pairs.
+    let mut triad = file.clone();
+    triad.ceilings.measured.memory_kernel = Some("stream.triad".into());
+    let p = paired::against_memory_roof(&ctx, &timer, &triad, point, 2).unwrap();
+    assert!(p.verified(), "{:?} {}", p.verification, p.roof_verified);
+    assert_eq!(p.roof_kernels.len(), 4);
+    assert_eq!(p.roof_kernels[0], "stream.triad");
 
     // A file of roofs alone has no op to pair: one line says so.
     let mut roofs_only = file.clone();

@@ -7,6 +7,11 @@
 //! - how many second-run medians fall inside the first run's min..max and
 //!   how many of the two min..max ranges overlap;
 //! - the median and largest relative difference between the two medians;
+//!   a roof kernel whose run sized it differently (the peaks' iterations
+//!   are lengthened until a dispatch lasts long enough, so two runs can
+//!   differ 2x) is compared per unit of work: the second run's times are
+//!   scaled to the first run's FLOPs (or bytes) per dispatch, and the row
+//!   says so;
 //! - how many ops the tuner gave the same configuration in both runs, and
 //!   for those it did not, each run's tie and the probes of both choices.
 //!
@@ -19,24 +24,45 @@
 mod common;
 
 use wgpu_roofline::gpu::{self, BackendChoice, GpuContext};
-use wgpu_roofline::kernels::DType;
+use wgpu_roofline::kernels::{DType, RoofKind};
 use wgpu_roofline::plan::Sweep;
 use wgpu_roofline::results::{Point, ResultsFile};
 use wgpu_roofline::settings::DTypeChoice;
 use wgpu_roofline::stats::Summary;
 
-/// (name, summary of seconds per run, chosen configuration) of every
-/// kernel and op of a run.
-fn rows(file: &ResultsFile) -> Vec<(String, Summary, String)> {
-    let kernels = file
-        .kernels
-        .iter()
-        .map(|k| (k.name.clone(), k.timing.summary, String::new()));
-    let points = file
-        .points
-        .iter()
-        .map(|p| (p.op.label(), p.timing.summary, p.kernel.to_string()));
+/// (name, summary of seconds per run, chosen configuration, work per run)
+/// of every kernel and op of a run; a kernel's work is its FLOPs per
+/// dispatch (its bytes for a memory roof), an op's its FLOPs.
+fn rows(file: &ResultsFile) -> Vec<(String, Summary, String, u64)> {
+    let kernels = file.kernels.iter().map(|k| {
+        let work = match k.roof {
+            RoofKind::Compute => k.flops_per_dispatch,
+            RoofKind::Memory => k.bytes_per_dispatch,
+        };
+        (k.name.clone(), k.timing.summary, String::new(), work)
+    });
+    let points = file.points.iter().map(|p| {
+        (
+            p.op.label(),
+            p.timing.summary,
+            p.kernel.to_string(),
+            p.flops,
+        )
+    });
     kernels.chain(points).collect()
+}
+
+/// `s` with its times scaled by `factor` (a run's times at another
+/// amount of work).
+fn scaled(s: Summary, factor: f64) -> Summary {
+    Summary {
+        median: s.median * factor,
+        min: s.min * factor,
+        max: s.max * factor,
+        mean: s.mean * factor,
+        stddev: s.stddev * factor,
+        ..s
+    }
 }
 
 fn main() {
@@ -77,7 +103,14 @@ fn main() {
     let (first, second) = (rows(&one), rows(&two));
     let (mut inside, mut overlap, mut same, mut ops) = (0, 0, 0, 0);
     let mut diffs = Vec::new();
-    for ((name, a, ca), (_, b, cb)) in first.iter().zip(&second) {
+    for ((name, a, ca, wa), (_, b, cb, wb)) in first.iter().zip(&second) {
+        // The second run's times at the first run's work per dispatch.
+        let b = &scaled(*b, *wa as f64 / (*wb).max(1) as f64);
+        let note = if wa == wb {
+            String::new()
+        } else {
+            format!("run 2 scaled from {wb} to {wa} per dispatch")
+        };
         let diff = (a.median - b.median).abs() / (0.5 * (a.median + b.median));
         let within = (a.min..=a.max).contains(&b.median);
         let overlaps = a.min <= b.max && b.min <= a.max;
@@ -101,9 +134,9 @@ fn main() {
                 "APART"
             },
             if ca == cb {
-                ca.clone()
+                format!("{ca}{note}")
             } else {
-                format!("{ca} -> {cb}")
+                format!("{ca} -> {cb}{note}")
             }
         );
     }

@@ -265,7 +265,9 @@ pub struct Measured {
     pub dispatches_per_op: usize,
 }
 
-/// Measure `config` on the whole op ([`whole_op`]), then verify it.
+/// Measure `config` on the whole op (in one dispatch, or in several where
+/// one would run past the longest dispatch the method allows), then
+/// verify it.
 #[allow(clippy::too_many_arguments)]
 pub fn measure<K: Kernel>(
     ctx: &GpuContext,

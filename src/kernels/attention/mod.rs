@@ -7,7 +7,7 @@
 //! split-KV `flash_decode_sg` and `flash_decode_lanes`, its form for SIMD
 //! drivers). Configurations in [`config`], which ones a
 //! device tries and what each needs in `layout`, the shape and accounting
-//! in [`accounting`], the CPU twin in [`reference`].
+//! in [`accounting`], the CPU twin in [`reference`](mod@reference).
 //!
 //! Layout: Q and O of `rows x d` per product, K and V of `keys x d`, all
 //! row-major.

@@ -5,7 +5,7 @@
 //! Configurations in [`config`] (the cooperative GEMM's arithmetic in
 //! [`coop`]), the tuner's candidates in `candidates`,
 //! accounting in [`accounting`], llama.cpp's blocks in [`quant`], the CPU
-//! twin in [`reference`]. Products accumulate in f32.
+//! twin in [`reference`](mod@reference). Products accumulate in f32.
 //!
 //! Operands larger than one storage binding (Llama-7B's 11008 x 4096 f32
 //! weights are 172 MiB; lavapipe binds at most 128 MiB) live in one buffer

@@ -1,6 +1,6 @@
 //! Peak-arithmetic kernel for the measured compute roofs, per dtype. WGSL:
 //! `shaders/peak.wgsl` (f32; the f16 variant is generated from it).
-//! Accounting in [`accounting`], the CPU twin in [`reference`].
+//! Accounting in [`accounting`], the CPU twin in [`reference`](mod@reference).
 //!
 //! Verification: with a = 1 and b = ± one unit in the last place at 1.0,
 //! every lane walks a triangle wave that stays in [1, 1.5), where the

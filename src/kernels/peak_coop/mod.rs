@@ -1,7 +1,7 @@
 //! Peak cooperative-matrix kernel for the measured cooperative compute roof
 //! (tensor cores), per accumulator type, f16 operands. WGSL:
 //! `shaders/peak_coop.wgsl` (f32 accumulators; the f16 variant is generated
-//! from it). Accounting in [`accounting`], the CPU twin in [`reference`].
+//! from it). Accounting in [`accounting`], the CPU twin in [`reference`](mod@reference).
 //!
 //! Verification: the data are small integers, so every subgroup's every
 //! chain ends exactly at its start plus A.B, however many iterations ran,

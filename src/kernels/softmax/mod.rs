@@ -1,7 +1,7 @@
 //! The unfused attention's softmax, timed as its own step between the score
 //! product (qk) and the value product (pv). WGSL: `shaders/softmax.wgsl`.
 //! Configurations in [`config`], accounting in [`accounting`], the CPU twin
-//! in [`reference`]. The layout and mask are those of
+//! in [`reference`](mod@reference). The layout and mask are those of
 //! [`AttentionShape`]: `batch` products of `rows` query rows of `keys`
 //! scores.
 //!

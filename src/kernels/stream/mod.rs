@@ -1,6 +1,6 @@
 //! Streaming kernels (copy, scale, add, triad, dot, read, read_blocks) for
 //! the measured memory roof. WGSL: `shaders/stream.wgsl`. Accounting in [`accounting`], the CPU
-//! twin in [`reference`].
+//! twin in [`reference`](mod@reference).
 //!
 //! Working set: `sets` independent triples (a, b, c) of `array_bytes` each;
 //! the runs of a batch rotate through the sets (one operand copy each), so

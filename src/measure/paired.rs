@@ -146,19 +146,16 @@ pub fn against_memory_roof(
     } else {
         Some(roofs::stream_ready_for(ctx, &file.config, op)?)
     };
-    let mut roof_ops = vec![op];
-    roof_ops.extend(READ_ONLY.into_iter().filter(|&o| o != op));
-    let streams: Vec<&Stream> = roof_ops
-        .iter()
-        .map(|&o| match &own {
-            Some(s) if o == op => s,
-            _ => &readers,
+    // Each roof kernel prepared on its arrays: the run's first.
+    let kernels = std::iter::once(op)
+        .chain(READ_ONLY.into_iter().filter(|&o| o != op))
+        .map(|o| {
+            let stream = match &own {
+                Some(s) if o == op => s,
+                _ => &readers,
+            };
+            Ok((stream, stream.prepare(ctx, o, Extent::Whole)?))
         })
-        .collect();
-    let roofs = roof_ops
-        .iter()
-        .zip(&streams)
-        .map(|(&o, s)| s.prepare(ctx, o, Extent::Whole))
         .collect::<Result<Vec<_>>>()?;
     let method = suite
         .method
@@ -175,21 +172,20 @@ pub fn against_memory_roof(
             method: &method,
             config: point.kernel,
             estimate_s: point.median_s,
-            roofs: &roofs,
+            roofs: &kernels,
             pairs,
         },
     )?;
     let mut roof_verified = true;
-    for (p, s) in roofs.iter().zip(&streams) {
-        roof_verified &= run_and_verify(ctx, *s, p, 0)?.passed();
+    for (stream, p) in &kernels {
+        roof_verified &= run_and_verify(ctx, *stream, p, 0)?.passed();
     }
     Ok(Paired {
-        roof_kernels: roofs.iter().map(|p| roofs::stream_name(p.config)).collect(),
-        roof_bytes: roofs
+        roof_kernels: kernels
             .iter()
-            .zip(&streams)
-            .map(|(p, s)| s.bytes(p.config))
+            .map(|(_, p)| roofs::stream_name(p.config))
             .collect(),
+        roof_bytes: kernels.iter().map(|(s, p)| s.bytes(p.config)).collect(),
         op_bytes: point.op.bytes(),
         pairs: times,
         verification,
@@ -198,18 +194,18 @@ pub fn against_memory_roof(
 }
 
 /// The pairs' loop on the op's kernel.
-struct Alternate<'a, R> {
+struct Alternate<'a> {
     ctx: &'a GpuContext,
     timer: &'a Timer,
     suite: &'a SuiteConfig,
     method: &'a Method,
     config: KernelConfig,
     estimate_s: f64,
-    roofs: &'a [Prepared<R>],
+    roofs: &'a [(&'a Stream, Prepared<StreamOp>)],
     pairs: usize,
 }
 
-impl<R> WithKernel for Alternate<'_, R> {
+impl WithKernel for Alternate<'_> {
     type Out = (Vec<Pair>, Verification);
 
     fn call<K>(self, kernel: &K) -> Result<Self::Out>
@@ -229,7 +225,7 @@ impl<R> WithKernel for Alternate<'_, R> {
         // A first run of each (drivers may compile at the first dispatch),
         // then a warm GPU.
         work.dispatches.run_each_copy(ctx)?;
-        for roof in self.roofs {
+        for (_, roof) in self.roofs {
             roof.dispatches.run_each_copy(ctx)?;
         }
         timer.warm(ctx, self.method.warm_s)?;
@@ -238,25 +234,25 @@ impl<R> WithKernel for Alternate<'_, R> {
         let roof_runs = self
             .roofs
             .iter()
-            .map(|r| timer.runs_to_last(ctx, &r.dispatches, min_s))
+            .map(|(_, r)| timer.runs_to_last(ctx, &r.dispatches, min_s))
             .collect::<Result<Vec<_>>>()?;
         let op_runs = timer.runs_to_last(ctx, &work.dispatches, min_s)?;
-        let roofs = || {
+        let roof_batches = || {
             self.roofs
                 .iter()
                 .zip(&roof_runs)
-                .map(|(r, &n)| timer.time_runs(ctx, &r.dispatches, n))
+                .map(|((_, r), &n)| timer.time_runs(ctx, &r.dispatches, n))
                 .collect::<Result<Vec<_>>>()
         };
         let op = || timer.time_runs(ctx, &work.dispatches, op_runs);
         let mut pairs = Vec::with_capacity(self.pairs);
         for i in 0..self.pairs {
             let (roofs_s, op_s) = if i % 2 == 0 {
-                let r = roofs()?;
+                let r = roof_batches()?;
                 (r, op()?)
             } else {
                 let o = op()?;
-                (roofs()?, o)
+                (roof_batches()?, o)
             };
             pairs.push(Pair { roofs_s, op_s });
         }

@@ -27,11 +27,9 @@
 //
 // The parameters (matmul_params.wgsl) and the element storage (bindings a,
 // w, c and load_a8, load_w8, store_c4; matmul_act_*.wgsl and
-// matmul_w_*.wgsl) are prepended by the host. k must be a multiple of 8
+// matmul_w_*.wgsl) are prepended by the host, the partials and their
+// reduce pass (matmul_split.wgsl) appended. k must be a multiple of 8
 // (octets), n of 4.
-
-// Split-k partials: [part][row][column] of this dispatch, f32.
-@group(0) @binding(4) var<storage, read_write> part: array<vec4<f32>>;
 
 override BM: u32 = 128u;
 override BN: u32 = 128u;
@@ -214,24 +212,5 @@ fn gemm_block(
                 }
             }
         }
-    }
-}
-
-// Sums the SPLIT partials of every quad of this dispatch's C (one
-// invocation per quad, grid-stride) and stores it.
-@compute @workgroup_size(256)
-fn gemm_reduce(
-    @builtin(global_invocation_id) gid: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-) {
-    let quads = p.m * p.n / 4u;
-    for (var q = gid.x; q < quads; q += groups.x * 256u) {
-        var sum = vec4<f32>(0.0);
-        for (var s = 0u; s < SPLIT; s++) {
-            sum += part[s * quads + q];
-        }
-        let row = q / (p.n / 4u);
-        let col = (q % (p.n / 4u)) * 4u;
-        store_c4((row * p.ldc + p.c_col + col) / 4u, sum);
     }
 }

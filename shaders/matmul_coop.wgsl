@@ -1,5 +1,6 @@
 // Cooperative-matrix (tensor core) GEMM, C = A . W^T with f16 A (m x k) and
-// W (n x k), both row-major with k contiguous, C f16, accumulated in ACC
+// W (n x k, f16 or a llama.cpp block format dequantized to f16 as it is
+// staged), both row-major with k contiguous, C f16, accumulated in ACC
 // (f32 or f16: the host prepends the enable directives and `alias ACC`).
 // Needs EXPERIMENTAL_COOPERATIVE_MATRIX with 16x16x16 f16 fragments,
 // SHADER_F16 and SUBGROUP.
@@ -21,10 +22,11 @@
 //   pointer to the vector and count the stride in vectors (STR4). (Tiles of
 //   u32 words, loaded as f16 fragments, were rejected by NVIDIA's compiler
 //   in 580.159: the component type must be f16.)
-// - A and W are read as 16-byte octets of 8 halves (vec4<u32>) and
-//   converted to f16 on the way to the tiles (through f32: exact). Reading
-//   them as pairs of vec4<f16> instead, with no conversion, ran at half the
-//   speed on the H200.
+// - A and W are read as 16-byte octets of 8 halves (vec4<u32>; the block
+//   formats' load_w8h dequantizes an octet into that form) and converted
+//   to f16 on the way to the tiles (through f32: exact). Reading them as
+//   pairs of vec4<f16> instead, with no conversion, ran at half the speed
+//   on the H200.
 // - The next step's octets are loaded into registers while the current
 //   step multiplies. With BUFS = 2 they are then stored to the other
 //   buffer, one barrier per step; with BUFS = 1 (deeper steps in the same
@@ -36,18 +38,22 @@
 // - The accumulators leave through a 16 x 16 staging fragment per subgroup
 //   in workgroup memory, where the lanes convert them to f16 and store
 //   rows of 4 halves, guarded at the edges of C.
+// - Split-k: SPLIT workgroups share a block, each over its part of k
+//   (kper octets), and leave f32 partials through the staging fragment;
+//   gemm_reduce sums them into C. A decode batch (m = 16) has one block
+//   row, so n / BN blocks alone would leave most of the GPU idle; split,
+//   every part still streams its own slice of W once.
 // - Cooperative operations need uniform control flow, so every subgroup
 //   runs the same code: the workgroup has BLOCKS times the largest subgroup
 //   size, and where a driver runs smaller subgroups the extra ones compute
 //   a block again (subgroup_id modulo BLOCKS) and store the same values.
 //
-// The bindings are those of matmul_block.wgsl, the parameters
-// matmul_params.wgsl (prepended by the host after the enable directives); k
-// must be a multiple of 8 and n of 4.
-
-@group(0) @binding(1) var<storage, read> a: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read_write> c: array<vec2<u32>>;
+// The host prepends, after the enable directives, the parameters
+// (matmul_params.wgsl), the f16 activation storage (matmul_act_f16.wgsl:
+// bindings a and c, read and written here as words, and store_c4) and a
+// weight storage (binding w and load_w8h), and appends the partials and
+// their reduce pass (matmul_split.wgsl); the bindings are those of
+// matmul_block.wgsl. k must be a multiple of 8 and n of 4.
 
 override BM: u32 = 128u;
 override BN: u32 = 128u;
@@ -57,6 +63,8 @@ override FN: u32 = 2u;
 // k per step (32 or 64) and tile buffers (1 or 2).
 override BK: u32 = 32u;
 override BUFS: u32 = 2u;
+// Parts k is split into (1: no split).
+override SPLIT: u32 = 1u;
 // The largest subgroup size the adapter reports.
 override SGS: u32 = 32u;
 override BLOCKS: u32 = (BM / (16u * FM)) * (BN / (16u * FN));
@@ -101,13 +109,13 @@ fn stage_w(buf: u32, r: u32, o: u32, v: vec4<u32>) {
 
 // The step's octets of both operands that invocation `tid` stages: octet
 // i = tid + s * WG of a tile is row i / OCT, octet i % OCT (zeros past the
-// edges of A, W or k).
+// edges of A, W or this part's k, which ends at octet k_end).
 struct Staged {
     a: array<vec4<u32>, MAX_STAGE>,
     w: array<vec4<u32>, MAX_STAGE>,
 }
 
-fn fetch(tid: u32, za: u32, zw: u32, row0: u32, col0: u32, o0: u32) -> Staged {
+fn fetch(tid: u32, za: u32, zwr: u32, row0: u32, col0: u32, o0: u32, k_end: u32) -> Staged {
     var s: Staged;
     for (var t = 0u; t < STAGE; t++) {
         let i = tid + t * WG;
@@ -115,11 +123,11 @@ fn fetch(tid: u32, za: u32, zw: u32, row0: u32, col0: u32, o0: u32) -> Staged {
         let o = o0 + i % OCT;
         s.a[t] = vec4<u32>(0u);
         s.w[t] = vec4<u32>(0u);
-        if r < BM && row0 + r < p.m && o < p.k8 {
+        if r < BM && row0 + r < p.m && o < k_end {
             s.a[t] = a[za + (row0 + r) * p.k8 + o];
         }
-        if r < BN && col0 + r < p.n && o < p.k8 {
-            s.w[t] = w[zw + (col0 + r) * p.k8 + o];
+        if r < BN && col0 + r < p.n && o < k_end {
+            s.w[t] = load_w8h(zwr + col0 + r, o);
         }
     }
     return s;
@@ -145,10 +153,11 @@ fn origin(blk: u32, fi: u32, fj: u32, row0: u32, col0: u32) -> vec2<u32> {
     return vec2<u32>(row0 + (by * FM + fi) * 16u, col0 + (bx * FN + fj) * 16u);
 }
 
-// Store accumulator `f` of block `blk` into C at `at` (its first row and
-// column): through the block's staging fragment, converted to f16, rows of
-// 4 halves, lanes striding. Called in uniform control flow.
-fn spill(f: coop_mat16x16<ACC, C>, blk: u32, at: vec2<u32>, lane: u32, sg: u32, zc: u32) {
+// Store accumulator `f` of block `blk` at `at` (its first row and column of
+// C): through the block's staging fragment, rows of 4 values, lanes
+// striding; into C converted to f16, or without a split into part
+// `piece`'s partials as f32. Called in uniform control flow.
+fn spill(f: coop_mat16x16<ACC, C>, blk: u32, at: vec2<u32>, lane: u32, sg: u32, zc: u32, piece: u32) {
     coopStoreT(f, &cs_[blk * FRAG], 16u);
     workgroupBarrier();
     for (var q = lane; q < FRAG / 4u; q += sg) {
@@ -157,7 +166,11 @@ fn spill(f: coop_mat16x16<ACC, C>, blk: u32, at: vec2<u32>, lane: u32, sg: u32, 
         if row < p.m && col < p.n {
             let s = blk * FRAG + q * 4u;
             let v = vec4<f32>(f32(cs_[s]), f32(cs_[s + 1u]), f32(cs_[s + 2u]), f32(cs_[s + 3u]));
-            c[(zc + row * p.ldc + p.c_col + col) / 4u] = vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw));
+            if SPLIT == 1u {
+                store_c4((zc + row * p.ldc + p.c_col + col) / 4u, v);
+            } else {
+                part[((piece * p.m + row) * p.n + col) / 4u] = v;
+            }
         }
     }
     workgroupBarrier();
@@ -184,14 +197,17 @@ fn gemm_coop(
     @builtin(subgroup_invocation_id) lane: u32,
     @builtin(subgroup_size) sg: u32,
 ) {
-    let product = wg.z;
+    let product = wg.z / SPLIT;
+    let piece = wg.z % SPLIT;
     let za = product * p.a_bstride;
-    let zw = product * p.w_bstride;
+    let zwr = w_first_row(product);
     let zc = product * p.c_bstride;
     let at = banded(wg.x, wg.y, groups.xy);
     let row0 = at.y * BM;
     let col0 = at.x * BN;
-    let steps = (p.k8 + OCT - 1u) / OCT;
+    let k_begin = piece * p.kper;
+    let k_end = min(k_begin + p.kper, p.k8);
+    let steps = (max(k_end, k_begin) - k_begin + OCT - 1u) / OCT;
     let blk = sid % BLOCKS;
     let bx = blk % (BN / (16u * FN));
     let by = blk / (BN / (16u * FN));
@@ -199,7 +215,7 @@ fn gemm_coop(
     let ar = by * FM * 16u;
     let wr = bx * FN * 16u;
 
-    put(0u, tid, fetch(tid, za, zw, row0, col0, 0u));
+    put(0u, tid, fetch(tid, za, zwr, row0, col0, k_begin, k_end));
     workgroupBarrier();
 
     var c00 = coop_mat16x16<ACC, C>();
@@ -223,7 +239,7 @@ fn gemm_coop(
         let more = t + 1u < steps;
         var next: Staged;
         if more {
-            next = fetch(tid, za, zw, row0, col0, (t + 1u) * OCT);
+            next = fetch(tid, za, zwr, row0, col0, k_begin + (t + 1u) * OCT, k_end);
         }
         let ab = cur * BM * STR4;
         let wb = cur * BN * STR4;
@@ -284,32 +300,32 @@ fn gemm_coop(
     }
 
     // Out through the staging fragment, one fragment at a time.
-    spill(c00, blk, origin(blk, 0u, 0u, row0, col0), lane, sg, zc);
-    if FN > 1u { spill(c01, blk, origin(blk, 0u, 1u, row0, col0), lane, sg, zc); }
+    spill(c00, blk, origin(blk, 0u, 0u, row0, col0), lane, sg, zc, piece);
+    if FN > 1u { spill(c01, blk, origin(blk, 0u, 1u, row0, col0), lane, sg, zc, piece); }
     if FN > 2u {
-        spill(c02, blk, origin(blk, 0u, 2u, row0, col0), lane, sg, zc);
-        spill(c03, blk, origin(blk, 0u, 3u, row0, col0), lane, sg, zc);
+        spill(c02, blk, origin(blk, 0u, 2u, row0, col0), lane, sg, zc, piece);
+        spill(c03, blk, origin(blk, 0u, 3u, row0, col0), lane, sg, zc, piece);
     }
     if FM > 1u {
-        spill(c10, blk, origin(blk, 1u, 0u, row0, col0), lane, sg, zc);
-        if FN > 1u { spill(c11, blk, origin(blk, 1u, 1u, row0, col0), lane, sg, zc); }
+        spill(c10, blk, origin(blk, 1u, 0u, row0, col0), lane, sg, zc, piece);
+        if FN > 1u { spill(c11, blk, origin(blk, 1u, 1u, row0, col0), lane, sg, zc, piece); }
         if FN > 2u {
-            spill(c12, blk, origin(blk, 1u, 2u, row0, col0), lane, sg, zc);
-            spill(c13, blk, origin(blk, 1u, 3u, row0, col0), lane, sg, zc);
+            spill(c12, blk, origin(blk, 1u, 2u, row0, col0), lane, sg, zc, piece);
+            spill(c13, blk, origin(blk, 1u, 3u, row0, col0), lane, sg, zc, piece);
         }
     }
     if FM > 2u {
-        spill(c20, blk, origin(blk, 2u, 0u, row0, col0), lane, sg, zc);
-        if FN > 1u { spill(c21, blk, origin(blk, 2u, 1u, row0, col0), lane, sg, zc); }
+        spill(c20, blk, origin(blk, 2u, 0u, row0, col0), lane, sg, zc, piece);
+        if FN > 1u { spill(c21, blk, origin(blk, 2u, 1u, row0, col0), lane, sg, zc, piece); }
         if FN > 2u {
-            spill(c22, blk, origin(blk, 2u, 2u, row0, col0), lane, sg, zc);
-            spill(c23, blk, origin(blk, 2u, 3u, row0, col0), lane, sg, zc);
+            spill(c22, blk, origin(blk, 2u, 2u, row0, col0), lane, sg, zc, piece);
+            spill(c23, blk, origin(blk, 2u, 3u, row0, col0), lane, sg, zc, piece);
         }
-        spill(c30, blk, origin(blk, 3u, 0u, row0, col0), lane, sg, zc);
-        if FN > 1u { spill(c31, blk, origin(blk, 3u, 1u, row0, col0), lane, sg, zc); }
+        spill(c30, blk, origin(blk, 3u, 0u, row0, col0), lane, sg, zc, piece);
+        if FN > 1u { spill(c31, blk, origin(blk, 3u, 1u, row0, col0), lane, sg, zc, piece); }
         if FN > 2u {
-            spill(c32, blk, origin(blk, 3u, 2u, row0, col0), lane, sg, zc);
-            spill(c33, blk, origin(blk, 3u, 3u, row0, col0), lane, sg, zc);
+            spill(c32, blk, origin(blk, 3u, 2u, row0, col0), lane, sg, zc, piece);
+            spill(c33, blk, origin(blk, 3u, 3u, row0, col0), lane, sg, zc, piece);
         }
     }
 }

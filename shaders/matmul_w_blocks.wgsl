@@ -40,3 +40,16 @@ fn w_block_words(b: u32, words: u32) -> array<u32, 9> {
     }
     return out;
 }
+
+// Octet `o` of row `row`, dequantized by the storage's load_w8 and rounded
+// to 4 words of f16 pairs (the cooperative GEMM stages them as f16: each
+// weight d * q within 2^-11 of its value).
+fn load_w8h(row: u32, o: u32) -> vec4<u32> {
+    let e = load_w8(row, o);
+    return vec4<u32>(
+        pack2x16float(e[0].xy),
+        pack2x16float(e[0].zw),
+        pack2x16float(e[1].xy),
+        pack2x16float(e[1].zw),
+    );
+}

@@ -9,6 +9,12 @@ fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
     return unpack8(w[row * p.k8 + o]);
 }
 
+// Octet `o` of row `row` as 4 words of f16 pairs, as stored (the
+// cooperative GEMM stages them as f16).
+fn load_w8h(row: u32, o: u32) -> vec4<u32> {
+    return w[row * p.k8 + o];
+}
+
 // Block `b` (elements 32b .. 32b + 32) of row `row` of W (see
 // matmul_w32.wgsl).
 fn load_w32(row: u32, b: u32) -> W32 {

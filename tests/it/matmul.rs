@@ -284,18 +284,34 @@ fn cooperative_gemm_is_listed_and_declined_without_cooperative_matrices() {
         if !ctx.caps.supports(DType::F16) {
             continue;
         }
-        // A prefill-sized f16 product lists the cooperative GEMM; the
-        // software adapters have no cooperative matrices and say so.
-        let problem = Matmul::single(&ctx, 128, 64, 64, DType::F16).unwrap();
-        let coop: Vec<MatmulConfig> = problem
-            .candidates(&ctx.caps)
-            .into_iter()
-            .filter(|c| c.engine() == wgpu_roofline::kernels::Engine::Coop)
-            .collect();
-        assert!(!coop.is_empty());
-        for c in coop {
-            let e = problem.prepare(&ctx, c, Extent::Probe).err().unwrap();
-            assert!(e.to_string().contains("not available"), "{e}");
+        // A prefill-sized f16 product lists the cooperative GEMM, as does
+        // a decode batch of 16 (split over k) and either with q4_0 or q8_0
+        // weights (dequantized to f16 as they are staged); the software
+        // adapters have no cooperative matrices and say so.
+        let shape = |m| ProductShape {
+            batch: 1,
+            m,
+            n: 64,
+            k: 64,
+        };
+        let formats = [
+            Format::Float(DType::F16),
+            Format::Quant(Quant::Q4_0),
+            Format::Quant(Quant::Q8_0),
+        ];
+        for (m, weights) in [128, 16].into_iter().flat_map(|m| formats.map(|w| (m, w))) {
+            let problem = Matmul::with_weights(&ctx, shape(m), DType::F16, weights, 1).unwrap();
+            let coop: Vec<MatmulConfig> = problem
+                .candidates(&ctx.caps)
+                .into_iter()
+                .filter(|c| c.engine() == wgpu_roofline::kernels::Engine::Coop)
+                .collect();
+            assert!(!coop.is_empty(), "m = {m}, {weights}");
+            assert_eq!(m == 16, coop.iter().all(|c| c.split() > 1), "m = {m}");
+            for c in coop {
+                let e = problem.prepare(&ctx, c, Extent::Probe).err().unwrap();
+                assert!(e.to_string().contains("not available"), "{weights}: {e}");
+            }
         }
         // f32 products and decode never list it.
         let f32 = Matmul::single(&ctx, 128, 64, 64, DType::F32).unwrap();

@@ -107,6 +107,26 @@ fn modules() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "matmul_coop q4_0 (f32 acc)",
+            matmul::module_with(
+                matmul::Family::Coop {
+                    accumulate: DType::F32,
+                },
+                DType::F16,
+                Format::Quant(Quant::Q4_0),
+            ),
+        ),
+        (
+            "matmul_coop q8_0 (f16 acc)",
+            matmul::module_with(
+                matmul::Family::Coop {
+                    accumulate: DType::F16,
+                },
+                DType::F16,
+                Format::Quant(Quant::Q8_0),
+            ),
+        ),
+        (
             "peak_coop (f32 acc)",
             matmul::coop_source(peak_coop::SHADER, DType::F32),
         ),
@@ -274,8 +294,8 @@ fn shaders_expose_what_the_host_dispatches() {
     assert_eq!(entry_points(&pk), ["peak"]);
     assert_eq!(overrides(&pk), ["WORKGROUP_SIZE", "CHAINS"]);
     let coop = m("matmul_coop (f16 acc)");
-    assert_eq!(entry_points(&coop), ["gemm_coop"]);
-    for o in ["BM", "BN", "FM", "FN", "BK", "BUFS", "SGS"] {
+    assert_eq!(entry_points(&coop), ["gemm_coop", "gemm_reduce"]);
+    for o in ["BM", "BN", "FM", "FN", "BK", "BUFS", "SGS", "SPLIT"] {
         assert!(overrides(&coop).iter().any(|x| x == o), "coop lacks {o}");
     }
     let pc = m("peak_coop (f32 acc)");
@@ -382,6 +402,7 @@ fn embedded_sources_are_the_files() {
     assert_eq!(matmul::SHADER, read("matmul.wgsl"));
     assert_eq!(matmul::SHADER_SUBGROUP, read("matmul_subgroup.wgsl"));
     assert_eq!(matmul::SHADER_BLOCK, read("matmul_block.wgsl"));
+    assert_eq!(matmul::SHADER_SPLIT, read("matmul_split.wgsl"));
     assert_eq!(matmul::SHADER_GEMV, read("matmul_gemv.wgsl"));
     assert_eq!(
         matmul::SHADER_GEMV_SUBGROUP,
@@ -452,26 +473,48 @@ fn cooperative_shaders_compile_to_spirv() {
         naga::back::spv::write_vec(&module, &info, &options, None)
             .unwrap_or_else(|e| panic!("{name} {constants:?}: {e:?}"))
     };
-    for acc in [DType::F32, DType::F16] {
-        let gemm = matmul::module_source(matmul::Family::Coop { accumulate: acc }, DType::F16);
-        // The tunings the tuner tries, with NVIDIA's subgroup size.
+    let formats = [
+        Format::Float(DType::F16),
+        Format::Quant(Quant::Q8_0),
+        Format::Quant(Quant::Q4_0),
+    ];
+    for (acc, weights) in [DType::F32, DType::F16]
+        .into_iter()
+        .flat_map(|acc| formats.map(|w| (acc, w)))
+    {
+        let gemm = matmul::module_with(
+            matmul::Family::Coop { accumulate: acc },
+            DType::F16,
+            weights,
+        );
+        // The tunings the tuner tries, with NVIDIA's subgroup size: a long
+        // and a short prompt, and decode batches of 16 and 64 rows (the
+        // skinny blocks, split over k).
         let caps = gpu_caps();
-        let shape = matmul::ProductShape {
-            batch: 1,
-            m: 2048,
-            n: 4096,
-            k: 4096,
-        };
-        let tried: Vec<_> = matmul::MatmulConfig::candidates(shape, DType::F16, &caps)
-            .into_iter()
-            .filter(|c| matches!(c, matmul::MatmulConfig::Coop { .. }))
-            .collect();
-        assert!(tried.len() >= 3, "{tried:?}");
-        for config in tried {
-            let why = config.unsupported(&caps, DType::F16, (2048, 4096, 4096));
-            assert_eq!(why, None, "{config}");
-            let c = config.constants(2048, DType::F16, &caps);
-            assert!(!spirv("matmul_coop", &gemm, &c).is_empty(), "{config}");
+        for m in [2048, 128, 16, 64] {
+            let shape = matmul::ProductShape {
+                batch: 1,
+                m,
+                n: 4096,
+                k: 4096,
+            };
+            let tried: Vec<_> = matmul::MatmulConfig::candidates(shape, DType::F16, &caps)
+                .into_iter()
+                .filter(|c| matches!(c, matmul::MatmulConfig::Coop { .. }))
+                .collect();
+            assert!(tried.len() >= 3, "m = {m}: {tried:?}");
+            if m <= 128 {
+                assert!(tried.iter().any(|c| c.split() > 1), "m = {m}: {tried:?}");
+            }
+            for config in tried {
+                let why = config.unsupported(&caps, DType::F16, (m, 4096, 4096));
+                assert_eq!(why, None, "{config}");
+                let c = config.constants(m, DType::F16, &caps);
+                assert!(
+                    !spirv("matmul_coop", &gemm, &c).is_empty(),
+                    "{config} {weights}"
+                );
+            }
         }
         let peak = matmul::coop_source(peak_coop::SHADER, acc);
         for chains in [1, 4, 8] {

@@ -1,8 +1,8 @@
 //! The bindings and dispatches of every matmul family: one uniform per
 //! chunk (in the units its shader counts in), the chunk's ranges of A, W and
-//! C in each operand copy, and for the block GEMM split over k a partials
-//! buffer and the reduce pass. The cooperative GEMM shares the block GEMM's
-//! parameters (octet units) without the split.
+//! C in each operand copy, and for the block and cooperative GEMMs split
+//! over k a partials buffer and the reduce pass. The cooperative GEMM shares
+//! the block GEMM's parameters (octet units) and partials layout.
 
 use super::{Chunk, Family, Matmul, MatmulConfig, ProductShape};
 use crate::error::Result;
@@ -25,12 +25,10 @@ pub fn bindings(family: Family) -> &'static [Binding] {
         Binding::ReadWrite,
     ];
     match family {
-        Family::Classic
-        | Family::ClassicSubgroup
-        | Family::Gemv { .. }
-        | Family::Rows { .. }
-        | Family::Coop { .. } => &FOUR,
-        Family::Block => &FIVE,
+        Family::Classic | Family::ClassicSubgroup | Family::Gemv { .. } | Family::Rows { .. } => {
+            &FOUR
+        }
+        Family::Block | Family::Coop { .. } => &FIVE,
     }
 }
 
@@ -143,7 +141,7 @@ pub fn steps(
                     mm.w.binding(copy, w_rows.0 * wrow, (w_rows.1 * wrow).div_ceil(4) * 4),
                     mm.c.binding(copy, a_rows.0 * n * s, a_rows.1 * n * s),
                 ];
-                if family == Family::Block {
+                if matches!(family, Family::Block | Family::Coop { .. }) {
                     resources.push(wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                         buffer: &part,
                         offset: part_at,

@@ -24,6 +24,13 @@ const COOP_GPU: [CoopShape; 7] = [
     ((128, 128), (4, 2), (32, 2)),
 ];
 
+/// The cooperative GEMMs a GPU tries for 4 < m <= 64 (a decode batch), as
+/// (tile_n, frag_n, (bk, buffers)) for a block of m rounded up to 16..64
+/// rows: one block row of subgroups owning all its rows, W streamed once
+/// in 16-byte octets and split over k so the blocks fill the GPU.
+const COOP_SKINNY: [(u32, u32, (u32, u32)); 3] =
+    [(64, 4, (32, 2)), (128, 4, (32, 2)), (64, 2, (64, 1))];
+
 /// Lanes of a GEMV row group for rows of k elements, each lane loading
 /// `unroll` octets a step: the smallest power of two that covers a row in
 /// one step, at most `cap`.
@@ -38,11 +45,14 @@ impl MatmulConfig {
     /// few-row product (GEMV) with 1 to 4 octets per row in flight, or a
     /// block of 32 weights per lane; for 4 < m <= 64 skinny blocks of (m
     /// rounded up to 16..64) x 128 outputs split over k, so W is read once
-    /// and the GPU fills (and up to m = 16 the staged GEMV); above, block
-    /// GEMMs of 128x128, 128x64 and 64x64, split over k where the blocks
-    /// alone would not fill the GPU, and for f16 operands the
-    /// cooperative-matrix GEMM in blocks of 128x128, 128x64 and 64x64
-    /// (accumulating in f32 where the device lists it, else f16). CPU
+    /// and the GPU fills (and up to m = 16 the staged GEMV), and for f16
+    /// activations the cooperative-matrix GEMM in one block row of that
+    /// height, split 4-32 ways over k; above, block GEMMs of 128x128,
+    /// 128x64 and 64x64, split over k where the blocks alone would not
+    /// fill the GPU, and for f16 activations the cooperative-matrix GEMM
+    /// in blocks of 128x128, 128x64 and 64x64, split 2-8 ways for prompts
+    /// of up to 512 rows (accumulating in f32 where the device lists it,
+    /// else f16; any weight format, staged as f16). CPU
     /// adapters get the kernels shaped for SIMD drivers (direct, subgroup
     /// shuffles, split-k, and for few rows with k in blocks of 32 the
     /// row-walking product; for few rows the shuffles first, as the first
@@ -94,7 +104,7 @@ impl MatmulConfig {
         } else {
             DType::F16
         };
-        let coop = |(tile_m, tile_n), (frag_m, frag_n), (bk, buffers)| Self::Coop {
+        let coop = |(tile_m, tile_n), (frag_m, frag_n), (bk, buffers), split| Self::Coop {
             tile_m,
             tile_n,
             frag_m,
@@ -102,15 +112,41 @@ impl MatmulConfig {
             bk,
             buffers,
             accumulate,
+            split,
         };
         let coop_too = dtype == DType::F16 && m > 64;
+        // A decode batch's block of (m rounded up to 16..64) rows.
+        let skinny_m = (m as u32).next_power_of_two().clamp(16, 64);
+        let skinny_coop = dtype == DType::F16 && m > 4 && m <= 64 && batch == 1;
+        let skinny = |(tile_n, frag_n, step), split| {
+            coop((skinny_m, tile_n), (skinny_m / 16, frag_n), step, split)
+        };
         let few = m <= GEMV_MAX_M;
         let mut v = Vec::new();
         if !caps.cpu {
             if coop_too {
                 for (block, frags, step) in COOP_GPU {
-                    v.push(coop(block, frags, step));
+                    v.push(coop(block, frags, step, 1));
                 }
+                // Short prompts have too few 128 x 128 blocks for the GPU
+                // (S = 128: 32 for q on 132 SMs): split over k.
+                if batch == 1 && m <= 512 {
+                    for split in [2, 4] {
+                        v.push(coop((128, 128), (4, 4), (64, 1), split));
+                        v.push(coop((128, 64), (2, 4), (64, 1), split));
+                    }
+                    if m <= 128 {
+                        v.push(coop((128, 128), (4, 4), (64, 1), 8));
+                    }
+                }
+            }
+            if skinny_coop {
+                for shape in COOP_SKINNY {
+                    for split in [4, 8, 16] {
+                        v.push(skinny(shape, split));
+                    }
+                }
+                v.push(skinny(COOP_SKINNY[0], 32));
             }
             if m <= 4 {
                 for (wg, unroll) in [(128, 1), (128, 2), (128, 4), (64, 4), (256, 2)] {
@@ -284,7 +320,9 @@ impl MatmulConfig {
         }
         if coop_too {
             let (block, frags, step) = COOP_GPU[0];
-            v.push(coop(block, frags, step));
+            v.push(coop(block, frags, step, 1));
+        } else if skinny_coop {
+            v.push(skinny(COOP_SKINNY[0], 8));
         }
         v
     }
@@ -327,6 +365,62 @@ mod tests {
         assert!(MatmulConfig::candidates(long, DType::F16, &caps)
             .iter()
             .all(|c| !matches!(c, MatmulConfig::Gemv { groups, .. } if *groups > 1)));
+    }
+
+    #[test]
+    fn decode_batches_and_short_prompts_get_cooperative_gemms_split_over_k() {
+        let caps = Capabilities::for_tests(false, (32, 32));
+        let coops = |m, dtype| -> Vec<(u32, u32, u32)> {
+            let shape = ProductShape {
+                batch: 1,
+                m,
+                n: 4096,
+                k: 4096,
+            };
+            MatmulConfig::candidates(shape, dtype, &caps)
+                .into_iter()
+                .filter_map(|c| match c {
+                    MatmulConfig::Coop {
+                        tile_m,
+                        tile_n,
+                        split,
+                        ..
+                    } => Some((tile_m, tile_n, split)),
+                    _ => None,
+                })
+                .collect()
+        };
+        // B = 16: one block row of 16, 64 or 128 columns, split 4-16 ways
+        // (16 x 64 also 32); B = 9 rounds up to 16, B = 33 to 64.
+        let sixteen = coops(16, DType::F16);
+        assert_eq!(sixteen.len(), 10);
+        assert!(sixteen.iter().all(|&(bm, _, split)| bm == 16 && split >= 4));
+        assert!(sixteen.contains(&(16, 128, 16)) && sixteen.contains(&(16, 64, 32)));
+        assert!(coops(9, DType::F16).iter().all(|&(bm, ..)| bm == 16));
+        assert!(coops(33, DType::F16).iter().all(|&(bm, ..)| bm == 64));
+        // S = 128: the unsplit blocks, then 128 x 128 and 128 x 64 split 2
+        // and 4 and 128 x 128 split 8; S = 512 without the 8; S = 2048 and
+        // one row (the GEMV's) none split; f32 never cooperative.
+        let split_at = |m| -> Vec<_> {
+            coops(m, DType::F16)
+                .into_iter()
+                .filter(|c| c.2 > 1)
+                .collect()
+        };
+        assert_eq!(
+            split_at(128),
+            [
+                (128, 128, 2),
+                (128, 64, 2),
+                (128, 128, 4),
+                (128, 64, 4),
+                (128, 128, 8)
+            ]
+        );
+        assert_eq!(split_at(512).len(), 4);
+        assert!(split_at(2048).is_empty());
+        assert!(coops(1, DType::F16).is_empty() && coops(4, DType::F16).is_empty());
+        assert!(coops(16, DType::F32).is_empty() && coops(128, DType::F32).is_empty());
     }
 
     #[test]

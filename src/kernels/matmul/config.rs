@@ -205,6 +205,12 @@ pub enum MatmulConfig {
         buffers: u32,
         /// The accumulators' type (f32, or f16 where the device lists only that).
         accumulate: DType,
+        /// Parts k is split into (1: no split): each part's workgroup
+        /// writes f32 partials that a second pass sums into C, so few
+        /// blocks (a decode batch of 16 rows, a short prompt) still fill
+        /// the GPU.
+        #[serde(default = "one_group")]
+        split: u32,
     },
 }
 
@@ -307,11 +313,18 @@ impl std::fmt::Display for MatmulConfig {
                 bk,
                 buffers,
                 accumulate,
-            } => write!(
-                f,
-                "coop {tile_m}x{tile_n} ({frag_m}x{frag_n} frags/sg) bk {bk}x{buffers} acc {}",
-                accumulate.name()
-            ),
+                split,
+            } => {
+                write!(
+                    f,
+                    "coop {tile_m}x{tile_n} ({frag_m}x{frag_n} frags/sg) bk {bk}x{buffers} acc {}",
+                    accumulate.name()
+                )?;
+                if split > 1 {
+                    write!(f, " split {split}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -396,7 +409,7 @@ impl MatmulConfig {
     /// Parts k is split into.
     pub fn split(&self) -> u32 {
         match *self {
-            Self::Block { split, .. } => split.max(1),
+            Self::Block { split, .. } | Self::Coop { split, .. } => split.max(1),
             Self::Tiled { .. }
             | Self::Direct { .. }
             | Self::SplitK { .. }
@@ -404,8 +417,7 @@ impl MatmulConfig {
             | Self::Subgroup { .. }
             | Self::Gemv { .. }
             | Self::Rows { .. }
-            | Self::Lanes { .. }
-            | Self::Coop { .. } => 1,
+            | Self::Lanes { .. } => 1,
         }
     }
 
@@ -459,6 +471,7 @@ mod tests {
             bk: 32,
             buffers: 2,
             accumulate: DType::F32,
+            split: 1,
         };
         // 128 x 128 in subgroup blocks of 64 x 32: 2 x 4 = 8 blocks; of
         // 64 x 64: 2 x 2 = 4.
@@ -479,6 +492,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(old, c);
+        // Split over k, named so.
+        let skinny = MatmulConfig::Coop {
+            tile_m: 16,
+            tile_n: 64,
+            frag_m: 1,
+            frag_n: 4,
+            bk: 32,
+            buffers: 2,
+            accumulate: DType::F32,
+            split: 8,
+        };
+        assert_eq!(skinny.split(), 8);
+        assert_eq!(skinny.coop_blocks(), 1);
+        assert_eq!(
+            skinny.to_string(),
+            "coop 16x64 (1x4 frags/sg) bk 32x2 acc f32 split 8"
+        );
         // SIMT kernels accumulate in f32 whatever the operands.
         let gemv = MatmulConfig::Gemv {
             rows: 4,

@@ -37,12 +37,13 @@ pub enum Family {
 
 impl Family {
     /// Whether its kernels read W through a weight storage, so take every
-    /// weight format (the classic and cooperative kernels take float
-    /// weights of the activations' type only).
+    /// weight format (the classic kernels take float weights of the
+    /// activations' type only; the cooperative GEMM stages any format as
+    /// f16).
     pub fn any_weights(&self) -> bool {
         match self {
-            Self::Block | Self::Gemv { .. } | Self::Rows { .. } => true,
-            Self::Classic | Self::ClassicSubgroup | Self::Coop { .. } => false,
+            Self::Block | Self::Gemv { .. } | Self::Rows { .. } | Self::Coop { .. } => true,
+            Self::Classic | Self::ClassicSubgroup => false,
         }
     }
 }
@@ -125,6 +126,7 @@ impl MatmulConfig {
                 frag_n,
                 bk,
                 buffers,
+                split,
                 ..
             } => {
                 return vec![
@@ -135,6 +137,7 @@ impl MatmulConfig {
                     ("BK", bk as f64),
                     ("BUFS", buffers as f64),
                     ("SGS", caps.subgroup_sizes.1 as f64),
+                    ("SPLIT", split.max(1) as f64),
                 ]
             }
             Self::Block {
@@ -248,6 +251,9 @@ pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/matmul_subgroup
 
 /// The WGSL of the GPU-grade GEMM (after an element storage).
 pub const SHADER_BLOCK: &str = include_str!("../../../shaders/matmul_block.wgsl");
+/// The WGSL of the split-k partials and their reduce pass, appended to the
+/// block and cooperative GEMMs.
+pub const SHADER_SPLIT: &str = include_str!("../../../shaders/matmul_split.wgsl");
 /// The WGSL of the few-row product (after an element storage).
 pub const SHADER_GEMV: &str = include_str!("../../../shaders/matmul_gemv.wgsl");
 /// The WGSL of the few-row product for CPU adapters (after an element
@@ -279,7 +285,8 @@ pub const W_BLOCKS: &str = include_str!("../../../shaders/matmul_w_blocks.wgsl")
 pub const W_Q8_0: &str = include_str!("../../../shaders/matmul_w_q8_0.wgsl");
 /// See [`W_F32`].
 pub const W_Q4_0: &str = include_str!("../../../shaders/matmul_w_q4_0.wgsl");
-/// The WGSL of the cooperative-matrix GEMM (f16 operands, f32 accumulators).
+/// The WGSL of the cooperative-matrix GEMM (f16 activations, weights staged
+/// as f16, f32 or f16 accumulators).
 pub const SHADER_COOP: &str = include_str!("../../../shaders/matmul_coop.wgsl");
 
 /// The module of the subgroup kernels: matmul.wgsl followed by
@@ -294,9 +301,10 @@ pub fn module_source(family: Family, dtype: DType) -> String {
 }
 
 /// The WGSL of a family of kernels for activations of `act` and weights in
-/// `weights`: the block and few-row kernels are built from an activation
-/// storage, a weight storage and the kernel (the weight format is the
-/// storage's business alone); the classic and cooperative kernels take
+/// `weights`: the block, few-row and cooperative kernels are built from an
+/// activation storage, a weight storage and the kernel (the weight format
+/// is the storage's business alone; the cooperative GEMM takes f16
+/// activations, after its enable directives); the classic kernels take
 /// float weights of the activations' type only.
 pub fn module_with(family: Family, act: DType, weights: Format) -> String {
     let storage = || {
@@ -317,7 +325,7 @@ pub fn module_with(family: Family, act: DType, weights: Format) -> String {
     match family {
         Family::Classic => source(SHADER, act),
         Family::ClassicSubgroup => source(&subgroup_module(), act),
-        Family::Block => format!("{}\n{SHADER_BLOCK}", storage()),
+        Family::Block => format!("{}\n{SHADER_BLOCK}\n{SHADER_SPLIT}", storage()),
         Family::Gemv { subgroups: false } => format!("{}\n{SHADER_GEMV}", storage()),
         Family::Gemv { subgroups: true } => {
             format!("{}\n{SHADER_GEMV}\n{SHADER_GEMV_SUBGROUP}", storage())
@@ -326,7 +334,10 @@ pub fn module_with(family: Family, act: DType, weights: Format) -> String {
         Family::Rows { subgroups: true } => {
             format!("{}\n{SHADER_ROWS}\n{SHADER_ROWS_SUBGROUP}", storage())
         }
-        Family::Coop { accumulate } => coop_source(&format!("{PARAMS}\n{SHADER_COOP}"), accumulate),
+        Family::Coop { accumulate } => coop_source(
+            &format!("{}\n{SHADER_COOP}\n{SHADER_SPLIT}", storage()),
+            accumulate,
+        ),
     }
 }
 
@@ -391,7 +402,7 @@ mod tests {
         );
         let (bytes, q4) = (
             m.find("fn w_bytes8").unwrap(),
-            m.find("fn load_w8").unwrap(),
+            m.find("fn load_w8(").unwrap(),
         );
         assert!(bytes < q4);
         assert!(!module_source(Family::Block, DType::F32).contains("fn w_bytes8"));

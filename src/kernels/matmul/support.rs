@@ -210,6 +210,7 @@ impl MatmulConfig {
                 bk,
                 buffers,
                 accumulate,
+                split,
             } => {
                 if let Some(why) = coop_unsupported(caps, dtype, accumulate) {
                     return Some(why);
@@ -224,6 +225,9 @@ impl MatmulConfig {
                     return Some(format!(
                         "cooperative blocks are whole subgroup blocks of {COOP_FRAGS:?} x {COOP_FRAGS:?} fragments"
                     ));
+                }
+                if split == 0 {
+                    return Some("cooperative split-k needs at least one part".into());
                 }
                 if !COOP_BKS.contains(&bk) || !(buffers == 1 || buffers == 2) {
                     return Some(format!(

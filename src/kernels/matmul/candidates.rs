@@ -27,9 +27,15 @@ const COOP_GPU: [CoopShape; 7] = [
 /// The cooperative GEMMs a GPU tries for 4 < m <= 64 (a decode batch), as
 /// (tile_n, frag_n, (bk, buffers)) for a block of m rounded up to 16..64
 /// rows: one block row of subgroups owning all its rows, W streamed once
-/// in 16-byte octets and split over k so the blocks fill the GPU.
+/// in 16-byte octets and split over k so the blocks fill the GPU. On an
+/// H200 at B = 16 (see the README), subgroups of 16 x 32 in steps of 64 k
+/// won every table: two of them in 16 x 64 blocks for f16 weights (18-45
+/// us), one in 16 x 32 for q4_0 (38-111 us, whose dequantizing loads want
+/// more workgroups). Double-buffered steps of 32 took 31-104 us for f16
+/// (a row's 64 bytes a step against a whole 128-byte line), and steps of
+/// 128 or four subgroups of 16 x 16 were 5-35% behind.
 const COOP_SKINNY: [(u32, u32, (u32, u32)); 3] =
-    [(64, 4, (32, 2)), (128, 4, (32, 2)), (64, 2, (64, 1))];
+    [(64, 2, (64, 1)), (32, 1, (64, 1)), (128, 2, (64, 1))];
 
 /// Lanes of a GEMV row group for rows of k elements, each lane loading
 /// `unroll` octets a step: the smallest power of two that covers a row in
@@ -146,11 +152,19 @@ impl MatmulConfig {
                         v.push(skinny(shape, split));
                     }
                 }
-                v.push(skinny(COOP_SKINNY[0], 32));
             }
             if m <= 4 {
                 for (wg, unroll) in [(128, 1), (128, 2), (128, 4), (64, 4), (256, 2)] {
                     v.push(gemv(4, wg, unroll));
+                }
+                // 8 rows a workgroup: twice the loads in flight per
+                // invocation, half the workgroups (for products too short
+                // to fill the GPU's memory pipeline in one round: f16 `q`,
+                // 32 MB, reached 0.76 of the memory roof with 4 rows).
+                if k >= 1024 {
+                    for unroll in [1, 2] {
+                        v.push(gemv(8, 128, unroll));
+                    }
                 }
                 // A block of 32 weights per lane: fewer, wider loads for
                 // the quantized storages (whose octets straddle words).
@@ -390,12 +404,12 @@ mod tests {
                 })
                 .collect()
         };
-        // B = 16: one block row of 16, 64 or 128 columns, split 4-16 ways
-        // (16 x 64 also 32); B = 9 rounds up to 16, B = 33 to 64.
+        // B = 16: one block row of 32, 64 or 128 columns, split 4-16
+        // ways; B = 9 rounds up to 16, B = 33 to 64.
         let sixteen = coops(16, DType::F16);
-        assert_eq!(sixteen.len(), 10);
+        assert_eq!(sixteen.len(), 9);
         assert!(sixteen.iter().all(|&(bm, _, split)| bm == 16 && split >= 4));
-        assert!(sixteen.contains(&(16, 128, 16)) && sixteen.contains(&(16, 64, 32)));
+        assert!(sixteen.contains(&(16, 128, 16)) && sixteen.contains(&(16, 32, 4)));
         assert!(coops(9, DType::F16).iter().all(|&(bm, ..)| bm == 16));
         assert!(coops(33, DType::F16).iter().all(|&(bm, ..)| bm == 64));
         // S = 128: the unsplit blocks, then 128 x 128 and 128 x 64 split 2

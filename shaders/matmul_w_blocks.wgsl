@@ -41,9 +41,31 @@ fn w_block_words(b: u32, words: u32) -> array<u32, 9> {
     return out;
 }
 
+// Octets of W the cooperative GEMM stages per load: a block of 32 weights
+// (load_w32h), so the scale is read once a block.
+const WH_UNIT: u32 = 4u;
+
+// Block `b` of row `row`, dequantized by the storage's load_w32 and rounded
+// to 4 octets of f16 pairs, 4 words each (the cooperative GEMM stages them
+// as f16: each weight d * (q + off) within 2^-11 of its value).
+fn load_w32h(row: u32, b: u32) -> array<vec4<u32>, 4> {
+    let x = load_w32(row, b);
+    var out: array<vec4<u32>, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        let lo = (x.q[2u * j] + x.off) * x.d;
+        let hi = (x.q[2u * j + 1u] + x.off) * x.d;
+        out[j] = vec4<u32>(
+            pack2x16float(lo.xy),
+            pack2x16float(lo.zw),
+            pack2x16float(hi.xy),
+            pack2x16float(hi.zw),
+        );
+    }
+    return out;
+}
+
 // Octet `o` of row `row`, dequantized by the storage's load_w8 and rounded
-// to 4 words of f16 pairs (the cooperative GEMM stages them as f16: each
-// weight d * q within 2^-11 of its value).
+// to 4 words of f16 pairs, as load_w32h does a block.
 fn load_w8h(row: u32, o: u32) -> vec4<u32> {
     let e = load_w8(row, o);
     return vec4<u32>(

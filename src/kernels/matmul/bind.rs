@@ -102,7 +102,11 @@ pub fn steps(
                         a_bstride: (m * k / 8) as u32,
                         w_bstride: (n * k / 8) as u32,
                         c_bstride: (m * n) as u32,
-                        kper: (k / 8).div_ceil(split) as u32,
+                        kper: if let MatmulConfig::Coop { bk, .. } = config {
+                            super::coop::coop_kper(k / 8, split as u32, bk) as u32
+                        } else {
+                            (k / 8).div_ceil(split) as u32
+                        },
                         _pad: [0; 3],
                     })
                     .to_vec()

@@ -27,6 +27,16 @@ pub fn coop_bytes(
         + blocks as u64 * 256 * accumulate.size()
 }
 
+/// Octets of k each part of a cooperative GEMM split `split` ways over
+/// `k8` octets walks (its `kper`): an even share rounded up to whole steps
+/// of `bk`, so every step but the last part's is full and each part starts
+/// on a block of 32 weights (the block formats stage whole blocks). The
+/// last parts may be shorter, or empty.
+pub fn coop_kper(k8: u64, split: u32, bk: u32) -> u64 {
+    let oct = (bk / 8).max(1) as u64;
+    k8.div_ceil(split.max(1) as u64).div_ceil(oct) * oct
+}
+
 /// Block rows per band of the cooperative GEMM's walk over C (its `GROUP`).
 pub const COOP_GROUP: u32 = 8;
 
@@ -86,6 +96,21 @@ mod tests {
         assert_eq!(coop_banded(1, 8, g), (0, 9));
         assert_eq!(coop_banded(2, 8, g), (1, 8));
         assert_eq!(coop_banded(2, 9, g), (2, 9));
+    }
+
+    #[test]
+    fn split_parts_are_whole_steps_by_hand() {
+        // k = 4096 (512 octets) in 16 parts of 32 octets: 4 steps of 64 k.
+        assert_eq!(coop_kper(512, 16, 64), 32);
+        // k = 11008 (1376 octets): 86 a part rounds up to 88 (11 steps of
+        // 8 octets); 15 parts cover 1320, the 16th the last 56.
+        assert_eq!(coop_kper(1376, 16, 64), 88);
+        assert_eq!(coop_kper(1376, 4, 64), 344);
+        // Steps of 32 k round to 4 octets; no split is all of k.
+        assert_eq!(coop_kper(1376, 16, 32), 88);
+        assert_eq!(coop_kper(1376, 1, 64), 1376);
+        // More parts than steps: the first parts take a step, the rest none.
+        assert_eq!(coop_kper(12, 8, 64), 8);
     }
 
     #[test]

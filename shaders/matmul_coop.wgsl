@@ -23,9 +23,8 @@
 //   u32 words, loaded as f16 fragments, were rejected by NVIDIA's compiler
 //   in 580.159: the component type must be f16.)
 // - A and W are read as 16-byte octets of 8 halves (vec4<u32>; the block
-//   formats' load_w32h dequantizes a block of 32 weights, 4 such octets, at
-//   once: one scale and 4.5 or 8.5 words a block, where an octet at a
-//   time re-read the scale and 2-3 words per 8 weights) and converted
+//   formats' load_w32h dequantizes a block of 32 weights into 4 such
+//   octets, see matmul_coop_blocks.wgsl) and converted
 //   to f16 on the way to the tiles (through f32: exact). Reading them as
 //   pairs of vec4<f16> instead, with no conversion, ran at half the speed
 //   on the H200.
@@ -53,9 +52,12 @@
 // The host prepends, after the enable directives, the parameters
 // (matmul_params.wgsl), the f16 activation storage (matmul_act_f16.wgsl:
 // bindings a and c, read and written here as words, and store_c4) and a
-// weight storage (binding w, WH_UNIT, load_w8h and load_w32h), and appends the partials and
-// their reduce pass (matmul_split.wgsl); the bindings are those of
-// matmul_block.wgsl. k must be a multiple of 8 and n of 4.
+// weight storage (binding w, and load_w8h for f16 or load_w32h for the
+// block formats), and appends the staging of the operands for that format
+// (Staged, fetch and put: matmul_coop_octets.wgsl or
+// matmul_coop_blocks.wgsl) and the partials with their reduce pass
+// (matmul_split.wgsl); the bindings are those of matmul_block.wgsl. k must
+// be a multiple of 8 and n of 4.
 
 override BM: u32 = 128u;
 override BN: u32 = 128u;
@@ -74,13 +76,17 @@ override WG: u32 = BLOCKS * SGS;
 override OCT: u32 = BK / 8u;
 // vec4<f16> per staged row: BK halves and 8 of padding.
 override STR4: u32 = BK / 4u + 2u;
-// W loads per tile row and step: octets, or where the weight storage hands
-// over blocks of 32 weights (WH_UNIT = 4 octets, load_w32h) whole blocks.
-override WPR: u32 = OCT / WH_UNIT;
-// Octets of A and loads of W each invocation stages per step (at most
-// MAX_STAGE octets of each).
+// What each invocation stages per step (the staging, fetch and put, is
+// appended by the host for the weight format; overrides are declared here,
+// before any function, as naga resolves them in order). f16 weights
+// (matmul_coop_octets.wgsl): octets of each operand.
+override STAGE: u32 = (OCT * max(BM, BN) + WG - 1u) / WG;
+// Block formats (matmul_coop_blocks.wgsl): blocks of W per tile row and
+// step, octets of A and blocks of W per invocation.
+override WPR: u32 = OCT / 4u;
 override ASTAGE: u32 = (OCT * BM + WG - 1u) / WG;
 override WSTAGE: u32 = (WPR * BN + WG - 1u) / WG;
+// Octets of each operand an invocation holds per step, at most.
 const MAX_STAGE: u32 = 8u;
 const FRAG: u32 = 256u;
 // Block rows per band of the walk over C.
@@ -112,70 +118,6 @@ fn stage_w(buf: u32, r: u32, o: u32, v: vec4<u32>) {
     let h = halves(v);
     ws_[at] = h[0];
     ws_[at + 1u] = h[1];
-}
-
-// The step's octets of both operands that invocation `tid` stages: octet
-// i = tid + t * WG of A's tile is row i / OCT, octet i % OCT; load i of
-// W's is row i / WPR, octets from (i % WPR) * WH_UNIT, in slots t * WH_UNIT
-// on (zeros past the edges of A, W or this part's k, which ends at octet
-// k_end: a multiple of WH_UNIT, as the host rounds each part to whole
-// steps).
-struct Staged {
-    a: array<vec4<u32>, MAX_STAGE>,
-    w: array<vec4<u32>, MAX_STAGE>,
-}
-
-fn fetch(tid: u32, za: u32, zwr: u32, row0: u32, col0: u32, o0: u32, k_end: u32) -> Staged {
-    var s: Staged;
-    for (var t = 0u; t < ASTAGE; t++) {
-        let i = tid + t * WG;
-        let r = i / OCT;
-        let o = o0 + i % OCT;
-        s.a[t] = vec4<u32>(0u);
-        if r < BM && row0 + r < p.m && o < k_end {
-            s.a[t] = a[za + (row0 + r) * p.k8 + o];
-        }
-    }
-    for (var t = 0u; t < WSTAGE; t++) {
-        let i = tid + t * WG;
-        let r = i / WPR;
-        let o = o0 + (i % WPR) * WH_UNIT;
-        let inside = r < BN && col0 + r < p.n && o < k_end;
-        if WH_UNIT == 1u {
-            s.w[t] = vec4<u32>(0u);
-            if inside {
-                s.w[t] = load_w8h(zwr + col0 + r, o);
-            }
-        } else {
-            var q = array<vec4<u32>, 4>();
-            if inside {
-                q = load_w32h(zwr + col0 + r, o / 4u);
-            }
-            for (var j = 0u; j < 4u; j++) {
-                s.w[t * 4u + j] = q[j];
-            }
-        }
-    }
-    return s;
-}
-
-fn put(buf: u32, tid: u32, s: Staged) {
-    for (var t = 0u; t < ASTAGE; t++) {
-        let i = tid + t * WG;
-        let r = i / OCT;
-        if r < BM {
-            stage_a(buf, r, i % OCT, s.a[t]);
-        }
-    }
-    for (var t = 0u; t < WSTAGE; t++) {
-        let i = tid + t * WG;
-        let r = i / WPR;
-        if r < BN {
-            for (var j = 0u; j < WH_UNIT; j++) {
-                stage_w(buf, r, (i % WPR) * WH_UNIT + j, s.w[t * WH_UNIT + j]);
-            }
-        }
-    }
 }
 
 // Where fragment (fi, fj) of block `blk` sits in C: its first row, column.

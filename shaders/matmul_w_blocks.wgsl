@@ -41,10 +41,6 @@ fn w_block_words(b: u32, words: u32) -> array<u32, 9> {
     return out;
 }
 
-// Octets of W the cooperative GEMM stages per load: a block of 32 weights
-// (load_w32h), so the scale is read once a block.
-const WH_UNIT: u32 = 4u;
-
 // Block `b` of row `row`, dequantized by the storage's load_w32 and rounded
 // to 4 octets of f16 pairs, 4 words each (the cooperative GEMM stages them
 // as f16: each weight d * (q + off) within 2^-11 of its value).
@@ -62,16 +58,4 @@ fn load_w32h(row: u32, b: u32) -> array<vec4<u32>, 4> {
         );
     }
     return out;
-}
-
-// Octet `o` of row `row`, dequantized by the storage's load_w8 and rounded
-// to 4 words of f16 pairs, as load_w32h does a block.
-fn load_w8h(row: u32, o: u32) -> vec4<u32> {
-    let e = load_w8(row, o);
-    return vec4<u32>(
-        pack2x16float(e[0].xy),
-        pack2x16float(e[0].zw),
-        pack2x16float(e[1].xy),
-        pack2x16float(e[1].zw),
-    );
 }

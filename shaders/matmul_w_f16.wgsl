@@ -9,19 +9,10 @@ fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
     return unpack8(w[row * p.k8 + o]);
 }
 
-// Octets of W the cooperative GEMM stages per load (load_w8h: one).
-const WH_UNIT: u32 = 1u;
-
 // Octet `o` of row `row` as 4 words of f16 pairs, as stored (the
 // cooperative GEMM stages them as f16).
 fn load_w8h(row: u32, o: u32) -> vec4<u32> {
     return w[row * p.k8 + o];
-}
-
-// Block `b` of row `row` as 4 such octets.
-fn load_w32h(row: u32, b: u32) -> array<vec4<u32>, 4> {
-    let i = row * p.k8 + 4u * b;
-    return array<vec4<u32>, 4>(w[i], w[i + 1u], w[i + 2u], w[i + 3u]);
 }
 
 // Block `b` (elements 32b .. 32b + 32) of row `row` of W (see

@@ -4,7 +4,7 @@
 use crate::common;
 use wgpu_roofline::dtype::{Format, Quant};
 use wgpu_roofline::gpu::GpuContext;
-use wgpu_roofline::kernels::matmul::{Matmul, MatmulConfig, ProductShape};
+use wgpu_roofline::kernels::matmul::{quant, Matmul, MatmulConfig, ProductShape};
 use wgpu_roofline::kernels::{run_and_verify, DType, Extent, Kernel};
 use wgpu_roofline::measure::ops::{self, Tuning};
 use wgpu_roofline::measure::{Timer, TimerPreference};
@@ -433,6 +433,100 @@ fn every_op_of_a_plan_is_verified_with_exact_accounting() {
                 if !op.series.is_attention() {
                     let m = if op.phase == Phase::Init { 40 } else { 3 };
                     assert_eq!(s.m, m);
+                }
+            }
+        }
+    }
+}
+
+/// The block formats reach the cooperative GEMM as f16 (`load_w32h` in
+/// matmul_w_blocks.wgsl: a block of 32 weights dequantized by `load_w32`,
+/// scaled and rounded to f16 pairs). The GEMM itself runs only where there
+/// are cooperative matrices, and is verified there; this pins the
+/// conversion it stages on the adapters CI has: every weight of a few rows
+/// within an f16 rounding of the host's dequantized value.
+#[test]
+fn block_formats_hand_the_cooperative_gemm_their_weights_as_f16() {
+    // Appended to the block GEMM's module, which holds the storage: each
+    // invocation writes one block's 4 octets to the partials binding.
+    const ENTRY: &str = "
+@compute @workgroup_size(64)
+fn blocks_as_f16(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let per_row = p.k8 / 4u;
+    if gid.x >= p.n * per_row {
+        return;
+    }
+    let q = load_w32h(gid.x / per_row, gid.x % per_row);
+    for (var j = 0u; j < 4u; j++) {
+        part[gid.x * 4u + j] = bitcast<vec4<f32>>(q[j]);
+    }
+}";
+    use wgpu_roofline::gpu::Binding;
+    let (n, k) = (6u64, 96u64);
+    for ctx in common::contexts("block_formats_hand_the_cooperative_gemm_their_weights_as_f16") {
+        for q in [Quant::Q4_0, Quant::Q8_0] {
+            let module = wgpu_roofline::kernels::matmul::module_with(
+                wgpu_roofline::kernels::matmul::Family::Block,
+                DType::F32,
+                Format::Quant(q),
+            );
+            let src = format!("{module}\n{ENTRY}");
+            let bindings = [
+                Binding::Uniform,
+                Binding::ReadOnly,
+                Binding::ReadOnly,
+                Binding::ReadWrite,
+                Binding::ReadWrite,
+            ];
+            let pipe = ctx
+                .pipeline("blocks as f16", &src, "blocks_as_f16", &bindings, &[])
+                .unwrap();
+            // matmul_params.wgsl: m, n, k8, ldc, c_col, three strides, kper.
+            let mut params = [0u32; 12];
+            params[1] = n as u32;
+            params[2] = (k / 8) as u32;
+            let p = ctx.uniform_buffer("params", bytemuck::cast_slice(&params));
+            let mut bytes = quant::pack_rows(q, 0..n, k);
+            bytes.resize(bytes.len().div_ceil(4) * 4, 0);
+            let w = ctx.operand_buffer("w", bytes.len() as u64).unwrap();
+            ctx.queue.write_buffer(&w, 0, &bytes);
+            let a = ctx.operand_buffer("a", 16).unwrap();
+            let c = ctx.operand_buffer("c", 16).unwrap();
+            let out_bytes = n * k * 2;
+            let out = ctx.operand_buffer("octets", out_bytes).unwrap();
+            let bind = ctx
+                .bind_group(
+                    &pipe,
+                    &[
+                        p.as_entire_binding(),
+                        a.as_entire_binding(),
+                        w.as_entire_binding(),
+                        c.as_entire_binding(),
+                        out.as_entire_binding(),
+                    ],
+                )
+                .unwrap();
+            let mut enc = ctx.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&pipe);
+                pass.set_bind_group(0, &bind, &[]);
+                pass.dispatch_workgroups((n * k / 32).div_ceil(64) as u32, 1, 1);
+            }
+            ctx.queue.submit([enc.finish()]);
+            let got: Vec<half::f16> = bytemuck::cast_slice::<u8, half::f16>(
+                &ctx.read_buffer(&out, 0, out_bytes).unwrap(),
+            )
+            .to_vec();
+            for row in 0..n {
+                let want = quant::dequantized_row(q, row, k);
+                for (i, &x) in want.iter().enumerate() {
+                    let g = got[(row * k) as usize + i].to_f32();
+                    assert!(
+                        (g - x).abs() <= x.abs() * 2f32.powi(-10) + 1e-7,
+                        "{q:?} row {row} weight {i}: {g} against {x} on {}",
+                        common::label(&ctx)
+                    );
                 }
             }
         }

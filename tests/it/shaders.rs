@@ -403,6 +403,8 @@ fn embedded_sources_are_the_files() {
     assert_eq!(matmul::SHADER_SUBGROUP, read("matmul_subgroup.wgsl"));
     assert_eq!(matmul::SHADER_BLOCK, read("matmul_block.wgsl"));
     assert_eq!(matmul::SHADER_SPLIT, read("matmul_split.wgsl"));
+    assert_eq!(matmul::SHADER_COOP_OCTETS, read("matmul_coop_octets.wgsl"));
+    assert_eq!(matmul::SHADER_COOP_BLOCKS, read("matmul_coop_blocks.wgsl"));
     assert_eq!(matmul::SHADER_GEMV, read("matmul_gemv.wgsl"));
     assert_eq!(
         matmul::SHADER_GEMV_SUBGROUP,

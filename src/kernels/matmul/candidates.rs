@@ -157,15 +157,8 @@ impl MatmulConfig {
                 for (wg, unroll) in [(128, 1), (128, 2), (128, 4), (64, 4), (256, 2)] {
                     v.push(gemv(4, wg, unroll));
                 }
-                // 8 rows a workgroup: twice the loads in flight per
-                // invocation, half the workgroups (for products too short
-                // to fill the GPU's memory pipeline in one round: f16 `q`,
-                // 32 MB, reached 0.76 of the memory roof with 4 rows).
-                if k >= 1024 {
-                    for unroll in [1, 2] {
-                        v.push(gemv(8, 128, unroll));
-                    }
-                }
+                // (8 rows a workgroup, x1 and x2, lost every decode table
+                // on an H200, f16 `q` included: not listed.)
                 // A block of 32 weights per lane: fewer, wider loads for
                 // the quantized storages (whose octets straddle words).
                 if k.is_multiple_of(32) {

@@ -251,6 +251,11 @@ pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/matmul_subgroup
 
 /// The WGSL of the GPU-grade GEMM (after an element storage).
 pub const SHADER_BLOCK: &str = include_str!("../../../shaders/matmul_block.wgsl");
+/// The cooperative GEMM's staging of f16 weights, an octet a load.
+pub const SHADER_COOP_OCTETS: &str = include_str!("../../../shaders/matmul_coop_octets.wgsl");
+/// The cooperative GEMM's staging of block-format weights, a block of 32 a
+/// load.
+pub const SHADER_COOP_BLOCKS: &str = include_str!("../../../shaders/matmul_coop_blocks.wgsl");
 /// The WGSL of the split-k partials and their reduce pass, appended to the
 /// block and cooperative GEMMs.
 pub const SHADER_SPLIT: &str = include_str!("../../../shaders/matmul_split.wgsl");
@@ -334,10 +339,18 @@ pub fn module_with(family: Family, act: DType, weights: Format) -> String {
         Family::Rows { subgroups: true } => {
             format!("{}\n{SHADER_ROWS}\n{SHADER_ROWS_SUBGROUP}", storage())
         }
-        Family::Coop { accumulate } => coop_source(
-            &format!("{}\n{SHADER_COOP}\n{SHADER_SPLIT}", storage()),
-            accumulate,
-        ),
+        Family::Coop { accumulate } => {
+            // f16 weights staged an octet at a time; the block formats a
+            // block of 32 weights at a time (one scale read a block).
+            let staging = match weights {
+                Format::Float(_) => SHADER_COOP_OCTETS,
+                Format::Quant(_) => SHADER_COOP_BLOCKS,
+            };
+            coop_source(
+                &format!("{}\n{SHADER_COOP}\n{staging}\n{SHADER_SPLIT}", storage()),
+                accumulate,
+            )
+        }
     }
 }
 

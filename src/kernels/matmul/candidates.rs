@@ -53,7 +53,7 @@ impl MatmulConfig {
     /// rounded up to 16..64) x 128 outputs split over k, so W is read once
     /// and the GPU fills (and up to m = 16 the staged GEMV), and for f16
     /// activations the cooperative-matrix GEMM in one block row of that
-    /// height, split 4-32 ways over k; above, block GEMMs of 128x128,
+    /// height, split 4-16 ways over k; above, block GEMMs of 128x128,
     /// 128x64 and 64x64, split over k where the blocks alone would not
     /// fill the GPU, and for f16 activations the cooperative-matrix GEMM
     /// in blocks of 128x128, 128x64 and 64x64, split 2-8 ways for prompts

@@ -209,7 +209,7 @@ pub enum MatmulConfig {
         /// writes f32 partials that a second pass sums into C, so few
         /// blocks (a decode batch of 16 rows, a short prompt) still fill
         /// the GPU.
-        #[serde(default = "one_group")]
+        #[serde(default = "super::coop::default_split")]
         split: u32,
     },
 }

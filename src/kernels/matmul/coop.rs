@@ -61,6 +61,12 @@ pub(super) fn default_bk() -> u32 {
     32
 }
 
+/// The split of cooperative configurations recorded before it was a field
+/// (none).
+pub(super) fn default_split() -> u32 {
+    1
+}
+
 /// The tile buffers of cooperative configurations recorded before they
 /// were a field.
 pub(super) fn default_buffers() -> u32 {

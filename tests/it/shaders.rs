@@ -475,6 +475,7 @@ fn cooperative_shaders_compile_to_spirv() {
         naga::back::spv::write_vec(&module, &info, &options, None)
             .unwrap_or_else(|e| panic!("{name} {constants:?}: {e:?}"))
     };
+    let caps = gpu_caps();
     let formats = [
         Format::Float(DType::F16),
         Format::Quant(Quant::Q8_0),
@@ -492,7 +493,6 @@ fn cooperative_shaders_compile_to_spirv() {
         // The tunings the tuner tries, with NVIDIA's subgroup size: a long
         // and a short prompt, and decode batches of 16 and 64 rows (the
         // skinny blocks, split over k).
-        let caps = gpu_caps();
         for m in [2048, 128, 16, 64] {
             let shape = matmul::ProductShape {
                 batch: 1,
@@ -518,6 +518,8 @@ fn cooperative_shaders_compile_to_spirv() {
                 );
             }
         }
+    }
+    for acc in [DType::F32, DType::F16] {
         let peak = matmul::coop_source(peak_coop::SHADER, acc);
         for chains in [1, 4, 8] {
             let c = [("WG", 128.0), ("CHAINS", chains as f64)];

@@ -102,11 +102,7 @@ pub fn steps(
                         a_bstride: (m * k / 8) as u32,
                         w_bstride: (n * k / 8) as u32,
                         c_bstride: (m * n) as u32,
-                        kper: if let MatmulConfig::Coop { bk, .. } = config {
-                            super::coop::coop_kper(k / 8, split as u32, bk) as u32
-                        } else {
-                            (k / 8).div_ceil(split) as u32
-                        },
+                        kper: part_octets(&config, k / 8) as u32,
                         _pad: [0; 3],
                     })
                     .to_vec()
@@ -179,4 +175,75 @@ pub fn steps(
     let mut keep = params;
     keep.push(part);
     Ok((copies, keep))
+}
+
+/// Octets of k each split part walks (the uniform's `kper`), for rows
+/// of `k8` octets: an even share rounded up to whole k steps of the
+/// split kernels (bk / 8 octets), so every part starts on a step (for
+/// the cooperative GEMM, on a block of 32 weights, which it stages
+/// whole); the last parts may be shorter, or empty. All of k without a
+/// split.
+fn part_octets(config: &MatmulConfig, k8: u64) -> u64 {
+    let step = match *config {
+        MatmulConfig::Block { bk, .. } | MatmulConfig::Coop { bk, .. } => (bk / 8).max(1) as u64,
+        MatmulConfig::Tiled { .. }
+        | MatmulConfig::Direct { .. }
+        | MatmulConfig::SplitK { .. }
+        | MatmulConfig::GemmSubgroup { .. }
+        | MatmulConfig::Subgroup { .. }
+        | MatmulConfig::Gemv { .. }
+        | MatmulConfig::Rows { .. }
+        | MatmulConfig::Lanes { .. } => 1,
+    };
+    k8.div_ceil(config.split() as u64).div_ceil(step) * step
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::DType;
+
+    #[test]
+    fn split_parts_are_whole_steps_by_hand() {
+        let coop = |bk, split| MatmulConfig::Coop {
+            tile_m: 16,
+            tile_n: 64,
+            frag_m: 1,
+            frag_n: 2,
+            bk,
+            buffers: 1,
+            accumulate: DType::F32,
+            split,
+        };
+        // k = 4096 (512 octets) in 16 parts of 32 octets: 4 steps of 64 k.
+        assert_eq!(part_octets(&coop(64, 16), 512), 32);
+        // k = 11008 (1376 octets): 86 a part rounds up to 88 (11 steps of
+        // 8 octets); 15 parts cover 1320, the 16th the last 56.
+        assert_eq!(part_octets(&coop(64, 16), 1376), 88);
+        assert_eq!(part_octets(&coop(64, 4), 1376), 344);
+        // Steps of 32 k round to 4 octets; no split is all of k.
+        assert_eq!(part_octets(&coop(32, 16), 1376), 88);
+        assert_eq!(part_octets(&coop(64, 1), 1376), 1376);
+        // More parts than steps: the first parts take a step, the rest none.
+        assert_eq!(part_octets(&coop(64, 8), 12), 8);
+        // The block GEMM: 49 octets in 4 parts of 13, rounded to steps of
+        // 16 k (2 octets): 14, 14, 14 and 7; steps of 8 k keep 13.
+        let block = |bk| MatmulConfig::Block {
+            tile_m: 4,
+            tile_n: 4,
+            wg_m: 16,
+            wg_n: 32,
+            bk,
+            split: 4,
+        };
+        assert_eq!(part_octets(&block(16), 49), 14);
+        assert_eq!(part_octets(&block(8), 49), 13);
+        // Kernels that do not split walk all of k.
+        let gemv = MatmulConfig::Rows {
+            rows: 4,
+            wg: 64,
+            subgroups: false,
+        };
+        assert_eq!(part_octets(&gemv, 49), 49);
+    }
 }

@@ -27,16 +27,6 @@ pub fn coop_bytes(
         + blocks as u64 * 256 * accumulate.size()
 }
 
-/// Octets of k each part of a cooperative GEMM split `split` ways over
-/// `k8` octets walks (its `kper`): an even share rounded up to whole steps
-/// of `bk`, so every step but the last part's is full and each part starts
-/// on a block of 32 weights (the block formats stage whole blocks). The
-/// last parts may be shorter, or empty.
-pub fn coop_kper(k8: u64, split: u32, bk: u32) -> u64 {
-    let oct = (bk / 8).max(1) as u64;
-    k8.div_ceil(split.max(1) as u64).div_ceil(oct) * oct
-}
-
 /// Block rows per band of the cooperative GEMM's walk over C (its `GROUP`).
 pub const COOP_GROUP: u32 = 8;
 
@@ -76,6 +66,8 @@ pub(super) fn default_buffers() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::matmul::MatmulConfig;
+    use crate::kernels::Engine;
 
     #[test]
     fn the_banded_walk_covers_every_block_once_in_bands() {
@@ -105,18 +97,67 @@ mod tests {
     }
 
     #[test]
-    fn split_parts_are_whole_steps_by_hand() {
-        // k = 4096 (512 octets) in 16 parts of 32 octets: 4 steps of 64 k.
-        assert_eq!(coop_kper(512, 16, 64), 32);
-        // k = 11008 (1376 octets): 86 a part rounds up to 88 (11 steps of
-        // 8 octets); 15 parts cover 1320, the 16th the last 56.
-        assert_eq!(coop_kper(1376, 16, 64), 88);
-        assert_eq!(coop_kper(1376, 4, 64), 344);
-        // Steps of 32 k round to 4 octets; no split is all of k.
-        assert_eq!(coop_kper(1376, 16, 32), 88);
-        assert_eq!(coop_kper(1376, 1, 64), 1376);
-        // More parts than steps: the first parts take a step, the rest none.
-        assert_eq!(coop_kper(12, 8, 64), 8);
+    fn cooperative_tile_arithmetic_by_hand() {
+        let coop = |tile_m, tile_n, frag_m, frag_n| MatmulConfig::Coop {
+            tile_m,
+            tile_n,
+            frag_m,
+            frag_n,
+            bk: 32,
+            buffers: 2,
+            accumulate: DType::F32,
+            split: 1,
+        };
+        // 128 x 128 in subgroup blocks of 64 x 32: 2 x 4 = 8 blocks; of
+        // 64 x 64: 2 x 2 = 4.
+        assert_eq!(coop(128, 128, 4, 2).coop_blocks(), 8);
+        assert_eq!(coop(128, 128, 4, 4).coop_blocks(), 4);
+        assert_eq!(coop(128, 64, 2, 2).coop_blocks(), 8);
+        assert_eq!(coop(64, 64, 2, 2).coop_blocks(), 4);
+        let c = coop(128, 128, 4, 2);
+        assert_eq!(c.block(), (128, 128));
+        assert_eq!(c.engine(), Engine::Coop);
+        assert_eq!(c.accumulate(), DType::F32);
+        assert_eq!(c.split(), 1);
+        assert_eq!(c.to_string(), "coop 128x128 (4x2 frags/sg) bk 32x2 acc f32");
+        // Results recorded before bk and buffers were fields read as the
+        // kernel ran then.
+        let old: MatmulConfig = serde_json::from_str(
+            r#"{"kernel":"coop","tile_m":128,"tile_n":128,"frag_m":4,"frag_n":2,"accumulate":"f32"}"#,
+        )
+        .unwrap();
+        assert_eq!(old, c);
+        // Split over k, named so.
+        let skinny = MatmulConfig::Coop {
+            tile_m: 16,
+            tile_n: 64,
+            frag_m: 1,
+            frag_n: 4,
+            bk: 32,
+            buffers: 2,
+            accumulate: DType::F32,
+            split: 8,
+        };
+        assert_eq!(skinny.split(), 8);
+        assert_eq!(skinny.coop_blocks(), 1);
+        assert_eq!(
+            skinny.to_string(),
+            "coop 16x64 (1x4 frags/sg) bk 32x2 acc f32 split 8"
+        );
+        // SIMT kernels accumulate in f32 whatever the operands.
+        let gemv = MatmulConfig::Gemv {
+            rows: 4,
+            wg: 128,
+            unroll: 2,
+            subgroups: true,
+            blocks: false,
+            staged: false,
+            groups: 1,
+        };
+        assert_eq!(
+            (gemv.engine(), gemv.accumulate()),
+            (Engine::Simt, DType::F32)
+        );
     }
 
     #[test]

@@ -182,13 +182,21 @@ fn flash_prefill_sg(
 //   - a subgroup of sg lanes holds sg / LPK groups, whatever sg is (the
 //     workgroup at least one subgroup wide); the groups then merge their
 //     (max, sum, output): by shuffles within a subgroup, then across the
-//     subgroups in workgroup memory.
+//     subgroups in workgroup memory;
+//   - each round a group loads KU keys' K and V columns before using any,
+//     then folds the KU scores into its softmax at once (one rescale): the
+//     rounds of a chunk are sequential memory round trips, and at B = 1 a
+//     chunk is only a few of them, so KU multiplies the bytes in flight
+//     and divides the round trips.
 
 // Lanes per key (a power of two, at most the smallest subgroup size).
 override LPK: u32 = 32u;
 // vec4 columns per lane: ceil(D4 / LPK).
 override LV: u32 = 1u;
 const MAX_LV: u32 = 8u;
+// Keys per group and round (KU * LV at most MAX_LV: the host checks it).
+override KU: u32 = 1u;
+const MAX_KU: u32 = 4u;
 
 // Per key group: (max, sum) per row, and the unnormalised output columns.
 var<workgroup> dec_stats: array<vec2<f32>, (WG / LPK) * GROUP>;
@@ -230,37 +238,55 @@ fn flash_decode_sg(
     }
     // Every lane of a subgroup loops the same number of times (uniform
     // control flow around the shuffles); keys past the chunk are masked.
-    let rounds = (cnt + groups - 1u) / groups;
+    // Key u of round t is t * KU + u of the group's keys, the groups of a
+    // subgroup on neighbouring keys.
+    let rounds = (cnt + groups * KU - 1u) / (groups * KU);
     for (var t = 0u; t < rounds; t++) {
-        let j = t * groups + group;
-        let live = j < cnt;
-        let row = kb + min(j, cnt - 1u) * D4;
+        // Every load of the round first: KU keys' columns, KU * LV of each.
         var kv: array<vec4<f32>, MAX_LV>;
         var vv: array<vec4<f32>, MAX_LV>;
-        for (var x = 0u; x < LV; x++) {
-            let col = sub + x * LPK;
-            if col < D4 {
-                kv[x] = vec4<f32>(k[row + col]);
-                vv[x] = vec4<f32>(v[row + col]);
-            } else {
-                kv[x] = vec4<f32>(0.0);
-                vv[x] = vec4<f32>(0.0);
+        var live: array<bool, MAX_KU>;
+        for (var u = 0u; u < KU; u++) {
+            let j = (t * KU + u) * groups + group;
+            live[u] = j < cnt;
+            let row = kb + min(j, cnt - 1u) * D4;
+            for (var x = 0u; x < LV; x++) {
+                let col = sub + x * LPK;
+                if col < D4 {
+                    kv[u * LV + x] = vec4<f32>(k[row + col]);
+                    vv[u * LV + x] = vec4<f32>(v[row + col]);
+                } else {
+                    kv[u * LV + x] = vec4<f32>(0.0);
+                    vv[u * LV + x] = vec4<f32>(0.0);
+                }
             }
         }
         for (var r = 0u; r < GROUP; r++) {
-            var s = 0.0;
-            for (var x = 0u; x < LV; x++) {
-                s += dot(qv[r * MAX_LV + x], kv[x]);
-            }
-            s = butterfly_sum(s, LPK);
-            if live {
-                let mx = max(m[r], s);
-                let corr = exp(m[r] - mx);
-                let e = exp(s - mx);
-                l[r] = l[r] * corr + e;
-                m[r] = mx;
+            // The KU scores (independent butterflies), then one online
+            // softmax step over them; a masked key weighs exactly 0.
+            var sc: array<f32, MAX_KU>;
+            var mx = m[r];
+            for (var u = 0u; u < KU; u++) {
+                var s = 0.0;
                 for (var x = 0u; x < LV; x++) {
-                    acc[r * MAX_LV + x] = acc[r * MAX_LV + x] * corr + e * vv[x];
+                    s += dot(qv[r * MAX_LV + x], kv[u * LV + x]);
+                }
+                sc[u] = butterfly_sum(s, LPK);
+                if live[u] {
+                    mx = max(mx, sc[u]);
+                }
+            }
+            let corr = exp(m[r] - mx);
+            m[r] = mx;
+            l[r] *= corr;
+            for (var x = 0u; x < LV; x++) {
+                acc[r * MAX_LV + x] *= corr;
+            }
+            for (var u = 0u; u < KU; u++) {
+                let e = select(0.0, exp(sc[u] - mx), live[u]);
+                l[r] += e;
+                for (var x = 0u; x < LV; x++) {
+                    acc[r * MAX_LV + x] += e * vv[u * LV + x];
                 }
             }
         }

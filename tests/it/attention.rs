@@ -140,36 +140,55 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
             // Llama's d = 128 over 1100 keys (9 chunks of 128, the last
             // partial: the reduce merges 8 chunks at a time, then one):
             // every lane count a GPU tries, down to 4 lanes a key holding 8
-            // vec4 columns each, at both workgroup sizes.
-            let a = Attention::new(&ctx, shape((4, 1, 1100, 1), 128), dtype, 1).unwrap();
+            // vec4 columns each, and every count of keys per round, at both
+            // workgroup sizes. Then d = 64 with 4 keys a round, which
+            // needs rows of at most 2 vec4s a lane: lavapipe's subgroups of
+            // 8 hold none at d = 128. The last round of the last chunk
+            // masks some keys.
             let mut gpu = ctx.caps.clone();
             gpu.cpu = false;
             let mut lanes = Vec::new();
-            for config in a.candidates(&gpu) {
-                let AttentionConfig::FlashDecodeSubgroup {
-                    chunk: 128,
-                    lanes: l,
-                    ..
-                } = config
-                else {
-                    continue;
-                };
-                let p = match a.prepare(&ctx, config, Extent::Whole) {
-                    Ok(p) => p,
-                    // llvmpipe's 32 KiB of workgroup memory rule out wg 256.
-                    Err(wgpu_roofline::Error::ExceedsLimit { .. }) => continue,
-                    Err(e) => panic!("{config}: {e}"),
-                };
-                let v = run_and_verify(&ctx, &a, &p, 300).unwrap();
-                assert!(
-                    v.passed(),
-                    "{config} {} on {}: {v:?}",
-                    dtype.name(),
-                    common::label(&ctx)
-                );
-                lanes.push(l);
+            let mut unrolls = Vec::new();
+            for (d, only_four) in [(128, false), (64, true)] {
+                let a = Attention::new(&ctx, shape((4, 1, 1100, 1), d), dtype, 1).unwrap();
+                for config in a.candidates(&gpu) {
+                    let AttentionConfig::FlashDecodeSubgroup {
+                        chunk: 128,
+                        lanes: l,
+                        unroll,
+                        ..
+                    } = config
+                    else {
+                        continue;
+                    };
+                    if only_four && unroll != 4 {
+                        continue;
+                    }
+                    let p = match a.prepare(&ctx, config, Extent::Whole) {
+                        Ok(p) => p,
+                        // llvmpipe's 32 KiB of workgroup memory rule out wg 256.
+                        Err(wgpu_roofline::Error::ExceedsLimit { .. }) => continue,
+                        Err(e) => panic!("{config}: {e}"),
+                    };
+                    let v = run_and_verify(&ctx, &a, &p, 300).unwrap();
+                    assert!(
+                        v.passed(),
+                        "{config} d={d} {} on {}: {v:?}",
+                        dtype.name(),
+                        common::label(&ctx)
+                    );
+                    if d == 128 {
+                        lanes.push(l);
+                    }
+                    unrolls.push(unroll);
+                }
             }
             assert!(lanes.contains(&4), "{lanes:?} on {}", common::label(&ctx));
+            assert!(
+                unrolls.contains(&2) && unrolls.contains(&4),
+                "{unrolls:?} on {}",
+                common::label(&ctx)
+            );
         }
     }
 }

@@ -350,6 +350,10 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     assert_eq!(constant(&at, "MAX_TR"), attention::MAX_SUBGROUP_ROWS as u64);
     assert_eq!(constant(&at, "MAX_CH"), attention::MAX_LANE_COLUMNS);
     assert_eq!(constant(&at, "MAX_LV"), attention::MAX_LANE_COLUMNS);
+    assert_eq!(
+        constant(&at, "MAX_KU"),
+        attention::MAX_KEYS_PER_ROUND as u64
+    );
     assert_eq!(constant(&at, "MAX_RPL"), attention::MAX_TILE_ROWS as u64);
     assert_eq!(constant(&at, "MAX_HELD"), attention::MAX_HELD_SCORES as u64);
     assert_eq!(constant(&at, "MAX_CV"), attention::MAX_TILE_COLUMNS);

@@ -50,6 +50,11 @@ pub enum AttentionConfig {
         /// the most lanes the head dimension and the subgroups allow.
         #[serde(default)]
         lanes: u32,
+        /// Keys each group of lanes loads per round before using any (1
+        /// in files written before the field): more bytes in flight and
+        /// fewer sequential round trips per chunk.
+        #[serde(default = "one")]
+        unroll: u32,
     },
     /// Split-KV decode shaped for SIMD drivers (needs SUBGROUP, CPU
     /// adapters): a workgroup is one subgroup of `d / 16` lanes across the
@@ -74,8 +79,8 @@ pub enum AttentionConfig {
     },
 }
 
-/// Configurations written before `per_inv` existed held one row per
-/// invocation.
+/// Configurations written before `per_inv` (or `unroll`) existed held one
+/// row per invocation (loaded one key per round).
 fn one() -> u32 {
     1
 }
@@ -98,10 +103,18 @@ impl std::fmt::Display for AttentionConfig {
                 write!(f, "flash shuffle {rows} rows wg {wg}")
             }
             Self::FlashDecode { chunk, wg } => write!(f, "split-kv {chunk} keys wg {wg}"),
-            Self::FlashDecodeSubgroup { chunk, wg, lanes } => {
+            Self::FlashDecodeSubgroup {
+                chunk,
+                wg,
+                lanes,
+                unroll,
+            } => {
                 write!(f, "split-kv sg {chunk} keys")?;
                 if lanes > 0 {
                     write!(f, ", {lanes} lanes/key")?;
+                }
+                if unroll > 1 {
+                    write!(f, ", {unroll} keys/round")?;
                 }
                 write!(f, " wg {wg}")
             }
@@ -152,8 +165,30 @@ mod tests {
             chunk: 64,
             wg: 128,
             lanes: 16,
+            unroll: 1,
         };
         assert_eq!(sg.to_string(), "split-kv sg 64 keys, 16 lanes/key wg 128");
+        // Keys per round: named above one; files without them loaded one.
+        let four = AttentionConfig::FlashDecodeSubgroup {
+            chunk: 64,
+            wg: 128,
+            lanes: 16,
+            unroll: 4,
+        };
+        assert_eq!(
+            four.to_string(),
+            "split-kv sg 64 keys, 16 lanes/key, 4 keys/round wg 128"
+        );
+        let json = serde_json::to_string(&KernelConfig::from(four)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kernel":"flash_decode_subgroup","chunk":64,"wg":128,"lanes":16,"unroll":4}"#
+        );
+        let old: KernelConfig = serde_json::from_str(
+            r#"{"kernel":"flash_decode_subgroup","chunk":64,"wg":128,"lanes":16}"#,
+        )
+        .unwrap();
+        assert_eq!(old, KernelConfig::Attention(sg));
         let old: KernelConfig =
             serde_json::from_str(r#"{"kernel":"flash_decode_subgroup","chunk":64,"wg":128}"#)
                 .unwrap();
@@ -161,6 +196,7 @@ mod tests {
             chunk: 64,
             wg: 128,
             lanes: 0,
+            unroll: 1,
         };
         assert_eq!(old, KernelConfig::Attention(widest));
         assert_eq!(widest.to_string(), "split-kv sg 64 keys wg 128");

@@ -3,8 +3,8 @@
 
 use super::{
     split_kv, Attention, AttentionConfig, MAX_BLOCK_ROWS, MAX_CHUNK, MAX_GROUP, MAX_HELD_SCORES,
-    MAX_LANE_COLUMNS, MAX_ROWS_PER_INVOCATION, MAX_SUBGROUP_ROWS, MAX_TILE_COLUMNS, MAX_TILE_KEYS,
-    MAX_TILE_ROWS, MIN_CHUNK,
+    MAX_KEYS_PER_ROUND, MAX_LANE_COLUMNS, MAX_ROWS_PER_INVOCATION, MAX_SUBGROUP_ROWS,
+    MAX_TILE_COLUMNS, MAX_TILE_KEYS, MAX_TILE_ROWS, MIN_CHUNK,
 };
 use crate::error::{Error, Result};
 use crate::gpu::Capabilities;
@@ -61,6 +61,18 @@ fn decode_lanes(caps: &Capabilities, d4: u64) -> Vec<u32> {
     lanes.split_off(keep)
 }
 
+/// Keys per round the GPU split-KV decode tries with `lanes` lanes a key:
+/// 1, 2 and 4 where a lane holds their columns (`MAX_LANE_COLUMNS` vec4s
+/// of K and of V). On an H200 at B = 1 every chunk was a handful of
+/// sequential rounds, and f16 decode ran at 0.59 of the memory roof with
+/// one key a round.
+fn decode_unrolls(lanes: u32, d4: u64) -> impl Iterator<Item = u32> {
+    let columns = d4.div_ceil(lanes.max(1) as u64);
+    [1, 2, 4]
+        .into_iter()
+        .filter(move |&u| u <= MAX_KEYS_PER_ROUND && u as u64 * columns <= MAX_LANE_COLUMNS)
+}
+
 /// Whether `flash_decode_lanes` fits: its workgroup is one whole subgroup
 /// of `d / 16` lanes, 4 vec4 columns each, so the device's subgroups must
 /// all be exactly that wide, and enough of them to hold the largest
@@ -114,8 +126,15 @@ impl Attention {
                 if chunk < MAX_CHUNK {
                     // Workgroups of 64 lost to 128 in every H200 table.
                     for &lanes in &gpu_lanes {
-                        for wg in [128, 256] {
-                            v.push(AttentionConfig::FlashDecodeSubgroup { chunk, wg, lanes });
+                        for unroll in decode_unrolls(lanes, self.shape.head_dim / 4) {
+                            for wg in [128, 256] {
+                                v.push(AttentionConfig::FlashDecodeSubgroup {
+                                    chunk,
+                                    wg,
+                                    lanes,
+                                    unroll,
+                                });
+                            }
                         }
                     }
                 }
@@ -130,6 +149,7 @@ impl Attention {
                     chunk: 256,
                     wg: 64,
                     lanes: lanes_per(caps, self.shape.head_dim / 4),
+                    unroll: 1,
                 });
             }
             return v;
@@ -243,7 +263,12 @@ impl Attention {
                     wg,
                 )
             }
-            AttentionConfig::FlashDecodeSubgroup { chunk, wg, lanes } => {
+            AttentionConfig::FlashDecodeSubgroup {
+                chunk,
+                wg,
+                lanes,
+                unroll,
+            } => {
                 let most = lanes_per(caps, s.head_dim / 4);
                 let lpk = if lanes == 0 { most } else { lanes };
                 if !split_kv(&s)
@@ -259,9 +284,12 @@ impl Attention {
                     )));
                 }
                 let lv = (s.head_dim / 4).div_ceil(lpk as u64);
-                if lv > MAX_LANE_COLUMNS {
+                if unroll == 0
+                    || unroll > MAX_KEYS_PER_ROUND
+                    || lv * unroll as u64 > MAX_LANE_COLUMNS
+                {
                     return Err(Error::Invalid(format!(
-                        "{config}: {lv} vec4 columns per lane for subgroups of {lpk} (at most {MAX_LANE_COLUMNS})"
+                        "{config}: {lv} vec4 columns per lane for {lpk} lanes a key, {unroll} keys a round (at most {MAX_LANE_COLUMNS} columns and {MAX_KEYS_PER_ROUND} keys)"
                     )));
                 }
                 let g = s.group();
@@ -273,6 +301,7 @@ impl Attention {
                         ("GROUP", g as f64),
                         ("LPK", lpk as f64),
                         ("LV", lv as f64),
+                        ("KU", unroll as f64),
                     ],
                     (wg / lpk) as u64 * g * (8 + s.head_dim * 4),
                     wg,
@@ -401,5 +430,19 @@ mod tests {
         // Subgroups narrower than the fewest lanes a row allows, or none.
         assert!(decode_lanes(&caps((2, 2)), 32).is_empty());
         assert!(decode_lanes(&caps((0, 0)), 32).is_empty());
+    }
+
+    #[test]
+    fn decode_loads_as_many_keys_a_round_as_a_lane_holds_columns_for() {
+        let unrolls = |lanes, d4| decode_unrolls(lanes, d4).collect::<Vec<_>>();
+        // d = 128: 2 columns a lane at 16 lanes (4 keys: 8 columns), 4 at
+        // 8 lanes (2 keys), 8 at 4 lanes (1 key).
+        assert_eq!(unrolls(16, 32), [1, 2, 4]);
+        assert_eq!(unrolls(8, 32), [1, 2]);
+        assert_eq!(unrolls(4, 32), [1]);
+        // d = 64 at 8 lanes: 2 columns, 4 keys.
+        assert_eq!(unrolls(8, 16), [1, 2, 4]);
+        // A row wider than a lane holds: none.
+        assert!(unrolls(2, 32).is_empty());
     }
 }

@@ -40,8 +40,11 @@ pub const SHADER: &str = include_str!("../../../shaders/attention.wgsl");
 pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/attention_subgroup.wgsl");
 /// Most query rows per subgroup pass of `flash_prefill_sg`.
 pub const MAX_SUBGROUP_ROWS: u32 = 8;
-/// Most vec4 columns per lane of `flash_prefill_sg`.
+/// Most vec4 columns per lane of `flash_prefill_sg`, and of K (and of V)
+/// a lane of `flash_decode_sg` holds in a round.
 pub const MAX_LANE_COLUMNS: u64 = 8;
+/// Most keys per round of a key group of `flash_decode_sg` (its `MAX_KU`).
+pub const MAX_KEYS_PER_ROUND: u32 = 4;
 
 /// Most vec4 columns per lane of `flash_prefill_tile` (its `MAX_CV`).
 pub const MAX_TILE_COLUMNS: u64 = 16;

@@ -6,12 +6,15 @@
 //         one sequence). Row r sits at position pos(r) = r % q_len + n - q_len
 //         and sees keys 0 ..= pos(r): the causal mask (in decode q_len = 1).
 //
-// Three entry points, tunables as override constants:
+// Four entry points, tunables as override constants:
 //   flash_prefill        : RPI query rows per invocation, BR rows per
 //                          workgroup; K and V tiles of BC keys staged in
 //                          workgroup memory; online softmax (running max and
 //                          sum, accumulator rescaled per tile); key tiles past
 //                          the workgroup's last visible key are never loaded.
+//   flash_prefill_block  : the same as two register-tiled products per
+//                          tile (S = Q.K^T, then O += P.V), 4 rows by a few
+//                          keys or columns per invocation (GPUs).
 //   flash_decode_partial : split-KV for decode: one workgroup per CHUNK keys
 //                          of a product writes, per query row, the unnormalised
 //                          partial output and its (max, sum).
@@ -47,6 +50,16 @@ fn position(row: u32) -> u32 {
     return row % p.q_len + p.n - p.q_len;
 }
 
+// Keys any of rows row0 .. row0 + count sees: up to the last row's
+// position, or all of them when the rows span two query heads.
+fn keys_seen(row0: u32, count: u32) -> u32 {
+    let last = min(row0 + count, p.rows) - 1u;
+    if row0 / p.q_len == last / p.q_len {
+        return position(last) + 1u;
+    }
+    return p.n;
+}
+
 // ---------------------------------------------------------------- prefill
 
 // Query rows per workgroup.
@@ -70,13 +83,7 @@ fn flash_prefill(
     @builtin(local_invocation_index) li: u32,
 ) {
     let row0 = wg.x * BR;
-    let last = min(row0 + BR, p.rows) - 1u;
-    // Keys any row of this workgroup sees: up to the last row's position,
-    // or all of them when the rows span two query heads.
-    var hi = p.n;
-    if row0 / p.q_len == last / p.q_len {
-        hi = position(last) + 1u;
-    }
+    let hi = keys_seen(row0, BR);
     let kb = wg.z * p.n * D4;
     // This invocation's rows: row0 + li * RPI + t.
     var qv: array<array<vec4<f32>, D4>, MAX_RPI>;
@@ -172,6 +179,178 @@ fn flash_prefill(
             let inv = 1.0 / l[t];
             for (var i = 0u; i < D4; i++) {
                 o[qb + i] = vec4<T>(acc[t][i] * inv);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------- prefill, block
+
+// flash_prefill_block: FlashAttention-2 as two register-tiled products, no
+// subgroup operations. A workgroup takes XR query rows (q staged once,
+// scaled, in workgroup memory) and walks the keys in tiles of XC:
+//   - S = Q . K^T for the tile: invocation (ty, tx) holds rows ty + i * XTY
+//     (i < 4) by keys tx + j * XTX (j < XC / XTX), reading q and K rows from
+//     workgroup memory as vec4s along the head dimension (4 + XC / XTX
+//     reads per 16 * XC / XTX FMAs, no reduction across lanes);
+//   - the causal mask; each row's tile max from the XTX invocations that
+//     share it, through workgroup memory; one online-softmax step per row
+//     and tile: the output rows rescaled, P = exp(S - max) written to
+//     workgroup memory, each invocation summing its own keys' P (the sums
+//     meet once, at the end);
+//   - O += P . V: the same invocation holds rows ty + i * XTY by vec4
+//     columns tx + c * XTX (c < 4), reading P as vec4s of 4 keys and V rows
+//     from workgroup memory (V staged where K was, once S is done).
+// XTX = D4 / 4 invocations share a row (8 at d = 128), so a subgroup of 32
+// reads 8 neighbouring K keys or V columns and 4 neighbouring q or P rows
+// per load (rows padded by one vec4: distinct banks). Needs d a multiple
+// of 16; four barriers per tile.
+
+// Query rows per workgroup (a multiple of 4) and keys per tile (a multiple
+// of 4 and of XTX, at most MAX_XK per invocation).
+override XR: u32 = 32u;
+override XC: u32 = 16u;
+const XTX: u32 = max(D4 / 4u, 1u);
+override XTY: u32 = XR / 4u;
+override XK: u32 = XC / XTX;
+const MAX_XK: u32 = 8u;
+const XROW: u32 = D4 + 1u;
+override XPROW: u32 = XC / 4u + 1u;
+
+var<workgroup> xq: array<vec4<f32>, XR * XROW>;
+var<workgroup> xkv: array<vec4<f32>, XC * XROW>;
+var<workgroup> xp: array<vec4<f32>, XR * XPROW>;
+var<workgroup> xred: array<f32, XR * XTX>;
+
+// Stage the tile of XC keys from t0 of K (or V) into xkv, zeros past the
+// last key.
+fn stage_block(li: u32, kb: u32, t0: u32, from_k: bool) {
+    for (var idx = li; idx < XC * D4; idx += XTY * XTX) {
+        let key = t0 + idx / D4;
+        var x = vec4<f32>(0.0);
+        if key < p.n {
+            let at = kb + key * D4 + idx % D4;
+            // A branch, not select: select would load both.
+            if from_k {
+                x = vec4<f32>(k[at]);
+            } else {
+                x = vec4<f32>(v[at]);
+            }
+        }
+        xkv[(idx / D4) * XROW + idx % D4] = x;
+    }
+}
+
+@compute @workgroup_size(XTY * XTX)
+fn flash_prefill_block(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let threads = XTY * XTX;
+    let ty = li / XTX;
+    let tx = li % XTX;
+    let row0 = wg.x * XR;
+    let hi = keys_seen(row0, XR);
+    let kb = wg.z * p.n * D4;
+    let qb = wg.z * p.rows * D4;
+    // The scaled q rows (rows past the end repeat the last; never stored).
+    for (var idx = li; idx < XR * D4; idx += threads) {
+        let row = min(row0 + idx / D4, p.rows - 1u);
+        xq[(idx / D4) * XROW + idx % D4] = vec4<f32>(q[qb + row * D4 + idx % D4]) * p.scale;
+    }
+    var pos: array<u32, 4>;
+    var m: array<f32, 4>;
+    var l: array<f32, 4>;
+    var acc: array<vec4<f32>, 16>; // 4 rows x 4 columns
+    for (var i = 0u; i < 4u; i++) {
+        pos[i] = position(min(row0 + ty + i * XTY, p.rows - 1u));
+        m[i] = NEG;
+        l[i] = 0.0;
+    }
+    for (var t0 = 0u; t0 < hi; t0 += XC) {
+        stage_block(li, kb, t0, true);
+        workgroupBarrier();
+        // The scores of this invocation's rows and keys.
+        var s: array<f32, 32>; // 4 x MAX_XK
+        for (var d4 = 0u; d4 < D4; d4++) {
+            var qv: array<vec4<f32>, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                qv[i] = xq[(ty + i * XTY) * XROW + d4];
+            }
+            for (var j = 0u; j < XK; j++) {
+                let kv = xkv[(tx + j * XTX) * XROW + d4];
+                for (var i = 0u; i < 4u; i++) {
+                    s[i * MAX_XK + j] += dot(qv[i], kv);
+                }
+            }
+        }
+        for (var i = 0u; i < 4u; i++) {
+            var mx = NEG;
+            for (var j = 0u; j < XK; j++) {
+                let key = t0 + tx + j * XTX;
+                if key > pos[i] || key >= p.n {
+                    s[i * MAX_XK + j] = NEG;
+                }
+                mx = max(mx, s[i * MAX_XK + j]);
+            }
+            xred[(ty + i * XTY) * XTX + tx] = mx;
+        }
+        workgroupBarrier();
+        // One softmax step per row; P to workgroup memory.
+        for (var i = 0u; i < 4u; i++) {
+            let row = ty + i * XTY;
+            var mx = m[i];
+            for (var t = 0u; t < XTX; t++) {
+                mx = max(mx, xred[row * XTX + t]);
+            }
+            let corr = exp(m[i] - mx);
+            m[i] = mx;
+            l[i] *= corr;
+            for (var c = 0u; c < 4u; c++) {
+                acc[i * 4u + c] *= corr;
+            }
+            for (var j = 0u; j < XK; j++) {
+                let sc = s[i * MAX_XK + j];
+                let e = select(exp(sc - mx), 0.0, sc == NEG);
+                l[i] += e;
+                let key = tx + j * XTX;
+                xp[row * XPROW + key / 4u][key % 4u] = e;
+            }
+        }
+        // V where K was: every invocation is past the scores.
+        stage_block(li, kb, t0, false);
+        workgroupBarrier();
+        for (var k4 = 0u; k4 < XC / 4u; k4++) {
+            var pv: array<vec4<f32>, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                pv[i] = xp[(ty + i * XTY) * XPROW + k4];
+            }
+            for (var u = 0u; u < 4u; u++) {
+                for (var c = 0u; c < 4u; c++) {
+                    let vv = xkv[(k4 * 4u + u) * XROW + tx + c * XTX];
+                    for (var i = 0u; i < 4u; i++) {
+                        acc[i * 4u + c] += pv[i][u] * vv;
+                    }
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    // The rows' sums: each invocation's share, added across the XTX.
+    for (var i = 0u; i < 4u; i++) {
+        xred[(ty + i * XTY) * XTX + tx] = l[i];
+    }
+    workgroupBarrier();
+    for (var i = 0u; i < 4u; i++) {
+        let row = ty + i * XTY;
+        var sum = 0.0;
+        for (var t = 0u; t < XTX; t++) {
+            sum += xred[row * XTX + t];
+        }
+        if row0 + row < p.rows {
+            let ob = qb + (row0 + row) * D4;
+            for (var c = 0u; c < 4u; c++) {
+                o[ob + tx + c * XTX] = vec4<T>(acc[i * 4u + c] / sum);
             }
         }
     }

@@ -68,18 +68,14 @@ fn flash_prefill_sg(
         if row0 >= p.rows {
             break;
         }
-        let last = min(row0 + TR, p.rows) - 1u;
-        var hi = p.n;
-        if row0 / p.q_len == last / p.q_len {
-            hi = position(last) + 1u;
-        }
+        let hi = keys_seen(row0, TR);
         var qh: array<vec4<f32>, 64>; // MAX_TR * MAX_CH
         var acc: array<vec4<f32>, 64>;
         var m: array<f32, MAX_TR>;
         var l: array<f32, MAX_TR>;
         var pos: array<u32, MAX_TR>;
         for (var r = 0u; r < TR; r++) {
-            let row = min(row0 + r, last);
+            let row = min(row0 + r, p.rows - 1u);
             pos[r] = position(row);
             m[r] = NEG;
             l[r] = 0.0;
@@ -402,13 +398,7 @@ fn flash_prefill_tile(
     let z = wg.z;
     let per_wg = (TWG / LPR) * RPL;
     let row0 = wg.x * per_wg;
-    let last = min(row0 + per_wg, p.rows) - 1u;
-    // Keys any row of this workgroup sees: up to the last row's position,
-    // or all of them when the rows span two query heads.
-    var hi = p.n;
-    if row0 / p.q_len == last / p.q_len {
-        hi = position(last) + 1u;
-    }
+    let hi = keys_seen(row0, per_wg);
     let sub = li % LPR;
     let first = row0 + (li / LPR) * RPL;
     let kb = z * p.n * D4;

@@ -67,6 +67,23 @@ fn configs<K: Kernel>(ctx: &GpuContext, kernel: &K, what: &str, all: bool) -> us
     ran
 }
 
+/// Run `config` on the whole of `a` and verify it; false where the
+/// adapter's limits rule it out (llvmpipe's 32 KiB of workgroup memory).
+fn verified_whole(ctx: &GpuContext, a: &Attention, config: AttentionConfig, what: &str) -> bool {
+    let p = match a.prepare(ctx, config, Extent::Whole) {
+        Ok(p) => p,
+        Err(wgpu_roofline::Error::ExceedsLimit { .. }) => return false,
+        Err(e) => panic!("{config} {what}: {e}"),
+    };
+    let v = run_and_verify(ctx, a, &p, 300).unwrap();
+    assert!(
+        v.passed(),
+        "{config} {what} on {}: {v:?}",
+        common::label(ctx)
+    );
+    true
+}
+
 #[test]
 fn softmax_matches_the_host() {
     for ctx in common::contexts("softmax_matches_the_host") {
@@ -164,19 +181,11 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
                     if only_four && unroll != 4 {
                         continue;
                     }
-                    let p = match a.prepare(&ctx, config, Extent::Whole) {
-                        Ok(p) => p,
-                        // llvmpipe's 32 KiB of workgroup memory rule out wg 256.
-                        Err(wgpu_roofline::Error::ExceedsLimit { .. }) => continue,
-                        Err(e) => panic!("{config}: {e}"),
-                    };
-                    let v = run_and_verify(&ctx, &a, &p, 300).unwrap();
-                    assert!(
-                        v.passed(),
-                        "{config} d={d} {} on {}: {v:?}",
-                        dtype.name(),
-                        common::label(&ctx)
-                    );
+                    // llvmpipe's 32 KiB of workgroup memory rule out wg 256.
+                    let what = format!("d={d} {}", dtype.name());
+                    if !verified_whole(&ctx, &a, config, &what) {
+                        continue;
+                    }
                     if d == 128 {
                         lanes.push(l);
                     }
@@ -189,6 +198,42 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
                 "{unrolls:?} on {}",
                 common::label(&ctx)
             );
+        }
+    }
+}
+
+#[test]
+fn prefill_by_register_tiles_matches_the_host() {
+    for ctx in common::contexts("prefill_by_register_tiles_matches_the_host") {
+        for dtype in common::dtypes(&ctx) {
+            // Every tiling a GPU tries, where it applies: Llama's d = 128,
+            // causal, two query heads per KV head over an odd length (so a
+            // workgroup's rows span both heads, and the last is partial);
+            // queries behind a longer context (100 keys, 32 positions); d =
+            // 64; and d = 32 (8 keys a tile per invocation) with one
+            // position, so every row sees every key.
+            let mut gpu = ctx.caps.clone();
+            gpu.cpu = false;
+            let mut ran = 0;
+            for (dims, d) in [
+                ((2, 2 * 75, 75, 75), 128),
+                ((2, 64, 100, 32), 128),
+                ((3, 37, 37, 37), 64),
+                ((2, 12, 70, 1), 32),
+            ] {
+                let a = Attention::new(&ctx, shape(dims, d), dtype, 1).unwrap();
+                for config in a.candidates(&gpu) {
+                    if !matches!(config, AttentionConfig::FlashPrefillBlock { .. }) {
+                        continue;
+                    }
+                    // 32 KiB of workgroup memory rule out 32 keys at d = 128.
+                    let what = format!("{dims:?} d={d} {}", dtype.name());
+                    if verified_whole(&ctx, &a, config, &what) {
+                        ran += 1;
+                    }
+                }
+            }
+            assert!(ran >= 5, "{ran} on {}", common::label(&ctx));
         }
     }
 }

@@ -272,6 +272,7 @@ fn shaders_expose_what_the_host_dispatches() {
         entry_points(&sg),
         [
             "flash_prefill",
+            "flash_prefill_block",
             "flash_decode_partial",
             "flash_decode_reduce",
             "flash_prefill_sg",
@@ -285,11 +286,15 @@ fn shaders_expose_what_the_host_dispatches() {
         entry_points(&at),
         [
             "flash_prefill",
+            "flash_prefill_block",
             "flash_decode_partial",
             "flash_decode_reduce"
         ]
     );
-    assert_eq!(overrides(&at), ["BR", "RPI", "BC", "WG", "CHUNK", "GROUP"]);
+    assert_eq!(
+        overrides(&at),
+        ["BR", "RPI", "BC", "XR", "XC", "XTY", "XK", "XPROW", "WG", "CHUNK", "GROUP"]
+    );
     let pk = m("peak.wgsl");
     assert_eq!(entry_points(&pk), ["peak"]);
     assert_eq!(overrides(&pk), ["WORKGROUP_SIZE", "CHAINS"]);
@@ -355,6 +360,7 @@ fn constants_mirrored_between_host_and_shaders_agree() {
         attention::MAX_KEYS_PER_ROUND as u64
     );
     assert_eq!(constant(&at, "MAX_RPL"), attention::MAX_TILE_ROWS as u64);
+    assert_eq!(constant(&at, "MAX_XK"), attention::MAX_BLOCK_KEYS as u64);
     assert_eq!(constant(&at, "MAX_HELD"), attention::MAX_HELD_SCORES as u64);
     assert_eq!(constant(&at, "MAX_CV"), attention::MAX_TILE_COLUMNS);
     assert_eq!(

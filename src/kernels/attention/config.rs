@@ -64,6 +64,16 @@ pub enum AttentionConfig {
         /// Keys per workgroup.
         chunk: u32,
     },
+    /// FlashAttention-2 prefill as two register-tiled products per tile of
+    /// `keys` keys (S = Q.K^T, then O += P.V), `rows` query rows per
+    /// workgroup, 4 rows by a few keys or vec4 columns per invocation; no
+    /// subgroup operations (head dimensions a multiple of 16).
+    FlashPrefillBlock {
+        /// Query rows per workgroup (a multiple of 4).
+        rows: u32,
+        /// Keys per staged tile.
+        keys: u32,
+    },
     /// FlashAttention-2-style prefill (needs SUBGROUP): `lanes` lanes share
     /// `rows` query rows across the head dimension, K/V tiles of `keys` keys
     /// staged in workgroup memory, workgroups of `wg` invocations.
@@ -101,6 +111,9 @@ impl std::fmt::Display for AttentionConfig {
             }
             Self::FlashPrefillSubgroup { rows, wg } => {
                 write!(f, "flash shuffle {rows} rows wg {wg}")
+            }
+            Self::FlashPrefillBlock { rows, keys } => {
+                write!(f, "flash block {rows} rows x {keys} keys")
             }
             Self::FlashDecode { chunk, wg } => write!(f, "split-kv {chunk} keys wg {wg}"),
             Self::FlashDecodeSubgroup {
@@ -200,6 +213,13 @@ mod tests {
         };
         assert_eq!(old, KernelConfig::Attention(widest));
         assert_eq!(widest.to_string(), "split-kv sg 64 keys wg 128");
+        let block = AttentionConfig::FlashPrefillBlock { rows: 32, keys: 16 };
+        assert_eq!(block.to_string(), "flash block 32 rows x 16 keys");
+        let json = serde_json::to_string(&KernelConfig::from(block)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kernel":"flash_prefill_block","rows":32,"keys":16}"#
+        );
         let lanes = AttentionConfig::FlashDecodeLanes { chunk: 512 };
         assert_eq!(lanes.to_string(), "split-kv lanes 512 keys");
         let json = serde_json::to_string(&KernelConfig::from(lanes)).unwrap();

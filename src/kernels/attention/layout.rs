@@ -2,9 +2,9 @@
 //! points, override constants, workgroup memory and invocations.
 
 use super::{
-    split_kv, Attention, AttentionConfig, MAX_BLOCK_ROWS, MAX_CHUNK, MAX_GROUP, MAX_HELD_SCORES,
-    MAX_KEYS_PER_ROUND, MAX_LANE_COLUMNS, MAX_ROWS_PER_INVOCATION, MAX_SUBGROUP_ROWS,
-    MAX_TILE_COLUMNS, MAX_TILE_KEYS, MAX_TILE_ROWS, MIN_CHUNK,
+    split_kv, Attention, AttentionConfig, MAX_BLOCK_KEYS, MAX_BLOCK_ROWS, MAX_CHUNK, MAX_GROUP,
+    MAX_HELD_SCORES, MAX_KEYS_PER_ROUND, MAX_LANE_COLUMNS, MAX_ROWS_PER_INVOCATION,
+    MAX_SUBGROUP_ROWS, MAX_TILE_COLUMNS, MAX_TILE_KEYS, MAX_TILE_ROWS, MIN_CHUNK,
 };
 use crate::error::{Error, Result};
 use crate::gpu::Capabilities;
@@ -73,6 +73,12 @@ fn decode_unrolls(lanes: u32, d4: u64) -> impl Iterator<Item = u32> {
         .filter(move |&u| u <= MAX_KEYS_PER_ROUND && u as u64 * columns <= MAX_LANE_COLUMNS)
 }
 
+/// Invocations of `flash_prefill_block` that share a query row: each holds
+/// 4 of the row's `d4` vec4 columns (its `XTX`).
+fn block_lanes(d4: u64) -> u64 {
+    (d4 / 4).max(1)
+}
+
 /// Whether `flash_decode_lanes` fits: its workgroup is one whole subgroup
 /// of `d / 16` lanes, 4 vec4 columns each, so the device's subgroups must
 /// all be exactly that wide, and enough of them to hold the largest
@@ -91,13 +97,14 @@ impl Attention {
     /// exceeding its workgroup limits included (the tuner records why they
     /// cannot run).
     ///
-    /// GPUs with subgroups get the coalesced kernels (split-KV decode with
-    /// lanes across the head dimension, FlashAttention-2-style prefill
+    /// GPUs get the register-tiled prefill first where the head dimension
+    /// allows, and with subgroups the coalesced kernels (split-KV decode
+    /// with lanes across the head dimension, FlashAttention-2-style prefill
     /// tiles); without subgroups, and on CPU adapters, the kernels with a
     /// row or key per invocation, which suit a SIMD driver, and one of the
-    /// subgroup kernels, probed on a small slice; in decode, where their
-    /// subgroups are exactly d / 16 lanes wide (lavapipe at d = 128),
-    /// `flash_decode_lanes` first.
+    /// subgroup kernels and one register tiling, probed on a small slice;
+    /// in decode, where their subgroups are exactly d / 16 lanes wide
+    /// (lavapipe at d = 128), `flash_decode_lanes` first.
     pub fn configs(&self, caps: &Capabilities) -> Vec<AttentionConfig> {
         let gpu = !caps.cpu;
         let sg = caps.subgroups;
@@ -161,13 +168,29 @@ impl Attention {
             wg: 128,
         };
         let most = lanes_per(caps, self.shape.head_dim / 4);
+        // The register-tiled kernel where the head dimension allows (a
+        // multiple of 16, and whole keys per invocation).
+        let d4 = self.shape.head_dim / 4;
+        let blocks: Vec<_> = [(32, 16), (32, 32)]
+            .into_iter()
+            .filter(|&(_, keys)| {
+                let tx = block_lanes(d4);
+                d4.is_multiple_of(4)
+                    && (keys as u64).is_multiple_of(tx)
+                    && keys as u64 / tx <= MAX_BLOCK_KEYS as u64
+            })
+            .map(|(rows, keys)| AttentionConfig::FlashPrefillBlock { rows, keys })
+            .collect();
+        if gpu {
+            v.extend(&blocks);
+        }
         if sg && gpu {
             for (lanes, rows, keys) in [(4, 2, 32), (4, 2, 16), (8, 2, 32), (4, 1, 32)] {
                 if lanes <= most {
                     v.push(tile(lanes, rows, keys));
                 }
             }
-            if !v.is_empty() {
+            if v.len() > blocks.len() {
                 return v;
             }
         }
@@ -189,13 +212,15 @@ impl Attention {
                 per_inv: 1,
             });
         }
-        // On a CPU adapter each tile element read serves 4 rows.
+        // On a CPU adapter each tile element read serves 4 rows; the
+        // register-tiled kernel is probed too, on a small slice.
         if !gpu {
             v.push(AttentionConfig::FlashPrefill {
                 rows: MAX_BLOCK_ROWS as u32,
                 keys: 16,
                 per_inv: MAX_ROWS_PER_INVOCATION,
             });
+            v.extend(blocks.first());
         }
         v
     }
@@ -325,6 +350,34 @@ impl Attention {
                     ],
                     0,
                     lanes as u32,
+                )
+            }
+            AttentionConfig::FlashPrefillBlock { rows, keys } => {
+                let d4 = s.head_dim / 4;
+                let tx = block_lanes(d4);
+                if split_kv(&s)
+                    || !d4.is_multiple_of(4)
+                    || rows == 0
+                    || rows % 4 != 0
+                    || rows as u64 > MAX_BLOCK_ROWS
+                    || keys == 0
+                    || keys % 4 != 0
+                    || !(keys as u64).is_multiple_of(tx)
+                    || keys as u64 / tx > MAX_BLOCK_KEYS as u64
+                {
+                    return Err(Error::Invalid(format!(
+                        "{config} does not apply here (prefill, head dimensions a multiple of 16, up to {MAX_BLOCK_ROWS} rows in fours, tiles of a multiple of 4 and of {tx} keys, at most {MAX_BLOCK_KEYS} per invocation)"
+                    )));
+                }
+                let (rows, keys) = (rows as u64, keys as u64);
+                // q, then K or V, padded by a vec4 a row; P padded alike;
+                // the rows' maxima and sums.
+                let bytes = 16 * ((rows + keys) * (d4 + 1) + rows * (keys / 4 + 1)) + 4 * rows * tx;
+                (
+                    vec!["flash_prefill_block"],
+                    vec![("XR", rows as f64), ("XC", keys as f64)],
+                    bytes,
+                    (rows / 4 * tx) as u32,
                 )
             }
             AttentionConfig::FlashPrefillTile {

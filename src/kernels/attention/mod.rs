@@ -59,6 +59,9 @@ pub const MAX_GROUP: u64 = 8;
 pub const MAX_TILE_KEYS: u32 = 32;
 /// Most query rows per invocation of `flash_prefill` (its `MAX_RPI`).
 pub const MAX_ROWS_PER_INVOCATION: u32 = 4;
+/// Most keys of a tile an invocation of `flash_prefill_block` scores (its
+/// `MAX_XK`).
+pub const MAX_BLOCK_KEYS: u32 = 8;
 /// Most scores a lane of `flash_decode_lanes` holds (its `MAX_HELD`): a
 /// chunk's keys over the lanes of its subgroup.
 pub const MAX_HELD_SCORES: u32 = 128;
@@ -339,6 +342,7 @@ impl Kernel for Attention {
                 (s.keys.div_ceil(chunk as u64), part_bytes(&s, chunk, align))
             }
             AttentionConfig::FlashPrefill { .. }
+            | AttentionConfig::FlashPrefillBlock { .. }
             | AttentionConfig::FlashPrefillSubgroup { .. }
             | AttentionConfig::FlashPrefillTile { .. } => (1, align.max(16)),
         };
@@ -357,7 +361,8 @@ impl Kernel for Attention {
         // Workgroups along x of each dispatch: row blocks in prefill; key
         // chunks, then output lanes of the reduce pass, in decode.
         let xs = match config {
-            AttentionConfig::FlashPrefill { rows, .. } => vec![s.rows.div_ceil(rows as u64)],
+            AttentionConfig::FlashPrefill { rows, .. }
+            | AttentionConfig::FlashPrefillBlock { rows, .. } => vec![s.rows.div_ceil(rows as u64)],
             AttentionConfig::FlashPrefillSubgroup { rows, wg } => {
                 let per_wg = (wg / ctx.caps.subgroup_sizes.0) as u64 * rows as u64;
                 vec![s.rows.div_ceil(per_wg)]
@@ -395,6 +400,7 @@ impl Kernel for Attention {
                             range(&part, b0, bc, part_bytes)
                         }
                         AttentionConfig::FlashPrefill { .. }
+                        | AttentionConfig::FlashPrefillBlock { .. }
                         | AttentionConfig::FlashPrefillSubgroup { .. }
                         | AttentionConfig::FlashPrefillTile { .. } => part.as_entire_binding(),
                     };

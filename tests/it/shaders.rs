@@ -461,30 +461,37 @@ fn gpu_caps() -> Capabilities {
     }
 }
 
+/// `src` with `constants` resolved as the host sets them, then written as
+/// SPIR-V by naga's backend, as wgpu does on Vulkan: what a driver would
+/// be handed. Of `entry` alone where named, as wgpu does (naga cannot
+/// resolve a whole module whose workgroup sizes are override expressions:
+/// they become unnamed overrides).
+fn spirv(name: &str, src: &str, constants: &[(&str, f64)], entry: Option<&str>) -> Vec<u32> {
+    let module = validate(name, src);
+    let info = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap();
+    let constants = constants.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let stage = entry.map(|e| (naga::ShaderStage::Compute, e));
+    let (module, info) =
+        naga::back::pipeline_constants::process_overrides(&module, &info, stage, &constants)
+            .unwrap_or_else(|e| panic!("{name} {constants:?}: {e:?}"));
+    let options = naga::back::spv::Options {
+        lang_version: (1, 3),
+        ..Default::default()
+    };
+    naga::back::spv::write_vec(&module, &info, &options, None)
+        .unwrap_or_else(|e| panic!("{name} {constants:?}: {e:?}"))
+}
+
 /// The cooperative kernels cannot run on the software adapters, so their
 /// path to the driver is checked here: overrides resolved as the host sets
-/// them, then SPIR-V written by naga's backend, as wgpu does on Vulkan.
+/// them, then SPIR-V.
 #[test]
 fn cooperative_shaders_compile_to_spirv() {
-    let spirv = |name: &str, src: &str, constants: &[(&str, f64)]| {
-        let module = validate(name, src);
-        let info = naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap();
-        let constants = constants.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        let (module, info) =
-            naga::back::pipeline_constants::process_overrides(&module, &info, None, &constants)
-                .unwrap_or_else(|e| panic!("{name} {constants:?}: {e:?}"));
-        let options = naga::back::spv::Options {
-            lang_version: (1, 3),
-            ..Default::default()
-        };
-        naga::back::spv::write_vec(&module, &info, &options, None)
-            .unwrap_or_else(|e| panic!("{name} {constants:?}: {e:?}"))
-    };
     let caps = gpu_caps();
     let formats = [
         Format::Float(DType::F16),
@@ -523,7 +530,7 @@ fn cooperative_shaders_compile_to_spirv() {
                 assert_eq!(why, None, "{config}");
                 let c = config.constants(m, DType::F16, &caps);
                 assert!(
-                    !spirv("matmul_coop", &gemm, &c).is_empty(),
+                    !spirv("matmul_coop", &gemm, &c, None).is_empty(),
                     "{config} {weights}"
                 );
             }
@@ -533,7 +540,50 @@ fn cooperative_shaders_compile_to_spirv() {
         let peak = matmul::coop_source(peak_coop::SHADER, acc);
         for chains in [1, 4, 8] {
             let c = [("WG", 128.0), ("CHAINS", chains as f64)];
-            assert!(!spirv("peak_coop", &peak, &c).is_empty());
+            assert!(!spirv("peak_coop", &peak, &c, None).is_empty());
         }
     }
+}
+
+/// The attention configurations a GPU tries that the software adapters
+/// cannot run (subgroups of 32, 48 KiB of workgroup memory: 16 lanes a key
+/// and 4 keys a round, 32 keys a tile of the register-tiled prefill at d =
+/// 128) take the same path to the driver: every GPU candidate of Llama's
+/// prefill at S = 512 and decode at L = 2048, in both dtypes, compiles to
+/// SPIR-V with its constants.
+#[test]
+fn gpu_attention_configurations_compile_to_spirv() {
+    let caps = gpu_caps();
+    let mut seen = Vec::new();
+    for dtype in [DType::F32, DType::F16] {
+        for (batch, rows, keys, q_len) in [(1, 512, 512, 512), (32, 1, 2048, 1)] {
+            let problem = attention::Problem {
+                shape: attention::AttentionShape::new(batch, rows, keys, q_len, 128),
+                dtype,
+            };
+            for config in problem.configs(&caps) {
+                let p = problem
+                    .pipelines(&caps, config)
+                    .unwrap_or_else(|e| panic!("{config}: {e}"));
+                for entry in &p.entries {
+                    let name = format!("{config} {} {entry}", dtype.name());
+                    assert!(!spirv(&name, &p.source, &p.constants, Some(entry)).is_empty());
+                }
+                seen.push(config);
+            }
+        }
+    }
+    let listed = |want: fn(&attention::AttentionConfig) -> bool| seen.iter().any(want);
+    assert!(listed(|c| matches!(
+        c,
+        attention::AttentionConfig::FlashDecodeSubgroup {
+            lanes: 16,
+            unroll: 4,
+            ..
+        }
+    )));
+    assert!(listed(|c| matches!(
+        c,
+        attention::AttentionConfig::FlashPrefillBlock { keys: 32, .. }
+    )));
 }

@@ -2,12 +2,14 @@
 //! points, override constants, workgroup memory and invocations.
 
 use super::{
-    split_kv, Attention, AttentionConfig, MAX_BLOCK_KEYS, MAX_BLOCK_ROWS, MAX_CHUNK, MAX_GROUP,
-    MAX_HELD_SCORES, MAX_KEYS_PER_ROUND, MAX_LANE_COLUMNS, MAX_ROWS_PER_INVOCATION,
-    MAX_SUBGROUP_ROWS, MAX_TILE_COLUMNS, MAX_TILE_KEYS, MAX_TILE_ROWS, MIN_CHUNK,
+    module_source, split_kv, AttentionConfig, AttentionShape, MAX_BLOCK_KEYS, MAX_BLOCK_ROWS,
+    MAX_CHUNK, MAX_GROUP, MAX_HELD_SCORES, MAX_KEYS_PER_ROUND, MAX_LANE_COLUMNS,
+    MAX_ROWS_PER_INVOCATION, MAX_SUBGROUP_ROWS, MAX_TILE_COLUMNS, MAX_TILE_KEYS, MAX_TILE_ROWS,
+    MIN_CHUNK,
 };
 use crate::error::{Error, Result};
 use crate::gpu::Capabilities;
+use crate::kernels::DType;
 
 /// What a configuration needs: its entry points (run in order), override
 /// constants, workgroup memory and invocations per workgroup.
@@ -92,7 +94,57 @@ fn lanes_fit(caps: &Capabilities, d: u64) -> bool {
         && MAX_CHUNK.div_ceil(lo) <= MAX_HELD_SCORES
 }
 
-impl Attention {
+/// An attention problem as its pipelines see it: the shape and the element
+/// type, without operands, so that the configurations and their pipelines
+/// can be worked out, and compiled, without a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Problem {
+    /// The shape.
+    pub shape: AttentionShape,
+    /// Element type.
+    pub dtype: DType,
+}
+
+/// The WGSL module, entry points (run in order) and override constants of
+/// a configuration's pipelines, as the host builds them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineSource {
+    /// The whole module: the shared kernels, and the subgroup ones where
+    /// the configuration uses them.
+    pub source: String,
+    /// Entry points, one dispatch each.
+    pub entries: Vec<&'static str>,
+    /// Override constants.
+    pub constants: Vec<(&'static str, f64)>,
+}
+
+impl Problem {
+    /// The module, entry points and constants of `config`, or why it does
+    /// not apply here (the device's limits are checked when it is built).
+    pub fn pipelines(
+        &self,
+        caps: &Capabilities,
+        config: AttentionConfig,
+    ) -> Result<PipelineSource> {
+        let Layout {
+            entries, constants, ..
+        } = self.layout(caps, config)?;
+        let subgroup = match config {
+            AttentionConfig::FlashPrefill { .. }
+            | AttentionConfig::FlashPrefillBlock { .. }
+            | AttentionConfig::FlashDecode { .. } => false,
+            AttentionConfig::FlashPrefillSubgroup { .. }
+            | AttentionConfig::FlashDecodeSubgroup { .. }
+            | AttentionConfig::FlashDecodeLanes { .. }
+            | AttentionConfig::FlashPrefillTile { .. } => true,
+        };
+        Ok(PipelineSource {
+            source: module_source(self.dtype, self.shape.head_dim, subgroup),
+            entries,
+            constants,
+        })
+    }
+
     /// The configurations worth trying on a device with `caps`, those
     /// exceeding its workgroup limits included (the tuner records why they
     /// cannot run).

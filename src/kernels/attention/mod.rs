@@ -23,6 +23,7 @@ pub mod reference;
 
 pub use accounting::AttentionShape;
 pub use config::AttentionConfig;
+pub use layout::{PipelineSource, Problem};
 
 use layout::Layout;
 
@@ -257,6 +258,14 @@ impl Attention {
         })
     }
 
+    /// The shape and element type, as the pipelines see them.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            shape: self.shape,
+            dtype: self.dtype,
+        }
+    }
+
     /// The same kernel with scores scaled by `scale` instead of `1 /
     /// sqrt(head_dim)`: a large scale pushes the scores past the range of
     /// `exp` (e^88.8 overflows f32), so a test can check that every
@@ -284,7 +293,7 @@ impl Kernel for Attention {
     type Config = AttentionConfig;
 
     fn candidates(&self, caps: &Capabilities) -> Vec<AttentionConfig> {
-        self.configs(caps)
+        self.problem().configs(caps)
     }
 
     fn prepare(
@@ -295,11 +304,10 @@ impl Kernel for Attention {
     ) -> Result<Prepared<AttentionConfig>> {
         let products = self.products(extent);
         let Layout {
-            entries,
-            constants,
             wg_bytes,
             invocations,
-        } = self.layout(&ctx.caps, config)?;
+            ..
+        } = self.problem().layout(&ctx.caps, config)?;
         ctx.check_workgroup_size(&format!("{config}"), invocations)?;
         let limit = ctx.caps.limits.max_compute_workgroup_storage_size as u64;
         if wg_bytes > limit {
@@ -311,14 +319,11 @@ impl Kernel for Attention {
             });
         }
         let s = self.shape;
-        let subgroup = matches!(
-            config,
-            AttentionConfig::FlashPrefillSubgroup { .. }
-                | AttentionConfig::FlashDecodeSubgroup { .. }
-                | AttentionConfig::FlashDecodeLanes { .. }
-                | AttentionConfig::FlashPrefillTile { .. }
-        );
-        let text = module_source(self.dtype, s.head_dim, subgroup);
+        let PipelineSource {
+            source: text,
+            entries,
+            constants,
+        } = self.problem().pipelines(&ctx.caps, config)?;
         let label = format!("attention d={} {}", s.head_dim, self.dtype.name());
         let bindings = [
             Binding::Uniform,

@@ -151,9 +151,10 @@ fn gemm_block(
     let zc = product * p.c_bstride;
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
-    let k_begin = piece * p.kper;
-    let k_end = min(k_begin + p.kper, p.k8);
-    let steps = (max(k_end, k_begin) - k_begin + OCT - 1u) / OCT;
+    let ks = part_octets(piece);
+    let k_begin = ks.x;
+    let k_end = ks.y;
+    let steps = (k_end - k_begin + OCT - 1u) / OCT;
     let xy = thread_xy(tid);
     let tx = xy.x;
     let ty = xy.y;

@@ -54,7 +54,7 @@
 // bindings a and c, read and written here as words, and store_c4) and a
 // weight storage (binding w, and load_w8h for f16 or load_w32h for the
 // block formats), and appends the staging of the operands for that format
-// (Staged, fetch and put: matmul_coop_octets.wgsl or
+// (fetch and put: matmul_coop_octets.wgsl or
 // matmul_coop_blocks.wgsl) and the partials with their reduce pass
 // (matmul_split.wgsl); the bindings are those of matmul_block.wgsl. k must
 // be a multiple of 8 and n of 4.
@@ -120,6 +120,14 @@ fn stage_w(buf: u32, r: u32, o: u32, v: vec4<u32>) {
     ws_[at + 1u] = h[1];
 }
 
+// The octets of a step an invocation has fetched and will put into the
+// tiles, of A and of W (the staging file for the weight format says which
+// slots hold what).
+struct Staged {
+    a: array<vec4<u32>, MAX_STAGE>,
+    w: array<vec4<u32>, MAX_STAGE>,
+}
+
 // Where fragment (fi, fj) of block `blk` sits in C: its first row, column.
 fn origin(blk: u32, fi: u32, fj: u32, row0: u32, col0: u32) -> vec2<u32> {
     let bx = blk % (BN / (16u * FN));
@@ -129,7 +137,7 @@ fn origin(blk: u32, fi: u32, fj: u32, row0: u32, col0: u32) -> vec2<u32> {
 
 // Store accumulator `f` of block `blk` at `at` (its first row and column of
 // C): through the block's staging fragment, rows of 4 values, lanes
-// striding; into C converted to f16, or without a split into part
+// striding; into C converted to f16 without a split, else into part
 // `piece`'s partials as f32. Called in uniform control flow.
 fn spill(f: coop_mat16x16<ACC, C>, blk: u32, at: vec2<u32>, lane: u32, sg: u32, zc: u32, piece: u32) {
     coopStoreT(f, &cs_[blk * FRAG], 16u);
@@ -179,9 +187,10 @@ fn gemm_coop(
     let at = banded(wg.x, wg.y, groups.xy);
     let row0 = at.y * BM;
     let col0 = at.x * BN;
-    let k_begin = piece * p.kper;
-    let k_end = min(k_begin + p.kper, p.k8);
-    let steps = (max(k_end, k_begin) - k_begin + OCT - 1u) / OCT;
+    let ks = part_octets(piece);
+    let k_begin = ks.x;
+    let k_end = ks.y;
+    let steps = (k_end - k_begin + OCT - 1u) / OCT;
     let blk = sid % BLOCKS;
     let bx = blk % (BN / (16u * FN));
     let by = blk / (BN / (16u * FN));

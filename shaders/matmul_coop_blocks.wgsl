@@ -12,11 +12,6 @@
 // WPR, octets 4 (i % WPR) on, in slots 4t to 4t + 3 (zeros past the edges
 // of A, W or this part's k, which ends at octet k_end: a whole block, as
 // the host rounds each part to whole steps).
-struct Staged {
-    a: array<vec4<u32>, MAX_STAGE>,
-    w: array<vec4<u32>, MAX_STAGE>,
-}
-
 fn fetch(tid: u32, za: u32, zwr: u32, row0: u32, col0: u32, o0: u32, k_end: u32) -> Staged {
     var s: Staged;
     for (var t = 0u; t < ASTAGE; t++) {

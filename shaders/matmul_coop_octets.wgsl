@@ -4,11 +4,6 @@
 // The step's octets of both operands that invocation `tid` stages: octet
 // i = tid + s * WG of a tile is row i / OCT, octet i % OCT (zeros past the
 // edges of A, W or this part's k, which ends at octet k_end).
-struct Staged {
-    a: array<vec4<u32>, MAX_STAGE>,
-    w: array<vec4<u32>, MAX_STAGE>,
-}
-
 fn fetch(tid: u32, za: u32, zwr: u32, row0: u32, col0: u32, o0: u32, k_end: u32) -> Staged {
     var s: Staged;
     for (var t = 0u; t < STAGE; t++) {

@@ -6,6 +6,13 @@
 // Split-k partials: [part][row][column] of this dispatch, f32.
 @group(0) @binding(4) var<storage, read_write> part: array<vec4<f32>>;
 
+// The octets of k part `piece` walks, [x, y): kper of them from piece *
+// kper, cut at the end of k (the last parts may be short or empty).
+fn part_octets(piece: u32) -> vec2<u32> {
+    let begin = min(piece * p.kper, p.k8);
+    return vec2<u32>(begin, min(begin + p.kper, p.k8));
+}
+
 // Sums the SPLIT partials of every quad of this dispatch's C (one
 // invocation per quad, grid-stride) and stores it.
 @compute @workgroup_size(256)

@@ -563,7 +563,7 @@ fn gpu_attention_configurations_compile_to_spirv() {
             };
             for config in problem.configs(&caps) {
                 let p = problem
-                    .pipelines(&caps, config)
+                    .layout(&caps, config)
                     .unwrap_or_else(|e| panic!("{config}: {e}"));
                 for entry in &p.entries {
                     let name = format!("{config} {} {entry}", dtype.name());

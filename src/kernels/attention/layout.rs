@@ -11,12 +11,21 @@ use crate::error::{Error, Result};
 use crate::gpu::Capabilities;
 use crate::kernels::DType;
 
-/// What a configuration needs: its entry points (run in order), override
+/// What a configuration's pipelines are built from and need, as the host
+/// builds them: the WGSL module, entry points (run in order), override
 /// constants, workgroup memory and invocations per workgroup.
-pub(super) struct Layout {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// The whole module: the shared kernels, and the subgroup ones where
+    /// the configuration uses them.
+    pub source: String,
+    /// Entry points, one dispatch each.
     pub entries: Vec<&'static str>,
+    /// Override constants.
     pub constants: Vec<(&'static str, f64)>,
+    /// Workgroup memory, bytes.
     pub wg_bytes: u64,
+    /// Invocations per workgroup.
     pub invocations: u32,
 }
 
@@ -105,46 +114,7 @@ pub struct Problem {
     pub dtype: DType,
 }
 
-/// The WGSL module, entry points (run in order) and override constants of
-/// a configuration's pipelines, as the host builds them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PipelineSource {
-    /// The whole module: the shared kernels, and the subgroup ones where
-    /// the configuration uses them.
-    pub source: String,
-    /// Entry points, one dispatch each.
-    pub entries: Vec<&'static str>,
-    /// Override constants.
-    pub constants: Vec<(&'static str, f64)>,
-}
-
 impl Problem {
-    /// The module, entry points and constants of `config`, or why it does
-    /// not apply here (the device's limits are checked when it is built).
-    pub fn pipelines(
-        &self,
-        caps: &Capabilities,
-        config: AttentionConfig,
-    ) -> Result<PipelineSource> {
-        let Layout {
-            entries, constants, ..
-        } = self.layout(caps, config)?;
-        let subgroup = match config {
-            AttentionConfig::FlashPrefill { .. }
-            | AttentionConfig::FlashPrefillBlock { .. }
-            | AttentionConfig::FlashDecode { .. } => false,
-            AttentionConfig::FlashPrefillSubgroup { .. }
-            | AttentionConfig::FlashDecodeSubgroup { .. }
-            | AttentionConfig::FlashDecodeLanes { .. }
-            | AttentionConfig::FlashPrefillTile { .. } => true,
-        };
-        Ok(PipelineSource {
-            source: module_source(self.dtype, self.shape.head_dim, subgroup),
-            entries,
-            constants,
-        })
-    }
-
     /// The configurations worth trying on a device with `caps`, those
     /// exceeding its workgroup limits included (the tuner records why they
     /// cannot run).
@@ -222,16 +192,10 @@ impl Problem {
         let most = lanes_per(caps, self.shape.head_dim / 4);
         // The register-tiled kernel where the head dimension allows (a
         // multiple of 16, and whole keys per invocation).
-        let d4 = self.shape.head_dim / 4;
         let blocks: Vec<_> = [(32, 16), (32, 32)]
             .into_iter()
-            .filter(|&(_, keys)| {
-                let tx = block_lanes(d4);
-                d4.is_multiple_of(4)
-                    && (keys as u64).is_multiple_of(tx)
-                    && keys as u64 / tx <= MAX_BLOCK_KEYS as u64
-            })
             .map(|(rows, keys)| AttentionConfig::FlashPrefillBlock { rows, keys })
+            .filter(|&c| self.layout(caps, c).is_ok())
             .collect();
         if gpu {
             v.extend(&blocks);
@@ -277,9 +241,10 @@ impl Problem {
         v
     }
 
-    /// Entry points, override constants, workgroup bytes and invocations of
-    /// `config`, or why it does not apply here.
-    pub(super) fn layout(&self, caps: &Capabilities, config: AttentionConfig) -> Result<Layout> {
+    /// The module, entry points, override constants, workgroup bytes and
+    /// invocations of `config`, or why it does not apply here (the
+    /// device's limits are checked when its pipelines are built).
+    pub fn layout(&self, caps: &Capabilities, config: AttentionConfig) -> Result<Layout> {
         let s = self.shape;
         let size = self.dtype.size();
         let (entries, constants, wg_bytes, invocations) = match config {
@@ -486,7 +451,17 @@ impl Problem {
                 )
             }
         };
+        let subgroup = match config {
+            AttentionConfig::FlashPrefill { .. }
+            | AttentionConfig::FlashPrefillBlock { .. }
+            | AttentionConfig::FlashDecode { .. } => false,
+            AttentionConfig::FlashPrefillSubgroup { .. }
+            | AttentionConfig::FlashDecodeSubgroup { .. }
+            | AttentionConfig::FlashDecodeLanes { .. }
+            | AttentionConfig::FlashPrefillTile { .. } => true,
+        };
         Ok(Layout {
+            source: module_source(self.dtype, s.head_dim, subgroup),
             entries,
             constants,
             wg_bytes,

@@ -23,9 +23,7 @@ pub mod reference;
 
 pub use accounting::AttentionShape;
 pub use config::AttentionConfig;
-pub use layout::{PipelineSource, Problem};
-
-use layout::Layout;
+pub use layout::{Layout, Problem};
 
 use super::{
     batch_chunks_on, granule, read_sampled_rows, require, source, split_products, Copies, DType,
@@ -304,9 +302,11 @@ impl Kernel for Attention {
     ) -> Result<Prepared<AttentionConfig>> {
         let products = self.products(extent);
         let Layout {
+            source: text,
+            entries,
+            constants,
             wg_bytes,
             invocations,
-            ..
         } = self.problem().layout(&ctx.caps, config)?;
         ctx.check_workgroup_size(&format!("{config}"), invocations)?;
         let limit = ctx.caps.limits.max_compute_workgroup_storage_size as u64;
@@ -319,11 +319,6 @@ impl Kernel for Attention {
             });
         }
         let s = self.shape;
-        let PipelineSource {
-            source: text,
-            entries,
-            constants,
-        } = self.problem().pipelines(&ctx.caps, config)?;
         let label = format!("attention d={} {}", s.head_dim, self.dtype.name());
         let bindings = [
             Binding::Uniform,

@@ -89,7 +89,7 @@ pub struct RoofsConfig {
     /// Whether wgpu's shader runtime checks are on (off by default: every
     /// run verifies its output, and the checks cost time on some drivers).
     pub shader_checks: bool,
-    /// Seconds of continuous GPU work before the first roof kernel.
+    /// Seconds of continuous GPU work before each roof kernel is sampled.
     #[serde(default)]
     pub warm_s: f64,
 }
@@ -164,8 +164,9 @@ pub struct Method {
     pub footprint_bytes: u64,
     /// Most bytes the copies of one op may take.
     pub budget_bytes: u64,
-    /// Seconds of continuous GPU work before the roofs and before tuning
-    /// each op (none on CPU adapters, whose clocks are the host's).
+    /// Seconds of continuous GPU work before the roofs, and before each op
+    /// is tuned and again before it is sampled (none on CPU adapters, whose
+    /// clocks are the host's).
     pub warm_s: f64,
     /// Longest a single dispatch may be on a GPU before an op is split into
     /// more dispatches (none on CPU adapters, which have no watchdog).

@@ -181,11 +181,11 @@ impl WithKernel for Tune<'_> {
             ctx,
             timer,
             cfg,
+            self.method,
             &label,
             kernel,
             config,
             estimate,
-            self.method.max_dispatch_s,
         )?;
         Ok((config.into(), search, m))
     }

@@ -48,8 +48,9 @@ pub struct Roofs {
     pub unavailable: Vec<Skipped>,
 }
 
-/// Run every roof kernel of `cfg`, after `cfg.warm_s` of warm-up, telling
-/// `observer` about each.
+/// Run every roof kernel of `cfg`, each sampled after `cfg.warm_s` of
+/// warm-up (a kernel's verification leaves the GPU idle long enough for its
+/// clocks to drop), telling `observer` about each.
 pub fn measure(
     ctx: &GpuContext,
     timer: &Timer,
@@ -88,7 +89,6 @@ pub fn measure(
         }
         timer.settle(ctx, cfg.timing.settle_s)?;
     }
-    timer.warm(ctx, cfg.warm_s)?;
     let mut records = Vec::new();
     for op in stream.candidates(&ctx.caps) {
         let r = stream_record(ctx, timer, cfg, &stream, op, observer)?;
@@ -126,6 +126,7 @@ fn stream_record(
     let name = stream_name(op);
     observer.step(&name);
     let p = stream.prepare(ctx, op, Extent::Whole)?;
+    timer.warm(ctx, cfg.warm_s)?;
     let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
     record(
         ctx,
@@ -170,6 +171,7 @@ fn peak_record(
         )?,
     };
     let p = peak.prepare(ctx, config, Extent::Whole)?;
+    timer.warm(ctx, cfg.warm_s)?;
     let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
     record(
         ctx,
@@ -209,6 +211,7 @@ fn coop_record(
         (1, peak_coop::MAX_ITERATIONS),
     )?;
     let p = peak.prepare(ctx, config, Extent::Whole)?;
+    timer.warm(ctx, cfg.warm_s)?;
     let timing = timer.measure(ctx, &cfg.timing, &name, &p.dispatches)?;
     record(
         ctx,
@@ -244,7 +247,6 @@ pub fn remeasure(
         .and_then(|before| stream_op_named(&before.name).map(|op| (before, op)));
     if let Some((before, op)) = memory {
         let stream = stream_ready_for(ctx, cfg, op)?;
-        timer.warm(ctx, cfg.warm_s)?;
         let after = stream_record(ctx, timer, cfg, &stream, op, observer)?;
         if after.verified {
             out.push(Drift {
@@ -270,7 +272,6 @@ pub fn remeasure(
                 ..cfg.clone()
             };
             let config = PeakConfig { chains, iterations };
-            timer.warm(ctx, cfg.warm_s)?;
             let after = peak_record(ctx, timer, &fixed, &peak, config, observer)?;
             if after.verified {
                 out.push(Drift {

@@ -266,20 +266,27 @@ pub struct Measured {
 }
 
 /// Measure `config` on the whole op (in one dispatch, or in several where
-/// one would run past the longest dispatch the method allows), then
-/// verify it.
+/// one would run past the longest dispatch `method` allows), on a GPU
+/// warmed for `method.warm_s` first, then verify it.
+///
+/// The warm-up is needed again after tuning: tuning leaves the GPU idle
+/// between probes (building and verifying each candidate), and its clocks
+/// can drop. An H200's SM clock fell from 1980 to 345 MHz within 2 s of
+/// idling, and one op's decode attention read a third of its probed speed
+/// for the rest of its tuning and through its measurement.
 #[allow(clippy::too_many_arguments)]
 pub fn measure<K: Kernel>(
     ctx: &GpuContext,
     timer: &Timer,
     cfg: &SuiteConfig,
+    method: &Method,
     label: &str,
     kernel: &K,
     config: K::Config,
     estimate_s: Option<f64>,
-    max_dispatch_s: Option<f64>,
 ) -> Result<Measured> {
-    let whole = whole_op(ctx, kernel, config, estimate_s, max_dispatch_s)?;
+    let whole = whole_op(ctx, kernel, config, estimate_s, method.max_dispatch_s)?;
+    timer.warm(ctx, method.warm_s)?;
     let timing =
         timer.measure_with_estimate(ctx, &cfg.timing, label, &whole.dispatches, estimate_s)?;
     let verification = run_and_verify(ctx, kernel, &whole, cfg.samples)?;

@@ -434,7 +434,8 @@ impl ResultsFile {
         }
         for p in &self.points {
             let probe = p.tuning.iter().find(|t| t.config == p.kernel);
-            if let Some(probe_s) = probe.and_then(|t| t.probe_s) {
+            let fastest = probe.and_then(|t| t.probes_s.iter().copied().reduce(f64::min));
+            if let Some(probe_s) = fastest.or(probe.and_then(|t| t.probe_s)) {
                 if p.median_s > Warning::PROBE_LIMIT * probe_s {
                     out.push(Warning::ProbeMismatch {
                         name: p.op.label(),
@@ -498,6 +499,7 @@ impl ResultsFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Summary;
 
     #[test]
     fn wrong_schema_is_named() {
@@ -522,23 +524,33 @@ mod tests {
         };
         assert!(mismatches(&f).is_empty());
         let median = f.points[0].median_s;
-        let mut probed = |probe_s: f64| {
+        let label = f.points[0].op.label();
+        let mut probed = |probes_s: &[f64]| {
             let p = &mut f.points[0];
             p.tuning = vec![Trial {
                 config: p.kernel,
-                probe_s: Some(probe_s),
-                probes_s: vec![probe_s],
+                probe_s: Summary::of(probes_s).map(|s| s.median),
+                probes_s: probes_s.to_vec(),
                 verified: true,
                 note: None,
             }];
             mismatches(&f)
         };
         // 1.9x its probe: within the limit; 2.5x: flagged, by name.
-        assert!(probed(median / 1.9).is_empty());
-        probed(median / 2.5);
-        let w = mismatches(&f);
+        assert!(probed(&[median / 1.9]).is_empty());
+        let w = probed(&[median / 2.5]);
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].to_string().contains("2.5x the probe"), "{}", w[0]);
-        assert_eq!(w[0].subject(), Some(f.points[0].op.label().as_str()));
+        assert!(
+            w[0].to_string().contains("2.5x the fastest probe"),
+            "{}",
+            w[0]
+        );
+        assert_eq!(w[0].subject(), Some(label.as_str()));
+        // The fastest probe counts, not their median: an H200's clocks
+        // dropped after the first probe of an op's decode attention (20.5,
+        // then 55.2 and 57.9 us), and the op measured 56.3 us.
+        let (first, later) = (median / 2.75, median * 0.99);
+        assert_eq!(probed(&[first, later, later * 1.03]).len(), 1);
+        assert!(probed(&[later, later, later * 1.03]).is_empty());
     }
 }

@@ -73,6 +73,11 @@ pub struct Measurement {
     pub discarded: usize,
     /// Statistics over `samples_s`.
     pub summary: Summary,
+    /// Seconds the GPU had worked without an idle gap when the first sample
+    /// began: at least the run's `warm_s` where it was warmed first. Absent
+    /// in files from before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy_s: Option<f64>,
 }
 
 impl Measurement {
@@ -90,5 +95,10 @@ impl Measurement {
         self.wall_samples_s.extend(&later.wall_samples_s);
         self.discarded += later.discarded;
         self.summary = Summary::of(&self.samples_s).unwrap_or(self.summary);
+        // The least warm of the measurements merged.
+        self.busy_s = match (self.busy_s, later.busy_s) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            _ => None,
+        };
     }
 }

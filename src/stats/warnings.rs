@@ -68,8 +68,6 @@ pub enum Warning {
         /// What was wrong with them.
         why: String,
     },
-    /// A roof kernel measured again at the end of the run moved by more
-    /// than [`Warning::DRIFT_LIMIT`]: the machine's state changed meanwhile.
     /// Launching the op's dispatches takes about as long as their work: its
     /// net time was held at half the pipelined time.
     LaunchBound {
@@ -80,16 +78,20 @@ pub enum Warning {
         /// Pipelined seconds per run.
         pipelined_s: f64,
     },
-    /// The op's measured time is well above the probe that chose its
-    /// configuration: the choice may have been made on a lucky probe.
+    /// The op's measured time is well above the fastest probe of its
+    /// configuration: the GPU ran slower while the op was measured than when
+    /// it was probed (its clocks dropped, other work), or the probe was
+    /// lucky and the choice with it.
     ProbeMismatch {
         /// The op.
         name: String,
-        /// The chosen configuration's probe, seconds per run.
+        /// The chosen configuration's fastest probe, seconds per run.
         probe_s: f64,
         /// The op's measured median, seconds per run.
         median_s: f64,
     },
+    /// A roof kernel measured again at the end of the run moved by more
+    /// than [`Warning::DRIFT_LIMIT`]: the machine's state changed meanwhile.
     RoofDrift {
         /// The roof kernel.
         name: String,
@@ -104,8 +106,8 @@ impl Warning {
     /// Coefficient of variation above which a measurement is flagged.
     pub const CV_LIMIT: f64 = 0.10;
 
-    /// Measured time over the chosen configuration's probe above which the
-    /// choice is flagged.
+    /// Measured time over the chosen configuration's fastest probe above
+    /// which the point is flagged.
     pub const PROBE_LIMIT: f64 = 2.0;
 
     /// Relative change of a roof over the run above which it is flagged.
@@ -226,9 +228,9 @@ impl std::fmt::Display for Warning {
                 median_s,
             } => write!(
                 f,
-                "warning: {name}: measured {} per run, {:.1}x the probe ({}) that chose its \
-                 configuration; another configuration may be faster: compare its tuning table, \
-                 or run it again",
+                "warning: {name}: measured {} per run, {:.1}x the fastest probe of its \
+                 configuration ({}): the GPU ran slower while it was measured (clocks, other \
+                 work), or the probe was lucky; compare its tuning table, or run it again",
                 seconds(*median_s),
                 median_s / probe_s,
                 seconds(*probe_s)
@@ -354,6 +356,7 @@ mod tests {
             summary: Summary::of(&samples).unwrap(),
             samples_s: samples,
             discarded: 0,
+            busy_s: None,
         }
     }
 

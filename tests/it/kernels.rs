@@ -342,6 +342,55 @@ fn sampling_waits_for_new_pipelines_to_settle() {
     }
 }
 
+/// Leaves the GPU idle for a while before each roof kernel, as a slow
+/// verification or a host busy with buffers does.
+struct Idler(std::time::Duration);
+
+impl Observer for Idler {
+    fn step(&mut self, _: &str) {
+        std::thread::sleep(self.0);
+    }
+}
+
+#[test]
+fn every_roof_kernel_is_sampled_on_a_warm_gpu() {
+    let Some(ctx) = common::contexts("every_roof_kernel_is_sampled_on_a_warm_gpu")
+        .into_iter()
+        .next()
+    else {
+        return;
+    };
+    let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
+    // A GPU's clocks drop within seconds of idling: each kernel must be
+    // warmed again, not only the first. Idle gaps twice the timer's
+    // (50 ms) end a busy streak before every kernel.
+    let warm_s = 0.15;
+    let cfg = RoofsConfig {
+        stream: StreamParams {
+            array_bytes: 1 << 16,
+            sets: 1,
+            workgroup_size: 64,
+            vec4_per_invocation: 1,
+        },
+        peaks: vec![],
+        timing: TimingConfig {
+            warmup: 0,
+            ..quick()
+        },
+        warm_s,
+        ..RoofsConfig::for_device(&ctx.caps)
+    };
+    let idle = std::time::Duration::from_millis(100);
+    let records = roofs::measure(&ctx, &timer, &cfg, &mut Idler(idle))
+        .unwrap()
+        .kernels;
+    assert_eq!(records.len(), 7);
+    for r in &records {
+        let busy = r.timing.busy_s.expect("the streak is recorded");
+        assert!(busy >= warm_s, "{}: sampled after {busy} s of work", r.name);
+    }
+}
+
 #[test]
 fn ceilings_come_from_verified_kernels_only() {
     let Some(ctx) = common::contexts("ceilings_come_from_verified_kernels_only")

@@ -6,14 +6,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::common;
 use wgpu_roofline::dtype::Format;
 use wgpu_roofline::gpu::GpuContext;
+use wgpu_roofline::kernels::attention::AttentionShape;
+use wgpu_roofline::kernels::softmax::Softmax;
+use wgpu_roofline::kernels::Kernel;
 use wgpu_roofline::measure::observer::{Observer, Start};
 use wgpu_roofline::measure::runner::{self, RunSettings};
-use wgpu_roofline::measure::{paired, Silent, Timer, TimerPreference};
+use wgpu_roofline::measure::{paired, tuner, Silent, Timer, TimerPreference};
 use wgpu_roofline::model::ModelConfig;
 use wgpu_roofline::plan::{self, Phase, Sweep};
 use wgpu_roofline::results::{KernelRecord, Point, ResultsFile};
 use wgpu_roofline::roofline::MeasuredCeilings;
-use wgpu_roofline::settings::{DTypeChoice, TimingOverrides, CPU_TIE_FLOOR, GPU_TIE_FLOOR};
+use wgpu_roofline::settings::{
+    DTypeChoice, Method, SuiteConfig, TimingOverrides, CPU_TIE_FLOOR, GPU_TIE_FLOOR,
+};
 use wgpu_roofline::{kernels::DType, Error};
 
 /// Records what the runner reports, and sets `stop` after `stop_after`
@@ -192,6 +197,53 @@ fn passes_sample_every_op_again_with_the_same_configuration() {
     for p in &o.file.points {
         tuned_by_the_rules(p, &o.file.points, floor);
     }
+}
+
+#[test]
+fn a_run_samples_every_roof_and_op_on_a_warm_gpu() {
+    let Some(ctx) = first("a_run_samples_every_roof_and_op_on_a_warm_gpu") else {
+        return;
+    };
+    // Tuning leaves the GPU idle between probes (building each candidate's
+    // pipeline, verifying its output), long enough for a GPU's clocks to
+    // drop: each op is warmed again before it is sampled, as each roof
+    // kernel is. CPU adapters skip warming by default; here it is asked for.
+    let warm_s = 0.1;
+    let dir = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    let s = RunSettings {
+        warm_s: Some(warm_s),
+        ..settings(1)
+    };
+    let o = runner::run(&ctx, &s, &dir.path().join("w"), &stop, &mut Silent).unwrap();
+    assert!(o.stopped.is_none());
+    let kernels = o.file.kernels.iter().map(|k| (k.name.clone(), &k.timing));
+    let points = o.file.points.iter().map(|p| (p.op.label(), &p.timing));
+    for (name, t) in kernels.chain(points) {
+        let busy = t.busy_s.expect("the streak is recorded");
+        assert!(busy >= warm_s, "{name}: sampled after {busy} s of work");
+    }
+
+    // However long the GPU idled after tuning, the op is sampled warm.
+    let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
+    let suite = SuiteConfig::for_device(&ctx.caps);
+    let method = Method {
+        warm_s,
+        ..Method::for_device(&ctx.caps)
+    };
+    let shape = AttentionShape::new(1, 8, 64, 8, 64);
+    let softmax = Softmax::new(&ctx, shape, DType::F32, 1).unwrap();
+    let config = softmax.candidates(&ctx.caps)[0];
+    timer.warm(&ctx, warm_s).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(timer.busy_s(), 0.0, "an idle gap ends the streak");
+    let m = tuner::measure(
+        &ctx, &timer, &suite, &method, "softmax", &softmax, config, None,
+    )
+    .unwrap();
+    assert!(m.verification.passed());
+    let busy = m.timing.busy_s.unwrap();
+    assert!(busy >= warm_s, "sampled after {busy} s of work");
 }
 
 /// The tuner's record of a point obeys its rules: every verified candidate

@@ -341,15 +341,20 @@ impl Timer {
         if seconds <= 0.0 {
             return Ok(());
         }
-        let want = Duration::from_secs_f64(seconds);
-        loop {
-            let (streak, last) = self.busy.get();
-            let now = Instant::now();
-            if now.duration_since(last) <= IDLE_GAP && last.duration_since(streak) >= want {
-                return Ok(());
-            }
+        while self.busy_s() < seconds {
             self.batch(ctx, 4, Some(&self.helpers.warm), false)?;
         }
+        Ok(())
+    }
+
+    /// Seconds the GPU has worked without an idle gap of more than
+    /// [`IDLE_GAP`], as of now: 0 once such a gap has begun.
+    pub fn busy_s(&self) -> f64 {
+        let (streak, last) = self.busy.get();
+        if Instant::now().duration_since(last) > IDLE_GAP {
+            return 0.0;
+        }
+        last.duration_since(streak).as_secs_f64()
     }
 
     /// Keep the GPU busy until the newest pipeline built on `ctx` is
@@ -457,6 +462,7 @@ impl Timer {
         for _ in 0..cfg.warmup {
             self.batch(ctx, n, Some(work), false)?;
         }
+        let busy_s = self.busy_s();
         let mut samples = Vec::with_capacity(cfg.repeats as usize);
         let mut pipelined = Vec::with_capacity(cfg.repeats as usize);
         let mut wall_samples = Vec::with_capacity(cfg.repeats as usize);
@@ -501,6 +507,7 @@ impl Timer {
             wall_samples_s: wall_samples,
             discarded,
             summary,
+            busy_s: Some(busy_s),
         })
     }
 }

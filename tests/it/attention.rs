@@ -157,15 +157,17 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
             // Llama's d = 128 over 1100 keys (9 chunks of 128, the last
             // partial: the reduce merges 8 chunks at a time, then one):
             // every lane count a GPU tries, down to 4 lanes a key holding 8
-            // vec4 columns each, and every count of keys per round, at both
-            // workgroup sizes. Then d = 64 with 4 keys a round, which
-            // needs rows of at most 2 vec4s a lane: lavapipe's subgroups of
-            // 8 hold none at d = 128. The last round of the last chunk
-            // masks some keys.
+            // vec4 columns each, and every count of keys per round, at every
+            // workgroup size the adapter's workgroup memory takes. Then d =
+            // 64 with 4 keys a round, which needs rows of at most 2 vec4s a
+            // lane (lavapipe's subgroups of 8 hold none at d = 128), where
+            // lavapipe's 32 KiB take workgroups of 512. The last round of the
+            // last chunk masks some keys.
             let mut gpu = ctx.caps.clone();
             gpu.cpu = false;
             let mut lanes = Vec::new();
             let mut unrolls = Vec::new();
+            let mut wgs = Vec::new();
             for (d, only_four) in [(128, false), (64, true)] {
                 let a = Attention::new(&ctx, shape((4, 1, 1100, 1), d), dtype, 1).unwrap();
                 for config in a.candidates(&gpu) {
@@ -173,7 +175,7 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
                         chunk: 128,
                         lanes: l,
                         unroll,
-                        ..
+                        wg,
                     } = config
                     else {
                         continue;
@@ -181,7 +183,6 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
                     if only_four && unroll != 4 {
                         continue;
                     }
-                    // llvmpipe's 32 KiB of workgroup memory rule out wg 256.
                     let what = format!("d={d} {}", dtype.name());
                     if !verified_whole(&ctx, &a, config, &what) {
                         continue;
@@ -190,6 +191,7 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
                         lanes.push(l);
                     }
                     unrolls.push(unroll);
+                    wgs.push(wg);
                 }
             }
             assert!(lanes.contains(&4), "{lanes:?} on {}", common::label(&ctx));
@@ -198,6 +200,7 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
                 "{unrolls:?} on {}",
                 common::label(&ctx)
             );
+            assert!(wgs.contains(&512), "{wgs:?} on {}", common::label(&ctx));
         }
     }
 }

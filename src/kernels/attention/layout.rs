@@ -153,16 +153,22 @@ impl Problem {
                     continue;
                 }
                 if chunk < MAX_CHUNK {
-                    // Workgroups of 64 lost to 128 in every H200 table.
+                    // Workgroups of 64 lost to 128 in every H200 table; 256
+                    // beat 128 at 256 keys (a group's keys are sequential
+                    // round trips, and a wider workgroup has fewer each), so
+                    // 512 is tried too, where the adapter's limits take it.
                     for &lanes in &gpu_lanes {
                         for unroll in decode_unrolls(lanes, self.shape.head_dim / 4) {
-                            for wg in [128, 256] {
-                                v.push(AttentionConfig::FlashDecodeSubgroup {
+                            for wg in [128, 256, 512] {
+                                let c = AttentionConfig::FlashDecodeSubgroup {
                                     chunk,
                                     wg,
                                     lanes,
                                     unroll,
-                                });
+                                };
+                                if self.fits(caps, c) {
+                                    v.push(c);
+                                }
                             }
                         }
                     }
@@ -239,6 +245,15 @@ impl Problem {
             v.extend(blocks.first());
         }
         v
+    }
+
+    /// Whether `config` applies here and its workgroup fits the adapter's
+    /// limits (invocations and workgroup memory).
+    fn fits(&self, caps: &Capabilities, config: AttentionConfig) -> bool {
+        self.layout(caps, config).is_ok_and(|l| {
+            l.invocations <= caps.limits.max_compute_invocations_per_workgroup
+                && l.wg_bytes <= caps.limits.max_compute_workgroup_storage_size as u64
+        })
     }
 
     /// The module, entry points, override constants, workgroup bytes and

@@ -168,6 +168,14 @@ pub struct Method {
     /// is tuned and again before it is sampled (none on CPU adapters, whose
     /// clocks are the host's).
     pub warm_s: f64,
+    /// Least fraction of the last second the GPU is kept busy between
+    /// tuning probes, with the timer's warm-up kernel where the probes and
+    /// their host-side work leave it idler ([`Timer::keep_busy`]); none on
+    /// CPU adapters.
+    ///
+    /// [`Timer::keep_busy`]: crate::measure::Timer::keep_busy
+    #[serde(default)]
+    pub keep_busy: f64,
     /// Longest a single dispatch may be on a GPU before an op is split into
     /// more dispatches (none on CPU adapters, which have no watchdog).
     pub max_dispatch_s: Option<f64>,
@@ -193,13 +201,19 @@ fn default_tie_floor() -> f64 {
 
 impl Method {
     /// Defaults for a device with `caps`: a 1 GiB footprint, within a
-    /// budget of twice the largest buffer (at most 4 GiB), half a second of
-    /// warm-up and half-second dispatches on GPUs, ties by the device.
+    /// budget of twice the largest buffer (at most 4 GiB); on GPUs a second
+    /// of warm-up, the GPU kept at least half busy while tuning, and
+    /// half-second dispatches; ties by the device.
+    ///
+    /// A second of warm-up, because an H200's SM clock took 0.75 s to climb
+    /// from 645 to 1980 MHz once loaded (in steps, read by `nvidia-smi`
+    /// every 50 ms), and samples taken during the climb varied by 28%.
     pub fn for_device(caps: &Capabilities) -> Self {
         Self {
             footprint_bytes: 1 << 30,
             budget_bytes: (2 * caps.limits.max_buffer_size).min(4 << 30),
-            warm_s: if caps.cpu { 0.0 } else { 0.5 },
+            warm_s: if caps.cpu { 0.0 } else { 1.0 },
+            keep_busy: if caps.cpu { 0.0 } else { 0.5 },
             max_dispatch_s: (!caps.cpu).then_some(0.5),
             tie_floor: if caps.cpu {
                 CPU_TIE_FLOOR
@@ -344,7 +358,8 @@ mod tests {
         let m = Method {
             footprint_bytes: 1 << 30,
             budget_bytes: 4 << 30,
-            warm_s: 0.5,
+            warm_s: 1.0,
+            keep_busy: 0.5,
             max_dispatch_s: Some(0.5),
             tie_floor: GPU_TIE_FLOOR,
         };

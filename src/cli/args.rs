@@ -425,7 +425,7 @@ pub struct RunArgs {
     /// Distinct bytes each op's runs rotate through (copies of its operands), e.g. 2GiB [default: 1GiB, within twice the adapter's largest buffer].
     #[arg(long, value_parser = parse_size)]
     pub footprint: Option<u64>,
-    /// Milliseconds of continuous GPU work before the roofs and before tuning each op [default: 500 on GPUs, 0 on CPU adapters].
+    /// Milliseconds of continuous GPU work before the roofs, each roof kernel, and each op's tuning and sampling [default: 1000 on GPUs, 0 on CPU adapters].
     #[arg(long)]
     pub warm_ms: Option<f64>,
     /// Only these ops, comma-separated (q, k, v, o, gate, up, down, qk, softmax, pv, attn) [default: all].

@@ -100,6 +100,9 @@ where
         // The probe's own output is verified: the output is cleared first,
         // so a kernel that writes nothing cannot pass on an earlier result.
         kernel.clear_output(ctx);
+        // Between probes the GPU mostly waits for the host: topped up to
+        // the method's duty cycle so its clocks hold.
+        timer.keep_busy(ctx, method.keep_busy)?;
         // Drivers may compile a pipeline at its first dispatch (lavapipe
         // does): the first probe warms it up, the second is compared.
         timer.probe(ctx, &p.dispatches)?;
@@ -137,6 +140,7 @@ where
             for &i in &close {
                 let v = &mut verified[i];
                 let p = v.work.as_ref().expect("close candidates keep their work");
+                timer.keep_busy(ctx, method.keep_busy)?;
                 let t = timer.probe(ctx, &p.dispatches)? / p.fraction;
                 let trial = &mut trials[v.trial];
                 trial.probes_s.push(t);

@@ -392,6 +392,29 @@ fn every_roof_kernel_is_sampled_on_a_warm_gpu() {
 }
 
 #[test]
+fn the_timer_tops_up_the_gpus_duty_cycle() {
+    let Some(ctx) = common::contexts("the_timer_tops_up_the_gpus_duty_cycle")
+        .into_iter()
+        .next()
+    else {
+        return;
+    };
+    let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
+    // A second idle: nothing in the window.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(timer.duty() < 0.01, "{}", timer.duty());
+    timer.keep_busy(&ctx, 0.0).unwrap();
+    assert!(timer.duty() < 0.01, "nothing asked, nothing run");
+    // Topped up to 60% of the last second, and not run again while the
+    // GPU is that busy.
+    timer.keep_busy(&ctx, 0.6).unwrap();
+    let duty = timer.duty();
+    assert!((0.59..=1.0).contains(&duty), "{duty}");
+    timer.keep_busy(&ctx, 0.3).unwrap();
+    assert!(timer.duty() <= duty + 0.01, "{} after {duty}", timer.duty());
+}
+
+#[test]
 fn ceilings_come_from_verified_kernels_only() {
     let Some(ctx) = common::contexts("ceilings_come_from_verified_kernels_only")
         .into_iter()

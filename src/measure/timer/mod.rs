@@ -26,6 +26,7 @@
 //! inside a batch are unwrapped.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -68,6 +69,12 @@ const MAX_PROBE_RUNS: u32 = 4096;
 /// Idle time after which the GPU's busy streak starts over (clocks may drop).
 const IDLE_GAP: Duration = Duration::from_millis(50);
 
+/// The span over which [`Timer::keep_busy`] reckons the GPU's duty cycle:
+/// an H200's SM clock fell from 1980 to about 700 MHz within 1.5 s of
+/// tuning probes that kept it 4-7% busy (`nvidia-smi`), with no idle gap
+/// long enough to end a busy streak.
+const DUTY_WINDOW: Duration = Duration::from_secs(1);
+
 struct Timestamps {
     query_set: wgpu::QuerySet,
     resolve: wgpu::Buffer,
@@ -103,6 +110,8 @@ pub struct Timer {
     runs: Cell<u64>,
     /// When the current busy streak began, and when the GPU last finished.
     busy: Cell<(Instant, Instant)>,
+    /// When each batch of the last [`DUTY_WINDOW`] began and ended.
+    recent: RefCell<VecDeque<(Instant, Instant)>>,
     helpers: Helpers,
 }
 
@@ -166,6 +175,7 @@ impl Timer {
             timestamps,
             runs: Cell::new(0),
             busy: Cell::new((now, now)),
+            recent: RefCell::new(VecDeque::new()),
             helpers: helpers(ctx)?,
         };
         timer.calibrate(ctx)?;
@@ -305,6 +315,15 @@ impl Timer {
         ctx.wait()?;
         let end = Instant::now();
         self.busy.set((streak, end));
+        let mut recent = self.recent.borrow_mut();
+        recent.push_back((start, end));
+        while recent
+            .front()
+            .is_some_and(|&(_, e)| end.duration_since(e) > DUTY_WINDOW)
+        {
+            recent.pop_front();
+        }
+        drop(recent);
         let wall_s = end.duration_since(start).as_secs_f64();
         let Some(t) = ts else {
             return Ok(Batch {
@@ -347,8 +366,34 @@ impl Timer {
         Ok(())
     }
 
-    /// Seconds the GPU has worked without an idle gap of more than
-    /// [`IDLE_GAP`], as of now: 0 once such a gap has begun.
+    /// Keep the GPU busy for at least `fraction` of the last second: called
+    /// between probes, whose host-side work (preparing and verifying each
+    /// candidate) otherwise leaves it mostly idle, and a GPU lowers its
+    /// clocks on a low duty cycle as it does on an idle gap. Nothing to do
+    /// where `fraction` is 0 or the GPU is busy enough already.
+    pub fn keep_busy(&self, ctx: &GpuContext, fraction: f64) -> Result<()> {
+        while self.duty() < fraction.min(0.95) {
+            self.batch(ctx, 4, Some(&self.helpers.warm), false)?;
+        }
+        Ok(())
+    }
+
+    /// The fraction of the last second the GPU spent on batches, as the
+    /// host saw them (submit to the end of the wait).
+    pub fn duty(&self) -> f64 {
+        let now = Instant::now();
+        let from = now.checked_sub(DUTY_WINDOW).unwrap_or(now);
+        let busy: Duration = self
+            .recent
+            .borrow()
+            .iter()
+            .map(|&(s, e)| e.saturating_duration_since(s.max(from)))
+            .sum();
+        busy.as_secs_f64() / DUTY_WINDOW.as_secs_f64()
+    }
+
+    /// Seconds the GPU has worked without an idle gap of more than 50 ms,
+    /// as of now: 0 once such a gap has begun.
     pub fn busy_s(&self) -> f64 {
         let (streak, last) = self.busy.get();
         if Instant::now().duration_since(last) > IDLE_GAP {

@@ -273,11 +273,11 @@ pub struct Measured {
 /// one would run past the longest dispatch `method` allows), on a GPU
 /// warmed for `method.warm_s` first, then verify it.
 ///
-/// The warm-up is needed again after tuning: tuning leaves the GPU idle
-/// between probes (building and verifying each candidate), and its clocks
-/// can drop. An H200's SM clock fell from 1980 to 345 MHz within 2 s of
-/// idling, and one op's decode attention read a third of its probed speed
-/// for the rest of its tuning and through its measurement.
+/// The warm-up is needed again after tuning, which leaves the GPU idle or
+/// nearly so between probes (building and verifying each candidate): an
+/// H200's SM clock fell from 1980 to 345 MHz within 2 s of idling, and to
+/// about 700 MHz within 1.5 s of probes that kept it 4-7% busy, where one
+/// op's decode attention read a third of its first probes' speed.
 #[allow(clippy::too_many_arguments)]
 pub fn measure<K: Kernel>(
     ctx: &GpuContext,

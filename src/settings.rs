@@ -354,6 +354,21 @@ mod tests {
     }
 
     #[test]
+    fn gpus_are_warmed_and_kept_busy_cpu_adapters_not() {
+        let mut caps = Capabilities::for_tests(true, (8, 8));
+        let cpu = Method::for_device(&caps);
+        assert_eq!((cpu.warm_s, cpu.keep_busy), (0.0, 0.0));
+        caps.cpu = false;
+        let gpu = Method::for_device(&caps);
+        assert_eq!((gpu.warm_s, gpu.keep_busy), (1.0, 0.5));
+        // Files written before the field read as not keeping busy.
+        let mut old = serde_json::to_value(gpu).unwrap();
+        old.as_object_mut().unwrap().remove("keep_busy");
+        let old: Method = serde_json::from_value(old).unwrap();
+        assert_eq!(old.keep_busy, 0.0);
+    }
+
+    #[test]
     fn rotation_reaches_the_footprint_within_the_budget() {
         let m = Method {
             footprint_bytes: 1 << 30,

@@ -277,7 +277,9 @@ pub struct Measured {
 /// nearly so between probes (building and verifying each candidate): an
 /// H200's SM clock fell from 1980 to 345 MHz within 2 s of idling, and to
 /// about 700 MHz within 1.5 s of probes that kept it 4-7% busy, where one
-/// op's decode attention read a third of its first probes' speed.
+/// op's decode attention read a third of its first probes' speed. Where the
+/// tuning kept the GPU busy (`method.keep_busy`) without a long gap, the
+/// streak it left already counts and this costs nothing.
 #[allow(clippy::too_many_arguments)]
 pub fn measure<K: Kernel>(
     ctx: &GpuContext,

@@ -362,8 +362,8 @@ fn every_roof_kernel_is_sampled_on_a_warm_gpu() {
     };
     let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
     // A GPU's clocks drop within seconds of idling: each kernel must be
-    // warmed again, not only the first. Idle gaps twice the timer's
-    // (50 ms) end a busy streak before every kernel.
+    // warmed again, not only the first. Idle gaps longer than the timer's
+    // (250 ms) end a busy streak before every kernel.
     let warm_s = 0.15;
     let cfg = RoofsConfig {
         stream: StreamParams {
@@ -380,7 +380,7 @@ fn every_roof_kernel_is_sampled_on_a_warm_gpu() {
         warm_s,
         ..RoofsConfig::for_device(&ctx.caps)
     };
-    let idle = std::time::Duration::from_millis(100);
+    let idle = std::time::Duration::from_millis(300);
     let records = roofs::measure(&ctx, &timer, &cfg, &mut Idler(idle))
         .unwrap()
         .kernels;

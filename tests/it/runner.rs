@@ -235,7 +235,7 @@ fn a_run_samples_every_roof_and_op_on_a_warm_gpu() {
     let softmax = Softmax::new(&ctx, shape, DType::F32, 1).unwrap();
     let config = softmax.candidates(&ctx.caps)[0];
     timer.warm(&ctx, warm_s).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(timer.busy_s(), 0.0, "an idle gap ends the streak");
     let m = tuner::measure(
         &ctx, &timer, &suite, &method, "softmax", &softmax, config, None,

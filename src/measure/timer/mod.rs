@@ -66,8 +66,12 @@ pub const MIN_PROBE_S: f64 = 1e-3;
 /// Most runs in a probe's batch, and in the clock check's.
 const MAX_PROBE_RUNS: u32 = 4096;
 
-/// Idle time after which the GPU's busy streak starts over (clocks may drop).
-const IDLE_GAP: Duration = Duration::from_millis(50);
+/// Idle time after which the GPU's busy streak starts over. An H200 held
+/// its SM clock for about 1.5 s of idling before lowering it (`nvidia-smi`
+/// every 50 ms), so a gap this long leaves the clocks where they were, and
+/// the host work between an op's tuning and its sampling (well under it)
+/// does not cost a second warm-up where the tuning kept the GPU busy.
+const IDLE_GAP: Duration = Duration::from_millis(250);
 
 /// The span over which [`Timer::keep_busy`] reckons the GPU's duty cycle:
 /// an H200's SM clock fell from 1980 to about 700 MHz within 1.5 s of
@@ -392,7 +396,7 @@ impl Timer {
         busy.as_secs_f64() / DUTY_WINDOW.as_secs_f64()
     }
 
-    /// Seconds the GPU has worked without an idle gap of more than 50 ms,
+    /// Seconds the GPU has worked without an idle gap of more than 250 ms,
     /// as of now: 0 once such a gap has begun.
     pub fn busy_s(&self) -> f64 {
         let (streak, last) = self.busy.get();

@@ -79,6 +79,16 @@ const IDLE_GAP: Duration = Duration::from_millis(250);
 /// long enough to end a busy streak.
 const DUTY_WINDOW: Duration = Duration::from_secs(1);
 
+/// Host time each batch of the warm-up kernel aims at. A warm-up dispatch
+/// lasts about 10 us on an H200, so a batch of a few of them is mostly
+/// submitting and waiting, and the GPU idles through most of the time the
+/// host counts as busy; batches this long keep it loaded, and are still
+/// short enough to top a duty cycle up finely.
+const WARM_BATCH_S: f64 = 2e-3;
+
+/// Most dispatches in one warm-up batch.
+const MAX_WARM_RUNS: u32 = 1024;
+
 struct Timestamps {
     query_set: wgpu::QuerySet,
     resolve: wgpu::Buffer,
@@ -116,6 +126,9 @@ pub struct Timer {
     busy: Cell<(Instant, Instant)>,
     /// When each batch of the last [`DUTY_WINDOW`] began and ended.
     recent: RefCell<VecDeque<(Instant, Instant)>>,
+    /// Dispatches in the next warm-up batch, resized after each to last
+    /// [`WARM_BATCH_S`].
+    warm_runs: Cell<u32>,
     helpers: Helpers,
 }
 
@@ -180,6 +193,7 @@ impl Timer {
             runs: Cell::new(0),
             busy: Cell::new((now, now)),
             recent: RefCell::new(VecDeque::new()),
+            warm_runs: Cell::new(4),
             helpers: helpers(ctx)?,
         };
         timer.calibrate(ctx)?;
@@ -365,8 +379,19 @@ impl Timer {
             return Ok(());
         }
         while self.busy_s() < seconds {
-            self.batch(ctx, 4, Some(&self.helpers.warm), false)?;
+            self.warm_batch(ctx)?;
         }
+        Ok(())
+    }
+
+    /// One batch of the warm-up kernel, and the next one's size from how
+    /// long this one took.
+    fn warm_batch(&self, ctx: &GpuContext) -> Result<()> {
+        let n = self.warm_runs.get();
+        let b = self.batch(ctx, n, Some(&self.helpers.warm), false)?;
+        let next = n as f64 * WARM_BATCH_S / b.wall_s.max(1e-6);
+        self.warm_runs
+            .set(next.round().clamp(1.0, MAX_WARM_RUNS as f64) as u32);
         Ok(())
     }
 
@@ -377,7 +402,7 @@ impl Timer {
     /// where `fraction` is 0 or the GPU is busy enough already.
     pub fn keep_busy(&self, ctx: &GpuContext, fraction: f64) -> Result<()> {
         while self.duty() < fraction.min(0.95) {
-            self.batch(ctx, 4, Some(&self.helpers.warm), false)?;
+            self.warm_batch(ctx)?;
         }
         Ok(())
     }
@@ -412,7 +437,7 @@ impl Timer {
     pub fn settle(&self, ctx: &GpuContext, seconds: f64) -> Result<()> {
         let want = Duration::from_secs_f64(seconds.max(0.0));
         while ctx.newest_pipeline_age().is_some_and(|age| age < want) {
-            self.batch(ctx, 4, Some(&self.helpers.warm), false)?;
+            self.warm_batch(ctx)?;
         }
         Ok(())
     }

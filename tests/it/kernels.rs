@@ -405,11 +405,12 @@ fn the_timer_tops_up_the_gpus_duty_cycle() {
     assert!(timer.duty() < 0.01, "{}", timer.duty());
     timer.keep_busy(&ctx, 0.0).unwrap();
     assert!(timer.duty() < 0.01, "nothing asked, nothing run");
-    // Topped up to 60% of the last second, and not run again while the
-    // GPU is that busy.
+    // Topped up to 60% of the last second (read a moment later, less
+    // whatever the window slid past meanwhile on a loaded host), and not
+    // run again while the GPU is that busy.
     timer.keep_busy(&ctx, 0.6).unwrap();
     let duty = timer.duty();
-    assert!((0.59..=1.0).contains(&duty), "{duty}");
+    assert!((0.55..=1.0).contains(&duty), "{duty}");
     timer.keep_busy(&ctx, 0.3).unwrap();
     assert!(timer.duty() <= duty + 0.01, "{} after {duty}", timer.duty());
 }

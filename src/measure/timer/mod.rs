@@ -26,8 +26,7 @@
 //! inside a batch are unwrapped.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::gpu::{Binding, GpuContext, TimestampTier};
@@ -36,9 +35,11 @@ use crate::settings::TimingConfig;
 use crate::stats::{Measurement, Summary, TimerInfo, TimerKind};
 
 mod clock;
+mod warm;
 
 use clock::PerRun;
 pub use clock::{implausible, net_of_gaps, ticks};
+use warm::Busy;
 
 /// The timer's own kernels (`shaders/timer.wgsl`).
 pub const SHADER: &str = include_str!("../../../shaders/timer.wgsl");
@@ -65,29 +66,6 @@ pub const MIN_PROBE_S: f64 = 1e-3;
 
 /// Most runs in a probe's batch, and in the clock check's.
 const MAX_PROBE_RUNS: u32 = 4096;
-
-/// Idle time after which the GPU's busy streak starts over. An H200 held
-/// its SM clock for about 1.5 s of idling before lowering it (`nvidia-smi`
-/// every 50 ms), so a gap this long leaves the clocks where they were, and
-/// the host work between an op's tuning and its sampling (well under it)
-/// does not cost a second warm-up where the tuning kept the GPU busy.
-const IDLE_GAP: Duration = Duration::from_millis(250);
-
-/// The span over which [`Timer::keep_busy`] reckons the GPU's duty cycle:
-/// an H200's SM clock fell from 1980 to about 700 MHz within 1.5 s of
-/// tuning probes that kept it 4-7% busy (`nvidia-smi`), with no idle gap
-/// long enough to end a busy streak.
-const DUTY_WINDOW: Duration = Duration::from_secs(1);
-
-/// Host time each batch of the warm-up kernel aims at. A warm-up dispatch
-/// lasts about 10 us on an H200, so a batch of a few of them is mostly
-/// submitting and waiting, and the GPU idles through most of the time the
-/// host counts as busy; batches this long keep it loaded, and are still
-/// short enough to top a duty cycle up finely.
-const WARM_BATCH_S: f64 = 2e-3;
-
-/// Most dispatches in one warm-up batch.
-const MAX_WARM_RUNS: u32 = 1024;
 
 struct Timestamps {
     query_set: wgpu::QuerySet,
@@ -122,12 +100,9 @@ pub struct Timer {
     timestamps: Option<Timestamps>,
     /// Runs recorded so far (operand rotation counts across batches).
     runs: Cell<u64>,
-    /// When the current busy streak began, and when the GPU last finished.
-    busy: Cell<(Instant, Instant)>,
-    /// When each batch of the last [`DUTY_WINDOW`] began and ended.
-    recent: RefCell<VecDeque<(Instant, Instant)>>,
-    /// Dispatches in the next warm-up batch, resized after each to last
-    /// [`WARM_BATCH_S`].
+    /// How busy the GPU has been, batch by batch.
+    busy: RefCell<Busy>,
+    /// Dispatches in the next warm-up batch (see [`Timer::warm`]).
     warm_runs: Cell<u32>,
     helpers: Helpers,
 }
@@ -191,8 +166,7 @@ impl Timer {
             }),
             timestamps,
             runs: Cell::new(0),
-            busy: Cell::new((now, now)),
-            recent: RefCell::new(VecDeque::new()),
+            busy: RefCell::new(Busy::new(now)),
             warm_runs: Cell::new(4),
             helpers: helpers(ctx)?,
         };
@@ -323,25 +297,10 @@ impl Timer {
         }
         let cmd = enc.finish();
         let start = Instant::now();
-        let (streak, last) = self.busy.get();
-        let streak = if start.duration_since(last) > IDLE_GAP {
-            start
-        } else {
-            streak
-        };
         ctx.queue.submit([cmd]);
         ctx.wait()?;
         let end = Instant::now();
-        self.busy.set((streak, end));
-        let mut recent = self.recent.borrow_mut();
-        recent.push_back((start, end));
-        while recent
-            .front()
-            .is_some_and(|&(_, e)| end.duration_since(e) > DUTY_WINDOW)
-        {
-            recent.pop_front();
-        }
-        drop(recent);
+        self.busy.borrow_mut().record(start, end);
         let wall_s = end.duration_since(start).as_secs_f64();
         let Some(t) = ts else {
             return Ok(Batch {
@@ -370,76 +329,6 @@ impl Timer {
             own_s,
             wall_s,
         })
-    }
-
-    /// Keep the GPU busy until it has worked for `seconds` without an idle
-    /// gap (a streak already that long costs nothing).
-    pub fn warm(&self, ctx: &GpuContext, seconds: f64) -> Result<()> {
-        if seconds <= 0.0 {
-            return Ok(());
-        }
-        while self.busy_s() < seconds {
-            self.warm_batch(ctx)?;
-        }
-        Ok(())
-    }
-
-    /// One batch of the warm-up kernel, and the next one's size from how
-    /// long this one took.
-    fn warm_batch(&self, ctx: &GpuContext) -> Result<()> {
-        let n = self.warm_runs.get();
-        let b = self.batch(ctx, n, Some(&self.helpers.warm), false)?;
-        let next = n as f64 * WARM_BATCH_S / b.wall_s.max(1e-6);
-        self.warm_runs
-            .set(next.round().clamp(1.0, MAX_WARM_RUNS as f64) as u32);
-        Ok(())
-    }
-
-    /// Keep the GPU busy for at least `fraction` of the last second: called
-    /// between probes, whose host-side work (preparing and verifying each
-    /// candidate) otherwise leaves it mostly idle, and a GPU lowers its
-    /// clocks on a low duty cycle as it does on an idle gap. Nothing to do
-    /// where `fraction` is 0 or the GPU is busy enough already.
-    pub fn keep_busy(&self, ctx: &GpuContext, fraction: f64) -> Result<()> {
-        while self.duty() < fraction.min(0.95) {
-            self.warm_batch(ctx)?;
-        }
-        Ok(())
-    }
-
-    /// The fraction of the last second the GPU spent on batches, as the
-    /// host saw them (submit to the end of the wait).
-    pub fn duty(&self) -> f64 {
-        let now = Instant::now();
-        let from = now.checked_sub(DUTY_WINDOW).unwrap_or(now);
-        let busy: Duration = self
-            .recent
-            .borrow()
-            .iter()
-            .map(|&(s, e)| e.saturating_duration_since(s.max(from)))
-            .sum();
-        busy.as_secs_f64() / DUTY_WINDOW.as_secs_f64()
-    }
-
-    /// Seconds the GPU has worked without an idle gap of more than 250 ms,
-    /// as of now: 0 once such a gap has begun.
-    pub fn busy_s(&self) -> f64 {
-        let (streak, last) = self.busy.get();
-        if Instant::now().duration_since(last) > IDLE_GAP {
-            return 0.0;
-        }
-        last.duration_since(streak).as_secs_f64()
-    }
-
-    /// Keep the GPU busy until the newest pipeline built on `ctx` is
-    /// `seconds` old (see [`TimingConfig::settle_s`]); at once where it
-    /// already is.
-    pub fn settle(&self, ctx: &GpuContext, seconds: f64) -> Result<()> {
-        let want = Duration::from_secs_f64(seconds.max(0.0));
-        while ctx.newest_pipeline_age().is_some_and(|age| age < want) {
-            self.warm_batch(ctx)?;
-        }
-        Ok(())
     }
 
     /// Time `work` on a batch of at least [`MIN_PROBE_S`]: seconds per run

@@ -30,6 +30,11 @@ pub fn contexts(test: &str) -> Vec<GpuContext> {
     contexts_with(test, |a| a.limits())
 }
 
+/// The first of [`contexts`]: for tests that need one adapter, not every one.
+pub fn first(test: &str) -> Option<GpuContext> {
+    contexts(test).into_iter().next()
+}
+
 /// As [`contexts`], each opened with the limits `limits` gives for its
 /// adapter (tests reach the edges of bindings and dispatches with small
 /// limits and small buffers).

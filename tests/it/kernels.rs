@@ -106,10 +106,7 @@ fn stream_kernels_match_reference() {
 
 #[test]
 fn a_stream_op_that_writes_nothing_fails_verification() {
-    let Some(ctx) = common::contexts("a_stream_op_that_writes_nothing_fails_verification")
-        .into_iter()
-        .next()
-    else {
+    let Some(ctx) = common::first("a_stream_op_that_writes_nothing_fails_verification") else {
         return;
     };
     let params = StreamParams {
@@ -354,10 +351,7 @@ impl Observer for Idler {
 
 #[test]
 fn every_roof_kernel_is_sampled_on_a_warm_gpu() {
-    let Some(ctx) = common::contexts("every_roof_kernel_is_sampled_on_a_warm_gpu")
-        .into_iter()
-        .next()
-    else {
+    let Some(ctx) = common::first("every_roof_kernel_is_sampled_on_a_warm_gpu") else {
         return;
     };
     let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
@@ -393,10 +387,7 @@ fn every_roof_kernel_is_sampled_on_a_warm_gpu() {
 
 #[test]
 fn the_timer_tops_up_the_gpus_duty_cycle() {
-    let Some(ctx) = common::contexts("the_timer_tops_up_the_gpus_duty_cycle")
-        .into_iter()
-        .next()
-    else {
+    let Some(ctx) = common::first("the_timer_tops_up_the_gpus_duty_cycle") else {
         return;
     };
     let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
@@ -417,10 +408,7 @@ fn the_timer_tops_up_the_gpus_duty_cycle() {
 
 #[test]
 fn ceilings_come_from_verified_kernels_only() {
-    let Some(ctx) = common::contexts("ceilings_come_from_verified_kernels_only")
-        .into_iter()
-        .next()
-    else {
+    let Some(ctx) = common::first("ceilings_come_from_verified_kernels_only") else {
         return;
     };
     let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
@@ -512,10 +500,7 @@ fn the_gpu_fill_is_the_hosts_twin() {
 #[test]
 fn rotated_runs_bind_distinct_copies() {
     use wgpu_roofline::kernels::matmul::{Matmul, MatmulConfig, ProductShape};
-    let Some(ctx) = common::contexts("rotated_runs_bind_distinct_copies")
-        .into_iter()
-        .next()
-    else {
+    let Some(ctx) = common::first("rotated_runs_bind_distinct_copies") else {
         return;
     };
     let shape = ProductShape {

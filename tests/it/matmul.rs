@@ -137,10 +137,7 @@ fn batched_products_match_the_host() {
 
 #[test]
 fn a_wrong_result_fails_verification() {
-    let Some(ctx) = common::contexts("a_wrong_result_fails_verification")
-        .into_iter()
-        .next()
-    else {
+    let Some(ctx) = common::first("a_wrong_result_fails_verification") else {
         return;
     };
     let problem = Matmul::single(&ctx, 64, 64, 64, DType::F32).unwrap();
@@ -258,10 +255,7 @@ fn staged_gemv_serves_every_weight_format_up_to_16_rows() {
 
 #[test]
 fn quantized_shapes_that_do_not_fit_are_errors() {
-    let Some(ctx) = common::contexts("quantized_shapes_that_do_not_fit_are_errors")
-        .into_iter()
-        .next()
-    else {
+    let Some(ctx) = common::first("quantized_shapes_that_do_not_fit_are_errors") else {
         return;
     };
     let q4 = Format::Quant(Quant::Q4_0);
@@ -329,7 +323,7 @@ fn cooperative_gemm_is_listed_and_declined_without_cooperative_matrices() {
 
 #[test]
 fn bad_shapes_are_errors() {
-    let Some(ctx) = common::contexts("bad_shapes_are_errors").into_iter().next() else {
+    let Some(ctx) = common::first("bad_shapes_are_errors") else {
         return;
     };
     let e = Matmul::single(&ctx, 0, 4, 4, DType::F32).err().unwrap();

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::common;
 use wgpu_roofline::dtype::Format;
-use wgpu_roofline::gpu::GpuContext;
 use wgpu_roofline::kernels::attention::AttentionShape;
 use wgpu_roofline::kernels::softmax::Softmax;
 use wgpu_roofline::kernels::Kernel;
@@ -94,13 +93,10 @@ fn settings(passes: u32) -> RunSettings {
     }
 }
 
-fn first(test: &str) -> Option<GpuContext> {
-    common::contexts(test).into_iter().next()
-}
-
 #[test]
 fn an_interrupted_run_keeps_its_points_and_resumes_in_plan_order() {
-    let Some(ctx) = first("an_interrupted_run_keeps_its_points_and_resumes_in_plan_order") else {
+    let Some(ctx) = common::first("an_interrupted_run_keeps_its_points_and_resumes_in_plan_order")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -155,7 +151,8 @@ fn an_interrupted_run_keeps_its_points_and_resumes_in_plan_order() {
 
 #[test]
 fn passes_sample_every_op_again_with_the_same_configuration() {
-    let Some(ctx) = first("passes_sample_every_op_again_with_the_same_configuration") else {
+    let Some(ctx) = common::first("passes_sample_every_op_again_with_the_same_configuration")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -201,7 +198,7 @@ fn passes_sample_every_op_again_with_the_same_configuration() {
 
 #[test]
 fn a_run_samples_every_roof_and_op_on_a_warm_gpu() {
-    let Some(ctx) = first("a_run_samples_every_roof_and_op_on_a_warm_gpu") else {
+    let Some(ctx) = common::first("a_run_samples_every_roof_and_op_on_a_warm_gpu") else {
         return;
     };
     // Tuning leaves the GPU idle between probes (building each candidate's
@@ -327,7 +324,8 @@ fn tuned_by_the_rules(p: &Point, all: &[Point], floor: f64) {
 
 #[test]
 fn a_decode_op_timed_beside_the_memory_roof_pairs_batch_by_batch() {
-    let Some(ctx) = first("a_decode_op_timed_beside_the_memory_roof_pairs_batch_by_batch") else {
+    let Some(ctx) = common::first("a_decode_op_timed_beside_the_memory_roof_pairs_batch_by_batch")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

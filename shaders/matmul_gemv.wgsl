@@ -52,6 +52,13 @@ const MAX_XM: u32 = 4u;
 // Activation rows rounded up to a power of two (gemv_staged; the host sets
 // it to WG for the other entry points, so `wst` is tiny there).
 override MP: u32 = 16u;
+// gemv_resident's (matmul_gemv_resident.wgsl): octets of k per invocation,
+// ceil(k8 / WG), and blocks of R rows per workgroup. Declared here because
+// naga 30 drops a named override declared after an array sized by an
+// override (`red`) when it resolves a module's overrides for one entry
+// point.
+override XO: u32 = 4u;
+override PER: u32 = 4u;
 
 // The reduction's workgroup memory: one slot per (subgroup or invocation,
 // accumulator) of the accumulators being reduced.
@@ -143,9 +150,13 @@ fn lane_partials(wg: vec3<u32>, t: u32) -> array<f32, MAX_ACC> {
 
 // Stores row i's sums for rows r0 .. r0 + 4 of group `group`'s rows of W.
 fn store(wg: vec3<u32>, group: u32, i: u32, r0: u32, v: vec4<f32>) {
-    let col = first_row(wg, group) + r0;
+    store_col(wg.z, first_row(wg, group) + r0, i, v);
+}
+
+// Stores row i's sums for rows col .. col + 4 of W of product z.
+fn store_col(z: u32, col: u32, i: u32, v: vec4<f32>) {
     if i < p.m && col < p.n {
-        store_c4((wg.z * p.c_bstride + i * p.ldc + p.c_col + col) / 4u, v);
+        store_c4((z * p.c_bstride + i * p.ldc + p.c_col + col) / 4u, v);
     }
 }
 

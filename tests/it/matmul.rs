@@ -215,16 +215,22 @@ fn quantized_weights_match_the_host() {
     }
 }
 
+/// Every weight format with activations `ctx` runs: f32 and f16 floats (f32
+/// twice where f16 is missing), q8_0 with f32 activations, q4_0 with f16.
+fn weight_formats(ctx: &GpuContext) -> [(Format, DType); 4] {
+    let f16 = *common::dtypes(ctx).last().unwrap();
+    [
+        (Format::Float(DType::F32), DType::F32),
+        (Format::Float(f16), f16),
+        (Format::Quant(Quant::Q8_0), DType::F32),
+        (Format::Quant(Quant::Q4_0), f16),
+    ]
+}
+
 #[test]
 fn staged_gemv_serves_every_weight_format_up_to_16_rows() {
     for ctx in common::contexts("staged_gemv_serves_every_weight_format_up_to_16_rows") {
-        let f16 = *common::dtypes(&ctx).last().unwrap();
-        let formats = [
-            (Format::Float(DType::F32), DType::F32),
-            (Format::Float(f16), f16),
-            (Format::Quant(Quant::Q8_0), DType::F32),
-            (Format::Quant(Quant::Q4_0), f16),
-        ];
+        let formats = weight_formats(&ctx);
         // m = 5 (8 slices of 16 invocations) and 16 (k-slices of 16), k of
         // 33 blocks: the last step runs past k and stages zeros; n not a
         // multiple of the workgroup's 8 rows. At m = 5, 2 octets per step
@@ -249,6 +255,61 @@ fn staged_gemv_serves_every_weight_format_up_to_16_rows() {
                 "{config} {weights:?} m={m} on {}: {v:?}",
                 common::label(&ctx)
             );
+        }
+    }
+}
+
+#[test]
+fn resident_gemv_serves_every_weight_format_and_batches() {
+    for ctx in common::contexts("resident_gemv_serves_every_weight_format_and_batches") {
+        let formats = weight_formats(&ctx);
+        // k of 33 blocks (132 octets: two a lane in 128 or 256, the second
+        // past k for most lanes); n = 36, 9 blocks of 4 rows or 5 of 8, so
+        // the last workgroup walks fewer blocks than the others (and with
+        // 8 rows a partial block); one activation row and four (in 256
+        // invocations: with lavapipe's subgroups of 8, 32 subgroups of 16
+        // sums fill half of `red`); three products of float weights.
+        let configs = [
+            MatmulConfig::Resident {
+                rows: 4,
+                wg: 128,
+                per: 4,
+            },
+            MatmulConfig::Resident {
+                rows: 8,
+                wg: 256,
+                per: 2,
+            },
+            MatmulConfig::Resident {
+                rows: 4,
+                wg: 256,
+                per: 4,
+            },
+        ];
+        for (weights, act) in formats {
+            let batch = if matches!(weights, Format::Float(_)) {
+                3
+            } else {
+                1
+            };
+            for (m, config) in [(1, configs[0]), (1, configs[1]), (4, configs[2])] {
+                let s = shape(batch, m, 36, 1056);
+                let problem = Matmul::with_weights(&ctx, s, act, weights, 1).unwrap();
+                let p = match problem.prepare(&ctx, config, Extent::Whole) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        assert!(!ctx.caps.subgroups, "{config}: {e}");
+                        assert!(e.to_string().contains("SUBGROUP"), "{e}");
+                        continue;
+                    }
+                };
+                let v = run_and_verify(&ctx, &problem, &p, 200).unwrap();
+                assert!(
+                    v.passed(),
+                    "{config} {weights:?} {batch}x{m} on {}: {v:?}",
+                    common::label(&ctx)
+                );
+            }
         }
     }
 }

@@ -255,12 +255,12 @@ fn shaders_expose_what_the_host_dispatches() {
     let gemv = m("matmul_gemv (f32)");
     assert_eq!(
         entry_points(&gemv),
-        ["gemv", "gemv_staged", "gemv_subgroup"]
+        ["gemv", "gemv_staged", "gemv_subgroup", "gemv_resident"]
     );
     // Without subgroups the module has no subgroup operation at all.
     let plain = m("matmul_gemv (f16)");
     assert_eq!(entry_points(&plain), ["gemv", "gemv_staged"]);
-    for o in ["WG", "R", "M", "U", "UNIT", "MP"] {
+    for o in ["WG", "R", "M", "U", "UNIT", "MP", "XO", "PER"] {
         assert!(overrides(&gemv).iter().any(|x| x == o), "gemv lacks {o}");
     }
     let rows = m("matmul_rows q4_0 (f16 act, subgroups)");
@@ -325,6 +325,8 @@ fn constants_mirrored_between_host_and_shaders_agree() {
     assert_eq!(constant(&gemv, "MAX_U"), matmul::GEMV_MAX_UNROLL as u64);
     assert_eq!(constant(&gemv, "MAX_XM"), matmul::GEMV_MAX_BLOCK_M);
     assert_eq!(constant(&gemv, "MAX_SO"), matmul::GEMV_MAX_STAGED);
+    assert_eq!(constant(&gemv, "MAX_XO"), matmul::RESIDENT_MAX_X);
+    assert_eq!(constant(&gemv, "MAX_PF"), matmul::RESIDENT_MAX_W);
     let rows = m("matmul_rows (f32)");
     assert_eq!(constant(&rows, "MAX_ACC"), matmul::GEMV_MAX_ACC);
     let block = m("matmul_block (f32)");
@@ -528,7 +530,7 @@ fn cooperative_shaders_compile_to_spirv() {
             for config in tried {
                 let why = config.unsupported(&caps, DType::F16, (m, 4096, 4096));
                 assert_eq!(why, None, "{config}");
-                let c = config.constants(m, DType::F16, &caps);
+                let c = config.constants((m, 4096), DType::F16, &caps);
                 assert!(
                     !spirv("matmul_coop", &gemm, &c, None).is_empty(),
                     "{config} {weights}"
@@ -586,4 +588,59 @@ fn gpu_attention_configurations_compile_to_spirv() {
         c,
         attention::AttentionConfig::FlashPrefillBlock { keys: 32, .. }
     )));
+}
+
+/// The few-row products a GPU tries for Llama-7B's decode (`q` and `up`
+/// at k = 4096, `down` at k = 11008; one, two and four rows, f32 and f16)
+/// take the same path to the driver with NVIDIA's subgroups of 32: every
+/// one compiles to SPIR-V with its constants. The resident GEMV is listed
+/// where its registers hold k: every shape at k = 4096, and at k = 11008
+/// only with workgroups of 256 and 4 rows a block for one activation row.
+#[test]
+fn gpu_few_row_configurations_compile_to_spirv() {
+    let caps = gpu_caps();
+    let mut resident = Vec::new();
+    for dtype in [DType::F32, DType::F16] {
+        let src = matmul::module_source(matmul::Family::Gemv { subgroups: true }, dtype);
+        for (n, k) in [(4096, 4096), (11008, 4096), (4096, 11008)] {
+            for m in [1, 2, 4] {
+                let shape = matmul::ProductShape { batch: 1, m, n, k };
+                for config in matmul::MatmulConfig::candidates(shape, dtype, &caps) {
+                    if !matches!(config.family(), matmul::Family::Gemv { .. }) {
+                        continue;
+                    }
+                    assert_eq!(
+                        config.unsupported(&caps, dtype, (m, n, k)),
+                        None,
+                        "{config}"
+                    );
+                    let c = config.constants((m, k), dtype, &caps);
+                    let name = format!("{config} {} {m}x{n}x{k}", dtype.name());
+                    assert!(!spirv(&name, &src, &c, Some(config.entry())).is_empty());
+                    if let matmul::MatmulConfig::Resident { rows, wg, .. } = config {
+                        resident.push((k, m, rows, wg));
+                    }
+                }
+            }
+        }
+    }
+    let at = |k, m| -> Vec<_> {
+        let mut v: Vec<_> = resident
+            .iter()
+            .filter(|r| r.0 == k && r.1 == m)
+            .map(|r| (r.2, r.3))
+            .collect();
+        v.dedup();
+        v
+    };
+    // k = 4096: 4 octets a lane in 128, 2 in 256; two rows fit 128, four
+    // only 256.
+    assert!(at(4096, 1).contains(&(4, 128)) && at(4096, 1).contains(&(8, 256)));
+    assert!(at(4096, 2).contains(&(4, 128)));
+    assert!(!at(4096, 4).contains(&(4, 128)) && at(4096, 4).contains(&(4, 256)));
+    // k = 11008: 6 octets a lane in 256 (11 in 128); 8 rows would have 48
+    // octets in flight, two activation rows 12 held.
+    assert!(!at(11008, 1).is_empty());
+    assert!(at(11008, 1).iter().all(|&c| c == (4, 256)));
+    assert!(at(11008, 2).is_empty());
 }

@@ -192,6 +192,7 @@ fn part_octets(config: &MatmulConfig, k8: u64) -> u64 {
         | MatmulConfig::GemmSubgroup { .. }
         | MatmulConfig::Subgroup { .. }
         | MatmulConfig::Gemv { .. }
+        | MatmulConfig::Resident { .. }
         | MatmulConfig::Rows { .. }
         | MatmulConfig::Lanes { .. } => 1,
     };

@@ -37,6 +37,20 @@ const COOP_GPU: [CoopShape; 7] = [
 const COOP_SKINNY: [(u32, u32, (u32, u32)); 3] =
     [(64, 2, (64, 1)), (32, 1, (64, 1)), (128, 2, (64, 1))];
 
+/// The resident GEMVs a GPU tries for long rows, as (rows, wg, per): 4
+/// rows a block in workgroups of 128 or 256 walking 2 to 8 blocks, and 8
+/// rows a block in 256 (16 octets of W in flight per invocation at k =
+/// 4096 either way). Those whose activations or weights in flight do not
+/// fit (`unsupported`) are left out: at k = 11008, all but workgroups of
+/// 256 with 4 rows.
+const RESIDENT_GPU: [(u32, u32, u32); 5] = [
+    (4, 128, 4),
+    (4, 256, 2),
+    (4, 256, 4),
+    (4, 256, 8),
+    (8, 256, 4),
+];
+
 /// Lanes of a GEMV row group for rows of k elements, each lane loading
 /// `unroll` octets a step: the smallest power of two that covers a row in
 /// one step, at most `cap`.
@@ -49,7 +63,9 @@ impl MatmulConfig {
     /// The configurations worth trying for `batch` products of m rows on
     /// a device with `caps`. GPUs get the GPU-grade kernels: for m <= 4 the
     /// few-row product (GEMV) with 1 to 4 octets per row in flight, or a
-    /// block of 32 weights per lane; for 4 < m <= 64 skinny blocks of (m
+    /// block of 32 weights per lane, and for long rows the resident GEMV
+    /// (the activations held in registers, workgroups walking 2-8 blocks
+    /// of rows); for 4 < m <= 64 skinny blocks of (m
     /// rounded up to 16..64) x 128 outputs split over k, so W is read once
     /// and the GPU fills (and up to m = 16 the staged GEMV), and for f16
     /// activations the cooperative-matrix GEMM in one block row of that
@@ -64,7 +80,8 @@ impl MatmulConfig {
     /// row-walking product; for few rows the shuffles first, as the first
     /// listed wins near-ties, and before them, for one row of k <= 16 x
     /// the subgroup size, the lanes product), plus one block GEMM, one
-    /// few-row product and one cooperative GEMM, probed on a small slice
+    /// few-row product, one resident GEMV and one cooperative GEMM, probed
+    /// on a small slice
     /// (or, without cooperative matrices, listed with the reason).
     ///
     /// Short rows (k below 1024, as attention's products over the head
@@ -172,6 +189,21 @@ impl MatmulConfig {
                             staged: false,
                             groups: 1,
                         });
+                    }
+                }
+                // The activations resident in registers and each
+                // workgroup walking 2 to 8 blocks of rows, the next
+                // block's loads issued before this one is summed: for long
+                // rows, where the plain GEMV reloads its share of the
+                // activations for every block of 4 rows (on an H200 the
+                // 4096-row products then sat at 0.76-0.84 of the memory
+                // roof, the 11008-row ones at 0.88-0.93), where it fits.
+                if subgroups && k >= 1024 {
+                    for (rows, wg, per) in RESIDENT_GPU {
+                        let c = Self::Resident { rows, wg, per };
+                        if c.unsupported(caps, dtype, (m, shape.n, k)).is_none() {
+                            v.push(c);
+                        }
                     }
                 }
                 if k < 1024 {
@@ -310,6 +342,14 @@ impl MatmulConfig {
                 split: 64,
             });
             v.push(gemv(4, 128, 2));
+            // And one resident GEMV, where it fits (long rows, m <= 4).
+            if subgroups && m <= 4 && k >= 1024 {
+                let fits = [(4, 128, 4), (4, 256, 4)]
+                    .map(|(rows, wg, per)| Self::Resident { rows, wg, per })
+                    .into_iter()
+                    .find(|c| c.unsupported(caps, dtype, (m, shape.n, k)).is_none());
+                v.extend(fits);
+            }
             // The row-walking product, the quantized formats' fastest here:
             // 8 rows per invocation where the accumulators fit, else 4.
             if k.is_multiple_of(32) {
@@ -372,6 +412,42 @@ mod tests {
         assert!(MatmulConfig::candidates(long, DType::F16, &caps)
             .iter()
             .all(|c| !matches!(c, MatmulConfig::Gemv { groups, .. } if *groups > 1)));
+    }
+
+    #[test]
+    fn the_resident_gemv_is_tried_for_long_rows_where_it_fits() {
+        let resident = |caps: &Capabilities, m, n, k| -> Vec<(u32, u32, u32)> {
+            let shape = ProductShape { batch: 1, m, n, k };
+            MatmulConfig::candidates(shape, DType::F16, caps)
+                .into_iter()
+                .filter_map(|c| match c {
+                    MatmulConfig::Resident { rows, wg, per } => Some((rows, wg, per)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let gpu = Capabilities::for_tests(false, (32, 32));
+        // Decode `q` and `up`: every listed shape.
+        assert_eq!(resident(&gpu, 1, 4096, 4096), RESIDENT_GPU);
+        assert_eq!(resident(&gpu, 1, 11008, 4096), RESIDENT_GPU);
+        // `down` (k = 11008, 1376 octets): 6 a lane in 256, 11 in 128.
+        assert_eq!(
+            resident(&gpu, 1, 4096, 11008),
+            [(4, 256, 2), (4, 256, 4), (4, 256, 8)]
+        );
+        // Four rows hold 4 x 2 octets in 256 lanes only.
+        assert!(resident(&gpu, 4, 4096, 4096).iter().all(|c| c.1 == 256));
+        // Short rows, batches past 4 rows and adapters without subgroups
+        // do not try it; CPU adapters try one, the first that fits.
+        assert!(resident(&gpu, 1, 2048, 128).is_empty());
+        assert!(resident(&gpu, 8, 4096, 4096).is_empty());
+        let cpu = Capabilities::for_tests(true, (8, 8));
+        assert_eq!(resident(&cpu, 1, 4096, 4096), [(4, 128, 4)]);
+        assert_eq!(resident(&cpu, 1, 4096, 11008), [(4, 256, 4)]);
+        assert!(resident(&cpu, 1, 2048, 128).is_empty());
+        let mut plain = gpu.clone();
+        plain.subgroups = false;
+        assert!(resident(&plain, 1, 4096, 4096).is_empty());
     }
 
     #[test]

@@ -28,6 +28,18 @@ pub fn staged_slice_lanes(m: u64) -> u64 {
 pub const GEMV_MAX_STAGED: u64 = 4;
 /// Most octets per row a GEMV step loads (`MAX_U` in the WGSL).
 pub const GEMV_MAX_UNROLL: u32 = 4;
+/// Most activation octets an invocation of the resident GEMV holds, over
+/// all its rows (`MAX_XO` in the WGSL).
+pub const RESIDENT_MAX_X: u64 = 8;
+/// Most weight octets an invocation of the resident GEMV has in flight
+/// (`MAX_PF` in the WGSL).
+pub const RESIDENT_MAX_W: u64 = 32;
+
+/// Octets of a row of `k` each of `wg` invocations of the resident GEMV
+/// holds (its `XO`).
+pub fn resident_octets(k: u64, wg: u32) -> u64 {
+    (k / 8).div_ceil(wg.max(1) as u64)
+}
 
 /// Whether the lanes product (`gemv_lanes`) holds rows of `k` on a device
 /// with `caps`: its workgroup is one whole subgroup, so the device's
@@ -165,6 +177,20 @@ pub enum MatmulConfig {
         #[serde(default = "one_group")]
         groups: u32,
     },
+    /// Few-row products with the activations resident
+    /// (`matmul_gemv_resident.wgsl`, needs SUBGROUP): each invocation of a
+    /// workgroup of `wg` holds its octets of every activation row in
+    /// registers, loaded once, while the workgroup walks `per` blocks of
+    /// `rows` rows of W, issuing the next block's loads before summing
+    /// this one's.
+    Resident {
+        /// Rows of W (output columns) per block (4 or 8).
+        rows: u32,
+        /// Invocations per workgroup (a power of two).
+        wg: u32,
+        /// Blocks of `rows` rows each workgroup walks.
+        per: u32,
+    },
     /// Few-row products for CPU adapters (`matmul_rows.wgsl`): each
     /// invocation walks all of k for `rows` rows of W and every activation
     /// row, 32 weights at a time; no workgroup memory or reduction.
@@ -295,6 +321,9 @@ impl std::fmt::Display for MatmulConfig {
                 }
                 Ok(())
             }
+            Self::Resident { rows, wg, per } => {
+                write!(f, "gemv resident {rows} rows x{per} wg {wg} sg")
+            }
             Self::Rows {
                 rows,
                 wg,
@@ -341,6 +370,7 @@ impl MatmulConfig {
             | Self::GemmSubgroup { .. }
             | Self::Block { .. }
             | Self::Gemv { .. }
+            | Self::Resident { .. }
             | Self::Rows { .. }
             | Self::Lanes { .. } => Engine::Simt,
         }
@@ -358,6 +388,7 @@ impl MatmulConfig {
             | Self::GemmSubgroup { .. }
             | Self::Block { .. }
             | Self::Gemv { .. }
+            | Self::Resident { .. }
             | Self::Rows { .. }
             | Self::Lanes { .. } => DType::F32,
         }
@@ -380,6 +411,7 @@ impl MatmulConfig {
             | Self::GemmSubgroup { .. }
             | Self::Block { .. }
             | Self::Gemv { .. }
+            | Self::Resident { .. }
             | Self::Rows { .. }
             | Self::Lanes { .. } => 0,
         }
@@ -399,7 +431,9 @@ impl MatmulConfig {
             | Self::Subgroup { tile_m, tile_n, .. }
             | Self::GemmSubgroup { tile_m, tile_n, .. }
             | Self::Block { tile_m, tile_n, .. } => (tile_m, tile_n),
-            Self::Gemv { rows, .. } | Self::Rows { rows, .. } => (MAX_TILE.min(16), rows),
+            Self::Gemv { rows, .. } | Self::Resident { rows, .. } | Self::Rows { rows, .. } => {
+                (MAX_TILE.min(16), rows)
+            }
             // One activation row and one row of W per step.
             Self::Lanes { .. } => (1, 1),
             Self::Coop { frag_m, frag_n, .. } => (frag_m, frag_n),
@@ -416,6 +450,7 @@ impl MatmulConfig {
             | Self::GemmSubgroup { .. }
             | Self::Subgroup { .. }
             | Self::Gemv { .. }
+            | Self::Resident { .. }
             | Self::Rows { .. }
             | Self::Lanes { .. } => 1,
         }
@@ -431,6 +466,7 @@ impl MatmulConfig {
             Self::SplitK { .. } | Self::Subgroup { .. } => (tm as u64, tn as u64),
             Self::GemmSubgroup { wg_n, .. } => (tm as u64, (wg_n * tn) as u64),
             Self::Gemv { rows, groups, .. } => (GEMV_MAX_M, (rows * groups.max(1)) as u64),
+            Self::Resident { rows, per, .. } => (GEMV_MAX_M, (rows * per) as u64),
             Self::Rows { rows, wg, .. } => (GEMV_MAX_M, (rows * wg) as u64),
             Self::Lanes { rows } => (1, rows as u64),
             Self::Coop { tile_m, tile_n, .. } => (tile_m as u64, tile_n as u64),
@@ -507,6 +543,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(old, gemv(false));
+    }
+
+    #[test]
+    fn resident_gemv_by_hand() {
+        let c = MatmulConfig::Resident {
+            rows: 4,
+            wg: 256,
+            per: 8,
+        };
+        // 8 blocks of 4 rows: a workgroup covers 32 columns.
+        assert_eq!(c.block(), (GEMV_MAX_M, 32));
+        assert_eq!(c.entry(), "gemv_resident");
+        assert_eq!(c.family(), Family::Gemv { subgroups: true });
+        assert!(c.uses_subgroups());
+        assert_eq!(c.to_string(), "gemv resident 4 rows x8 wg 256 sg");
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(json, r#"{"kernel":"resident","rows":4,"wg":256,"per":8}"#);
+        // Octets of a row each invocation holds: 512 over 256 and 128;
+        // 1376 (k = 11008) over 256 rounds up to 6.
+        assert_eq!(resident_octets(4096, 256), 2);
+        assert_eq!(resident_octets(4096, 128), 4);
+        assert_eq!(resident_octets(11008, 256), 6);
     }
 
     #[test]

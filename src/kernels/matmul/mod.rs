@@ -30,8 +30,8 @@ mod support;
 
 pub use accounting::{ProductShape, QuantShape};
 pub use config::{
-    MatmulConfig, BLOCK_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_STAGED,
-    GEMV_MAX_UNROLL, MAX_TILE,
+    resident_octets, MatmulConfig, BLOCK_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M,
+    GEMV_MAX_STAGED, GEMV_MAX_UNROLL, MAX_TILE, RESIDENT_MAX_W, RESIDENT_MAX_X,
 };
 pub use coop::{coop_banded, coop_bytes, COOP_BKS, COOP_FRAGS, COOP_GROUP, COOP_MAX_STAGE};
 pub use source::*;
@@ -429,7 +429,7 @@ impl Kernel for Matmul {
             self.dtype.name(),
             self.weights
         );
-        let constants = config.constants(self.shape.m, self.dtype, &ctx.caps);
+        let constants = config.constants((self.shape.m, self.shape.k), self.dtype, &ctx.caps);
         let mut pipelines =
             vec![ctx.pipeline(&label, &text, config.entry(), bindings, &constants)?];
         if config.split() > 1 {

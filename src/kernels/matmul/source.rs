@@ -2,7 +2,7 @@
 //! module from an activation storage, a weight storage and a kernel, and
 //! which module, entry point and override constants a configuration runs.
 
-use super::config::{block_stages, staged_slice_lanes, MatmulConfig, GEMV_MAX_M};
+use super::config::{block_stages, resident_octets, staged_slice_lanes, MatmulConfig, GEMV_MAX_M};
 use crate::dtype::{Format, Quant};
 use crate::gpu::Capabilities;
 use crate::kernels::{source, DType};
@@ -17,7 +17,8 @@ pub enum Family {
     /// The element storage and `matmul_block.wgsl`.
     Block,
     /// The element storage and `matmul_gemv.wgsl`, with
-    /// `matmul_gemv_subgroup.wgsl` appended where `subgroups`.
+    /// `matmul_gemv_subgroup.wgsl` and `matmul_gemv_resident.wgsl` appended
+    /// where `subgroups`.
     Gemv {
         /// Whether the subgroup reduction is in the module.
         subgroups: bool,
@@ -65,6 +66,7 @@ impl MatmulConfig {
                 subgroups: true, ..
             } => "gemv_subgroup",
             Self::Gemv { .. } => "gemv",
+            Self::Resident { .. } => "gemv_resident",
             Self::Rows {
                 subgroups: true, ..
             } => "gemv_rows_subgroup",
@@ -87,6 +89,7 @@ impl MatmulConfig {
             Self::Gemv { subgroups, .. } => Family::Gemv {
                 subgroups: *subgroups,
             },
+            Self::Resident { .. } => Family::Gemv { subgroups: true },
             Self::Rows { subgroups, .. } => Family::Rows {
                 subgroups: *subgroups,
             },
@@ -104,6 +107,7 @@ impl MatmulConfig {
                 | Self::GemmSubgroup { .. }
                 | Self::Lanes { .. }
                 | Self::Coop { .. }
+                | Self::Resident { .. }
                 | Self::Gemv {
                     subgroups: true,
                     ..
@@ -115,9 +119,15 @@ impl MatmulConfig {
         )
     }
 
-    /// The override constants of the pipeline for products of `m` rows of
-    /// `dtype` activations on a device with `caps`.
-    pub fn constants(&self, m: u64, dtype: DType, caps: &Capabilities) -> Vec<(&'static str, f64)> {
+    /// The override constants of the pipeline for products of `m` rows
+    /// and inner dimension `k` of `dtype` activations on a device with
+    /// `caps`.
+    pub fn constants(
+        &self,
+        (m, k): (u64, u64),
+        dtype: DType,
+        caps: &Capabilities,
+    ) -> Vec<(&'static str, f64)> {
         match *self {
             Self::Coop {
                 tile_m,
@@ -190,6 +200,21 @@ impl MatmulConfig {
                     ),
                 ];
             }
+            // The module's other kernels see one group, octets and one
+            // slice, as the plain GEMV's do.
+            Self::Resident { rows, wg, per } => {
+                return vec![
+                    ("WG", wg as f64),
+                    ("R", rows as f64),
+                    ("G", 1.0),
+                    ("M", m.clamp(1, GEMV_MAX_M) as f64),
+                    ("U", 1.0),
+                    ("UNIT", 8.0),
+                    ("MP", wg as f64),
+                    ("XO", resident_octets(k, wg) as f64),
+                    ("PER", per as f64),
+                ];
+            }
             Self::Rows { rows, wg, .. } => {
                 return vec![
                     ("WG", wg as f64),
@@ -233,6 +258,7 @@ impl MatmulConfig {
             ]),
             Self::Block { .. }
             | Self::Gemv { .. }
+            | Self::Resident { .. }
             | Self::Rows { .. }
             | Self::Lanes { .. }
             | Self::Coop { .. } => {
@@ -275,6 +301,9 @@ pub const PARAMS: &str = include_str!("../../../shaders/matmul_params.wgsl");
 pub const W32: &str = include_str!("../../../shaders/matmul_w32.wgsl");
 /// The few-row product's subgroup reduction (appended to [`SHADER_GEMV`]).
 pub const SHADER_GEMV_SUBGROUP: &str = include_str!("../../../shaders/matmul_gemv_subgroup.wgsl");
+/// The few-row product with resident activations (appended after
+/// [`SHADER_GEMV_SUBGROUP`]).
+pub const SHADER_GEMV_RESIDENT: &str = include_str!("../../../shaders/matmul_gemv_resident.wgsl");
 /// The activation storages (A and C) of the block and few-row kernels.
 pub const ACT_F32: &str = include_str!("../../../shaders/matmul_act_f32.wgsl");
 /// See [`ACT_F32`].
@@ -333,7 +362,10 @@ pub fn module_with(family: Family, act: DType, weights: Format) -> String {
         Family::Block => format!("{}\n{SHADER_BLOCK}\n{SHADER_SPLIT}", storage()),
         Family::Gemv { subgroups: false } => format!("{}\n{SHADER_GEMV}", storage()),
         Family::Gemv { subgroups: true } => {
-            format!("{}\n{SHADER_GEMV}\n{SHADER_GEMV_SUBGROUP}", storage())
+            format!(
+                "{}\n{SHADER_GEMV}\n{SHADER_GEMV_SUBGROUP}\n{SHADER_GEMV_RESIDENT}",
+                storage()
+            )
         }
         Family::Rows { subgroups: false } => format!("{}\n{SHADER_ROWS}", storage()),
         Family::Rows { subgroups: true } => {
@@ -399,11 +431,31 @@ mod tests {
             wg_n: 8,
         };
         let ahead = |dtype| {
-            let c = config.constants(1, dtype, &caps);
+            let c = config.constants((1, 4096), dtype, &caps);
             c.iter().find(|(name, _)| *name == "AHEAD").map(|&(_, v)| v)
         };
         assert_eq!(ahead(DType::F32), Some(1.0));
         assert_eq!(ahead(DType::F16), Some(0.0));
+    }
+
+    #[test]
+    fn the_resident_gemv_holds_its_share_of_k() {
+        let caps = Capabilities::for_tests(false, (32, 32));
+        let config = MatmulConfig::Resident {
+            rows: 4,
+            wg: 256,
+            per: 2,
+        };
+        let get = |m, k, name| {
+            let c = config.constants((m, k), DType::F16, &caps);
+            c.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+        };
+        // 1376 octets over 256 lanes: 6 each; 512: 2.
+        assert_eq!(get(1, 11008, "XO"), Some(6.0));
+        assert_eq!(get(1, 4096, "XO"), Some(2.0));
+        assert_eq!(get(3, 4096, "M"), Some(3.0));
+        assert_eq!(get(1, 4096, "PER"), Some(2.0));
+        assert_eq!(get(1, 4096, "R"), Some(4.0));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! features, cooperative matrices) and for this shape.
 
 use super::config::{
-    block_bytes, block_stages, lanes_fit, staged_slice_lanes, MatmulConfig, BLOCK_MAX_STAGE,
-    GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_STAGED, GEMV_MAX_UNROLL, MAX_TILE,
+    block_bytes, block_stages, lanes_fit, resident_octets, staged_slice_lanes, MatmulConfig,
+    BLOCK_MAX_STAGE, GEMV_MAX_ACC, GEMV_MAX_BLOCK_M, GEMV_MAX_M, GEMV_MAX_STAGED, GEMV_MAX_UNROLL,
+    MAX_TILE, RESIDENT_MAX_W, RESIDENT_MAX_X,
 };
 use super::coop::{coop_bytes, COOP_BKS, COOP_FRAGS, COOP_MAX_STAGE};
 use super::Family;
@@ -20,7 +21,7 @@ impl MatmulConfig {
             | Self::Block { wg_m, wg_n, .. } => wg_m * wg_n,
             Self::SplitK { split, .. } | Self::Subgroup { split, .. } => split,
             Self::GemmSubgroup { wg_n, .. } => wg_n,
-            Self::Gemv { wg, .. } | Self::Rows { wg, .. } => wg,
+            Self::Gemv { wg, .. } | Self::Resident { wg, .. } | Self::Rows { wg, .. } => wg,
             Self::Lanes { .. } => caps.subgroup_sizes.0,
         }
     }
@@ -49,7 +50,7 @@ impl MatmulConfig {
                 ..
             } => block_bytes(tile_m * wg_m, tile_n * wg_n, bk),
             // `red` (gemv_staged's octets depend on m: see `unsupported`).
-            Self::Gemv { wg, .. } => 16 * wg as u64,
+            Self::Gemv { wg, .. } | Self::Resident { wg, .. } => 16 * wg as u64,
             Self::Rows { .. } | Self::Lanes { .. } => 0,
             Self::Coop {
                 tile_m,
@@ -191,6 +192,30 @@ impl MatmulConfig {
                     return Some(why);
                 }
             }
+            Self::Resident { rows, wg, per } => {
+                if !(rows == 4 || rows == 8) || !wg.is_power_of_two() || per == 0 {
+                    return Some(
+                        "resident gemv needs 4 or 8 rows, a power-of-two workgroup and a block or more per workgroup"
+                            .into(),
+                    );
+                }
+                let xo = resident_octets(k, wg);
+                if m * xo > RESIDENT_MAX_X || rows as u64 * xo > RESIDENT_MAX_W {
+                    return Some(format!(
+                        "resident gemv holds at most {RESIDENT_MAX_X} activation and {RESIDENT_MAX_W} weight octets per invocation ({m} rows and {rows} rows of W x {xo} octets for k = {k} over {wg})"
+                    ));
+                }
+                // Each half of `red` (2 x wg slots) takes m x rows sums of
+                // every subgroup, of the smallest size the device may run.
+                let sgs = (wg as u64).div_ceil(caps.subgroup_sizes.0.max(1) as u64);
+                if caps.subgroups && sgs * m * rows as u64 > 2 * wg as u64 {
+                    return Some(format!(
+                        "resident gemv sums {m} x {rows} per subgroup in {} slots: too many for subgroups of {}",
+                        2 * wg,
+                        caps.subgroup_sizes.0
+                    ));
+                }
+            }
             Self::Rows { rows, wg, .. } => {
                 if !(rows == 4 || rows == 8) || wg < 4 || !wg.is_power_of_two() {
                     return Some(
@@ -273,7 +298,7 @@ impl MatmulConfig {
         if self.walks_blocks() && !k.is_multiple_of(32) {
             return Some(format!("k = {k} is not a multiple of 32 (blocks)"));
         }
-        if let Self::Gemv { wg, .. } | Self::Rows { wg, .. } = *self {
+        if let Self::Gemv { wg, .. } | Self::Resident { wg, .. } | Self::Rows { wg, .. } = *self {
             if wg > l.max_compute_workgroup_size_x {
                 return Some(format!("workgroup {wg} exceeds the size limit"));
             }
@@ -383,6 +408,40 @@ mod tests {
         assert!(no.contains("at most 4 octets"), "{no}");
         // Row groups are for the plain GEMV only.
         assert!(why(gemv(128, 4, true, 2, true), &caps, 8).is_some());
+    }
+
+    #[test]
+    fn resident_gemv_limits_by_hand() {
+        let resident = |rows, wg, per| MatmulConfig::Resident { rows, wg, per };
+        let why = |c: MatmulConfig, caps: &Capabilities, m, k| {
+            c.unsupported(caps, DType::F16, (m, 4096, k))
+        };
+        let gpu = Capabilities::for_tests(false, (32, 32));
+        // k = 4096 over 128 lanes: 4 octets each, so 2 activation rows
+        // (8 octets held) and 8 rows of W (32 octets in flight) fit; 3
+        // rows do not.
+        assert_eq!(why(resident(8, 128, 4), &gpu, 2, 4096), None);
+        let no = why(resident(4, 128, 4), &gpu, 3, 4096).unwrap();
+        assert!(no.contains("3 rows and 4 rows of W x 4 octets"), "{no}");
+        // k = 11008 over 256 lanes: 6 octets; 8 rows would be 48 in flight.
+        assert_eq!(why(resident(4, 256, 4), &gpu, 1, 11008), None);
+        assert!(why(resident(8, 256, 4), &gpu, 1, 11008).is_some());
+        // `red`'s half holds 2 x 256 slots: 32 subgroups of 8 lanes with 4
+        // x 4 sums each fill it, with 4 x 8 they do not; subgroups of 32
+        // hold either.
+        let small = Capabilities::for_tests(false, (8, 8));
+        assert_eq!(why(resident(4, 256, 4), &small, 4, 4096), None);
+        let no = why(resident(8, 256, 4), &small, 4, 4096).unwrap();
+        assert!(no.contains("subgroups of 8"), "{no}");
+        assert_eq!(why(resident(8, 256, 4), &gpu, 4, 4096), None);
+        // Shapes it does not take at all, and no SUBGROUP.
+        assert!(why(resident(6, 256, 4), &gpu, 1, 4096).is_some());
+        assert!(why(resident(4, 192, 4), &gpu, 1, 4096).is_some());
+        assert!(why(resident(4, 256, 0), &gpu, 1, 4096).is_some());
+        let mut plain = gpu.clone();
+        plain.subgroups = false;
+        let no = why(resident(4, 256, 4), &plain, 1, 4096).unwrap();
+        assert!(no.contains("SUBGROUP"), "{no}");
     }
 
     #[test]

@@ -299,8 +299,8 @@ impl TimingOverrides {
 pub enum DTypeChoice {
     /// One dtype; an error where the adapter cannot run it.
     Only(DType),
-    /// Every dtype the adapter runs (f16 skipped with a note without
-    /// `SHADER_F16`).
+    /// Every dtype the adapter runs (the peaks skip f16 with a note
+    /// without `SHADER_F16`; a run keeps it for the products).
     All,
 }
 
@@ -331,11 +331,57 @@ impl DTypeChoice {
             }
         }
     }
+
+    /// The dtypes a run measures on a device with `caps`, and a note for
+    /// each that runs only in part. Unlike the peak kernels, the products
+    /// take f16 operands without `SHADER_F16`: the block, few-row and
+    /// row-walking kernels read them as packed halves and compute in f32.
+    /// Softmax and the attention kernels compute in the dtype itself, so
+    /// the run skips them there (and says so).
+    pub fn resolve_for_run(self, caps: &Capabilities, adapter: &str) -> (Vec<DType>, Vec<String>) {
+        let dtypes = match self {
+            Self::Only(d) => vec![d],
+            Self::All => vec![DType::F32, DType::F16],
+        };
+        let notes = dtypes
+            .iter()
+            .filter(|d| !caps.supports(**d))
+            .map(|d| {
+                format!(
+                    "{} on {adapter} without SHADER_F16: products read packed halves and compute in f32; softmax and attention are skipped",
+                    d.name()
+                )
+            })
+            .collect();
+        (dtypes, notes)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_keeps_f16_without_shader_f16_and_says_so() {
+        let mut caps = Capabilities::for_tests(true, (0, 0));
+        caps.f16 = false;
+        let (all, notes) = DTypeChoice::All.resolve_for_run(&caps, "gl");
+        assert_eq!(all, [DType::F32, DType::F16]);
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].starts_with("f16 on gl without SHADER_F16"),
+            "{notes:?}"
+        );
+        let (only, _) = DTypeChoice::Only(DType::F16).resolve_for_run(&caps, "gl");
+        assert_eq!(only, [DType::F16]);
+        // The peaks still leave it out, or refuse it.
+        let (peaks, notes) = DTypeChoice::All.resolve(&caps, "gl").unwrap();
+        assert_eq!((peaks, notes.len()), (vec![DType::F32], 1));
+        assert!(DTypeChoice::Only(DType::F16).resolve(&caps, "gl").is_err());
+        // With SHADER_F16 nothing is said.
+        caps.f16 = true;
+        assert!(DTypeChoice::All.resolve_for_run(&caps, "vk").1.is_empty());
+    }
 
     #[test]
     fn pipelines_settle_on_gpus_only() {

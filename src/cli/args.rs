@@ -404,7 +404,7 @@ pub struct RunArgs {
     /// Reduced sweep (S = 128; decode B = 1, 16 at L = 2048) and lighter roofs: 7-10 minutes on a 2-core software adapter.
     #[arg(long)]
     pub quick: bool,
-    /// Data types (`all` skips f16 with a note when the adapter lacks SHADER_F16).
+    /// Data types (without SHADER_F16, f16 products run as packed halves computed in f32, and f16 softmax and attention are skipped with a note).
     #[arg(long, value_enum, default_value = "all")]
     pub dtype: DTypeArg,
     /// Weight formats of the linear layers, comma-separated (f32, f16, q8_0, q4_0); attention keeps --dtype [default: the --dtype formats and q8_0,q4_0; with --quick, q4_0].

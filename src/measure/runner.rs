@@ -146,33 +146,26 @@ fn new_file(ctx: &GpuContext, timer: &Timer, cfg: RoofsConfig, roofs: roofs::Roo
 }
 
 /// The plan of `settings` on `ctx`: the dtypes it can run, the ops that
-/// fit (attention beyond the adapter's buffers is skipped and said; a
-/// linear layer that cannot run is an error, before anything runs).
+/// fit (attention beyond the adapter's buffers, or in f16 without
+/// SHADER_F16, is skipped and said; a linear layer that cannot run, or a
+/// plan of nothing but skipped ops, is an error, before anything runs).
 fn plan_for(
     ctx: &GpuContext,
     settings: &RunSettings,
     observer: &mut dyn Observer,
 ) -> Result<(Sweep, Vec<Op>, Vec<Skipped>)> {
-    let (dtypes, notes) = settings.dtypes.resolve(&ctx.caps, &ctx.adapter.name)?;
-    notes.iter().for_each(|n| observer.note(n));
+    // Said once the plan is known to run something (a refused plan is
+    // one error line).
+    let (dtypes, mut notes) = settings
+        .dtypes
+        .resolve_for_run(&ctx.caps, &ctx.adapter.name);
     let weights = match &settings.weights {
         Some(list) => {
             let mut kept = Vec::new();
             for &f in list {
-                match f {
-                    Format::Float(d) if !ctx.caps.supports(d) => observer.note(&format!(
-                        "skipping {} weights: {} lacks SHADER_F16",
-                        d.name(),
-                        ctx.adapter.name
-                    )),
-                    _ if kept.contains(&f) => {}
-                    _ => kept.push(f),
+                if !kept.contains(&f) {
+                    kept.push(f);
                 }
-            }
-            if kept.is_empty() {
-                return Err(Error::Invalid(
-                    "no weight format of --weights runs on this adapter".into(),
-                ));
             }
             kept
         }
@@ -187,7 +180,7 @@ fn plan_for(
             // are whole blocks (asked for by name, they are an error).
             let quant = match plan::block_mismatch(&settings.model) {
                 Some((name, v)) => {
-                    observer.note(&format!(
+                    notes.push(format!(
                         "skipping quantized weights: {name} = {v} is not a multiple of {}",
                         Quant::BLOCK
                     ));
@@ -211,7 +204,7 @@ fn plan_for(
         match ops::check(ctx, &op) {
             Ok(()) => ops.push(op),
             Err(e) if op.series.is_attention() => {
-                observer.note(&format!("skipping {e}"));
+                notes.push(format!("skipping {e}"));
                 skipped.push(Skipped {
                     op: op.label(),
                     reason: e.to_string(),
@@ -220,6 +213,15 @@ fn plan_for(
             Err(e) => return Err(e),
         }
     }
+    if ops.is_empty() {
+        if let Some(first) = skipped.first() {
+            return Err(Error::Invalid(format!(
+                "no op of the plan runs on {}: {}",
+                ctx.adapter.name, first.reason
+            )));
+        }
+    }
+    notes.iter().for_each(|n| observer.note(n));
     Ok((sweep, ops, skipped))
 }
 

@@ -7,7 +7,7 @@ use crate::common;
 use wgpu_roofline::dtype::Format;
 use wgpu_roofline::kernels::attention::AttentionShape;
 use wgpu_roofline::kernels::softmax::Softmax;
-use wgpu_roofline::kernels::Kernel;
+use wgpu_roofline::kernels::{Kernel, KernelConfig};
 use wgpu_roofline::measure::observer::{Observer, Start};
 use wgpu_roofline::measure::runner::{self, RunSettings};
 use wgpu_roofline::measure::{paired, tuner, Silent, Timer, TimerPreference};
@@ -27,6 +27,7 @@ struct Recorder<'a> {
     steps: Vec<String>,
     roofs: usize,
     points: Vec<String>,
+    notes: Vec<String>,
     finished: usize,
     stop: &'a AtomicBool,
     stop_after: Option<usize>,
@@ -39,6 +40,7 @@ impl<'a> Recorder<'a> {
             steps: vec![],
             roofs: 0,
             points: vec![],
+            notes: vec![],
             finished: 0,
             stop,
             stop_after,
@@ -49,6 +51,9 @@ impl<'a> Recorder<'a> {
 impl Observer for Recorder<'_> {
     fn started(&mut self, s: &Start) {
         self.starts.push(s.clone());
+    }
+    fn note(&mut self, message: &str) {
+        self.notes.push(message.to_string());
     }
     fn step(&mut self, label: &str) {
         self.steps.push(label.to_string());
@@ -386,4 +391,55 @@ fn a_decode_op_timed_beside_the_memory_roof_pairs_batch_by_batch() {
     roofs_only.workload = None;
     let e = paired::against_memory_roof(&ctx, &timer, &roofs_only, point, 3).unwrap_err();
     assert_eq!(e.to_string(), "the results file holds no run's ops");
+}
+
+#[test]
+fn f16_products_run_without_shader_f16_as_packed_halves() {
+    let test = "f16_products_run_without_shader_f16_as_packed_halves";
+    let plain: Vec<_> = common::contexts(test)
+        .into_iter()
+        .filter(|c| !c.caps.f16)
+        .collect();
+    if plain.is_empty() {
+        common::skip(test, "no adapter lacks SHADER_F16 (llvmpipe's GL does)");
+        return;
+    }
+    for ctx in plain {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = AtomicBool::new(false);
+        let mut seen = Recorder::new(&stop, None);
+        let mut s = settings(1);
+        s.dtypes = DTypeChoice::Only(DType::F16);
+        s.weights = Some(vec![Format::Float(DType::F16)]);
+        s.sweep.ops = ["q", "down", "qk", "pv", "softmax", "attn"]
+            .map(String::from)
+            .to_vec();
+        let o = runner::run(&ctx, &s, &dir.path().join("run"), &stop, &mut seen).unwrap();
+        assert!(o.stopped.is_none(), "{:?}", o.stopped);
+        assert!(
+            seen.notes.iter().any(|n| n.contains("packed halves")),
+            "{:?}",
+            seen.notes
+        );
+        let r = ResultsFile::read(&dir.path().join("run/results.json")).unwrap();
+        // Prefill and decode of the two projections and both products,
+        // every one verified, in f16, by a kernel that computes in f32.
+        assert_eq!(r.points.len(), 8, "{:?}", seen.points);
+        for p in &r.points {
+            assert!(p.verified, "{}", p.op.label());
+            assert_eq!(p.op.dtype, DType::F16);
+            let KernelConfig::Matmul(c) = p.kernel else {
+                panic!("{}: {}", p.op.label(), p.kernel);
+            };
+            assert!(!c.family().computes_in(DType::F16), "{c}");
+        }
+        // Softmax and fused attention compute in f16: skipped, and said why.
+        assert_eq!(r.skipped.len(), 4, "{:?}", r.skipped);
+        assert!(r.skipped.iter().all(|s| s.reason.contains("SHADER_F16")));
+        // A plan of nothing but those is an error, not an empty run.
+        s.sweep.ops = vec!["softmax".into()];
+        let e = runner::run(&ctx, &s, &dir.path().join("none"), &stop, &mut Silent).unwrap_err();
+        assert!(e.to_string().contains("no op of the plan runs"), "{e}");
+        assert!(!dir.path().join("none").exists());
+    }
 }

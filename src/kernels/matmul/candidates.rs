@@ -88,7 +88,20 @@ impl MatmulConfig {
     /// dimension have) also get few-row products with small workgroups, and
     /// on GPUs workgroups cut into row groups of just enough lanes for a
     /// row, so invocations do not idle past the end of a row.
+    ///
+    /// Without SHADER_F16, f16 products keep only the kernels that read
+    /// packed halves and compute in f32 ([`super::Family::computes_in`]).
     pub fn candidates(shape: ProductShape, dtype: DType, caps: &Capabilities) -> Vec<Self> {
+        let mut v = Self::listed(shape, dtype, caps);
+        if !caps.supports(dtype) {
+            v.retain(|c| !c.family().computes_in(dtype));
+        }
+        v
+    }
+
+    /// The configurations of [`Self::candidates`], whatever the device's
+    /// f16 arithmetic.
+    fn listed(shape: ProductShape, dtype: DType, caps: &Capabilities) -> Vec<Self> {
         let ProductShape { batch, m, k, .. } = shape;
         let subgroups = caps.subgroups;
         // A bm x bn block of tm x tn per invocation, in k steps of `bk`.
@@ -448,6 +461,41 @@ mod tests {
         let mut plain = gpu.clone();
         plain.subgroups = false;
         assert!(resident(&plain, 1, 4096, 4096).is_empty());
+    }
+
+    #[test]
+    fn without_shader_f16_f16_products_keep_the_packed_half_kernels() {
+        // llvmpipe's GL: a CPU adapter without subgroups or SHADER_F16,
+        // with 32 KiB of workgroup memory.
+        let mut gl = Capabilities::for_tests(true, (0, 0));
+        gl.f16 = false;
+        gl.limits.max_compute_workgroup_storage_size = 32768;
+        for (m, k) in [(128, 4096), (1, 4096), (1, 128), (16, 4096)] {
+            let shape = ProductShape {
+                batch: 1,
+                m,
+                n: 4096,
+                k,
+            };
+            let f16 = MatmulConfig::candidates(shape, DType::F16, &gl);
+            assert!(!f16.is_empty(), "m = {m}, k = {k}");
+            for c in &f16 {
+                assert!(!c.family().computes_in(DType::F16), "{c}");
+                assert_eq!(c.unsupported(&gl, DType::F16, (m, 4096, k)), None, "{c}");
+            }
+            // f32 keeps its list, the classic kernels included.
+            let f32 = MatmulConfig::candidates(shape, DType::F32, &gl);
+            assert!(f32
+                .iter()
+                .any(|c| c.family() == super::super::Family::Classic));
+            // And a classic kernel asked for f16 there says why not.
+            let classic = f32
+                .iter()
+                .find(|c| c.family() == super::super::Family::Classic)
+                .unwrap();
+            let why = classic.unsupported(&gl, DType::F16, (m, 4096, k)).unwrap();
+            assert!(why.contains("SHADER_F16"), "{why}");
+        }
     }
 
     #[test]

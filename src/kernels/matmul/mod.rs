@@ -38,8 +38,7 @@ pub use source::*;
 pub use support::coop_unsupported;
 
 use super::{
-    batch_chunks, require, Copies, DType, Dispatches, Extent, Fill, Kernel, Prepared, Verification,
-    XorShift,
+    batch_chunks, Copies, DType, Dispatches, Extent, Fill, Kernel, Prepared, Verification, XorShift,
 };
 use crate::dtype::{Format, Quant};
 use crate::error::{Error, Result};
@@ -207,7 +206,14 @@ impl Matmul {
             }
             Format::Float(_) | Format::Quant(_) => {}
         }
-        require(ctx, dtype)?;
+        // Without SHADER_F16, f16 operands go to the kernels that read them
+        // as packed halves, octets of k at a time.
+        if !ctx.caps.supports(dtype) && !k.is_multiple_of(8) {
+            return Err(Error::Invalid(format!(
+                "{} products on an adapter without SHADER_F16 read packed octets of k, so k must be a multiple of 8, got k = {k}",
+                dtype.name()
+            )));
+        }
         let l = &ctx.caps.limits;
         let size = dtype.size();
         let w_bytes = n * w_row_bytes(k, weights);

@@ -37,6 +37,17 @@ pub enum Family {
 }
 
 impl Family {
+    /// Whether its kernels compute in `dtype` itself, so need SHADER_F16
+    /// for f16: the classic kernels (their f16 variant declares `f16`
+    /// values) and the cooperative GEMM. The others read f16 operands as
+    /// packed halves (`unpack2x16float`) and compute in f32.
+    pub fn computes_in(&self, dtype: DType) -> bool {
+        match self {
+            Self::Classic | Self::ClassicSubgroup | Self::Coop { .. } => dtype == DType::F16,
+            Self::Block | Self::Gemv { .. } | Self::Rows { .. } => false,
+        }
+    }
+
     /// Whether its kernels read W through a weight storage, so take every
     /// weight format (the classic kernels take float weights of the
     /// activations' type only; the cooperative GEMM stages any format as

@@ -78,6 +78,12 @@ impl MatmulConfig {
     ) -> Option<String> {
         let (tm, tn) = self.tiles();
         let l = &caps.limits;
+        if self.family().computes_in(dtype) && !caps.supports(dtype) {
+            return Some(format!(
+                "{} operands need SHADER_F16 in this kernel (the block, gemv and rows kernels read them as packed halves without it)",
+                dtype.name()
+            ));
+        }
         if tm == 0 || tn == 0 || tm > MAX_TILE || tn > MAX_TILE {
             return Some(format!("tiles {tm}x{tn} outside 1..={MAX_TILE}"));
         }

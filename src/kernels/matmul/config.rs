@@ -322,7 +322,7 @@ impl std::fmt::Display for MatmulConfig {
                 Ok(())
             }
             Self::Resident { rows, wg, per } => {
-                write!(f, "gemv resident {rows} rows x{per} wg {wg} sg")
+                write!(f, "gemv resident {per} blocks of {rows} wg {wg} sg")
             }
             Self::Rows {
                 rows,
@@ -557,7 +557,7 @@ mod tests {
         assert_eq!(c.entry(), "gemv_resident");
         assert_eq!(c.family(), Family::Gemv { subgroups: true });
         assert!(c.uses_subgroups());
-        assert_eq!(c.to_string(), "gemv resident 4 rows x8 wg 256 sg");
+        assert_eq!(c.to_string(), "gemv resident 8 blocks of 4 wg 256 sg");
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(json, r#"{"kernel":"resident","rows":4,"wg":256,"per":8}"#);
         // Octets of a row each invocation holds: 512 over 256 and 128;

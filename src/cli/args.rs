@@ -444,6 +444,9 @@ pub struct RunArgs {
     /// same adapter, model, sweep and settings; finished points are kept.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "quick", "dtype", "weights", "seq_lens", "batches", "contexts", "ops", "out", "footprint", "warm_ms"])]
     pub resume: Option<PathBuf>,
+    /// Write results.json (and with --backend all compare.md) but no charts; `plot` draws them later from the file.
+    #[arg(long)]
+    pub no_charts: bool,
     #[command(flatten)]
     pub spec: SpecArgs,
     #[command(flatten)]

@@ -169,6 +169,8 @@ fn settings(a: &RunArgs) -> Result<RunSettings> {
 fn run_cmd(a: RunArgs) -> Result<()> {
     a.timing.check()?;
     let plot_opts = a.chart.apply(a.spec.options()?);
+    // Charts to draw beside each results file, unless --no-charts.
+    let charts = (!a.no_charts).then_some(&plot_opts);
     if a.samples == 0 {
         bail!("--samples must be at least 1");
     }
@@ -196,7 +198,7 @@ fn run_cmd(a: RunArgs) -> Result<()> {
                 )
             })?;
         let outcome = runner::resume(&ctx, dir, &STOP, &mut progress)?;
-        return finish(outcome, &plot_opts);
+        return finish(outcome, charts);
     }
     let settings = settings(&a)?;
     if let Some(out) = &a.out {
@@ -216,7 +218,7 @@ fn run_cmd(a: RunArgs) -> Result<()> {
             )
         });
         let outcome = runner::run(&ctx, &settings, &dir, &STOP, &mut progress)?;
-        return finish(outcome, &plot_opts);
+        return finish(outcome, charts);
     }
 
     // --backend all: one run per backend found, then the overlay and the comparison.
@@ -235,35 +237,45 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     let outcomes = runner::run_each(open, &settings, &dir, &STOP, &mut progress)?;
     let mut files = Vec::new();
     for o in outcomes {
-        files.push(finish_one(o, &plot_opts)?);
+        files.push(finish_one(o, charts)?);
     }
-    for name in ["roofline.png", "roofline.svg"] {
-        draw_atomic(&files, &plot_opts, &dir.join(name))?;
+    if let Some(opts) = charts {
+        for name in ["roofline.png", "roofline.svg"] {
+            draw_atomic(&files, opts, &dir.join(name))?;
+        }
     }
     let table = report::compare_table(&files);
     results::write_atomic(&dir.join("compare.md"), &table.render(Format::Markdown))?;
     println!();
     print!("{}", table.render(Format::Text));
     println!(
-        "\nwrote {} runs, the overlay roofline.png/.svg and compare.md into {}",
+        "\nwrote {} runs, {}compare.md into {}",
         files.len(),
+        if charts.is_some() {
+            "the overlay roofline.png/.svg and "
+        } else {
+            ""
+        },
         dir.display()
     );
     files.iter().try_for_each(fail_if_unverified)
 }
 
-/// Draw and print one finished run; a stopped run is drawn and becomes an
-/// error that says how to go on.
-fn finish_one(o: Outcome, plot_opts: &PlotOptions) -> Result<ResultsFile> {
-    for name in ["roofline.png", "roofline.svg"] {
-        draw_atomic(std::slice::from_ref(&o.file), plot_opts, &o.dir.join(name))?;
+/// Draw (with `charts`) and print one finished run; a stopped run is
+/// drawn and becomes an error that says how to go on.
+fn finish_one(o: Outcome, charts: Option<&PlotOptions>) -> Result<ResultsFile> {
+    if let Some(opts) = charts {
+        for name in ["roofline.png", "roofline.svg"] {
+            draw_atomic(std::slice::from_ref(&o.file), opts, &o.dir.join(name))?;
+        }
     }
     let path = o.dir.join("results.json");
     if let Some(e) = o.stopped {
         return Err(anyhow!(
-            "{e}; {} points kept in {} and plotted; continue with `wgpu-roofline run --resume {}`",
+            "{e}; {} points kept in {}{}; continue with `wgpu-roofline run --resume {}`",
             o.file.points.len(),
             path.display(),
+            if charts.is_some() { " and plotted" } else { "" },
             o.dir.display()
         ));
     }
@@ -275,16 +287,21 @@ fn finish_one(o: Outcome, plot_opts: &PlotOptions) -> Result<ResultsFile> {
     );
     print!("{}", report::points_table(&o.file).render(Format::Text));
     println!(
-        "\n{} points in {:.1} s; wrote {}, roofline.png and roofline.svg",
+        "\n{} points in {:.1} s; wrote {}{}",
         o.file.points.len(),
         o.elapsed_s,
         path.display(),
+        if charts.is_some() {
+            ", roofline.png and roofline.svg"
+        } else {
+            ""
+        },
     );
     Ok(o.file)
 }
 
-fn finish(o: Outcome, plot_opts: &PlotOptions) -> Result<()> {
-    let file = finish_one(o, plot_opts)?;
+fn finish(o: Outcome, charts: Option<&PlotOptions>) -> Result<()> {
+    let file = finish_one(o, charts)?;
     fail_if_unverified(&file)
 }
 

@@ -593,3 +593,40 @@ fn run_on_all_backends_writes_each_run_the_overlay_and_the_comparison() {
         None,
     );
 }
+
+#[test]
+fn no_charts_writes_the_results_file_alone() {
+    let Some(&backend) = backends("no_charts_writes_the_results_file_alone").first() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = bin()
+        .args(["run", "--quick", "--backend", backend, "--model"])
+        .arg(fixture("tiny-model.json"))
+        .args(SMALL_RUN)
+        .args(["--ops", "q", "--no-charts", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["results.json"]);
+    let last = stdout.lines().last().unwrap();
+    assert!(last.ends_with("results.json"), "{last}");
+    // The charts can be drawn from it later.
+    let chart = dir.path().join("later.svg");
+    bin()
+        .arg("plot")
+        .arg(out.join("results.json"))
+        .arg("-o")
+        .arg(&chart)
+        .assert()
+        .success();
+    assert!(chart.exists());
+}

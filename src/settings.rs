@@ -297,7 +297,8 @@ impl TimingOverrides {
 /// Which dtypes to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DTypeChoice {
-    /// One dtype; an error where the adapter cannot run it.
+    /// One dtype (for the peaks, an error where the adapter cannot compute
+    /// in it).
     Only(DType),
     /// Every dtype the adapter runs (the peaks skip f16 with a note
     /// without `SHADER_F16`; a run keeps it for the products).

@@ -28,15 +28,18 @@ const MAX_XO: u32 = 8u;
 // Weight octets an invocation has in flight (R x XO), at most.
 const MAX_PF: u32 = 32u;
 
-// This invocation's octets of rows row0 .. row0 + R of W (zeros past k).
-fn resident_fetch(zwr: u32, row0: u32, tid: u32) -> array<array<vec4<f32>, 2>, MAX_PF> {
-    var wv: array<array<vec4<f32>, 2>, MAX_PF>;
+// This invocation's octets of rows row0 .. row0 + R of W (zeros past k),
+// as the storage keeps them (`WPacked`: f16 weights stay 4 words an octet
+// until they are used, so the next block's loads hold half the registers
+// and nothing waits on them before the sums).
+fn resident_fetch(zwr: u32, row0: u32, tid: u32) -> array<WPacked, MAX_PF> {
+    var wv: array<WPacked, MAX_PF>;
     for (var j = 0u; j < XO; j++) {
         let o = tid + j * WG;
         for (var r = 0u; r < R; r++) {
-            var v = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
+            var v = WPacked();
             if o < p.k8 {
-                v = load_w8(zwr + min(row0 + r, p.n - 1u), o);
+                v = load_w8_packed(zwr + min(row0 + r, p.n - 1u), o);
             }
             wv[j * R + r] = v;
         }
@@ -74,7 +77,7 @@ fn gemv_resident(
         var acc: array<f32, MAX_ACC>;
         for (var j = 0u; j < XO; j++) {
             for (var r = 0u; r < R; r++) {
-                let w = wv[j * R + r];
+                let w = unpack_w8(wv[j * R + r]);
                 for (var i = 0u; i < M; i++) {
                     let xv = x[i * XO + j];
                     acc[i * R + r] += dot(xv[0], w[0]) + dot(xv[1], w[1]);

@@ -27,3 +27,15 @@ fn load_w32(row: u32, b: u32) -> W32 {
     }
     return W32(1.0, 0.0, q);
 }
+
+// An octet as a kernel keeps it in registers between loading and using it
+// (the resident GEMV's next block): its 8 halves in 4 words.
+alias WPacked = vec4<u32>;
+
+fn load_w8_packed(row: u32, o: u32) -> WPacked {
+    return load_w8h(row, o);
+}
+
+fn unpack_w8(v: WPacked) -> array<vec4<f32>, 2> {
+    return unpack8(v);
+}

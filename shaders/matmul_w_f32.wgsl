@@ -20,3 +20,15 @@ fn load_w32(row: u32, b: u32) -> W32 {
     }
     return W32(1.0, 0.0, q);
 }
+
+// An octet as a kernel keeps it in registers between loading and using it
+// (the resident GEMV's next block): as loaded: two vec4.
+alias WPacked = array<vec4<f32>, 2>;
+
+fn load_w8_packed(row: u32, o: u32) -> WPacked {
+    return load_w8(row, o);
+}
+
+fn unpack_w8(v: WPacked) -> array<vec4<f32>, 2> {
+    return v;
+}

@@ -1,7 +1,8 @@
 //! The matmul kernels' configurations: their tiles, workgroup shape and
 //! the units they compute on. Which module, entry point and override
 //! constants each runs is in `source.rs`, what each needs from the device
-//! in `support.rs`, which of them the tuner tries in `candidates.rs`.
+//! in `support.rs`, which of them the tuner tries in `candidates.rs`, and
+//! how each is named in tables in `name.rs`.
 
 use serde::{Deserialize, Serialize};
 
@@ -238,124 +239,6 @@ pub enum MatmulConfig {
         #[serde(default = "super::coop::default_split")]
         split: u32,
     },
-}
-
-impl std::fmt::Display for MatmulConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Self::Tiled {
-                tile_m,
-                tile_n,
-                wg_m,
-                wg_n,
-                bk,
-            } => {
-                write!(f, "tiled {tile_m}x{tile_n} wg {wg_m}x{wg_n} bk {bk}")
-            }
-            Self::Direct {
-                tile_m,
-                tile_n,
-                wg_m,
-                wg_n,
-            } => {
-                write!(f, "direct {tile_m}x{tile_n} wg {wg_m}x{wg_n}")
-            }
-            Self::SplitK {
-                tile_m,
-                tile_n,
-                split,
-            } => write!(f, "splitk {tile_m}x{tile_n} /{split}"),
-            Self::Subgroup {
-                tile_m,
-                tile_n,
-                split,
-            } => {
-                write!(f, "subgroup {tile_m}x{tile_n} /{split}")
-            }
-            Self::GemmSubgroup {
-                tile_m,
-                tile_n,
-                wg_n,
-            } => write!(f, "shuffle {tile_m}x{tile_n} wg {wg_n}"),
-            Self::Block {
-                tile_m,
-                tile_n,
-                wg_m,
-                wg_n,
-                bk,
-                split,
-            } => {
-                write!(
-                    f,
-                    "block {}x{} ({tile_m}x{tile_n}/inv) bk {bk}",
-                    tile_m * wg_m,
-                    tile_n * wg_n
-                )?;
-                if split > 1 {
-                    write!(f, " split {split}")?;
-                }
-                Ok(())
-            }
-            Self::Gemv {
-                rows,
-                wg,
-                unroll,
-                subgroups,
-                blocks,
-                staged,
-                groups,
-            } => {
-                write!(f, "gemv {rows} rows wg {wg}")?;
-                if groups > 1 {
-                    write!(f, " in {groups} groups")?;
-                }
-                if staged {
-                    write!(f, " staged x{unroll}")?;
-                } else if blocks {
-                    write!(f, " b32")?;
-                } else {
-                    write!(f, " x{unroll}")?;
-                }
-                if subgroups {
-                    write!(f, " sg")?;
-                }
-                Ok(())
-            }
-            Self::Resident { rows, wg, per } => {
-                write!(f, "gemv resident {per} blocks of {rows} wg {wg} sg")
-            }
-            Self::Rows {
-                rows,
-                wg,
-                subgroups,
-            } => write!(
-                f,
-                "rows {rows}/inv wg {wg}{}",
-                if subgroups { " sg" } else { "" }
-            ),
-            Self::Lanes { rows } => write!(f, "lanes {rows} rows"),
-            Self::Coop {
-                tile_m,
-                tile_n,
-                frag_m,
-                frag_n,
-                bk,
-                buffers,
-                accumulate,
-                split,
-            } => {
-                write!(
-                    f,
-                    "coop {tile_m}x{tile_n} ({frag_m}x{frag_n} frags/sg) bk {bk}x{buffers} acc {}",
-                    accumulate.name()
-                )?;
-                if split > 1 {
-                    write!(f, " split {split}")?;
-                }
-                Ok(())
-            }
-        }
-    }
 }
 
 impl MatmulConfig {

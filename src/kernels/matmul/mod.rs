@@ -23,6 +23,7 @@ mod bind;
 mod candidates;
 pub mod config;
 pub mod coop;
+mod name;
 pub mod quant;
 pub mod reference;
 pub mod source;

@@ -22,6 +22,22 @@ fn quick() -> TimingConfig {
     }
 }
 
+/// The stream kernels alone, over 64 KiB arrays in one set, timed quickly:
+/// for tests of how the roofs are sampled, not of their figures.
+fn small_streams(ctx: &GpuContext) -> RoofsConfig {
+    RoofsConfig {
+        stream: StreamParams {
+            array_bytes: 1 << 16,
+            sets: 1,
+            workgroup_size: 64,
+            vec4_per_invocation: 1,
+        },
+        peaks: vec![],
+        timing: quick(),
+        ..RoofsConfig::for_device(&ctx.caps)
+    }
+}
+
 /// Records what the roofs report.
 #[derive(Default)]
 struct Recorder {
@@ -360,19 +376,12 @@ fn every_roof_kernel_is_sampled_on_a_warm_gpu() {
     // (250 ms) end a busy streak before every kernel.
     let warm_s = 0.15;
     let cfg = RoofsConfig {
-        stream: StreamParams {
-            array_bytes: 1 << 16,
-            sets: 1,
-            workgroup_size: 64,
-            vec4_per_invocation: 1,
-        },
-        peaks: vec![],
         timing: TimingConfig {
             warmup: 0,
             ..quick()
         },
         warm_s,
-        ..RoofsConfig::for_device(&ctx.caps)
+        ..small_streams(&ctx)
     };
     let idle = std::time::Duration::from_millis(300);
     let records = roofs::measure(&ctx, &timer, &cfg, &mut Idler(idle))
@@ -412,17 +421,7 @@ fn ceilings_come_from_verified_kernels_only() {
         return;
     };
     let timer = Timer::new(&ctx, TimerPreference::Auto).unwrap();
-    let cfg = RoofsConfig {
-        stream: StreamParams {
-            array_bytes: 1 << 16,
-            sets: 1,
-            workgroup_size: 64,
-            vec4_per_invocation: 1,
-        },
-        peaks: vec![],
-        timing: quick(),
-        ..RoofsConfig::for_device(&ctx.caps)
-    };
+    let cfg = small_streams(&ctx);
     let mut records = roofs::measure(&ctx, &timer, &cfg, &mut Recorder::default())
         .unwrap()
         .kernels;

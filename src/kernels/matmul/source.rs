@@ -433,6 +433,18 @@ mod tests {
         assert!(coop_source("", DType::F32).contains("alias ACC = f32;"));
     }
 
+    /// The value `config` gives override `name` for m x k products.
+    fn constant(
+        config: &MatmulConfig,
+        mk: (u64, u64),
+        dtype: DType,
+        caps: &Capabilities,
+        name: &str,
+    ) -> Option<f64> {
+        let c = config.constants(mk, dtype, caps);
+        c.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+    }
+
     #[test]
     fn the_shuffled_product_reads_ahead_for_f32_only() {
         let caps = Capabilities::for_tests(true, (8, 8));
@@ -441,10 +453,7 @@ mod tests {
             tile_n: 4,
             wg_n: 8,
         };
-        let ahead = |dtype| {
-            let c = config.constants((1, 4096), dtype, &caps);
-            c.iter().find(|(name, _)| *name == "AHEAD").map(|&(_, v)| v)
-        };
+        let ahead = |dtype| constant(&config, (1, 4096), dtype, &caps, "AHEAD");
         assert_eq!(ahead(DType::F32), Some(1.0));
         assert_eq!(ahead(DType::F16), Some(0.0));
     }
@@ -457,10 +466,7 @@ mod tests {
             wg: 256,
             per: 2,
         };
-        let get = |m, k, name| {
-            let c = config.constants((m, k), DType::F16, &caps);
-            c.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
-        };
+        let get = |m, k, name| constant(&config, (m, k), DType::F16, &caps, name);
         // 1376 octets over 256 lanes: 6 each; 512: 2.
         assert_eq!(get(1, 11008, "XO"), Some(6.0));
         assert_eq!(get(1, 4096, "XO"), Some(2.0));

@@ -65,8 +65,8 @@ impl MatmulConfig {
     /// few-row product (GEMV) with 1 to 4 octets per row in flight, or a
     /// block of 32 weights per lane, and for long rows the resident GEMV
     /// (the activations held in registers, workgroups walking 2-8 blocks
-    /// of rows); for 4 < m <= 64 skinny blocks of (m
-    /// rounded up to 16..64) x 128 outputs split over k, so W is read once
+    /// of rows); for 4 < m <= 64 skinny blocks of (m rounded up to 16..64)
+    /// x 128 outputs split over k, so W is read once
     /// and the GPU fills (and up to m = 16 the staged GEMV), and for f16
     /// activations the cooperative-matrix GEMM in one block row of that
     /// height, split 4-16 ways over k; above, block GEMMs of 128x128,
@@ -81,8 +81,8 @@ impl MatmulConfig {
     /// listed wins near-ties, and before them, for one row of k <= 16 x
     /// the subgroup size, the lanes product), plus one block GEMM, one
     /// few-row product, one resident GEMV and one cooperative GEMM, probed
-    /// on a small slice
-    /// (or, without cooperative matrices, listed with the reason).
+    /// on a small slice (or, without cooperative matrices, listed with the
+    /// reason).
     ///
     /// Short rows (k below 1024, as attention's products over the head
     /// dimension have) also get few-row products with small workgroups, and
@@ -133,6 +133,16 @@ impl MatmulConfig {
             groups,
         };
         let gemv = |rows, wg, unroll| gemv_in(rows, wg, unroll, 1);
+        // The resident GEMVs of `list` that hold this product (long rows
+        // with subgroups, where the registers hold k), in order.
+        let residents = |list: &[(u32, u32, u32)]| {
+            list.iter()
+                .map(|&(rows, wg, per)| Self::Resident { rows, wg, per })
+                .filter(|c| {
+                    subgroups && k >= 1024 && c.unsupported(caps, dtype, (m, shape.n, k)).is_none()
+                })
+                .collect::<Vec<_>>()
+        };
         let accumulate = if caps.has_coop(16, DType::F16, DType::F32)
             || !caps.has_coop(16, DType::F16, DType::F16)
         {
@@ -211,14 +221,7 @@ impl MatmulConfig {
                 // activations for every block of 4 rows (on an H200 the
                 // 4096-row products then sat at 0.76-0.84 of the memory
                 // roof, the 11008-row ones at 0.88-0.93), where it fits.
-                if subgroups && k >= 1024 {
-                    for (rows, wg, per) in RESIDENT_GPU {
-                        let c = Self::Resident { rows, wg, per };
-                        if c.unsupported(caps, dtype, (m, shape.n, k)).is_none() {
-                            v.push(c);
-                        }
-                    }
-                }
+                v.extend(residents(&RESIDENT_GPU));
                 if k < 1024 {
                     v.push(gemv(8, 32, 1));
                     v.push(gemv(4, 32, 2));
@@ -355,13 +358,9 @@ impl MatmulConfig {
                 split: 64,
             });
             v.push(gemv(4, 128, 2));
-            // And one resident GEMV, where it fits (long rows, m <= 4).
-            if subgroups && m <= 4 && k >= 1024 {
-                let fits = [(4, 128, 4), (4, 256, 4)]
-                    .map(|(rows, wg, per)| Self::Resident { rows, wg, per })
-                    .into_iter()
-                    .find(|c| c.unsupported(caps, dtype, (m, shape.n, k)).is_none());
-                v.extend(fits);
+            // And one resident GEMV, the first that fits (m <= 4).
+            if m <= 4 {
+                v.extend(residents(&[(4, 128, 4), (4, 256, 4)]).first());
             }
             // The row-walking product, the quantized formats' fastest here:
             // 8 rows per invocation where the accumulators fit, else 4.

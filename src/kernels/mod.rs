@@ -258,7 +258,8 @@ impl KernelConfig {
     pub fn engine(&self) -> Engine {
         match self {
             Self::Matmul(c) => c.engine(),
-            Self::Softmax(_) | Self::Attention(_) => Engine::Simt,
+            Self::Attention(c) => c.engine(),
+            Self::Softmax(_) => Engine::Simt,
         }
     }
 

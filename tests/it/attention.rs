@@ -6,7 +6,7 @@
 use crate::common;
 use wgpu_roofline::gpu::GpuContext;
 use wgpu_roofline::kernels::attention::reference::scores as attention_scores;
-use wgpu_roofline::kernels::attention::{Attention, AttentionConfig, AttentionShape};
+use wgpu_roofline::kernels::attention::{Attention, AttentionConfig, AttentionShape, COOP_TILES};
 use wgpu_roofline::kernels::softmax::reference::scores as softmax_scores;
 use wgpu_roofline::kernels::softmax::Softmax;
 use wgpu_roofline::kernels::{run_and_verify, DType, Extent, Kernel};
@@ -364,4 +364,49 @@ fn scores_past_the_range_of_exp_give_the_same_softmax() {
             }
         }
     }
+}
+
+#[test]
+fn prefill_on_emulated_cooperative_fragments_matches_the_host() {
+    // The software adapters have no cooperative matrices, so the tensor-core
+    // kernel runs here with its fragments written out over the lanes: its
+    // staging, masks, softmax, rescaling and output are what is checked.
+    // Every tiling at d = 16 with scores scaled past exp's range (a row's
+    // reference maximum moves tile after tile, so the output fragments are
+    // rescaled) and at d = 32 on the register tiles' shapes (two query
+    // heads per KV head over an odd length, queries behind a longer
+    // context); d = 64 with one. Larger heads only add fragments of the
+    // same form, and lavapipe takes minutes to compile them (about 40 s at
+    // d = 64). f16 only: GL has no SHADER_F16.
+    let mut ran = 0;
+    for ctx in common::contexts("prefill_on_emulated_cooperative_fragments") {
+        if !ctx.caps.supports(DType::F16) || !ctx.caps.subgroups {
+            eprintln!(
+                "{}: no SHADER_F16 or subgroups, which the cooperative prefill needs",
+                common::label(&ctx)
+            );
+            continue;
+        }
+        for (dims, d, scale, tiles) in [
+            ((3, 2 * 37, 37, 37), 16, Some(64.0), 3),
+            ((2, 2 * 75, 75, 75), 32, None, 3),
+            ((2, 64, 100, 32), 32, None, 3),
+            ((3, 37, 37, 37), 64, None, 1),
+        ] {
+            let s = shape(dims, d);
+            let mut a = Attention::new(&ctx, s, DType::F16, 1).unwrap();
+            if let Some(scale) = scale {
+                let top = top_score(s.rows, |r| attention_scores(&s, scale, 0, r));
+                assert!(top > 2.0 * 88.8, "{dims:?} d={d}: top score {top}");
+                a = a.with_scale(scale);
+            }
+            for (blocks, keys) in COOP_TILES.into_iter().take(tiles) {
+                let config = AttentionConfig::FlashPrefillCoop { blocks, keys };
+                let what = format!("{dims:?} d={d} scale {scale:?}");
+                assert!(verified_whole(&ctx, &a, config, &what), "{what}");
+                ran += 1;
+            }
+        }
+    }
+    assert!(ran >= 10, "{ran} ran");
 }

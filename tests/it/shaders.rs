@@ -147,6 +147,14 @@ fn modules() -> Vec<(&'static str, String)> {
             "attention + attention_subgroup",
             attention::module_source(DType::F32, 128, true),
         ),
+        (
+            "attention_coop (cooperative matrices)",
+            attention::coop_module_source(128, None),
+        ),
+        (
+            "attention_coop (emulated fragments)",
+            attention::coop_module_source(128, Some(8)),
+        ),
     ]
 }
 
@@ -435,6 +443,15 @@ fn embedded_sources_are_the_files() {
     assert_eq!(softmax::SHADER, read("softmax.wgsl"));
     assert_eq!(attention::SHADER, read("attention.wgsl"));
     assert_eq!(attention::SHADER_SUBGROUP, read("attention_subgroup.wgsl"));
+    assert_eq!(attention::SHADER_COOP, read("attention_coop.wgsl"));
+    assert_eq!(
+        attention::SHADER_COOP_FRAGS,
+        read("attention_coop_frags.wgsl")
+    );
+    assert_eq!(
+        attention::SHADER_COOP_EMULATED,
+        read("attention_coop_emulated.wgsl")
+    );
 }
 
 /// An NVIDIA data-centre GPU as the suite opens it on Vulkan: subgroups of
@@ -550,7 +567,8 @@ fn cooperative_shaders_compile_to_spirv() {
 /// The attention configurations a GPU tries that the software adapters
 /// cannot run (subgroups of 32, 48 KiB of workgroup memory: 16 lanes a key
 /// and 4 keys a round, 32 keys a tile of the register-tiled prefill at d =
-/// 128) take the same path to the driver: every GPU candidate of Llama's
+/// 128; the tensor-core prefill on cooperative matrices) take the same path
+/// to the driver: every GPU candidate of Llama's
 /// prefill at S = 512 and decode at L = 2048, in both dtypes, compiles to
 /// SPIR-V with its constants.
 #[test]
@@ -587,6 +605,13 @@ fn gpu_attention_configurations_compile_to_spirv() {
     assert!(listed(|c| matches!(
         c,
         attention::AttentionConfig::FlashPrefillBlock { keys: 32, .. }
+    )));
+    assert!(listed(|c| matches!(
+        c,
+        attention::AttentionConfig::FlashPrefillCoop {
+            blocks: 4,
+            keys: 32
+        }
     )));
 }
 

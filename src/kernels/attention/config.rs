@@ -1,5 +1,6 @@
 //! The fused attention kernels' configurations.
 
+use crate::kernels::Engine;
 use serde::{Deserialize, Serialize};
 
 /// A configuration of the fused attention kernels.
@@ -87,6 +88,52 @@ pub enum AttentionConfig {
         /// Invocations per workgroup.
         wg: u32,
     },
+    /// FlashAttention-2 on cooperative matrices (the tensor cores): 16 x
+    /// 16 x 16 f16 fragments with f32 accumulators, `blocks` subgroups of
+    /// 16 query rows per workgroup, K/V tiles of `keys` keys (16 or 32).
+    /// f16 only; needs the fragments, SHADER_F16 and SUBGROUP. Adapters
+    /// without cooperative matrices run it with the fragments emulated per
+    /// lane (what the tests verify on the software adapters), and never
+    /// list it.
+    FlashPrefillCoop {
+        /// Subgroups of 16 query rows per workgroup.
+        blocks: u32,
+        /// Keys per staged tile.
+        keys: u32,
+    },
+}
+
+impl AttentionConfig {
+    /// The arithmetic units it computes on (every kernel accumulates in
+    /// f32).
+    pub fn engine(&self) -> Engine {
+        if self.on_fragments() {
+            Engine::Coop
+        } else {
+            Engine::Simt
+        }
+    }
+
+    /// Whether the kernel rounds the probabilities to f16 before it
+    /// multiplies them by V (the cooperative kernel's fragments are f16),
+    /// which its verification allows for.
+    pub fn rounds_probabilities(&self) -> bool {
+        self.on_fragments()
+    }
+
+    /// Whether its products are cooperative-matrix fragments.
+    fn on_fragments(&self) -> bool {
+        match self {
+            Self::FlashPrefillCoop { .. } => true,
+            Self::FlashPrefill { .. }
+            | Self::FlashPrefillSubgroup { .. }
+            | Self::FlashDecode { .. }
+            | Self::FlashDecodeSubgroup { .. }
+            | Self::FlashDecodeLanes { .. }
+            | Self::FlashPrefillBlock { .. }
+            | Self::FlashPrefillTile { .. } => false,
+        }
+    }
 }
 
 /// Configurations written before `per_inv` (or `unroll`) existed held one
@@ -141,6 +188,9 @@ impl std::fmt::Display for AttentionConfig {
                 f,
                 "flash tile {lanes} lanes x {rows} rows, {keys} keys, wg {wg}"
             ),
+            Self::FlashPrefillCoop { blocks, keys } => {
+                write!(f, "flash coop {} rows x {keys} keys", 16 * blocks)
+            }
         }
     }
 }
@@ -224,5 +274,15 @@ mod tests {
         assert_eq!(lanes.to_string(), "split-kv lanes 512 keys");
         let json = serde_json::to_string(&KernelConfig::from(lanes)).unwrap();
         assert_eq!(json, r#"{"kernel":"flash_decode_lanes","chunk":512}"#);
+        let coop = AttentionConfig::FlashPrefillCoop {
+            blocks: 4,
+            keys: 32,
+        };
+        assert_eq!(coop.to_string(), "flash coop 64 rows x 32 keys");
+        let json = serde_json::to_string(&KernelConfig::from(coop)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kernel":"flash_prefill_coop","blocks":4,"keys":32}"#
+        );
     }
 }

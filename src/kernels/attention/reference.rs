@@ -11,14 +11,29 @@ pub const K: u32 = 1;
 /// See [`Q`].
 pub const V: u32 = 2;
 
-/// Tolerance of an output element relative to `|want| + 0.01 * sum_t p_t |v_t|`
-/// (its own size, with a floor at the scale of its terms).
+/// Tolerance of an output element relative to `|want| + floor * sum_t p_t
+/// |v_t|` (its own size, with a floor at the scale of its terms: see
+/// [`term_floor`]).
 pub fn tolerance(dtype: DType) -> f64 {
     match dtype {
         // exponentials within a few ulp, f32 sums over thousands of keys
         DType::F32 => 1e-4,
         // plus rounding the output to f16 (2^-11 relative)
         DType::F16 => 1e-3,
+    }
+}
+
+/// The share of an output element's terms, `sum_t p_t |v_t|`, that its
+/// tolerance is measured against at least: 0.01 where the probabilities are
+/// f32; 1 where they are rounded to f16 for the product (the cooperative
+/// kernel, as tensor cores take them). There each weight `p_t / sum p` moves
+/// by up to 2^-11 of itself, and the sum by as much, so an element moves by
+/// up to 2^-10 of its terms: within the f16 tolerance of 1e-3 of them.
+pub fn term_floor(probabilities_in_f16: bool) -> f64 {
+    if probabilities_in_f16 {
+        1.0
+    } else {
+        0.01
     }
 }
 

@@ -40,6 +40,7 @@ pub fn settings(sweep: Sweep, passes: u32) -> RunSettings {
         timer: TimerPreference::Auto,
         footprint_bytes: None,
         warm_s: None,
+        exclude: Vec::new(),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::gpu::Capabilities;
 use crate::kernels::peak::{self, PeakParams};
 use crate::kernels::peak_coop::{self, CoopPeakParams};
 use crate::kernels::stream::{StreamOp, StreamParams};
-use crate::kernels::{DType, MAX_COPIES};
+use crate::kernels::{DType, KernelConfig, MAX_COPIES};
 
 /// How a kernel is sampled.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -234,7 +234,7 @@ impl Method {
 }
 
 /// How a run measures its ops.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SuiteConfig {
     /// Sampling of the chosen configuration.
     pub timing: TimingConfig,
@@ -251,6 +251,11 @@ pub struct SuiteConfig {
     /// before they existed).
     #[serde(default)]
     pub method: Option<Method>,
+    /// Kernel configurations left out of every op's tuning: those whose
+    /// name contains one of these (`run --exclude`), e.g. a family a driver
+    /// rejects. They stay listed in each point's tuning table, marked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
 }
 
 fn one_pass() -> u32 {
@@ -270,7 +275,17 @@ impl SuiteConfig {
             shader_checks: false,
             passes: 1,
             method: Some(Method::for_device(caps)),
+            exclude: Vec::new(),
         }
+    }
+
+    /// The first of the run's exclusions that `config`'s name contains.
+    pub fn excluded_by(&self, config: &KernelConfig) -> Option<&str> {
+        let name = config.to_string();
+        self.exclude
+            .iter()
+            .find(|p| name.contains(p.as_str()))
+            .map(String::as_str)
     }
 }
 

@@ -127,7 +127,7 @@ pub fn against_memory_roof(
     let suite = file
         .workload
         .as_ref()
-        .map(|w| w.suite)
+        .map(|w| w.suite.clone())
         .ok_or_else(|| Error::Invalid("the results file holds no run's ops".into()))?;
     let name = file
         .ceilings

@@ -54,6 +54,9 @@ pub struct RunSettings {
     /// Seconds of warm-up before the roofs and each op's tuning, instead of
     /// the device's default.
     pub warm_s: Option<f64>,
+    /// Kernel configurations to leave out: those whose name contains one
+    /// of these.
+    pub exclude: Vec<String>,
 }
 
 /// How a run ended.
@@ -263,6 +266,7 @@ pub fn run(
         passes: settings.passes,
         shader_checks: ctx.shader_checks,
         method: Some(method),
+        exclude: settings.exclude.clone(),
         ..SuiteConfig::for_device(&ctx.caps)
     };
     settings.timing.apply(&mut suite.timing);
@@ -363,21 +367,32 @@ pub fn resume_target(file: &ResultsFile) -> Result<(BackendChoice, AdapterFilter
 
 /// `run --resume`: measure the ops of the plan of the run in `dir` that
 /// have no point and were not skipped, on `ctx` (the adapter it measured),
-/// with the run's own roofs, timer and settings; points end in plan order.
+/// with the run's own roofs, timer and settings, and the kernel
+/// configurations named by `exclude` left out too; points end in plan
+/// order.
 pub fn resume(
     ctx: &GpuContext,
     dir: &Path,
+    exclude: &[String],
     stop: &AtomicBool,
     observer: &mut dyn Observer,
 ) -> Result<Outcome> {
     let path = dir.join("results.json");
     let mut file = ResultsFile::read(&path)?;
-    let Some(w) = file.workload.clone() else {
+    let Some(w) = file.workload.as_mut() else {
         return Err(Error::Invalid(format!(
             "{} holds roofs only, not a `run`: there is nothing to resume",
             path.display()
         )));
     };
+    // Further exclusions hold for the ops still to measure (a family that
+    // took the device down, say), and are recorded with the run's.
+    for pattern in exclude {
+        if !w.suite.exclude.contains(pattern) {
+            w.suite.exclude.push(pattern.clone());
+        }
+    }
+    let w = w.clone();
     let planned = plan::plan(&w.model, &w.sweep)?;
     let done =
         |op: &Op| file.point(op).is_some() || file.skipped.iter().any(|s| s.op == op.label());
@@ -445,15 +460,20 @@ fn measure_ops(
     let suite = file
         .workload
         .as_ref()
-        .map(|w| w.suite)
+        .map(|w| w.suite.clone())
         .unwrap_or_else(|| SuiteConfig::for_device(&ctx.caps));
     file.incomplete = Some(UNFINISHED.into());
     save(file, path)?;
     let mut stopped = None;
     // Ops of the same kind, shape and dtype share one tuning decision,
-    // those of earlier sessions of the run included.
+    // those of earlier sessions of the run included (but for a kernel the
+    // run now excludes).
     let mut decided: HashMap<(OpShape, DType), Decision> = HashMap::new();
-    for p in &file.points {
+    for p in file
+        .points
+        .iter()
+        .filter(|p| suite.excluded_by(&p.kernel).is_none())
+    {
         decided
             .entry((p.op.shape, p.op.dtype))
             .or_insert_with(|| Decision::of(p));

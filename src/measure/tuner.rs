@@ -70,7 +70,22 @@ where
 {
     let mut trials = Vec::new();
     let mut verified: Vec<Verified<K::Config>> = Vec::new();
-    let candidates = kernel.candidates(&ctx.caps);
+    let mut candidates = kernel.candidates(&ctx.caps);
+    // Those the run excludes are listed, not built.
+    candidates.retain(|&config| {
+        let config: KernelConfig = config.into();
+        let Some(pattern) = cfg.excluded_by(&config) else {
+            return true;
+        };
+        trials.push(Trial {
+            config,
+            probe_s: None,
+            probes_s: Vec::new(),
+            verified: false,
+            note: Some(format!("left out by --exclude `{pattern}`")),
+        });
+        false
+    });
     if cfg.timing.settle_s > 0.0 {
         // Every candidate's pipelines first, then one settling wait, so no
         // probe runs a pipeline the driver has not finished with (those

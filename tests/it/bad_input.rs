@@ -382,6 +382,12 @@ fn every_bad_input_gets_one_clear_line() {
             false,
         ),
         case(
+            &["run", "--exclude", "flash coop,", "--out", o],
+            "an empty one would leave out every kernel",
+            1,
+            false,
+        ),
+        case(
             &["run", "--seq-lens", "128,99999999", "--out", o],
             "is larger than 16777216",
             1,

@@ -95,6 +95,7 @@ fn settings(passes: u32) -> RunSettings {
         timer: TimerPreference::Auto,
         footprint_bytes: Some(4 << 20),
         warm_s: None,
+        exclude: Vec::new(),
     }
 }
 
@@ -122,9 +123,13 @@ fn an_interrupted_run_keeps_its_points_and_resumes_in_plan_order() {
     assert_eq!(kept.points.len(), 3);
     assert_eq!(kept.incomplete.as_deref(), Some("interrupted"));
 
+    // Resumed with the first point's kernel left out (a family that took
+    // the device down, say): the ops of its shape tune again without it.
+    let first = kept.points[0].kernel.to_string();
+    let exclude = [first.clone()];
     let stop = AtomicBool::new(false);
     let mut again = Recorder::new(&stop, None);
-    let o = runner::resume(&ctx, &out, &stop, &mut again).unwrap();
+    let o = runner::resume(&ctx, &out, &exclude, &stop, &mut again).unwrap();
     assert!(o.stopped.is_none());
     assert_eq!(again.roofs, 0, "the run's own roofs are kept");
     assert!(
@@ -149,8 +154,26 @@ fn an_interrupted_run_keeps_its_points_and_resumes_in_plan_order() {
         r.points.len() - 3,
         "only the missing ones"
     );
+    assert_eq!(w.suite.exclude, exclude, "recorded with the run");
+    let mut left_out = 0;
+    for p in &r.points[3..] {
+        assert_ne!(p.kernel.to_string(), first, "{}", p.op.label());
+        for t in p
+            .tuning
+            .iter()
+            .filter(|t| t.config.to_string().contains(&first))
+        {
+            assert!(!t.verified && t.probe_s.is_none(), "{}", p.op.label());
+            assert_eq!(
+                t.note.as_deref(),
+                Some(format!("left out by --exclude `{first}`").as_str())
+            );
+            left_out += 1;
+        }
+    }
+    assert!(left_out > 0, "`{first}` was a candidate of a resumed op");
     // A finished run has nothing to resume.
-    let e = runner::resume(&ctx, &out, &stop, &mut Recorder::new(&stop, None)).unwrap_err();
+    let e = runner::resume(&ctx, &out, &[], &stop, &mut Recorder::new(&stop, None)).unwrap_err();
     assert!(e.to_string().contains("nothing to resume"), "{e}");
 }
 
@@ -185,7 +208,7 @@ fn passes_sample_every_op_again_with_the_same_configuration() {
         assert!(p.verified);
         assert_eq!(p.median_s, p.timing.summary.median);
     }
-    let suite = o.file.workload.as_ref().unwrap().suite;
+    let suite = o.file.workload.as_ref().unwrap().suite.clone();
     assert_eq!(suite.passes, 2);
     // The tie floor the run used is recorded: CPU adapters' probes scatter
     // more from run to run than GPUs'.

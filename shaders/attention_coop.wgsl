@@ -18,7 +18,7 @@
 //   fragments (q0 .. q7: separate variables, not an array, so the unused
 //   ones fold away).
 // - Keys go by tiles of CK (16 or 32): K and V rows staged as f16 in
-//   workgroup memory, rows padded by 8 halves so neighbouring rows'
+//   workgroup memory (read as 16-byte octets), rows padded by 8 halves so neighbouring rows'
 //   fragment loads fall in different banks. S = Q.K^T: K rows are the
 //   columns of the B operand (column-major loads from the row-major tile,
 //   as the cooperative GEMM reads W); S leaves through the subgroup's
@@ -61,6 +61,15 @@ const D16: u32 = HEAD_DIM / 16u;
 const CTAU: f32 = 8.0;
 const LOG2E: f32 = 1.4426950408889634;
 
+// Q, K and V as 16-byte octets of 8 halves, for the staging: the
+// cooperative GEMM's staging ran at half the speed with 8-byte vec4<f16>
+// loads on the H200. The same bindings as q, k and v, which this entry
+// point does not use.
+@group(0) @binding(1) var<storage, read> q_oct: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> k_oct: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> v_oct: array<vec4<u32>>;
+const D8: u32 = HEAD_DIM / 8u;
+
 // Q (at the start), then the K tile and the V tile of each step.
 var<workgroup> kv: array<vec4<f16>, 2u * CK * CSTR>;
 // Per subgroup: the scores of its block (16 x CK, row-major, rows CSSTR
@@ -76,21 +85,29 @@ var<workgroup> cscale: array<f32, CS * 16u>;
 // Set when a row of this tile moved its reference.
 var<workgroup> crescale: atomic<u32>;
 
+// Octet `o` of a staged row at `row` (vectors from the start of kv),
+// unpacked through f32 (exact both ways; naga 30 takes no bitcast from
+// u32 to halves).
+fn coop_put(row: u32, o: u32, w: vec4<u32>) {
+    kv[row + 2u * o] = vec4<f16>(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)));
+    kv[row + 2u * o + 1u] = vec4<f16>(vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)));
+}
+
 // Stage rows `first` .. of K (or V) at `at` in kv, CK rows, zeros past
-// the last key.
+// the last key; `kb` is the product's first octet.
 fn coop_stage(li: u32, kb: u32, first: u32, at: u32, from_k: bool) {
-    for (var idx = li; idx < CK * D4; idx += CWG) {
-        let key = first + idx / D4;
-        var x = vec4<f16>(0.0);
+    for (var idx = li; idx < CK * D8; idx += CWG) {
+        let key = first + idx / D8;
+        var w = vec4<u32>(0u);
         if key < p.n {
-            let src = kb + key * D4 + idx % D4;
+            let src = kb + key * D8 + idx % D8;
             if from_k {
-                x = vec4<f16>(k[src]);
+                w = k_oct[src];
             } else {
-                x = vec4<f16>(v[src]);
+                w = v_oct[src];
             }
         }
-        kv[at + (idx / D4) * CSTR + idx % D4] = x;
+        coop_put(at + (idx / D8) * CSTR, idx % D8, w);
     }
 }
 
@@ -215,7 +232,7 @@ fn flash_prefill_coop(
 ) {
     let row0 = wg.x * CS * 16u;
     let hi = keys_seen(row0, CS * 16u);
-    let kb = wg.z * p.n * D4;
+    let kb = wg.z * p.n * D8;
     let qb = wg.z * p.rows * D4;
     let blk = sid % CS;
     let owner = sid < CS;
@@ -223,13 +240,13 @@ fn flash_prefill_coop(
     frag_begin(lane);
 
     // Q, zeros past the last row; the statistics.
-    for (var idx = li; idx < CS * 16u * D4; idx += CWG) {
-        let row = row0 + idx / D4;
-        var x = vec4<f16>(0.0);
+    for (var idx = li; idx < CS * 16u * D8; idx += CWG) {
+        let row = row0 + idx / D8;
+        var w = vec4<u32>(0u);
         if row < p.rows {
-            x = vec4<f16>(q[qb + row * D4 + idx % D4]);
+            w = q_oct[(wg.z * p.rows + row) * D8 + idx % D8];
         }
-        kv[(idx / D4) * CSTR + idx % D4] = x;
+        coop_put((idx / D8) * CSTR, idx % D8, w);
     }
     for (var r = li; r < CS * 16u; r += CWG) {
         cmax[r] = NEG;

@@ -669,3 +669,39 @@ fn gpu_few_row_configurations_compile_to_spirv() {
     assert!(at(11008, 1).iter().all(|&c| c == (4, 256)));
     assert!(at(11008, 2).is_empty());
 }
+
+/// The tensor-core prefill runs on the software adapters only with its
+/// fragments emulated, so the two fragment files must offer the same
+/// `frag_*` functions with the same parameters (validation catches a call
+/// the twin cannot serve; this also catches an operation one file adds
+/// that the other lacks), and both modules the kernel's entry point and
+/// overrides.
+#[test]
+fn emulated_fragments_twin_the_cooperative_ones() {
+    let coop = validate("coop", &attention::coop_module_source(128, None));
+    let emulated = validate("emulated", &attention::coop_module_source(128, Some(8)));
+    let frags = |m: &naga::Module| {
+        let mut f: Vec<(String, usize)> = m
+            .functions
+            .iter()
+            .filter_map(|(_, f)| {
+                let name = f.name.clone()?;
+                let arguments = f.arguments.len();
+                name.starts_with("frag_").then_some((name, arguments))
+            })
+            .collect();
+        f.sort();
+        f
+    };
+    let names = frags(&coop);
+    assert!(names.len() >= 9, "{names:?}");
+    assert_eq!(names, frags(&emulated));
+    for m in [&coop, &emulated] {
+        assert!(entry_points(m).iter().any(|e| e == "flash_prefill_coop"));
+        for o in ["CS", "CK", "CSG", "CSUB"] {
+            assert!(overrides(m).iter().any(|x| x == o), "{o}");
+        }
+    }
+    // Only the cooperative one asks for cooperative matrices.
+    assert!(!attention::coop_module_source(128, Some(8)).contains("wgpu_cooperative_matrix"));
+}

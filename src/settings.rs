@@ -279,12 +279,13 @@ impl SuiteConfig {
         }
     }
 
-    /// The first of the run's exclusions that `config`'s name contains.
+    /// The first of the run's exclusions that `config`'s printed name
+    /// contains or that is its kernel's name in results files.
     pub fn excluded_by(&self, config: &KernelConfig) -> Option<&str> {
-        let name = config.to_string();
+        let (name, kernel) = (config.to_string(), config.kernel_name());
         self.exclude
             .iter()
-            .find(|p| name.contains(p.as_str()))
+            .find(|p| name.contains(p.as_str()) || kernel == **p)
             .map(String::as_str)
     }
 }
@@ -376,6 +377,30 @@ impl DTypeChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exclusions_match_a_part_of_the_printed_name_or_the_whole_kernel_name() {
+        use crate::kernels::attention::AttentionConfig;
+        let coop = KernelConfig::from(AttentionConfig::FlashPrefillCoop {
+            blocks: 4,
+            keys: 32,
+        });
+        let tile = KernelConfig::from(AttentionConfig::FlashPrefillBlock { rows: 32, keys: 32 });
+        assert_eq!(coop.kernel_name(), "flash_prefill_coop");
+        let mut suite = SuiteConfig::for_device(&Capabilities::for_tests(false, (32, 32)));
+        assert_eq!(suite.excluded_by(&coop), None);
+        // A script's word, the results file's kernel name: that kernel alone.
+        suite.exclude = vec!["flash_prefill_coop".into()];
+        assert_eq!(suite.excluded_by(&coop), Some("flash_prefill_coop"));
+        assert_eq!(suite.excluded_by(&tile), None);
+        // A part of the name as the tables print it.
+        suite.exclude = vec!["x 16".into(), "flash coop".into()];
+        assert_eq!(suite.excluded_by(&coop), Some("flash coop"));
+        assert_eq!(suite.excluded_by(&tile), None);
+        // A part of a kernel name matches only as a part of a printed one.
+        suite.exclude = vec!["prefill".into()];
+        assert_eq!(suite.excluded_by(&coop), None);
+    }
 
     #[test]
     fn a_run_keeps_f16_without_shader_f16_and_says_so() {

@@ -447,7 +447,7 @@ pub struct RunArgs {
     /// Write results.json (and with --backend all compare.md) but no charts; `plot` draws them later from the file.
     #[arg(long)]
     pub no_charts: bool,
-    /// Leave out the kernel configurations whose name contains any of these, comma-separated (e.g. `flash coop` where a driver rejects the tensor-core prefill); they stay listed in each point's tuning table, marked. With --resume, for the ops still to measure.
+    /// Leave out the kernel configurations whose name, as the tables print it, contains any of these, or whose kernel is named so in results files, comma-separated (e.g. `flash_prefill_coop` or `flash coop` where a driver rejects the tensor-core prefill); they stay listed in each point's tuning table, marked. With --resume, for the ops still to measure.
     #[arg(long, value_delimiter = ',', value_name = "NAME_SUBSTRING")]
     pub exclude: Option<Vec<String>>,
     #[command(flatten)]

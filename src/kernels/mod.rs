@@ -254,6 +254,15 @@ kernel_config!(Softmax, softmax::SoftmaxConfig);
 kernel_config!(Attention, attention::AttentionConfig);
 
 impl KernelConfig {
+    /// The kernel's name in results files (the `kernel` field of its
+    /// configuration, e.g. `flash_prefill_coop`).
+    pub fn kernel_name(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("kernel")?.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
     /// The arithmetic units the kernel computes on.
     pub fn engine(&self) -> Engine {
         match self {

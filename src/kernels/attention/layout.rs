@@ -125,8 +125,9 @@ impl Problem {
     /// exceeding its workgroup limits included (the tuner records why they
     /// cannot run).
     ///
-    /// GPUs get the register-tiled prefill first where the head dimension
-    /// allows, and with subgroups the coalesced kernels (split-KV decode
+    /// GPUs with 16x16x16 f16 cooperative matrices get the tensor-core
+    /// prefill first for f16; GPUs get the register-tiled prefill next where
+    /// the head dimension allows, and with subgroups the coalesced kernels (split-KV decode
     /// with lanes across the head dimension, FlashAttention-2-style prefill
     /// tiles); without subgroups, and on CPU adapters, the kernels with a
     /// row or key per invocation, which suit a SIMD driver, and one of the

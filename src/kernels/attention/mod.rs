@@ -18,12 +18,17 @@
 
 pub mod accounting;
 pub mod config;
+mod coop;
 mod layout;
 pub mod reference;
 
 pub use accounting::AttentionShape;
 pub use config::AttentionConfig;
-pub use layout::{Layout, Problem, COOP_TILES};
+pub use coop::{
+    coop_module_source, COOP_TILES, MAX_COOP_HEAD_DIM, SHADER_COOP, SHADER_COOP_EMULATED,
+    SHADER_COOP_FRAGS,
+};
+pub use layout::{Layout, Problem};
 
 use super::{
     batch_chunks_on, granule, read_sampled_rows, require, source, split_products, Copies, DType,
@@ -37,22 +42,6 @@ pub const SHADER: &str = include_str!("../../../shaders/attention.wgsl");
 /// The WGSL of the subgroup kernel: appended to [`SHADER`], whose
 /// declarations it uses (see [`module_source`]).
 pub const SHADER_SUBGROUP: &str = include_str!("../../../shaders/attention_subgroup.wgsl");
-/// The WGSL of `flash_prefill_coop`: appended to the f16 [`SHADER`], then
-/// one of the two fragment files (see [`coop_module_source`]).
-pub const SHADER_COOP: &str = include_str!("../../../shaders/attention_coop.wgsl");
-/// `flash_prefill_coop`'s fragments as cooperative matrices.
-pub const SHADER_COOP_FRAGS: &str = include_str!("../../../shaders/attention_coop_frags.wgsl");
-/// `flash_prefill_coop`'s fragments written out per invocation, for
-/// adapters without cooperative matrices.
-pub const SHADER_COOP_EMULATED: &str =
-    include_str!("../../../shaders/attention_coop_emulated.wgsl");
-/// Largest head dimension `flash_prefill_coop` holds (8 fragments of Q and
-/// of O per subgroup).
-pub const MAX_COOP_HEAD_DIM: u64 = 128;
-/// How far, in log2 units, a tile's maximum may pass a row's reference
-/// before `flash_prefill_coop` rescales the row's output (its `CTAU`):
-/// probabilities stay at most 2^8 as f16.
-pub const COOP_TAU: f32 = 8.0;
 /// Most query rows per subgroup pass of `flash_prefill_sg`.
 pub const MAX_SUBGROUP_ROWS: u32 = 8;
 /// Most vec4 columns per lane of `flash_prefill_sg`, and of K (and of V)
@@ -153,38 +142,6 @@ pub fn module_source(dtype: DType, d: u64, subgroup: bool) -> String {
         &format!("const HEAD_DIM: u32 = {d}u;"),
         1,
     )
-}
-
-/// The WGSL of `flash_prefill_coop` at head dimension `d`: the f16 module
-/// with the fragments as cooperative matrices, or, with `emulated` lanes
-/// (a subgroup size dividing 16), written out over the lanes of such
-/// subgroups (no cooperative-matrix directive).
-pub fn coop_module_source(d: u64, emulated: Option<u32>) -> String {
-    let base = module_source(DType::F16, d, false);
-    let (base, frags) = match emulated {
-        Some(lanes) => (
-            base,
-            SHADER_COOP_EMULATED.replacen(
-                "const EMU_SG: u32 = 8u;",
-                &format!("const EMU_SG: u32 = {lanes}u;"),
-                1,
-            ),
-        ),
-        None => (
-            base.replacen(
-                "enable f16;\n",
-                "enable f16;\nenable wgpu_cooperative_matrix;\n",
-                1,
-            ),
-            SHADER_COOP_FRAGS.to_string(),
-        ),
-    };
-    // The kernel before its fragments: naga 30 lowers declarations in the
-    // order they are first reached, and resolving one entry point's
-    // overrides fails on a named override (`CWG`) lowered after an array
-    // sized by an override expression (`kv`, which the fragments reach
-    // first).
-    format!("{base}\n{SHADER_COOP}\n{frags}")
 }
 
 impl Attention {

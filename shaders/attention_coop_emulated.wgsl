@@ -36,7 +36,9 @@ fn frag_begin(lane: u32) {
 
 // EMU_PER, as a bound the compiler cannot see through (keys come in fewer
 // than 2^31), so that lavapipe, which inlines every call, does not also
-// unroll every copy of these loops.
+// unroll every copy of these loops. The test's tilings took 85-113 s to
+// compile with it and 130 s without, each with a cold shader cache (d = 64
+// alone: 43 s with it, 26 s without).
 fn emu_per() -> u32 {
     return EMU_PER + (p.n >> 31u);
 }

@@ -79,3 +79,21 @@ pub fn row(s: &AttentionShape, scale: f32, product: u64, row: u64) -> Vec<(f64, 
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_rounded_to_f16_are_allowed_their_bound_and_no_more() {
+        // Each weight p / sum p moves by up to 2^-11 of itself when p is
+        // rounded to f16, and the sum by as much: an element by up to 2^-10
+        // of its terms, which the f16 tolerance must cover at the floor.
+        let bound = 2f64.powi(-10);
+        assert!(tolerance(DType::F16) * term_floor(true) >= bound);
+        assert!(tolerance(DType::F16) * term_floor(true) < 2.0 * bound);
+        // f32 probabilities keep the floor at a hundredth of the terms.
+        assert_eq!(term_floor(false), 0.01);
+        assert!(tolerance(DType::F16) * term_floor(false) < bound);
+    }
+}

@@ -39,12 +39,15 @@ fn load_w32(row: u32, b: u32) -> W32 {
 
 // An octet as a kernel keeps it in registers between loading and using it
 // (the resident GEMV's next block): dequantized as it is loaded (its bytes straddle words).
-alias WPacked = array<vec4<f32>, 2>;
+// (A struct, not an alias of the array: see matmul_w_f32.wgsl.)
+struct WPacked {
+    v: array<vec4<f32>, 2>,
+}
 
 fn load_w8_packed(row: u32, o: u32) -> WPacked {
-    return load_w8(row, o);
+    return WPacked(load_w8(row, o));
 }
 
 fn unpack_w8(v: WPacked) -> array<vec4<f32>, 2> {
-    return v;
+    return v.v;
 }

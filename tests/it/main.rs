@@ -16,3 +16,4 @@ mod plot;
 mod report;
 mod runner;
 mod shaders;
+mod spirv;

@@ -2,7 +2,8 @@
 //! GPU tries that the software adapters cannot run (subgroups of 32, 48 KiB
 //! of workgroup memory, cooperative matrices) have their overrides resolved
 //! as the host sets them and are written as SPIR-V by naga with the options
-//! wgpu gives an NVIDIA GPU, and SPIRV-Tools' `spirv-val` checks that SPIR-V.
+//! wgpu gives a Vulkan 1.3 driver, and SPIRV-Tools' `spirv-val` checks that
+//! SPIR-V (`radv.rs` also has a GPU compiler build it).
 //!
 //! naga validates its IR, not the SPIR-V it writes, and naga 30 writes
 //! invalid SPIR-V for some valid WGSL (a value of an aliased array type
@@ -10,8 +11,10 @@
 //! driver may reject such a module or miscompile it, and no software
 //! adapter runs these configurations to say so.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use wgpu_roofline::dtype::{Format, Quant};
 use wgpu_roofline::gpu::{Capabilities, CoopMatrixShape, TimestampTier};
@@ -22,7 +25,7 @@ use crate::shaders::validate;
 
 /// An NVIDIA data-centre GPU as the suite opens it on Vulkan: subgroups of
 /// 32, 48 KiB of workgroup memory, 16x16x16 f16 cooperative matrices.
-fn gpu_caps() -> Capabilities {
+pub(crate) fn gpu_caps() -> Capabilities {
     let shape = |acc: &str| CoopMatrixShape {
         m: 16,
         n: 16,
@@ -46,63 +49,56 @@ fn gpu_caps() -> Capabilities {
     }
 }
 
-/// SPIR-V written as wgpu writes it for an NVIDIA GPU, each module checked
-/// by `spirv-val` where it is installed (under CI it must be).
-struct Spirv {
-    test: &'static str,
-    /// Whether `spirv-val` runs here.
-    checker: bool,
-    /// Modules `spirv-val` passed.
-    valid: usize,
-    /// Modules declaring a capability this `spirv-val` predates (Debian
-    /// 12's 2023.1 has no cooperative matrices): naga's checks alone.
-    unknown: Vec<String>,
+/// One pipeline as the host would build it: a module, the entry point and
+/// the override constants.
+pub(crate) struct Pipeline {
+    /// The configuration and problem, for messages.
+    pub name: String,
+    pub source: String,
+    pub entry: &'static str,
+    pub constants: Vec<(&'static str, f64)>,
 }
 
-impl Spirv {
-    fn new(test: &'static str) -> Self {
-        let checker = Command::new("spirv-val")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !checker {
-            let why = "no spirv-val on PATH (Debian: apt-get install spirv-tools)";
-            assert!(!in_ci(), "{test}: {why}, and CI is set");
-            eprintln!("\n*** {test}: {why}: SPIR-V written, not checked ***\n");
-        }
-        Spirv {
-            test,
-            checker,
-            valid: 0,
-            unknown: Vec::new(),
-        }
+/// `source` parsed and validated by naga, once per source: the tests
+/// build thousands of pipelines from a few dozen modules, and parsing is
+/// most of the work in a debug build.
+fn parsed(source: &str) -> Arc<(naga::Module, naga::valid::ModuleInfo)> {
+    static PARSED: Mutex<BTreeMap<String, Arc<(naga::Module, naga::valid::ModuleInfo)>>> =
+        Mutex::new(BTreeMap::new());
+    if let Some(p) = PARSED.lock().unwrap().get(source) {
+        return p.clone();
     }
+    let module = validate("pipeline", source);
+    let info = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap();
+    let p = Arc::new((module, info));
+    PARSED.lock().unwrap().insert(source.to_string(), p.clone());
+    p
+}
 
-    /// `src` with `constants` resolved as the host sets them, written as
-    /// SPIR-V as wgpu writes it for a Vulkan 1.3 NVIDIA driver (SPIR-V 1.6;
-    /// the runner's default unchecked modules: no bounds checks, no loop
-    /// bounding, workgroup memory not zeroed), then checked. Of `entry`
-    /// alone where named, as wgpu does (naga cannot resolve a whole module
-    /// whose workgroup sizes are override expressions: they become unnamed
-    /// overrides).
-    fn compile(
-        &mut self,
-        name: &str,
-        src: &str,
-        constants: &[(&str, f64)],
-        entry: Option<&str>,
-    ) -> Vec<u32> {
-        let module = validate(name, src);
-        let info = naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap();
-        let constants = constants.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        let stage = entry.map(|e| (naga::ShaderStage::Compute, e));
+impl Pipeline {
+    /// The module with this pipeline's overrides resolved for its entry
+    /// point alone, as wgpu does (naga cannot resolve a whole module whose
+    /// workgroup sizes are override expressions: they become unnamed
+    /// overrides), and that module as SPIR-V as wgpu writes it for a
+    /// Vulkan 1.3 driver: SPIR-V 1.6, the runner's unchecked modules (no
+    /// bounds checks, no loop bounding), workgroup memory not zeroed.
+    pub fn spirv(&self) -> (naga::Module, Vec<u32>) {
+        let name = &self.name;
+        let parsed = parsed(&self.source);
+        let (module, info) = &*parsed;
+        let constants = self
+            .constants
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect();
+        let stage = Some((naga::ShaderStage::Compute, self.entry));
         let (module, info) =
-            naga::back::pipeline_constants::process_overrides(&module, &info, stage, &constants)
+            naga::back::pipeline_constants::process_overrides(module, info, stage, &constants)
                 .unwrap_or_else(|e| panic!("{name} {constants:?}: {e:?}"));
         let options = naga::back::spv::Options {
             lang_version: (1, 6),
@@ -111,27 +107,208 @@ impl Spirv {
                 naga::back::spv::ZeroInitializeWorkgroupMemoryMode::None,
             ..Default::default()
         };
-        let pipeline = entry.map(|e| naga::back::spv::PipelineOptions {
+        let pipeline = naga::back::spv::PipelineOptions {
             shader_stage: naga::ShaderStage::Compute,
-            entry_point: e.to_string(),
-        });
-        let words = naga::back::spv::write_vec(&module, &info, &options, pipeline.as_ref())
+            entry_point: self.entry.to_string(),
+        };
+        let words = naga::back::spv::write_vec(&module, &info, &options, Some(&pipeline))
             .unwrap_or_else(|e| panic!("{name} {constants:?}: {e:?}"));
-        self.check(name, &words);
-        words
+        assert!(!words.is_empty(), "{name}");
+        (module.into_owned(), words)
+    }
+}
+
+/// The cooperative GEMM's pipelines the tuner lists on `caps`, with the
+/// rows each was listed for: a long and a short prompt, and decode batches
+/// of 16 and 64 rows (the skinny blocks, split over k), with f16 and
+/// quantized weights and both accumulators.
+pub(crate) fn coop_gemm_pipelines(
+    caps: &Capabilities,
+) -> Vec<(u64, matmul::MatmulConfig, Pipeline)> {
+    let formats = [
+        Format::Float(DType::F16),
+        Format::Quant(Quant::Q8_0),
+        Format::Quant(Quant::Q4_0),
+    ];
+    let mut out = Vec::new();
+    for (acc, weights) in [DType::F32, DType::F16]
+        .into_iter()
+        .flat_map(|acc| formats.map(|w| (acc, w)))
+    {
+        let family = matmul::Family::Coop { accumulate: acc };
+        let gemm = matmul::module_with(family, DType::F16, weights);
+        for m in [2048, 128, 16, 64] {
+            let shape = matmul::ProductShape {
+                batch: 1,
+                m,
+                n: 4096,
+                k: 4096,
+            };
+            for mut config in matmul::MatmulConfig::candidates(shape, DType::F16, caps) {
+                // Each listed tiling with both accumulators: a GPU whose
+                // fragments accumulate only in f16 is listed the same
+                // tilings with f16.
+                match &mut config {
+                    matmul::MatmulConfig::Coop { accumulate, .. } => *accumulate = acc,
+                    _ => continue,
+                }
+                let why = config.unsupported(caps, DType::F16, (m, 4096, 4096));
+                assert_eq!(why, None, "{config}");
+                let constants = config.constants((m, 4096), DType::F16, caps);
+                let name = format!("{config} {weights} m = {m}");
+                let mut entries = vec![config.entry()];
+                if config.split() > 1 {
+                    entries.push("gemm_reduce");
+                }
+                for entry in entries {
+                    let p = Pipeline {
+                        name: name.clone(),
+                        source: gemm.clone(),
+                        entry,
+                        constants: constants.clone(),
+                    };
+                    out.push((m, config, p));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The cooperative peak kernel's pipelines, with both accumulators.
+pub(crate) fn peak_coop_pipelines() -> Vec<Pipeline> {
+    let mut out = Vec::new();
+    for acc in [DType::F32, DType::F16] {
+        let source = matmul::coop_source(peak_coop::SHADER, acc);
+        for chains in [1, 4, 8] {
+            out.push(Pipeline {
+                name: format!("peak_coop {} chains {chains}", acc.name()),
+                source: source.clone(),
+                entry: "peak_coop",
+                constants: vec![("WG", 128.0), ("CHAINS", chains as f64)],
+            });
+        }
+    }
+    out
+}
+
+/// Every attention pipeline `caps` lists at d = 128: Llama's prefill at
+/// S = 512 and decode of 32 sequences at L = 2048, in both dtypes, entry
+/// point by entry point.
+pub(crate) fn attention_pipelines(
+    caps: &Capabilities,
+) -> Vec<(attention::AttentionConfig, Pipeline)> {
+    let mut out = Vec::new();
+    for dtype in [DType::F32, DType::F16] {
+        for (batch, rows, keys, q_len) in [(1, 512, 512, 512), (32, 1, 2048, 1)] {
+            let problem = attention::Problem {
+                shape: attention::AttentionShape::new(batch, rows, keys, q_len, 128),
+                dtype,
+            };
+            for config in problem.configs(caps) {
+                let layout = problem
+                    .layout(caps, config)
+                    .unwrap_or_else(|e| panic!("{config}: {e}"));
+                for &entry in &layout.entries {
+                    let p = Pipeline {
+                        name: format!("{config} {} L = {keys}", dtype.name()),
+                        source: layout.source.clone(),
+                        entry,
+                        constants: layout.constants.clone(),
+                    };
+                    out.push((config, p));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every few-row product `caps` lists for Llama-7B's decode (`q` and `up`
+/// at k = 4096, `down` at k = 11008; one, two and four rows; f32 and f16
+/// activations, with weights of their type, q8_0 and q4_0), with subgroups.
+pub(crate) fn few_row_pipelines(
+    caps: &Capabilities,
+) -> Vec<(matmul::ProductShape, matmul::MatmulConfig, Pipeline)> {
+    let formats = |dtype| {
+        [
+            Format::Float(dtype),
+            Format::Quant(Quant::Q8_0),
+            Format::Quant(Quant::Q4_0),
+        ]
+    };
+    let mut out = Vec::new();
+    for (dtype, weights) in [DType::F32, DType::F16]
+        .into_iter()
+        .flat_map(|d| formats(d).map(|w| (d, w)))
+    {
+        let source = matmul::module_with(matmul::Family::Gemv { subgroups: true }, dtype, weights);
+        for (n, k) in [(4096, 4096), (11008, 4096), (4096, 11008)] {
+            for m in [1, 2, 4] {
+                let shape = matmul::ProductShape { batch: 1, m, n, k };
+                for config in matmul::MatmulConfig::candidates(shape, dtype, caps) {
+                    if !matches!(config.family(), matmul::Family::Gemv { .. }) {
+                        continue;
+                    }
+                    assert_eq!(config.unsupported(caps, dtype, (m, n, k)), None, "{config}");
+                    let p = Pipeline {
+                        name: format!("{config} {} {weights} {m}x{n}x{k}", dtype.name()),
+                        source: source.clone(),
+                        entry: config.entry(),
+                        constants: config.constants((m, k), dtype, caps),
+                    };
+                    out.push((shape, config, p));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `spirv-val` where it is installed (under CI it must be), and what it
+/// made of the modules it was given.
+struct SpirvVal {
+    test: &'static str,
+    /// Whether `spirv-val` runs here.
+    found: bool,
+    /// Modules `spirv-val` passed.
+    valid: usize,
+    /// Modules declaring a capability this `spirv-val` predates (Debian
+    /// 12's 2023.1 has no cooperative matrices): naga's checks alone.
+    unknown: Vec<String>,
+}
+
+impl SpirvVal {
+    fn new(test: &'static str) -> Self {
+        let found = Command::new("spirv-val")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            let why = "no spirv-val on PATH (Debian: apt-get install spirv-tools)";
+            assert!(!in_ci(), "{test}: {why}, and CI is set");
+            eprintln!("\n*** {test}: {why}: SPIR-V written, not checked ***\n");
+        }
+        SpirvVal {
+            test,
+            found,
+            valid: 0,
+            unknown: Vec::new(),
+        }
     }
 
-    /// `spirv-val` on `words` with Vulkan 1.3's rules. One rule is waived:
-    /// naga decorates every array type with its stride, also arrays in
-    /// workgroup and function memory, which newer validators refuse
-    /// (VUID-StandaloneSpirv-None-10684) and drivers accept. Such a module
-    /// is checked again under SPIR-V's universal rules alone.
-    fn check(&mut self, name: &str, words: &[u32]) {
-        if !self.checker {
+    /// Write `p` as SPIR-V and check it with Vulkan 1.3's rules. One rule
+    /// is waived: naga decorates every array type with its stride, also
+    /// arrays in workgroup and function memory, which newer validators
+    /// refuse (VUID-StandaloneSpirv-None-10684) and drivers accept. Such a
+    /// module is checked again under SPIR-V's universal rules alone.
+    fn check(&mut self, p: &Pipeline) {
+        let (_, words) = p.spirv();
+        if !self.found {
             return;
         }
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        file.write_all(bytemuck::cast_slice(words)).unwrap();
+        file.write_all(bytemuck::cast_slice(&words)).unwrap();
         let run = |env: &str| {
             let out = Command::new("spirv-val")
                 .args(["--target-env", env])
@@ -149,18 +326,18 @@ impl Spirv {
         if ok {
             self.valid += 1;
         } else if said.contains("Invalid capability operand") {
-            self.unknown.push(name.to_string());
+            self.unknown.push(format!("{} {}", p.name, p.entry));
         } else {
             panic!(
-                "{}: {name}: spirv-val refuses naga's SPIR-V:\n{said}",
-                self.test
+                "{}: {} {}: spirv-val refuses naga's SPIR-V:\n{said}",
+                self.test, p.name, p.entry
             );
         }
     }
 
     /// Say what was checked.
     fn report(&self) {
-        if !self.checker {
+        if !self.found {
             return;
         }
         eprintln!("{}: spirv-val passed {} modules", self.test, self.valid);
@@ -176,99 +353,42 @@ impl Spirv {
 }
 
 /// The cooperative kernels cannot run on the software adapters, so their
-/// path to the driver is checked here: overrides resolved as the host sets
-/// them, then SPIR-V.
+/// path to the driver is checked here: every configuration the tuner lists
+/// on an NVIDIA GPU, with its overrides, as SPIR-V.
 #[test]
 fn cooperative_shaders_compile_to_spirv() {
-    let caps = gpu_caps();
-    let mut spirv = Spirv::new("cooperative_shaders_compile_to_spirv");
-    let formats = [
-        Format::Float(DType::F16),
-        Format::Quant(Quant::Q8_0),
-        Format::Quant(Quant::Q4_0),
-    ];
-    for (acc, weights) in [DType::F32, DType::F16]
-        .into_iter()
-        .flat_map(|acc| formats.map(|w| (acc, w)))
-    {
-        let gemm = matmul::module_with(
-            matmul::Family::Coop { accumulate: acc },
-            DType::F16,
-            weights,
-        );
-        // The tunings the tuner tries, with NVIDIA's subgroup size: a long
-        // and a short prompt, and decode batches of 16 and 64 rows (the
-        // skinny blocks, split over k).
-        for m in [2048, 128, 16, 64] {
-            let shape = matmul::ProductShape {
-                batch: 1,
-                m,
-                n: 4096,
-                k: 4096,
-            };
-            let tried: Vec<_> = matmul::MatmulConfig::candidates(shape, DType::F16, &caps)
-                .into_iter()
-                .filter(|c| matches!(c, matmul::MatmulConfig::Coop { .. }))
-                .collect();
-            assert!(tried.len() >= 3, "m = {m}: {tried:?}");
-            if m <= 128 {
-                assert!(tried.iter().any(|c| c.split() > 1), "m = {m}: {tried:?}");
-            }
-            for config in tried {
-                let why = config.unsupported(&caps, DType::F16, (m, 4096, 4096));
-                assert_eq!(why, None, "{config}");
-                let c = config.constants((m, 4096), DType::F16, &caps);
-                assert!(
-                    !spirv.compile("matmul_coop", &gemm, &c, None).is_empty(),
-                    "{config} {weights}"
-                );
-            }
+    let mut val = SpirvVal::new("cooperative_shaders_compile_to_spirv");
+    let listed = coop_gemm_pipelines(&gpu_caps());
+    for m in [2048, 128, 16, 64] {
+        let tried: Vec<_> = listed.iter().filter(|l| l.0 == m).map(|l| l.1).collect();
+        assert!(tried.len() >= 3, "m = {m}: {tried:?}");
+        if m <= 128 {
+            assert!(tried.iter().any(|c| c.split() > 1), "m = {m}: {tried:?}");
         }
     }
-    for acc in [DType::F32, DType::F16] {
-        let peak = matmul::coop_source(peak_coop::SHADER, acc);
-        for chains in [1, 4, 8] {
-            let c = [("WG", 128.0), ("CHAINS", chains as f64)];
-            assert!(!spirv.compile("peak_coop", &peak, &c, None).is_empty());
-        }
+    for (_, _, p) in &listed {
+        val.check(p);
     }
-    spirv.report();
+    for p in &peak_coop_pipelines() {
+        val.check(p);
+    }
+    val.report();
 }
 
 /// The attention configurations a GPU tries that the software adapters
 /// cannot run (subgroups of 32, 48 KiB of workgroup memory: 16 lanes a key
 /// and 4 keys a round, 32 keys a tile of the register-tiled prefill at d =
 /// 128; the tensor-core prefill on cooperative matrices) take the same path
-/// to the driver: every GPU candidate of Llama's
-/// prefill at S = 512 and decode at L = 2048, in both dtypes, compiles to
-/// SPIR-V with its constants.
+/// to the driver.
 #[test]
 fn gpu_attention_configurations_compile_to_spirv() {
-    let caps = gpu_caps();
-    let mut spirv = Spirv::new("gpu_attention_configurations_compile_to_spirv");
-    let mut seen = Vec::new();
-    for dtype in [DType::F32, DType::F16] {
-        for (batch, rows, keys, q_len) in [(1, 512, 512, 512), (32, 1, 2048, 1)] {
-            let problem = attention::Problem {
-                shape: attention::AttentionShape::new(batch, rows, keys, q_len, 128),
-                dtype,
-            };
-            for config in problem.configs(&caps) {
-                let p = problem
-                    .layout(&caps, config)
-                    .unwrap_or_else(|e| panic!("{config}: {e}"));
-                for entry in &p.entries {
-                    let name = format!("{config} {} {entry}", dtype.name());
-                    assert!(!spirv
-                        .compile(&name, &p.source, &p.constants, Some(entry))
-                        .is_empty());
-                }
-                seen.push(config);
-            }
-        }
+    let mut val = SpirvVal::new("gpu_attention_configurations_compile_to_spirv");
+    let listed = attention_pipelines(&gpu_caps());
+    for (_, p) in &listed {
+        val.check(p);
     }
-    let listed = |want: fn(&attention::AttentionConfig) -> bool| seen.iter().any(want);
-    assert!(listed(|c| matches!(
+    let seen = |want: fn(&attention::AttentionConfig) -> bool| listed.iter().any(|l| want(&l.0));
+    assert!(seen(|c| matches!(
         c,
         attention::AttentionConfig::FlashDecodeSubgroup {
             lanes: 16,
@@ -276,74 +396,43 @@ fn gpu_attention_configurations_compile_to_spirv() {
             ..
         }
     )));
-    assert!(listed(|c| matches!(
+    assert!(seen(|c| matches!(
         c,
         attention::AttentionConfig::FlashPrefillBlock { keys: 32, .. }
     )));
-    assert!(listed(|c| matches!(
+    assert!(seen(|c| matches!(
         c,
         attention::AttentionConfig::FlashPrefillCoop {
             blocks: 4,
             keys: 32
         }
     )));
-    spirv.report();
+    val.report();
 }
 
-/// The few-row products a GPU tries for Llama-7B's decode (`q` and `up`
-/// at k = 4096, `down` at k = 11008; one, two and four rows; f32 and f16
-/// activations, with weights of their type, q8_0 and q4_0) take the same
-/// path to the driver with NVIDIA's subgroups of 32: every one compiles to
-/// SPIR-V with its constants. The resident GEMV is listed
-/// where its registers hold k: every shape at k = 4096, and at k = 11008
-/// only with workgroups of 256 and 4 rows a block for one activation row.
+/// The few-row products a GPU tries for Llama-7B's decode take the same
+/// path to the driver with NVIDIA's subgroups of 32. The resident GEMV is
+/// listed where its registers hold k: every shape at k = 4096, and at k =
+/// 11008 only with workgroups of 256 and 4 rows a block for one activation
+/// row.
 #[test]
 fn gpu_few_row_configurations_compile_to_spirv() {
-    let caps = gpu_caps();
-    let mut spirv = Spirv::new("gpu_few_row_configurations_compile_to_spirv");
-    let mut resident = Vec::new();
-    let formats = |dtype| {
-        [
-            Format::Float(dtype),
-            Format::Quant(Quant::Q8_0),
-            Format::Quant(Quant::Q4_0),
-        ]
-    };
-    for (dtype, weights) in [DType::F32, DType::F16]
-        .into_iter()
-        .flat_map(|d| formats(d).map(|w| (d, w)))
-    {
-        let src = matmul::module_with(matmul::Family::Gemv { subgroups: true }, dtype, weights);
-        for (n, k) in [(4096, 4096), (11008, 4096), (4096, 11008)] {
-            for m in [1, 2, 4] {
-                let shape = matmul::ProductShape { batch: 1, m, n, k };
-                for config in matmul::MatmulConfig::candidates(shape, dtype, &caps) {
-                    if !matches!(config.family(), matmul::Family::Gemv { .. }) {
-                        continue;
-                    }
-                    assert_eq!(
-                        config.unsupported(&caps, dtype, (m, n, k)),
-                        None,
-                        "{config}"
-                    );
-                    let c = config.constants((m, k), dtype, &caps);
-                    let name = format!("{config} {} {weights} {m}x{n}x{k}", dtype.name());
-                    assert!(!spirv
-                        .compile(&name, &src, &c, Some(config.entry()))
-                        .is_empty());
-                    if let matmul::MatmulConfig::Resident { rows, wg, .. } = config {
-                        resident.push((k, m, rows, wg));
-                    }
-                }
-            }
-        }
+    let mut val = SpirvVal::new("gpu_few_row_configurations_compile_to_spirv");
+    let listed = few_row_pipelines(&gpu_caps());
+    for (_, _, p) in &listed {
+        val.check(p);
     }
     let at = |k, m| -> Vec<_> {
-        let mut v: Vec<_> = resident
+        let mut v: Vec<_> = listed
             .iter()
-            .filter(|r| r.0 == k && r.1 == m)
-            .map(|r| (r.2, r.3))
+            .filter_map(|(s, c, _)| match *c {
+                matmul::MatmulConfig::Resident { rows, wg, .. } if s.k == k && s.m == m => {
+                    Some((rows, wg))
+                }
+                _ => None,
+            })
             .collect();
+        v.sort();
         v.dedup();
         v
     };
@@ -357,5 +446,5 @@ fn gpu_few_row_configurations_compile_to_spirv() {
     assert!(!at(11008, 1).is_empty());
     assert!(at(11008, 1).iter().all(|&c| c == (4, 256)));
     assert!(at(11008, 2).is_empty());
-    spirv.report();
+    val.report();
 }

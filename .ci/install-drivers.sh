@@ -2,6 +2,8 @@
 # Installs Mesa's software GPU drivers (lavapipe for Vulkan, llvmpipe for GL/EGL)
 # from Debian bookworm-backports (Mesa 25), which has shaderFloat16, timestamp
 # queries and subgroups; bookworm's own Mesa 22 lavapipe lacks shaderFloat16.
+# The same package has RADV, whose null device builds the GPU-only pipelines
+# with a GPU's compiler (tests/it/radv.rs).
 # Also SPIRV-Tools (spirv-val), which checks the SPIR-V naga writes for the
 # configurations only a GPU runs (tests/it/spirv.rs).
 # Idempotent: does nothing when a Mesa >= 25 lavapipe and spirv-val are there.

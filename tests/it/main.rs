@@ -13,6 +13,7 @@ mod kernels;
 mod limits;
 mod matmul;
 mod plot;
+mod radv;
 mod report;
 mod runner;
 mod shaders;

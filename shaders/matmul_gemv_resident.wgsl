@@ -30,8 +30,9 @@ const MAX_PF: u32 = 32u;
 
 // This invocation's octets of rows row0 .. row0 + R of W (zeros past k),
 // as the storage keeps them (`WPacked`: f16 weights stay 4 words an octet
-// until they are used, so the next block's loads hold half the registers
-// and nothing waits on them before the sums).
+// and q8_0 and q4_0 ones 3, two of weights and the scale's bits, until they
+// are used, so the next block's loads hold half the registers or less and
+// nothing waits on them before the sums; a zero `WPacked` is zeros).
 fn resident_fetch(zwr: u32, row0: u32, tid: u32) -> array<WPacked, MAX_PF> {
     var wv: array<WPacked, MAX_PF>;
     for (var j = 0u; j < XO; j++) {

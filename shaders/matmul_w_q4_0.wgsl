@@ -38,16 +38,22 @@ fn load_w32(row: u32, b: u32) -> W32 {
 }
 
 // An octet as a kernel keeps it in registers between loading and using it
-// (the resident GEMV's next block): dequantized as it is loaded (its bytes straddle words).
-// (A struct, not an alias of the array: see matmul_w_f32.wgsl.)
-struct WPacked {
-    v: array<vec4<f32>, 2>,
-}
+// (the resident GEMV's next block): its 8 nibbles as loaded and masked (two
+// words of 4 bytes each) and its block's scale bits, 3 registers where the
+// dequantized octet takes 8; dequantized when used.
+alias WPacked = vec3<u32>;
 
 fn load_w8_packed(row: u32, o: u32) -> WPacked {
-    return WPacked(load_w8(row, o));
+    let start = row * (p.k8 / 4u) * 18u + (o / 4u) * 18u;
+    let part = o % 4u;
+    let q = w_bytes8(start + 2u + 8u * (part % 2u)) >> vec2<u32>(4u * (part / 2u));
+    return vec3<u32>(q & vec2<u32>(0x0F0F0F0Fu), w_u16(start));
 }
 
 fn unpack_w8(v: WPacked) -> array<vec4<f32>, 2> {
-    return v.v;
+    let d = unpack2x16float(v.z).x;
+    return array<vec4<f32>, 2>(
+        (vec4<f32>(unpack4xU8(v.x)) - 8.0) * d,
+        (vec4<f32>(unpack4xU8(v.y)) - 8.0) * d,
+    );
 }

@@ -85,13 +85,19 @@ fn partials(wg: vec3<u32>, t: u32) -> array<f32, MAX_ACC> {
     var acc: array<f32, MAX_ACC>;
     for (var o0 = t % LG; o0 < p.k8; o0 += LG * U) {
         // Every load of the step first (zeros past k), then the products.
-        var wv: array<array<vec4<f32>, 2>, 32>; // MAX_U * MAX_R
+        // The octets are held as the storage keeps them (f16 in 4 words,
+        // q8_0 and q4_0 in 3, where dequantized they take 8 registers) and
+        // unpacked where used: dequantized at the load, q4_0's 16 octets
+        // at 4 an unroll went to scratch memory in RADV's compiler, and its
+        // unrolled GEMVs ran 1.7-2.9x slower than one octet a step on the
+        // H200.
+        var wv: array<WPacked, 32>; // MAX_U * MAX_R
         for (var u = 0u; u < U; u++) {
             let o = o0 + u * LG;
             for (var r = 0u; r < R; r++) {
-                var v = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
+                var v = WPacked();
                 if o < p.k8 {
-                    v = load_w8(zwr + min(n0 + r, p.n - 1u), o);
+                    v = load_w8_packed(zwr + min(n0 + r, p.n - 1u), o);
                 }
                 wv[u * MAX_R + r] = v;
             }
@@ -101,7 +107,7 @@ fn partials(wg: vec3<u32>, t: u32) -> array<f32, MAX_ACC> {
                 let o = min(o0 + u * LG, p.k8 - 1u);
                 let x = load_a8(za + min(i, p.m - 1u) * p.k8 + o);
                 for (var r = 0u; r < R; r++) {
-                    let w = wv[u * MAX_R + r];
+                    let w = unpack_w8(wv[u * MAX_R + r]);
                     acc[i * R + r] += dot(x[0], w[0]) + dot(x[1], w[1]);
                 }
             }

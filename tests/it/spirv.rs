@@ -175,6 +175,62 @@ pub(crate) fn coop_gemm_pipelines(
     out
 }
 
+/// The SIMT GEMMs' pipelines `caps` lists (the block, row and classic
+/// kernels: neither cooperative nor few-row): a long and a short prompt
+/// and a decode batch of 16, with f32 and f16 activations and weights of
+/// their type, q8_0 and q4_0 (for the kernels that take any weights).
+pub(crate) fn simt_gemm_pipelines(caps: &Capabilities) -> Vec<Pipeline> {
+    let mut out = Vec::new();
+    for (dtype, weights) in [
+        (DType::F32, Format::Float(DType::F32)),
+        (DType::F32, Format::Quant(Quant::Q8_0)),
+        (DType::F16, Format::Float(DType::F16)),
+        (DType::F16, Format::Quant(Quant::Q4_0)),
+    ] {
+        for m in [2048, 128, 16] {
+            let shape = matmul::ProductShape {
+                batch: 1,
+                m,
+                n: 4096,
+                k: 4096,
+            };
+            for config in matmul::MatmulConfig::candidates(shape, dtype, caps) {
+                let family = config.family();
+                let simt = match family {
+                    matmul::Family::Coop { .. } | matmul::Family::Gemv { .. } => false,
+                    matmul::Family::Block
+                    | matmul::Family::Rows { .. }
+                    | matmul::Family::Classic
+                    | matmul::Family::ClassicSubgroup => true,
+                };
+                if !simt || (matches!(weights, Format::Quant(_)) && !family.any_weights()) {
+                    continue;
+                }
+                assert_eq!(
+                    config.unsupported(caps, dtype, (m, 4096, 4096)),
+                    None,
+                    "{config}"
+                );
+                let source = matmul::module_with(family, dtype, weights);
+                let constants = config.constants((m, 4096), dtype, caps);
+                let mut entries = vec![config.entry()];
+                if config.split() > 1 {
+                    entries.push("gemm_reduce");
+                }
+                for entry in entries {
+                    out.push(Pipeline {
+                        name: format!("{config} {} {weights} m = {m}", dtype.name()),
+                        source: source.clone(),
+                        entry,
+                        constants: constants.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The cooperative peak kernel's pipelines, with both accumulators.
 pub(crate) fn peak_coop_pipelines() -> Vec<Pipeline> {
     let mut out = Vec::new();
@@ -370,6 +426,19 @@ fn cooperative_shaders_compile_to_spirv() {
         val.check(p);
     }
     for p in &peak_coop_pipelines() {
+        val.check(p);
+    }
+    val.report();
+}
+
+/// The SIMT GEMMs a GPU tries (blocks of up to 128 x 128 outputs, split
+/// over k for short products) take the same path to the driver.
+#[test]
+fn gpu_gemm_configurations_compile_to_spirv() {
+    let mut val = SpirvVal::new("gpu_gemm_configurations_compile_to_spirv");
+    let listed = simt_gemm_pipelines(&gpu_caps());
+    assert!(listed.iter().any(|p| p.name.starts_with("block 128x128")));
+    for p in &listed {
         val.check(p);
     }
     val.report();

@@ -3,8 +3,7 @@
 //! tilings a GPU tries, and what each needs. Its configuration is
 //! [`AttentionConfig::FlashPrefillCoop`].
 
-use super::layout::Problem;
-use super::{module_source, split_kv, AttentionConfig};
+use super::{module_source, split_kv, AttentionConfig, AttentionShape};
 use crate::error::{Error, Result};
 use crate::gpu::Capabilities;
 use crate::kernels::DType;
@@ -65,19 +64,20 @@ pub fn coop_module_source(d: u64, emulated: Option<u32>) -> String {
 
 /// Entry points, override constants, workgroup memory and invocations of
 /// `config` (`blocks` subgroups of 16 rows, tiles of `keys` keys), or why
-/// it does not apply to `problem` on `caps`.
+/// it does not apply to attention of `shape` in `dtype` on `caps`.
 pub(super) fn coop_sizes(
-    problem: &Problem,
+    shape: &AttentionShape,
+    dtype: DType,
     caps: &Capabilities,
     config: AttentionConfig,
     blocks: u32,
     keys: u32,
 ) -> Result<Sizes> {
-    let s = problem.shape;
+    let s = *shape;
     let (lo, hi) = caps.subgroup_sizes;
     let d = s.head_dim;
     if split_kv(&s)
-        || problem.dtype != DType::F16
+        || dtype != DType::F16
         || !caps.f16
         || !caps.subgroups
         || lo == 0
@@ -133,7 +133,7 @@ pub(super) fn coop_source(caps: &Capabilities, d: u64, config: AttentionConfig) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::attention::AttentionShape;
+    use crate::kernels::attention::Problem;
 
     fn caps(subgroup_sizes: (u32, u32)) -> Capabilities {
         Capabilities::for_tests(false, subgroup_sizes)

@@ -459,7 +459,7 @@ impl Problem {
                 )
             }
             AttentionConfig::FlashPrefillCoop { blocks, keys } => {
-                coop_sizes(self, caps, config, blocks, keys)?
+                coop_sizes(&self.shape, self.dtype, caps, config, blocks, keys)?
             }
             AttentionConfig::FlashDecode { chunk, wg } => {
                 if !split_kv(&s) || !wg.is_power_of_two() || chunk == 0 {

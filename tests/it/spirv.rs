@@ -59,16 +59,17 @@ pub(crate) struct Pipeline {
     pub constants: Vec<(&'static str, f64)>,
 }
 
-/// `source` parsed and validated by naga, once per source: the tests
+/// `source` parsed and validated by naga (errors named after `name`, the
+/// first pipeline built from it), once per source: the tests
 /// build thousands of pipelines from a few dozen modules, and parsing is
 /// most of the work in a debug build.
-fn parsed(source: &str) -> Arc<(naga::Module, naga::valid::ModuleInfo)> {
+fn parsed(name: &str, source: &str) -> Arc<(naga::Module, naga::valid::ModuleInfo)> {
     static PARSED: Mutex<BTreeMap<String, Arc<(naga::Module, naga::valid::ModuleInfo)>>> =
         Mutex::new(BTreeMap::new());
     if let Some(p) = PARSED.lock().unwrap().get(source) {
         return p.clone();
     }
-    let module = validate("pipeline", source);
+    let module = validate(name, source);
     let info = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
         naga::valid::Capabilities::all(),
@@ -89,7 +90,7 @@ impl Pipeline {
     /// bounds checks, no loop bounding), workgroup memory not zeroed.
     pub fn spirv(&self) -> (naga::Module, Vec<u32>) {
         let name = &self.name;
-        let parsed = parsed(&self.source);
+        let parsed = parsed(name, &self.source);
         let (module, info) = &*parsed;
         let constants = self
             .constants
@@ -116,6 +117,33 @@ impl Pipeline {
         assert!(!words.is_empty(), "{name}");
         (module.into_owned(), words)
     }
+}
+
+/// The pipelines the host builds for `config`, listed as runnable on
+/// `caps` for `shape` with activations of `dtype`, from `source`: one per
+/// entry point it dispatches, with its constants.
+fn product_pipelines(
+    config: matmul::MatmulConfig,
+    shape: matmul::ProductShape,
+    dtype: DType,
+    source: &str,
+    name: String,
+    caps: &Capabilities,
+) -> Vec<Pipeline> {
+    let (m, k) = (shape.m, shape.k);
+    let why = config.unsupported(caps, dtype, (m, shape.n, k));
+    assert_eq!(why, None, "{config}");
+    let constants = config.constants((m, k), dtype, caps);
+    config
+        .entries()
+        .into_iter()
+        .map(|entry| Pipeline {
+            name: name.clone(),
+            source: source.to_string(),
+            entry,
+            constants: constants.clone(),
+        })
+        .collect()
 }
 
 /// The cooperative GEMM's pipelines the tuner lists on `caps`, with the
@@ -152,21 +180,8 @@ pub(crate) fn coop_gemm_pipelines(
                     matmul::MatmulConfig::Coop { accumulate, .. } => *accumulate = acc,
                     _ => continue,
                 }
-                let why = config.unsupported(caps, DType::F16, (m, 4096, 4096));
-                assert_eq!(why, None, "{config}");
-                let constants = config.constants((m, 4096), DType::F16, caps);
                 let name = format!("{config} {weights} m = {m}");
-                let mut entries = vec![config.entry()];
-                if config.split() > 1 {
-                    entries.push("gemm_reduce");
-                }
-                for entry in entries {
-                    let p = Pipeline {
-                        name: name.clone(),
-                        source: gemm.clone(),
-                        entry,
-                        constants: constants.clone(),
-                    };
+                for p in product_pipelines(config, shape, DType::F16, &gemm, name, caps) {
                     out.push((m, config, p));
                 }
             }
@@ -206,25 +221,9 @@ pub(crate) fn simt_gemm_pipelines(caps: &Capabilities) -> Vec<Pipeline> {
                 if !simt || (matches!(weights, Format::Quant(_)) && !family.any_weights()) {
                     continue;
                 }
-                assert_eq!(
-                    config.unsupported(caps, dtype, (m, 4096, 4096)),
-                    None,
-                    "{config}"
-                );
                 let source = matmul::module_with(family, dtype, weights);
-                let constants = config.constants((m, 4096), dtype, caps);
-                let mut entries = vec![config.entry()];
-                if config.split() > 1 {
-                    entries.push("gemm_reduce");
-                }
-                for entry in entries {
-                    out.push(Pipeline {
-                        name: format!("{config} {} {weights} m = {m}", dtype.name()),
-                        source: source.clone(),
-                        entry,
-                        constants: constants.clone(),
-                    });
-                }
+                let name = format!("{config} {} {weights} m = {m}", dtype.name());
+                out.extend(product_pipelines(config, shape, dtype, &source, name, caps));
             }
         }
     }
@@ -306,14 +305,10 @@ pub(crate) fn few_row_pipelines(
                     if !matches!(config.family(), matmul::Family::Gemv { .. }) {
                         continue;
                     }
-                    assert_eq!(config.unsupported(caps, dtype, (m, n, k)), None, "{config}");
-                    let p = Pipeline {
-                        name: format!("{config} {} {weights} {m}x{n}x{k}", dtype.name()),
-                        source: source.clone(),
-                        entry: config.entry(),
-                        constants: config.constants((m, k), dtype, caps),
-                    };
-                    out.push((shape, config, p));
+                    let name = format!("{config} {} {weights} {m}x{n}x{k}", dtype.name());
+                    for p in product_pipelines(config, shape, dtype, &source, name, caps) {
+                        out.push((shape, config, p));
+                    }
                 }
             }
         }

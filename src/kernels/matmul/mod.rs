@@ -437,11 +437,11 @@ impl Kernel for Matmul {
             self.weights
         );
         let constants = config.constants((self.shape.m, self.shape.k), self.dtype, &ctx.caps);
-        let mut pipelines =
-            vec![ctx.pipeline(&label, &text, config.entry(), bindings, &constants)?];
-        if config.split() > 1 {
-            pipelines.push(ctx.pipeline(&label, &text, "gemm_reduce", bindings, &constants)?);
-        }
+        let pipelines = config
+            .entries()
+            .into_iter()
+            .map(|e| ctx.pipeline(&label, &text, e, bindings, &constants))
+            .collect::<Result<Vec<_>>>()?;
         let (copies, keep) = bind::steps(self, ctx, config, &pipelines[0], &chunks)?;
         let total = (self.shape.batch * self.shape.m) as f64;
         Ok(Prepared {

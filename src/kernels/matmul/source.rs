@@ -63,6 +63,16 @@ impl Family {
 /// What a configuration runs in the shaders: its module, entry point and
 /// override constants.
 impl MatmulConfig {
+    /// Every entry point it dispatches, in order: its own, then, split over
+    /// k, the pass that sums the parts.
+    pub fn entries(&self) -> Vec<&'static str> {
+        let mut v = vec![self.entry()];
+        if self.split() > 1 {
+            v.push("gemm_reduce");
+        }
+        v
+    }
+
     /// The entry point in the shaders.
     pub fn entry(&self) -> &'static str {
         match self {

@@ -29,7 +29,8 @@ fn load_w32(row: u32, b: u32) -> W32 {
 }
 
 // An octet as a kernel keeps it in registers between loading and using it
-// (the resident GEMV's next block): its 8 halves in 4 words.
+// (the resident GEMV's next block, the GEMV's step): its 8 halves in 4
+// words.
 alias WPacked = vec4<u32>;
 
 fn load_w8_packed(row: u32, o: u32) -> WPacked {

@@ -22,7 +22,7 @@ fn load_w32(row: u32, b: u32) -> W32 {
 }
 
 // An octet as a kernel keeps it in registers between loading and using it
-// (the resident GEMV's next block): as loaded: two vec4.
+// (the resident GEMV's next block, the GEMV's step): as loaded: two vec4.
 // A struct, not an alias of the array: naga 30 gives an aliased array a
 // SPIR-V type of its own, distinct from the unaliased one, and then returns
 // one where the other is declared (invalid SPIR-V; spirv-val rejects it).

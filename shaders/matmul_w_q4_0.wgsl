@@ -8,18 +8,11 @@
 //
 // The byte access (w, w_u16, w_bytes8, w_block_words) is matmul_w_blocks.wgsl, prepended.
 
-// Octet `o` of row `row` of W: octets 0 and 1 of a block are the low
-// nibbles of its bytes 0..7 and 8..15, octets 2 and 3 their high nibbles.
+// Octet `o` of row `row` of W, dequantized: octets 0 and 1 of a block are
+// the low nibbles of its bytes 0..7 and 8..15, octets 2 and 3 their high
+// nibbles (as load_w8_packed reads them).
 fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
-    let start = row * (p.k8 / 4u) * 18u + (o / 4u) * 18u;
-    let d = unpack2x16float(w_u16(start)).x;
-    let part = o % 4u;
-    let q = w_bytes8(start + 2u + 8u * (part % 2u)) >> vec2<u32>(4u * (part / 2u));
-    let lo = q & vec2<u32>(0x0F0F0F0Fu);
-    return array<vec4<f32>, 2>(
-        (vec4<f32>(unpack4xU8(lo.x)) - 8.0) * d,
-        (vec4<f32>(unpack4xU8(lo.y)) - 8.0) * d,
-    );
+    return unpack_w8(load_w8_packed(row, o));
 }
 
 // Block `b` of row `row`: its nibbles (0..15) with off = -8, and the scale
@@ -38,9 +31,9 @@ fn load_w32(row: u32, b: u32) -> W32 {
 }
 
 // An octet as a kernel keeps it in registers between loading and using it
-// (the resident GEMV's next block): its 8 nibbles as loaded and masked (two
-// words of 4 bytes each) and its block's scale bits, 3 registers where the
-// dequantized octet takes 8; dequantized when used.
+// (the resident GEMV's next block, the GEMV's step): its 8 nibbles as
+// loaded and masked (two words of 4 bytes each) and its block's scale bits,
+// 3 registers where the dequantized octet takes 8; dequantized when used.
 alias WPacked = vec3<u32>;
 
 fn load_w8_packed(row: u32, o: u32) -> WPacked {

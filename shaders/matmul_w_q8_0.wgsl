@@ -7,15 +7,10 @@
 //
 // The byte access (w, w_u16, w_bytes8, w_block_words) is matmul_w_blocks.wgsl, prepended.
 
-// Octet `o` of row `row` of W: dequantized.
+// Octet `o` of row `row` of W: dequantized (its words and scale as
+// load_w8_packed reads them).
 fn load_w8(row: u32, o: u32) -> array<vec4<f32>, 2> {
-    let start = row * (p.k8 / 4u) * 34u + (o / 4u) * 34u;
-    let d = unpack2x16float(w_u16(start)).x;
-    let q = w_bytes8(start + 2u + 8u * (o % 4u));
-    return array<vec4<f32>, 2>(
-        vec4<f32>(unpack4xI8(q.x)) * d,
-        vec4<f32>(unpack4xI8(q.y)) * d,
-    );
+    return unpack_w8(load_w8_packed(row, o));
 }
 
 // Block `b` of row `row`: 32 int8 and the scale (see matmul_w32.wgsl).
@@ -29,9 +24,9 @@ fn load_w32(row: u32, b: u32) -> W32 {
 }
 
 // An octet as a kernel keeps it in registers between loading and using it
-// (the resident GEMV's next block): as loaded, its two words of int8 and
-// its block's scale bits, 3 registers where the dequantized octet takes 8;
-// dequantized when used.
+// (the resident GEMV's next block, the GEMV's step): as loaded, its two
+// words of int8 and its block's scale bits, 3 registers where the
+// dequantized octet takes 8; dequantized when used.
 alias WPacked = vec3<u32>;
 
 fn load_w8_packed(row: u32, o: u32) -> WPacked {

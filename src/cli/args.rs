@@ -449,7 +449,7 @@ pub struct RunArgs {
     pub no_charts: bool,
     /// Leave out the kernel configurations whose name, as the tables print it, contains any of these, or whose kernel is named so in results files, comma-separated (e.g. `flash_prefill_coop` or `flash coop` where a driver rejects the tensor-core prefill); they stay listed in each point's tuning table, marked. With --resume, for the ops still to measure.
     #[arg(long, value_delimiter = ',', value_name = "NAME_SUBSTRING")]
-    pub exclude: Option<Vec<String>>,
+    pub exclude: Vec<String>,
     #[command(flatten)]
     pub spec: SpecArgs,
     #[command(flatten)]

@@ -163,7 +163,7 @@ fn settings(a: &RunArgs) -> Result<RunSettings> {
         timer: a.timing.timer(),
         footprint_bytes: a.footprint,
         warm_s: a.warm_ms.map(|ms| ms / 1e3),
-        exclude: a.exclude.clone().unwrap_or_default(),
+        exclude: a.exclude.clone(),
     })
 }
 
@@ -181,8 +181,7 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     if a.warm_ms.is_some_and(|w| !(w.is_finite() && w >= 0.0)) {
         bail!("--warm-ms must be a non-negative number");
     }
-    let exclude = a.exclude.clone().unwrap_or_default();
-    if exclude.iter().any(|p| p.trim().is_empty()) {
+    if a.exclude.iter().any(|p| p.trim().is_empty()) {
         bail!("--exclude takes parts of kernel names (as `run` prints them), and an empty one would leave out every kernel");
     }
     interrupt::install();
@@ -202,7 +201,7 @@ fn run_cmd(a: RunArgs) -> Result<()> {
                     file.adapter.backend
                 )
             })?;
-        let outcome = runner::resume(&ctx, dir, &exclude, &STOP, &mut progress)?;
+        let outcome = runner::resume(&ctx, dir, &a.exclude, &STOP, &mut progress)?;
         return finish(outcome, charts);
     }
     let settings = settings(&a)?;

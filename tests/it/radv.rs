@@ -17,8 +17,8 @@ use wgpu_roofline::gpu::{self, AdapterSummary, BackendChoice, Capabilities};
 
 use crate::common::skip;
 use crate::spirv::{
-    attention_pipelines, coop_gemm_pipelines, few_row_pipelines, gpu_caps, peak_coop_pipelines,
-    simt_gemm_pipelines, Pipeline,
+    attention_pipelines, coop_gemm_pipelines, few_row_pipelines, gpu_caps, roof_pipelines,
+    simt_gemm_pipelines, softmax_pipelines, Pipeline,
 };
 
 /// The chip RADV compiles for: Navi 31 (RDNA3, the RX 7900 series), which
@@ -273,13 +273,14 @@ fn radv_caps() -> Option<Capabilities> {
     Some(Capabilities::new(&summary, features, adapter.limits()))
 }
 
-/// Every pipeline of the GEMMs (cooperative and SIMT), the cooperative
-/// peak, attention and the few-row products that `caps` lists.
+/// Every pipeline of the GEMMs (cooperative and SIMT), the roofs,
+/// attention, the softmax and the few-row products that `caps` lists.
 fn pipelines(caps: &Capabilities) -> Vec<Pipeline> {
     let mut out: Vec<Pipeline> = coop_gemm_pipelines(caps).into_iter().map(|l| l.2).collect();
     out.extend(simt_gemm_pipelines(caps));
-    out.extend(peak_coop_pipelines());
+    out.extend(roof_pipelines(caps));
     out.extend(attention_pipelines(caps).into_iter().map(|l| l.1));
+    out.extend(softmax_pipelines(caps).into_iter().map(|l| l.1));
     out.extend(few_row_pipelines(caps).into_iter().map(|l| l.2));
     out
 }

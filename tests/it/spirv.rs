@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use wgpu_roofline::dtype::{Format, Quant};
 use wgpu_roofline::gpu::{Capabilities, CoopMatrixShape, TimestampTier};
-use wgpu_roofline::kernels::{attention, matmul, peak_coop, DType};
+use wgpu_roofline::kernels::{self, attention, matmul, peak, peak_coop, softmax, stream, DType};
+use wgpu_roofline::settings::RoofsConfig;
 
 use crate::common::in_ci;
 use crate::shaders::validate;
@@ -230,18 +231,75 @@ pub(crate) fn simt_gemm_pipelines(caps: &Capabilities) -> Vec<Pipeline> {
     out
 }
 
-/// The cooperative peak kernel's pipelines, with both accumulators.
-pub(crate) fn peak_coop_pipelines() -> Vec<Pipeline> {
-    let mut out = Vec::new();
-    for acc in [DType::F32, DType::F16] {
+/// The roofs' pipelines as the host builds them for `caps` by default:
+/// every stream op, the SIMT peak in each dtype `caps` supports and the
+/// cooperative peak with each accumulator, where it runs there, at every
+/// default chain count.
+pub(crate) fn roof_pipelines(caps: &Capabilities) -> Vec<Pipeline> {
+    let roofs = RoofsConfig::for_device(caps);
+    let mut out: Vec<_> = stream::StreamOp::ALL
+        .iter()
+        .map(|op| Pipeline {
+            name: format!("stream {}", op.name()),
+            source: stream::SHADER.to_string(),
+            entry: op.name(),
+            constants: roofs.stream.constants(),
+        })
+        .collect();
+    for params in &roofs.peaks {
+        let source = kernels::source(peak::SHADER, params.dtype);
+        for &chains in &roofs.peak_chains {
+            let config = peak::PeakConfig {
+                chains,
+                iterations: peak::BASE_ITERATIONS,
+            };
+            out.push(Pipeline {
+                name: format!("peak {} chains {chains}", params.dtype.name()),
+                source: source.clone(),
+                entry: "peak",
+                constants: params.constants(config),
+            });
+        }
+    }
+    for params in roofs
+        .coop_peaks
+        .iter()
+        .filter(|p| p.unsupported(caps).is_none())
+    {
+        let acc = params.accumulate;
         let source = matmul::coop_source(peak_coop::SHADER, acc);
-        for chains in [1, 4, 8] {
+        for &chains in &roofs.coop_chains {
+            let config = peak_coop::CoopPeakConfig {
+                chains,
+                iterations: peak::BASE_ITERATIONS,
+            };
             out.push(Pipeline {
                 name: format!("peak_coop {} chains {chains}", acc.name()),
                 source: source.clone(),
                 entry: "peak_coop",
-                constants: vec![("WG", 128.0), ("CHAINS", chains as f64)],
+                constants: params.constants(caps, config),
             });
+        }
+    }
+    out
+}
+
+/// Every softmax configuration `caps` lists for rows of 2048 keys, in both
+/// dtypes.
+pub(crate) fn softmax_pipelines(caps: &Capabilities) -> Vec<(softmax::SoftmaxConfig, Pipeline)> {
+    let keys = 2048;
+    let mut out = Vec::new();
+    for dtype in [DType::F32, DType::F16] {
+        for config in softmax::SoftmaxConfig::candidates(caps, keys) {
+            let (source, constants) = softmax::pipeline_source(config, dtype, keys, caps)
+                .unwrap_or_else(|e| panic!("{config}: {e}"));
+            let p = Pipeline {
+                name: format!("{config} {}", dtype.name()),
+                source,
+                entry: config.entry(),
+                constants,
+            };
+            out.push((config, p));
         }
     }
     out
@@ -420,9 +478,6 @@ fn cooperative_shaders_compile_to_spirv() {
     for (_, _, p) in &listed {
         val.check(p);
     }
-    for p in &peak_coop_pipelines() {
-        val.check(p);
-    }
     val.report();
 }
 
@@ -510,5 +565,35 @@ fn gpu_few_row_configurations_compile_to_spirv() {
     assert!(!at(11008, 1).is_empty());
     assert!(at(11008, 1).iter().all(|&c| c == (4, 256)));
     assert!(at(11008, 2).is_empty());
+    val.report();
+}
+
+/// The roofs (stream, SIMT peak, cooperative peak) and the softmax a GPU
+/// runs take the same path to the driver: workgroups of 256 for the peaks
+/// and streams, the cooperative peak in workgroups of 4 subgroups of 32,
+/// and the subgroup-per-row softmax at 32 lanes, which the software
+/// adapters never list.
+#[test]
+fn gpu_roof_and_softmax_configurations_compile_to_spirv() {
+    let mut val = SpirvVal::new("gpu_roof_and_softmax_configurations_compile_to_spirv");
+    let caps = gpu_caps();
+    let roofs = roof_pipelines(&caps);
+    let has = |prefix: &str| roofs.iter().filter(|p| p.name.starts_with(prefix)).count();
+    assert_eq!(has("stream "), stream::StreamOp::ALL.len());
+    assert_eq!(has("peak f32 "), peak::DEFAULT_CHAINS.len());
+    assert_eq!(has("peak f16 "), peak::DEFAULT_CHAINS.len());
+    assert_eq!(has("peak_coop "), 2 * peak_coop::DEFAULT_CHAINS.len());
+    assert!(roofs
+        .iter()
+        .filter(|p| p.entry == "peak_coop")
+        .all(|p| p.constants.contains(&("WG", 128.0))));
+    let softmax = softmax_pipelines(&caps);
+    assert!(softmax.iter().any(|(c, p)| matches!(
+        c,
+        softmax::SoftmaxConfig::SoftmaxSubgroup { wg: 256 }
+    ) && p.constants.contains(&("RB", 8.0))));
+    for p in roofs.iter().chain(softmax.iter().map(|l| &l.1)) {
+        val.check(p);
+    }
     val.report();
 }

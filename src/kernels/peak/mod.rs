@@ -68,6 +68,14 @@ impl PeakParams {
         self.workgroup_size as u64 * self.workgroups as u64
     }
 
+    /// The shader's override constants for `config`.
+    pub fn constants(&self, config: PeakConfig) -> Vec<(&'static str, f64)> {
+        vec![
+            ("WORKGROUP_SIZE", self.workgroup_size as f64),
+            ("CHAINS", config.chains as f64),
+        ]
+    }
+
     /// Reject parameters the adapter cannot run.
     pub fn validate(&self, ctx: &GpuContext) -> Result<()> {
         if self.workgroup_size == 0 || self.workgroups == 0 {
@@ -242,10 +250,7 @@ impl Kernel for Peak {
             &source(SHADER, dtype),
             "peak",
             &[Binding::Uniform, Binding::ReadWrite],
-            &[
-                ("WORKGROUP_SIZE", self.params.workgroup_size as f64),
-                ("CHAINS", config.chains as f64),
-            ],
+            &self.params.constants(config),
         )?;
         let uniform = ctx.uniform_buffer(
             "peak params",

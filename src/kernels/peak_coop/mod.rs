@@ -81,6 +81,17 @@ impl CoopPeakParams {
         None
     }
 
+    /// The shader's override constants for `config` on a device with
+    /// `caps` (whose subgroup size is fixed: see [`Self::unsupported`]).
+    pub fn constants(
+        &self,
+        caps: &Capabilities,
+        config: CoopPeakConfig,
+    ) -> Vec<(&'static str, f64)> {
+        let wg = self.subgroups_per_workgroup * caps.subgroup_sizes.1;
+        vec![("WG", wg as f64), ("CHAINS", config.chains as f64)]
+    }
+
     /// The kernel's name in results: `peak.coop.f16.<acc>`.
     pub fn name(&self) -> String {
         format!("peak.coop.f16.{}", self.accumulate.name())
@@ -236,7 +247,6 @@ impl Kernel for CoopPeak {
     ) -> Result<Prepared<CoopPeakConfig>> {
         check(&config)?;
         let acc = self.params.accumulate;
-        let wg = self.params.subgroups_per_workgroup * ctx.caps.subgroup_sizes.1;
         let pipe = ctx.pipeline(
             &format!("peak coop f16 -> {}", acc.name()),
             &coop_source(SHADER, acc),
@@ -247,7 +257,7 @@ impl Kernel for CoopPeak {
                 Binding::ReadOnly,
                 Binding::ReadWrite,
             ],
-            &[("WG", wg as f64), ("CHAINS", config.chains as f64)],
+            &self.params.constants(&ctx.caps, config),
         )?;
         let uniform = ctx.uniform_buffer(
             "coop peak params",

@@ -40,6 +40,42 @@ struct Params {
     _pad: [u32; 3],
 }
 
+/// The module `config` runs for rows of `keys` scores of `dtype` on a
+/// device with `caps`, and its override constants, or why it cannot run
+/// there.
+pub fn pipeline_source(
+    config: SoftmaxConfig,
+    dtype: DType,
+    keys: u64,
+    caps: &Capabilities,
+) -> Result<(String, Vec<(&'static str, f64)>)> {
+    let wg = config.workgroup_size();
+    if !wg.is_power_of_two() {
+        return Err(Error::Invalid(format!(
+            "softmax workgroup size {wg} is not a power of two"
+        )));
+    }
+    let sg_min = caps.subgroup_sizes.0;
+    let (base, constants) = match config {
+        SoftmaxConfig::SoftmaxSubgroup { .. } => {
+            if !caps.subgroups || sg_min == 0 || !keys.is_multiple_of(4) {
+                return Err(Error::Invalid(format!(
+                    "{config} needs SUBGROUP and rows of a multiple of 4 keys"
+                )));
+            }
+            let rows = config.rows_per_workgroup(sg_min);
+            (
+                SHADER_SUBGROUP,
+                vec![("WG", wg as f64), ("RB", rows as f64)],
+            )
+        }
+        SoftmaxConfig::SoftmaxRows { .. } | SoftmaxConfig::SoftmaxLanes { .. } => {
+            (SHADER, vec![("WG", wg as f64)])
+        }
+    };
+    Ok((source(base, dtype), constants))
+}
+
 /// Scores and probabilities of a batch of softmaxes on the GPU, per copy.
 pub struct Softmax {
     /// The shape.
@@ -159,34 +195,12 @@ impl Kernel for Softmax {
         extent: Extent,
     ) -> Result<Prepared<SoftmaxConfig>> {
         let products = self.products(extent);
-        let wg = config.workgroup_size();
-        if !wg.is_power_of_two() {
-            return Err(Error::Invalid(format!(
-                "softmax workgroup size {wg} is not a power of two"
-            )));
-        }
-        ctx.check_workgroup_size("softmax workgroup", wg)?;
-        let sg_min = ctx.caps.subgroup_sizes.0;
-        let rows_per_wg = config.rows_per_workgroup(sg_min);
-        let (base, constants) = match config {
-            SoftmaxConfig::SoftmaxSubgroup { .. } => {
-                if !ctx.caps.subgroups || sg_min == 0 || !self.shape.keys.is_multiple_of(4) {
-                    return Err(Error::Invalid(format!(
-                        "{config} needs SUBGROUP and rows of a multiple of 4 keys"
-                    )));
-                }
-                (
-                    SHADER_SUBGROUP,
-                    vec![("WG", wg as f64), ("RB", rows_per_wg as f64)],
-                )
-            }
-            SoftmaxConfig::SoftmaxRows { .. } | SoftmaxConfig::SoftmaxLanes { .. } => {
-                (SHADER, vec![("WG", wg as f64)])
-            }
-        };
+        ctx.check_workgroup_size("softmax workgroup", config.workgroup_size())?;
+        let (module, constants) = pipeline_source(config, self.dtype, self.shape.keys, &ctx.caps)?;
+        let rows_per_wg = config.rows_per_workgroup(ctx.caps.subgroup_sizes.0);
         let pipe = ctx.pipeline(
             &format!("softmax {}", self.dtype.name()),
-            &source(base, self.dtype),
+            &module,
             config.entry(),
             &[Binding::Uniform, Binding::ReadOnly, Binding::ReadWrite],
             &constants,

@@ -67,6 +67,11 @@ impl StreamParams {
         }
     }
 
+    /// The shader's override constants (the same for every op).
+    pub fn constants(&self) -> Vec<(&'static str, f64)> {
+        vec![("WORKGROUP_SIZE", self.workgroup_size as f64)]
+    }
+
     /// f32 elements per array.
     pub fn elements(&self) -> u64 {
         self.array_bytes / 4
@@ -247,7 +252,7 @@ impl Kernel for Stream {
                 Binding::ReadWrite,
                 Binding::ReadWrite,
             ],
-            &[("WORKGROUP_SIZE", self.params.workgroup_size as f64)],
+            &self.params.constants(),
         )?;
         let [a, b, c] = &self.arrays;
         let groups = self.grid(op).groups;

@@ -544,6 +544,45 @@ mod tests {
     }
 
     #[test]
+    fn every_listed_configuration_lays_out_at_every_subgroup_size() {
+        // Subgroups of 4 to 64 lanes, fixed or varying, on CPU adapters and
+        // GPUs with 48 KiB of workgroup memory: prefill and decode at d =
+        // 64 and 128, both dtypes. The tensor-core prefill is listed
+        // without cooperative matrices, with the reason.
+        let sizes = [
+            (4, 4),
+            (8, 8),
+            (16, 16),
+            (32, 32),
+            (64, 64),
+            (8, 32),
+            (32, 64),
+        ];
+        for sizes in sizes {
+            for cpu in [false, true] {
+                let mut caps = Capabilities::for_tests(cpu, sizes);
+                caps.limits.max_compute_workgroup_storage_size = 49152;
+                for (batch, rows, keys, q_len) in [(1, 512, 512, 512), (4, 1, 2048, 1)] {
+                    for (d, dtype) in [(64, DType::F32), (128, DType::F32), (128, DType::F16)] {
+                        let problem = Problem {
+                            shape: AttentionShape::new(batch, rows, keys, q_len, d),
+                            dtype,
+                        };
+                        for c in problem.configs(&caps) {
+                            if matches!(c, AttentionConfig::FlashPrefillCoop { .. }) {
+                                continue;
+                            }
+                            if let Err(e) = problem.layout(&caps, c) {
+                                panic!("{c}: {sizes:?} lanes, cpu {cpu}, d = {d}, L = {keys}: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn decode_loads_as_many_keys_a_round_as_a_lane_holds_columns_for() {
         let unrolls = |lanes, d4| decode_unrolls(lanes, d4).collect::<Vec<_>>();
         // d = 128: 2 columns a lane at 16 lanes (4 keys: 8 columns), 4 at

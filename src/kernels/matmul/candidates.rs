@@ -295,6 +295,10 @@ impl MatmulConfig {
             }
             return v;
         }
+        // The shuffled products' smallest workgroup: one subgroup, as on
+        // lavapipe's 8 lanes (its workgroup must be whole subgroups: 16
+        // where llvmpipe runs 512-bit vectors).
+        let one_subgroup = caps.subgroup_sizes.1.max(8);
         if !few {
             v.push(Self::Tiled {
                 tile_m: 4,
@@ -313,7 +317,7 @@ impl MatmulConfig {
                 v.push(Self::GemmSubgroup {
                     tile_m: 8,
                     tile_n: 4,
-                    wg_n: 8,
+                    wg_n: one_subgroup,
                 });
                 v.push(Self::GemmSubgroup {
                     tile_m: 8,
@@ -338,13 +342,15 @@ impl MatmulConfig {
                 v.push(Self::GemmSubgroup {
                     tile_m: tm,
                     tile_n: 4,
-                    wg_n: 8,
+                    wg_n: one_subgroup,
                 });
-                v.push(Self::GemmSubgroup {
-                    tile_m: tm,
-                    tile_n: 4,
-                    wg_n: 32,
-                });
+                if one_subgroup < 32 {
+                    v.push(Self::GemmSubgroup {
+                        tile_m: tm,
+                        tile_n: 4,
+                        wg_n: 32,
+                    });
+                }
             }
             v.push(Self::Direct {
                 tile_m: tm,
@@ -551,6 +557,38 @@ mod tests {
         assert!(split_at(2048).is_empty());
         assert!(coops(1, DType::F16).is_empty() && coops(4, DType::F16).is_empty());
         assert!(coops(16, DType::F32).is_empty() && coops(128, DType::F32).is_empty());
+    }
+
+    #[test]
+    fn every_listed_configuration_runs_at_every_subgroup_size() {
+        // Subgroups of 4 to 64 lanes, on CPU adapters (llvmpipe's vector
+        // width sets them) and GPUs, with 48 KiB of workgroup memory:
+        // nothing listed is declined for its subgroups (a shuffled
+        // product's workgroup of 8 at 16 lanes was). The cooperative GEMMs
+        // are listed without cooperative matrices, with the reason.
+        for lanes in [4, 8, 16, 32, 64] {
+            for cpu in [false, true] {
+                let mut caps = Capabilities::for_tests(cpu, (lanes, lanes));
+                caps.limits.max_compute_workgroup_storage_size = 49152;
+                for (m, k) in [(1, 128), (1, 4096), (4, 4096), (16, 4096), (128, 4096)] {
+                    for dtype in [DType::F32, DType::F16] {
+                        let shape = ProductShape {
+                            batch: 1,
+                            m,
+                            n: 4096,
+                            k,
+                        };
+                        for c in MatmulConfig::candidates(shape, dtype, &caps) {
+                            if matches!(c, MatmulConfig::Coop { .. }) {
+                                continue;
+                            }
+                            let why = c.unsupported(&caps, dtype, (m, shape.n, k));
+                            assert_eq!(why, None, "{c}: {lanes} lanes, cpu {cpu}, m = {m}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -195,12 +195,16 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
                 }
             }
             assert!(lanes.contains(&4), "{lanes:?} on {}", common::label(&ctx));
-            assert!(
-                unrolls.contains(&2) && unrolls.contains(&4),
-                "{unrolls:?} on {}",
-                common::label(&ctx)
-            );
-            assert!(wgs.contains(&512), "{wgs:?} on {}", common::label(&ctx));
+            // Subgroups of 4 hold a key of d = 128 in 4 lanes of 8 columns
+            // (all a lane takes) and, at d = 64, 2 keys a round at most.
+            if ctx.caps.subgroup_sizes.0 >= 8 {
+                assert!(
+                    unrolls.contains(&2) && unrolls.contains(&4),
+                    "{unrolls:?} on {}",
+                    common::label(&ctx)
+                );
+                assert!(wgs.contains(&512), "{wgs:?} on {}", common::label(&ctx));
+            }
         }
     }
 }

@@ -9,6 +9,10 @@ use wgpu_roofline::kernels::DType;
 pub const SOFTWARE: [(&str, BackendChoice); 2] =
     [("vulkan", BackendChoice::Vulkan), ("gl", BackendChoice::Gl)];
 
+/// Set in a child process of `lanes.rs` to the subgroup size its Vulkan
+/// adapters run.
+pub const LANES: &str = "ROOFLINE_SUBGROUP_LANES";
+
 /// Whether the tests run under CI, where skipping is not allowed.
 pub fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
@@ -38,14 +42,30 @@ pub fn first(test: &str) -> Option<GpuContext> {
 /// As [`contexts`], each opened with the limits `limits` gives for its
 /// adapter (tests reach the edges of bindings and dispatches with small
 /// limits and small buffers).
+///
+/// In a child process of `lanes.rs` (with [`LANES`] set), only the Vulkan
+/// adapters, whose subgroups must then be that many lanes.
 pub fn contexts_with(
     test: &str,
     limits: impl Fn(&wgpu::Adapter) -> wgpu::Limits,
 ) -> Vec<GpuContext> {
+    let lanes: Option<u32> = std::env::var(LANES).ok().map(|v| v.parse().unwrap());
     let mut out = Vec::new();
     for (_, choice) in SOFTWARE {
+        if lanes.is_some() && choice != BackendChoice::Vulkan {
+            continue;
+        }
         for (i, a) in gpu::enumerate(choice).iter().enumerate() {
-            out.push(GpuContext::with_limits(i, a, limits(a)).expect("open device"));
+            let ctx = GpuContext::with_limits(i, a, limits(a)).expect("open device");
+            if let Some(lanes) = lanes {
+                assert_eq!(
+                    ctx.caps.subgroup_sizes,
+                    (lanes, lanes),
+                    "{test}: {} was to run subgroups of {lanes}",
+                    label(&ctx)
+                );
+            }
+            out.push(ctx);
         }
     }
     if out.is_empty() {

@@ -10,6 +10,7 @@ mod cli;
 mod faults;
 mod fuzz;
 mod kernels;
+mod lanes;
 mod limits;
 mod matmul;
 mod plot;

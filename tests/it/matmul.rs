@@ -39,6 +39,7 @@ fn declines(e: &wgpu_roofline::Error) -> bool {
         || t.contains("gemv holds")
         || t.contains("not available")
         || t.contains("bytes of workgroup memory")
+        || t.contains("not a multiple of the subgroup size")
 }
 
 fn shape(batch: u64, m: u64, n: u64, k: u64) -> ProductShape {
@@ -298,8 +299,16 @@ fn resident_gemv_serves_every_weight_format_and_batches() {
                 let p = match problem.prepare(&ctx, config, Extent::Whole) {
                     Ok(p) => p,
                     Err(e) => {
-                        assert!(!ctx.caps.subgroups, "{config}: {e}");
-                        assert!(e.to_string().contains("SUBGROUP"), "{e}");
+                        // Without subgroups, or, for 4 activation rows of 4
+                        // in 256 invocations, with subgroups of 4: 64
+                        // subgroups of 16 sums overflow its 512 slots.
+                        let t = e.to_string();
+                        let ok = if ctx.caps.subgroups {
+                            t.contains("too many for subgroups of 4")
+                        } else {
+                            t.contains("SUBGROUP")
+                        };
+                        assert!(ok, "{config}: {e}");
                         continue;
                     }
                 };

@@ -195,6 +195,11 @@ fn decode_with_every_lane_count_a_gpu_tries_matches_the_host() {
                 }
             }
             assert!(lanes.contains(&4), "{lanes:?} on {}", common::label(&ctx));
+            // 16 lanes a key, what the H200 chose for f16 decode, where
+            // the subgroups are that wide (`lanes.rs`).
+            if ctx.caps.subgroup_sizes.0 >= 16 {
+                assert!(lanes.contains(&16), "{lanes:?} on {}", common::label(&ctx));
+            }
             // Subgroups of 4 hold a key of d = 128 in 4 lanes of 8 columns
             // (all a lane takes) and, at d = 64, 2 keys a round at most.
             if ctx.caps.subgroup_sizes.0 >= 8 {

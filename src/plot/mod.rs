@@ -9,6 +9,7 @@
 //! ratios of runs as bars ([`bars`]).
 
 pub mod bars;
+mod ceilings;
 pub mod markers;
 pub mod tooltips;
 
@@ -19,12 +20,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::kernels::{DType, Engine};
 use crate::plan::{Phase, Series};
 use crate::report;
 use crate::results::ResultsFile;
 use crate::roofline::Preset;
 use crate::units::tick_label;
+use ceilings::{RoofLabel, Stroke};
 use markers::{Fill, Shape};
 use tooltips::Hotspot;
 
@@ -142,7 +143,7 @@ fn ranges(runs: &[ResultsFile], opts: &PlotOptions) -> ((f64, f64), (f64, f64)) 
     let max = |v: &[f64], d: f64| v.iter().copied().fold(0.0, f64::max).max(d);
     let x0 = decade_floor(min(&xs, 1.0) / 2.0);
     let x1 = decade_ceil(max(&xs, 10.0) * 10.0);
-    let y0 = decade_floor(min(&ys, f64::INFINITY) / 2.0).min(1e9);
+    let y0 = decade_floor(min(&ys, f64::INFINITY) / 2.0);
     let y1 = decade_ceil(max(&ys, 1e9) * 2.0);
     ((x0, x1), (y0, y1))
 }
@@ -250,8 +251,8 @@ impl Scale {
 enum Entry {
     /// A heading.
     Heading(String),
-    /// A line sample: colour, width, dashed.
-    Line(RGBColor, u32, bool, String),
+    /// A line sample: colour and stroke.
+    Line(RGBColor, Stroke, String),
     /// A marker sample.
     Marker(Shape, Fill, RGBColor, String),
 }
@@ -263,21 +264,18 @@ fn legend(runs: &[ResultsFile], opts: &PlotOptions) -> Vec<Entry> {
     if let Some(s) = &opts.spec {
         out.push(Entry::Heading(format!("spec: {}", s.label)));
         out.push(Entry::Line(
-            SPEC_MEMORY,
-            2,
-            true,
+            ceilings::SPEC_MEMORY_COLOR,
+            ceilings::SPEC,
             format!("memory {}B/s", tick_label(s.bytes_per_s)),
         ));
         out.push(Entry::Line(
-            SPEC_COMPUTE,
-            2,
-            true,
+            ceilings::SPEC_COMPUTE_COLOR,
+            ceilings::SPEC,
             format!("compute {}FLOP/s", tick_label(s.flops_per_s)),
         ));
         out.push(Entry::Line(
-            SPEC_RIDGE,
-            1,
-            true,
+            ceilings::SPEC_RIDGE_COLOR,
+            ceilings::SPEC_RIDGE,
             format!("ridge {:.1} FLOP/B", s.ridge()),
         ));
     }
@@ -292,17 +290,16 @@ fn legend(runs: &[ResultsFile], opts: &PlotOptions) -> Vec<Entry> {
         if let Some(bw) = m.memory_bytes_per_s {
             out.push(Entry::Line(
                 color,
-                2,
-                false,
+                ceilings::MEMORY,
                 format!("memory {}B/s", tick_label(bw)),
             ));
         }
         for roof in &m.compute {
-            let (width, kind) = roof_style(roof.key.engine, roof.key.input, roof.key.accumulate);
+            let (stroke, kind) =
+                ceilings::roof_style(roof.key.engine, roof.key.input, roof.key.accumulate);
             out.push(Entry::Line(
                 color,
-                width,
-                false,
+                stroke,
                 format!("{kind} {}FLOP/s", tick_label(roof.flops_per_s)),
             ));
         }
@@ -352,22 +349,6 @@ fn legend(runs: &[ResultsFile], opts: &PlotOptions) -> Vec<Entry> {
     out
 }
 
-/// Line width and legend name of a measured compute roof: SIMT f32 thick,
-/// SIMT f16 thin, cooperative matrices thickest.
-fn roof_style(engine: Engine, input: DType, accumulate: DType) -> (u32, String) {
-    match (engine, input) {
-        (Engine::Coop, _) => (
-            3,
-            format!("coop-matrix {}->{}", input.name(), accumulate.name()),
-        ),
-        (Engine::Simt, DType::F32) => (2, "SIMT f32".into()),
-        (Engine::Simt, DType::F16) => (1, "SIMT f16".into()),
-    }
-}
-
-const SPEC_MEMORY: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
-const SPEC_COMPUTE: RGBColor = RGBColor(0xd6, 0x27, 0x28);
-const SPEC_RIDGE: RGBColor = RGBColor(0x2c, 0xa0, 0x2c);
 const INK: RGBColor = RGBColor(0x55, 0x55, 0x55);
 
 /// Draw the legend panel into `area`.
@@ -405,18 +386,14 @@ where
         let mid = y + font as i32 / 2;
         match e {
             Entry::Heading(t) => text(t, 4, y, true)?,
-            Entry::Line(c, width, dashed, t) => {
-                let style = c.stroke_width(*width);
-                if *dashed {
-                    for x in (8..8 + sample).step_by(8) {
-                        area.draw(&PathElement::new(
-                            vec![(x, mid), ((x + 5).min(8 + sample), mid)],
-                            style,
-                        ))
-                        .map_err(plot_err)?;
-                    }
-                } else {
-                    area.draw(&PathElement::new(vec![(8, mid), (8 + sample, mid)], style))
+            Entry::Line(c, stroke, t) => {
+                let style = c.stroke_width(stroke.width);
+                // The sample in the line's own dash and gap.
+                let (dash, gap) = stroke.dash.unwrap_or((sample as u32, 0));
+                let step = (dash + gap).max(1) as usize;
+                for x in (8..8 + sample).step_by(step) {
+                    let end = (x + dash as i32).min(8 + sample);
+                    area.draw(&PathElement::new(vec![(x, mid), (end, mid)], style))
                         .map_err(plot_err)?;
                 }
                 text(t, 14 + sample, y, false)?;
@@ -479,50 +456,17 @@ where
         .map_err(plot_err)?;
 
     if let Some(s) = &opts.spec {
-        let ridge = s.ridge();
-        let mut dashed = |pts: Vec<(f64, f64)>, color: RGBColor, width| {
-            chart
-                .draw_series(DashedLineSeries::new(pts, 10, 6, color.stroke_width(width)))
-                .map(drop)
-                .map_err(plot_err)
-        };
-        dashed(
-            vec![(x0, x0 * s.bytes_per_s), (ridge, s.flops_per_s)],
-            SPEC_MEMORY,
-            2,
-        )?;
-        dashed(
-            vec![(ridge, s.flops_per_s), (x1, s.flops_per_s)],
-            SPEC_COMPUTE,
-            2,
-        )?;
-        dashed(vec![(ridge, y0), (ridge, s.flops_per_s)], SPEC_RIDGE, 1)?;
+        ceilings::draw_spec(&mut chart, s, (x0, x1), y0)?;
     }
 
     let mut spots = Vec::new();
+    let (mut roof_labels, mut slope_labels) = (Vec::<RoofLabel>::new(), Vec::new());
     for (i, r) in runs.iter().enumerate() {
         let color = RUN_COLORS[i % RUN_COLORS.len()];
         let m = &r.ceilings.measured;
-        if let Some(bw) = m.memory_bytes_per_s {
-            let top = m.top().unwrap_or(0.0).max(y0);
-            chart
-                .draw_series(LineSeries::new(
-                    vec![(x0, x0 * bw), (top / bw, top)],
-                    color.stroke_width(2),
-                ))
-                .map_err(plot_err)?;
-        }
-        for roof in &m.compute {
-            let f = roof.flops_per_s;
-            let start = m.memory_bytes_per_s.map_or(x0, |bw| f / bw);
-            let (width, _) = roof_style(roof.key.engine, roof.key.input, roof.key.accumulate);
-            chart
-                .draw_series(LineSeries::new(
-                    vec![(start, f), (x1, f)],
-                    color.stroke_width(width),
-                ))
-                .map_err(plot_err)?;
-        }
+        let (compute, memory) = ceilings::draw_measured(&mut chart, m, color, (x0, x1), y0)?;
+        roof_labels.extend(compute);
+        slope_labels.extend(memory);
         let run = (runs.len() > 1).then(|| run_name(r));
         for p in r.points.iter().filter(|p| p.verified) {
             let (series, phase) = (p.op.series, p.op.phase);
@@ -558,6 +502,14 @@ where
             });
         }
     }
+    let (xs, _) = chart.plotting_area().get_pixel_range();
+    ceilings::draw_labels(
+        &plot_area,
+        &roof_labels,
+        &slope_labels,
+        (xs.start, xs.end),
+        sc,
+    )?;
     draw_legend(&legend_area, &legend(runs, opts), sc)?;
     Ok(spots)
 }

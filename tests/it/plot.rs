@@ -168,6 +168,38 @@ fn the_legend_sits_beside_the_data() {
 }
 
 #[test]
+fn measured_roofs_are_named_on_the_chart_without_overlapping() {
+    // Two compute roofs 0.3% apart, as an H200's SIMT f32 and f16 peaks.
+    let dir = tempfile::tempdir().unwrap();
+    let twins = second_run(dir.path(), "twins.json", |run| {
+        run["adapter"]["backend"] = "vulkan".into();
+        run["ceilings"]["measured"]["compute_flops_per_s"]["f16"] = 141.0e9.into();
+    });
+    let out = dir.path().join("twins.svg");
+    let o = plot(&[twins.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    // The labels on the chart: right-aligned, left of the legend column.
+    let on_chart = |label: &str| -> Vec<(f64, f64, f64)> {
+        doc.descendants()
+            .filter(|n| n.has_tag_name("text") && n.text().map(str::trim) == Some(label))
+            .map(|n| {
+                let num = |a: &str| n.attribute(a).unwrap().parse::<f64>().unwrap();
+                (num("x"), num("y"), num("font-size"))
+            })
+            .filter(|&(x, _, _)| x < 900.0)
+            .collect()
+    };
+    let f32_roof = on_chart("SIMT f32 140.62GFLOP/s");
+    let f16_roof = on_chart("SIMT f16 141GFLOP/s");
+    assert_eq!((f32_roof.len(), f16_roof.len()), (1, 1), "{text}");
+    let ((_, a, size), (_, b, _)) = (f32_roof[0], f16_roof[0]);
+    assert!((a - b).abs() >= size, "labels at y {a} and {b} overlap");
+    assert_eq!(on_chart("memory 16.48GB/s").len(), 1);
+}
+
+#[test]
 fn labels_name_each_point() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("l.svg");

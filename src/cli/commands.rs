@@ -188,7 +188,7 @@ fn run_cmd(a: RunArgs) -> Result<()> {
     let mut progress = Progress::default();
     if let Some(dir) = &a.resume {
         let file = ResultsFile::read(&dir.join("results.json"))?;
-        let (choice, filter) = runner::resume_target(&file)?;
+        let (choice, filter) = runner::resume_target(&file, dir)?;
         a.device.deadline()?;
         let ctx = a
             .device

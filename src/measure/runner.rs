@@ -357,12 +357,37 @@ pub fn run_each(
     Ok(outcomes)
 }
 
-/// The backend and adapter a stopped run in `file` measured, to open
-/// again for [`resume`].
-pub fn resume_target(file: &ResultsFile) -> Result<(BackendChoice, AdapterFilter)> {
+/// The backend and adapter the stopped run in `dir` (its results `file`)
+/// measured, to open again for [`resume`]. Says first, without opening
+/// any adapter, when there is nothing to resume: a roofs-only file, or a
+/// complete run.
+pub fn resume_target(file: &ResultsFile, dir: &Path) -> Result<(BackendChoice, AdapterFilter)> {
+    pending(file, dir)?;
     let choice = BackendChoice::from_name(&file.adapter.backend)
         .ok_or_else(|| Error::Invalid(format!("unknown backend `{}`", file.adapter.backend)))?;
     Ok((choice, AdapterFilter::Name(file.adapter.name.clone())))
+}
+
+/// The ops of the plan of the run in `dir` (its results `file`) that have
+/// no point and were not skipped, or why there is nothing to resume.
+fn pending(file: &ResultsFile, dir: &Path) -> Result<Vec<Op>> {
+    let Some(w) = &file.workload else {
+        return Err(Error::Invalid(format!(
+            "{} holds roofs only, not a `run`: there is nothing to resume",
+            dir.join("results.json").display()
+        )));
+    };
+    let planned = plan::plan(&w.model, &w.sweep)?;
+    let done =
+        |op: &Op| file.point(op).is_some() || file.skipped.iter().any(|s| s.op == op.label());
+    let ops: Vec<Op> = planned.into_iter().filter(|op| !done(op)).collect();
+    if ops.is_empty() && file.incomplete.is_none() {
+        return Err(Error::Invalid(format!(
+            "nothing to resume: the run in {} is complete",
+            dir.display()
+        )));
+    }
+    Ok(ops)
 }
 
 /// `run --resume`: measure the ops of the plan of the run in `dir` that
@@ -379,12 +404,8 @@ pub fn resume(
 ) -> Result<Outcome> {
     let path = dir.join("results.json");
     let mut file = ResultsFile::read(&path)?;
-    let Some(w) = file.workload.as_mut() else {
-        return Err(Error::Invalid(format!(
-            "{} holds roofs only, not a `run`: there is nothing to resume",
-            path.display()
-        )));
-    };
+    let ops = pending(&file, dir)?;
+    let w = file.workload.as_mut().expect("pending() checked it");
     // Further exclusions hold for the ops still to measure (a family that
     // took the device down, say), and are recorded with the run's.
     for pattern in exclude {
@@ -394,15 +415,6 @@ pub fn resume(
     }
     let w = w.clone();
     let planned = plan::plan(&w.model, &w.sweep)?;
-    let done =
-        |op: &Op| file.point(op).is_some() || file.skipped.iter().any(|s| s.op == op.label());
-    let ops: Vec<Op> = planned.iter().filter(|op| !done(op)).cloned().collect();
-    if ops.is_empty() && file.incomplete.is_none() {
-        return Err(Error::Invalid(format!(
-            "nothing to resume: the run in {} is complete",
-            dir.display()
-        )));
-    }
     for op in &ops {
         ops::check(ctx, op)?;
     }

@@ -84,11 +84,13 @@ fn every_bad_input_gets_one_clear_line() {
     );
     let a_file = write(d, "a-file", "x");
     let gif = d.join("chart.gif").to_str().unwrap().to_string();
-    // A roofs-only results file cannot be resumed.
+    // A roofs-only results file cannot be resumed, and says so before
+    // looking for the adapter it names (which no machine has).
     let roofs_dir = d.join("roofs-run");
     std::fs::create_dir(&roofs_dir).unwrap();
     let mut roofs_only: serde_json::Value = serde_json::from_str(&full).unwrap();
     roofs_only.as_object_mut().unwrap().remove("workload");
+    roofs_only["adapter"]["name"] = "an adapter of another machine".into();
     std::fs::write(roofs_dir.join("results.json"), roofs_only.to_string()).unwrap();
     let rd = roofs_dir.to_str().unwrap();
     let missing_dir = d.join("missing").join("r.json");

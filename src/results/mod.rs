@@ -445,6 +445,7 @@ impl ResultsFile {
                 }
             }
         }
+        out.extend(twins_apart(&self.points));
         let kernels = self.kernels.iter().map(|k| (k.name.clone(), &k.timing));
         let points = self.points.iter().map(|p| (p.op.label(), &p.timing));
         for (name, t) in kernels.chain(points) {
@@ -494,6 +495,33 @@ impl ResultsFile {
         })?;
         Self::from_json(path, &text)
     }
+}
+
+/// Ops doing the same work (dtype and shape) on the same configuration
+/// whose samples lie apart, each slower one named against the fastest of
+/// its twins (see [`Warning::TwinsApart`]).
+fn twins_apart(points: &[Point]) -> Vec<Warning> {
+    let same_work = |a: &Point, b: &Point| {
+        a.op.dtype == b.op.dtype && a.op.shape == b.op.shape && a.kernel == b.kernel
+    };
+    let mut out = Vec::new();
+    for p in points {
+        let fastest = points
+            .iter()
+            .filter(|q| !std::ptr::eq(*q, p) && same_work(p, q))
+            .min_by(|a, b| a.timing.summary.median.total_cmp(&b.timing.summary.median));
+        let Some(twin) = fastest else { continue };
+        let (slow, fast) = (&p.timing.summary, &twin.timing.summary);
+        let ratio = slow.median / fast.median;
+        if slow.min > fast.max && ratio > 1.0 + Warning::TWIN_LIMIT {
+            out.push(Warning::TwinsApart {
+                name: p.op.label(),
+                twin: twin.op.label(),
+                ratio,
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -552,5 +580,63 @@ mod tests {
         let (first, later) = (median / 2.75, median * 0.99);
         assert_eq!(probed(&[first, later, later * 1.03]).len(), 1);
         assert!(probed(&[later, later, later * 1.03]).is_empty());
+    }
+
+    #[test]
+    fn twins_measured_apart_are_flagged() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json");
+        let mut f = ResultsFile::read(&path).unwrap();
+        // The twins_apart warnings of `f` with `extra` added.
+        fn apart(f: &mut ResultsFile, extra: Point) -> Vec<Warning> {
+            f.points.push(extra);
+            let w = f.warnings();
+            f.points.pop();
+            w.into_iter()
+                .filter(|w| w.kind() == "twins_apart")
+                .collect()
+        }
+        // `p` with `samples`.
+        fn timed(p: &Point, samples: Vec<f64>) -> Point {
+            let mut p = p.clone();
+            p.timing.summary = Summary::of(&samples).unwrap();
+            p.timing.samples_s = samples;
+            p
+        }
+        // `q-broken` is `q`'s twin with the same samples: quiet.
+        assert!(f.warnings().iter().all(|w| w.kind() != "twins_apart"));
+        // A `k` beside prefill `q`: the same work on the same configuration.
+        let mut k = f.points[0].clone();
+        k.op.op = "k".into();
+        let q = f.points[0].timing.samples_s.clone();
+        let scaled = |by: f64| q.iter().map(|s| s * by).collect::<Vec<_>>();
+        // 5% slower (its range overlapping q's, which spans 7%), or 9%
+        // slower with the ranges apart: quiet.
+        assert!(apart(&mut f, timed(&k, scaled(1.05))).is_empty());
+        assert!(apart(&mut f, timed(&k, scaled(1.09))).is_empty());
+        // 20% slower, but one sample as fast as q's fastest: quiet.
+        let mut wide = scaled(1.2);
+        wide[0] = q.iter().copied().fold(f64::MAX, f64::min);
+        assert!(apart(&mut f, timed(&k, wide)).is_empty());
+        // Twice as slow: flagged on k, naming q.
+        let w = apart(&mut f, timed(&k, scaled(2.0)));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(w[0].subject(), Some("init k B=1 S=128 f32"));
+        let text = w[0].to_string();
+        assert!(
+            text.contains("2.00x as long as init q B=1 S=128 f32"),
+            "{text}"
+        );
+        // Another configuration, or another shape, is no twin of q.
+        let mut other = k.clone();
+        other.kernel = f.points[2].kernel;
+        assert!(apart(&mut f, timed(&other, scaled(2.0))).is_empty());
+        let mut other = k.clone();
+        other.op.shape = f.points[1].op.shape;
+        let w = apart(&mut f, timed(&other, scaled(2.0)));
+        assert!(
+            !w.iter()
+                .any(|w| w.subject() == Some("init k B=1 S=128 f32")),
+            "{w:?}"
+        );
     }
 }

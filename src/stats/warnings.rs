@@ -90,6 +90,19 @@ pub enum Warning {
         /// The op's measured median, seconds per run.
         median_s: f64,
     },
+    /// Two ops doing the same work (dtype and shape) on the same kernel
+    /// configuration took times more than [`Warning::TWIN_LIMIT`] apart,
+    /// with no sample of the slower as fast as the faster's slowest: the
+    /// machine changed between them (in Llama, q, k, v and o are twins, and
+    /// gate and up).
+    TwinsApart {
+        /// The slower op.
+        name: String,
+        /// The fastest of its twins.
+        twin: String,
+        /// The slower's median over the twin's.
+        ratio: f64,
+    },
     /// A roof kernel measured again at the end of the run moved by more
     /// than [`Warning::DRIFT_LIMIT`]: the machine's state changed meanwhile.
     RoofDrift {
@@ -113,6 +126,10 @@ impl Warning {
     /// Relative change of a roof over the run above which it is flagged.
     pub const DRIFT_LIMIT: f64 = 0.05;
 
+    /// Relative difference of twin ops' medians above which, their samples
+    /// apart, they are flagged.
+    pub const TWIN_LIMIT: f64 = 0.10;
+
     /// Short machine-readable name of the kind of warning.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -126,6 +143,7 @@ impl Warning {
             Self::RoofDrift { .. } => "roof_drift",
             Self::LaunchBound { .. } => "launch_bound",
             Self::ProbeMismatch { .. } => "probe_mismatch",
+            Self::TwinsApart { .. } => "twins_apart",
         }
     }
 
@@ -140,6 +158,7 @@ impl Warning {
             | Self::TooShort { name, .. }
             | Self::LaunchBound { name, .. }
             | Self::ProbeMismatch { name, .. }
+            | Self::TwinsApart { name, .. }
             | Self::Outliers { name, .. } => Some(name),
         }
     }
@@ -234,6 +253,13 @@ impl std::fmt::Display for Warning {
                 seconds(*median_s),
                 median_s / probe_s,
                 seconds(*probe_s)
+            ),
+            Self::TwinsApart { name, twin, ratio } => write!(
+                f,
+                "warning: {name}: took {ratio:.2}x as long as {twin}, the same work on the \
+                 same configuration, and none of its samples was as fast as the other's \
+                 slowest: the machine's load or clocks changed between them, and the faster \
+                 is the likelier figure; compare with --passes 2"
             ),
             Self::RoofDrift {
                 name,

@@ -336,6 +336,11 @@ fn report_cmd(a: ReportArgs) -> Result<()> {
         "{}",
         report::report_table(&run, spec.as_ref()).render(a.format.into())
     );
+    // What the run warned about, derived from the file again: on stderr, so
+    // the table on stdout stays one format for other tools.
+    for w in run.warnings() {
+        eprintln!("{w}");
+    }
     Ok(())
 }
 

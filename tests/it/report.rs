@@ -71,6 +71,20 @@ fn report_in_every_format() {
         "report_csv",
         stdout(&["report", f, "--format", "csv", "--preset", "h100"])
     );
+    // The run's warnings go to stderr, whatever the format.
+    for format in ["text", "csv"] {
+        let o = Command::cargo_bin("wgpu-roofline")
+            .unwrap()
+            .args(["report", f, "--format", format])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.starts_with("warning: llvmpipe (LLVM 15.0.6, 256 bits) is a CPU adapter"),
+            "{stderr}"
+        );
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("warning"));
+    }
 }
 
 #[test]

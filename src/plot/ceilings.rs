@@ -74,6 +74,14 @@ pub(crate) fn roof_style(engine: Engine, input: DType, accumulate: DType) -> (St
     }
 }
 
+/// Where a memory slope of `bw` bytes/s enters a chart whose axes start at
+/// `x0` and `y0`: the left edge, or the x axis where the slope is below
+/// `y0` there. Lines must start inside the chart, since the backend moves a
+/// point outside it onto the edge and would bend the slope.
+fn entry(bw: f64, x0: f64, y0: f64) -> f64 {
+    x0.max(y0 / bw)
+}
+
 /// A straight line from `a` to `b` (data coordinates) in `stroke`.
 fn line<DB: DrawingBackend>(
     chart: &mut Chart<'_, DB>,
@@ -107,9 +115,10 @@ where
 {
     let ridge = spec.ridge();
     let peak = spec.flops_per_s;
+    let start = entry(spec.bytes_per_s, x0, y0);
     line(
         chart,
-        (x0, x0 * spec.bytes_per_s),
+        (start, start * spec.bytes_per_s),
         (ridge, peak),
         SPEC_MEMORY_COLOR,
         SPEC,
@@ -126,8 +135,8 @@ where
 
 /// A measured roof's name and value, to be written beside its line.
 pub(crate) struct RoofLabel {
-    /// Where the line is, in pixels: the right end of a compute roof, a
-    /// point of the memory slope.
+    /// Where the line is, in pixels: the right end of a compute roof (the
+    /// memory slopes' labels share one anchor, [`slope_anchor`]).
     pub at: (i32, i32),
     pub text: String,
     pub color: RGBColor,
@@ -149,15 +158,10 @@ where
     let mut memory = None;
     if let Some(bw) = m.memory_bytes_per_s {
         let top = m.top().unwrap_or(0.0).max(y0);
-        // From where the slope enters the chart (the left edge, or the x
-        // axis) to where it meets the highest roof.
-        let start = x0.max(y0 / bw);
-        let (a, b) = ((start, start * bw), (top / bw, top));
-        line(chart, (x0, x0 * bw), b, color, MEMORY)?;
-        let (pa, pb) = (chart.backend_coord(&a), chart.backend_coord(&b));
-        // Halfway along the visible slope, in pixels (a straight line).
+        let start = entry(bw, x0, y0);
+        line(chart, (start, start * bw), (top / bw, top), color, MEMORY)?;
         memory = Some(RoofLabel {
-            at: ((pa.0 + pb.0) / 2, (pa.1 + pb.1) / 2),
+            at: (0, 0),
             text: format!("memory {}B/s", tick_label(bw)),
             color,
         });
@@ -165,7 +169,7 @@ where
     let mut compute = Vec::new();
     for roof in &m.compute {
         let f = roof.flops_per_s;
-        let start = m.memory_bytes_per_s.map_or(x0, |bw| f / bw);
+        let start = m.memory_bytes_per_s.map_or(x0, |bw| (f / bw).max(x0));
         let (stroke, name) = roof_style(roof.key.engine, roof.key.input, roof.key.accumulate);
         line(chart, (start, f), (x1, f), color, stroke)?;
         compute.push(RoofLabel {
@@ -175,6 +179,29 @@ where
         });
     }
     Ok((compute, memory))
+}
+
+/// Where the memory slopes' labels go, in pixels: on the uppermost of the
+/// memory lines near the fastest measured slope (every run's, and the
+/// spec's `spec_bw` when it is within 2x), halfway along the fastest
+/// slope's visible part (from the chart's edge, `x0` or `y0`, to the
+/// highest compute roof `top`). The labels sit above and left of it, on
+/// the slopes' empty side, so no memory line crosses them.
+pub(crate) fn slope_anchor<DB: DrawingBackend>(
+    chart: &Chart<'_, DB>,
+    measured_bw: &[f64],
+    spec_bw: Option<f64>,
+    (x0, y0): (f64, f64),
+    top: f64,
+) -> Option<(i32, i32)> {
+    let fastest = measured_bw.iter().copied().reduce(f64::max)?;
+    let upper = spec_bw
+        .filter(|s| *s <= 2.0 * fastest)
+        .map_or(fastest, |s| s.max(fastest));
+    let start = entry(fastest, x0, y0);
+    let end = (top.max(y0) / fastest).max(start);
+    let x = (start * end).sqrt();
+    Some(chart.backend_coord(&(x, x * upper)))
 }
 
 /// Tops of text boxes `height` pixels tall for lines at pixel rows `ys`
@@ -204,13 +231,14 @@ pub(crate) fn stack_labels(ys: &[i32], height: i32) -> Vec<i32> {
 }
 
 /// Write the compute roofs' labels right-aligned at the right edge of the
-/// plotting area `right`, stacked, and each memory slope's label above and
-/// left of its point (the empty side of the slope), later runs' above
-/// earlier ones', kept right of the plotting area's left edge `left`.
+/// plotting area `right`, stacked, and the memory slopes' labels above and
+/// left of `anchor` (see [`slope_anchor`]), later runs' above earlier ones',
+/// kept right of the plotting area's left edge `left`.
 pub(crate) fn draw_labels<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     compute: &[RoofLabel],
     memory: &[RoofLabel],
+    anchor: Option<(i32, i32)>,
     (left, right): (i32, i32),
     sc: Scale,
 ) -> Result<()>
@@ -227,16 +255,20 @@ where
         area.draw(&Text::new(label.text.clone(), (right - 4, top), style))
             .map_err(plot_err)?;
     }
+    let Some((ax, ay)) = anchor else {
+        return Ok(());
+    };
+    let gap = height / 2;
     for (i, label) in memory.iter().enumerate() {
         let (w, _) = area
             .estimate_text_size(&label.text, &font.clone().into())
             .map_err(plot_err)?;
-        let x = (label.at.0 - 4).max(left + 4 + w as i32);
-        let y = label.at.1 - 4 - i as i32 * height;
+        let x = (ax - gap).max(left + 4 + w as i32);
+        let bottom = ay - gap - i as i32 * height;
         let style = font
             .color(&label.color)
-            .pos(Pos::new(HPos::Right, VPos::Bottom));
-        area.draw(&Text::new(label.text.clone(), (x, y), style))
+            .pos(Pos::new(HPos::Right, VPos::Top));
+        area.draw(&Text::new(label.text.clone(), (x, bottom - height), style))
             .map_err(plot_err)?;
     }
     Ok(())

@@ -503,10 +503,22 @@ where
         }
     }
     let (xs, _) = chart.plotting_area().get_pixel_range();
+    let measured = &runs
+        .iter()
+        .map(|r| &r.ceilings.measured)
+        .collect::<Vec<_>>();
+    let slopes: Vec<f64> = measured
+        .iter()
+        .filter_map(|m| m.memory_bytes_per_s)
+        .collect();
+    let top = measured.iter().filter_map(|m| m.top()).fold(y0, f64::max);
+    let spec_bw = opts.spec.as_ref().map(|s| s.bytes_per_s);
+    let anchor = ceilings::slope_anchor(&chart, &slopes, spec_bw, (x0, y0), top);
     ceilings::draw_labels(
         &plot_area,
         &roof_labels,
         &slope_labels,
+        anchor,
         (xs.start, xs.end),
         sc,
     )?;

@@ -200,6 +200,56 @@ fn measured_roofs_are_named_on_the_chart_without_overlapping() {
 }
 
 #[test]
+fn memory_slopes_rise_a_decade_per_decade_where_they_enter_through_the_x_axis() {
+    // Points 1000x faster lift the y axis to 10 GFLOP/s, above the memory
+    // slope at the chart's left edge: it must start on the x axis, not be
+    // bent to the corner.
+    let dir = tempfile::tempdir().unwrap();
+    let fast = second_run(dir.path(), "fast.json", |run| {
+        for p in run["points"].as_array_mut().unwrap() {
+            let v = p["flops_per_s"].as_f64().unwrap();
+            p["flops_per_s"] = (1000.0 * v).into();
+        }
+    });
+    let out = dir.path().join("fast.svg");
+    let o = plot(&[fast.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let tick = |label: &str, attr: &str| -> f64 {
+        doc.descendants()
+            .find(|n| n.has_tag_name("text") && n.text().map(str::trim) == Some(label))
+            .and_then(|n| n.attribute(attr))
+            .unwrap_or_else(|| panic!("no tick `{label}`"))
+            .parse()
+            .unwrap()
+    };
+    let x_decade = tick("10", "x") - tick("1", "x");
+    let y_decade = tick("10G", "y") - tick("100G", "y");
+    // The measured memory slope: the first solid line of the run's colour.
+    let slope = doc
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("polyline")
+                && n.attribute("stroke") == Some("#333333")
+                && n.attribute("stroke-width") == Some("2")
+        })
+        .and_then(|n| n.attribute("points"))
+        .unwrap();
+    let pts: Vec<f64> = slope
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().unwrap())
+        .collect();
+    let rise = (pts[1] - pts[3]) / y_decade;
+    let run = (pts[2] - pts[0]) / x_decade;
+    assert!(
+        (rise / run - 1.0).abs() < 0.03,
+        "the memory slope rises {rise:.3} decades over {run:.3}: {slope}"
+    );
+}
+
+#[test]
 fn labels_name_each_point() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("l.svg");

@@ -133,13 +133,17 @@ where
     )
 }
 
-/// A measured roof's name and value, to be written beside its line.
-pub(crate) struct RoofLabel {
-    /// Where the line is, in pixels: the right end of a compute roof (the
-    /// memory slopes' labels share one anchor, [`slope_anchor`]).
-    pub at: (i32, i32),
+/// A measured roof's name and value, in its run's colour.
+pub(crate) struct Label {
     pub text: String,
     pub color: RGBColor,
+}
+
+/// A compute roof's label and the right end of its line, in pixels (the
+/// memory slopes' labels share one anchor, [`slope_anchor`]).
+pub(crate) struct RoofLabel {
+    pub at: (i32, i32),
+    pub label: Label,
 }
 
 /// One run's measured roofs: the memory slope up to the highest compute
@@ -151,7 +155,7 @@ pub(crate) fn draw_measured<DB: DrawingBackend>(
     color: RGBColor,
     (x0, x1): (f64, f64),
     y0: f64,
-) -> Result<(Vec<RoofLabel>, Option<RoofLabel>)>
+) -> Result<(Vec<RoofLabel>, Option<Label>)>
 where
     DB::ErrorType: 'static,
 {
@@ -160,8 +164,7 @@ where
         let top = m.top().unwrap_or(0.0).max(y0);
         let start = entry(bw, x0, y0);
         line(chart, (start, start * bw), (top / bw, top), color, MEMORY)?;
-        memory = Some(RoofLabel {
-            at: (0, 0),
+        memory = Some(Label {
             text: format!("memory {}B/s", tick_label(bw)),
             color,
         });
@@ -174,8 +177,10 @@ where
         line(chart, (start, f), (x1, f), color, stroke)?;
         compute.push(RoofLabel {
             at: chart.backend_coord(&(x1, f)),
-            text: format!("{name} {}FLOP/s", tick_label(f)),
-            color,
+            label: Label {
+                text: format!("{name} {}FLOP/s", tick_label(f)),
+                color,
+            },
         });
     }
     Ok((compute, memory))
@@ -237,7 +242,7 @@ pub(crate) fn stack_labels(ys: &[i32], height: i32) -> Vec<i32> {
 pub(crate) fn draw_labels<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     compute: &[RoofLabel],
-    memory: &[RoofLabel],
+    memory: &[Label],
     anchor: Option<(i32, i32)>,
     (left, right): (i32, i32),
     sc: Scale,
@@ -248,7 +253,7 @@ where
     let font = (FAMILY, sc.small).into_font();
     let height = sc.small as i32 + 2;
     let ys: Vec<i32> = compute.iter().map(|l| l.at.1).collect();
-    for (label, top) in compute.iter().zip(stack_labels(&ys, height)) {
+    for (RoofLabel { label, .. }, top) in compute.iter().zip(stack_labels(&ys, height)) {
         let style = font
             .color(&label.color)
             .pos(Pos::new(HPos::Right, VPos::Top));

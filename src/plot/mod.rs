@@ -25,7 +25,7 @@ use crate::report;
 use crate::results::ResultsFile;
 use crate::roofline::Preset;
 use crate::units::tick_label;
-use ceilings::{RoofLabel, Stroke};
+use ceilings::{Label, RoofLabel, Stroke};
 use markers::{Fill, Shape};
 use tooltips::Hotspot;
 
@@ -460,7 +460,7 @@ where
     }
 
     let mut spots = Vec::new();
-    let (mut roof_labels, mut slope_labels) = (Vec::<RoofLabel>::new(), Vec::new());
+    let (mut roof_labels, mut slope_labels) = (Vec::<RoofLabel>::new(), Vec::<Label>::new());
     for (i, r) in runs.iter().enumerate() {
         let color = RUN_COLORS[i % RUN_COLORS.len()];
         let m = &r.ceilings.measured;
@@ -503,15 +503,9 @@ where
         }
     }
     let (xs, _) = chart.plotting_area().get_pixel_range();
-    let measured = &runs
-        .iter()
-        .map(|r| &r.ceilings.measured)
-        .collect::<Vec<_>>();
-    let slopes: Vec<f64> = measured
-        .iter()
-        .filter_map(|m| m.memory_bytes_per_s)
-        .collect();
-    let top = measured.iter().filter_map(|m| m.top()).fold(y0, f64::max);
+    let measured = || runs.iter().map(|r| &r.ceilings.measured);
+    let slopes: Vec<f64> = measured().filter_map(|m| m.memory_bytes_per_s).collect();
+    let top = measured().filter_map(|m| m.top()).fold(y0, f64::max);
     let spec_bw = opts.spec.as_ref().map(|s| s.bytes_per_s);
     let anchor = ceilings::slope_anchor(&chart, &slopes, spec_bw, (x0, y0), top);
     ceilings::draw_labels(

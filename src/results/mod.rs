@@ -497,12 +497,17 @@ impl ResultsFile {
     }
 }
 
-/// Ops doing the same work (dtype and shape) on the same configuration
-/// whose samples lie apart, each slower one named against the fastest of
-/// its twins (see [`Warning::TwinsApart`]).
+/// Verified ops doing the same work (dtype and shape) on the same
+/// configuration whose samples lie apart, each slower one named against the
+/// fastest of its twins (see [`Warning::TwinsApart`]). An unverified op is
+/// no measure of the work: a kernel that skips it is fast.
 fn twins_apart(points: &[Point]) -> Vec<Warning> {
     let same_work = |a: &Point, b: &Point| {
-        a.op.dtype == b.op.dtype && a.op.shape == b.op.shape && a.kernel == b.kernel
+        a.verified
+            && b.verified
+            && a.op.dtype == b.op.dtype
+            && a.op.shape == b.op.shape
+            && a.kernel == b.kernel
     };
     let mut out = Vec::new();
     for p in points {
@@ -626,6 +631,10 @@ mod tests {
             text.contains("2.00x as long as init q B=1 S=128 f32"),
             "{text}"
         );
+        // An unverified twin is no measure, however fast.
+        let mut broken = timed(&k, scaled(0.5));
+        broken.verified = false;
+        assert!(apart(&mut f, broken).is_empty());
         // Another configuration, or another shape, is no twin of q.
         let mut other = k.clone();
         other.kernel = f.points[2].kernel;

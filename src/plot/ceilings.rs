@@ -13,7 +13,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::{plot_err, Scale, FAMILY};
 use crate::error::Result;
 use crate::kernels::{DType, Engine};
-use crate::roofline::{MeasuredCeilings, Preset};
+use crate::roofline::{ComputeRoof, MeasuredCeilings, Preset};
 use crate::units::tick_label;
 
 /// The chart's coordinates: log-log, intensity by FLOP/s.
@@ -54,7 +54,7 @@ pub(crate) const SPEC_RIDGE_COLOR: RGBColor = RGBColor(0x2c, 0xa0, 0x2c);
 /// (cooperative matrices thicker than SIMT) and the narrower type a short
 /// dash (SIMT f16 against f32, a tensor-core f16 accumulator against f32),
 /// so twins of nearly equal height stay apart.
-pub(crate) fn roof_style(engine: Engine, input: DType, accumulate: DType) -> (Stroke, String) {
+fn roof_style(engine: Engine, input: DType, accumulate: DType) -> (Stroke, String) {
     match engine {
         Engine::Coop => {
             let stroke = match accumulate {
@@ -80,6 +80,22 @@ pub(crate) fn roof_style(engine: Engine, input: DType, accumulate: DType) -> (St
 /// point outside it onto the edge and would bend the slope.
 fn entry(bw: f64, x0: f64, y0: f64) -> f64 {
     x0.max(y0 / bw)
+}
+
+/// The name and value of a memory roof of `bw` bytes/s, in the legend and
+/// on the chart.
+pub(crate) fn memory_text(bw: f64) -> String {
+    format!("memory {}B/s", tick_label(bw))
+}
+
+/// Stroke, and name and value, of a measured compute roof, in the legend
+/// and on the chart.
+pub(crate) fn compute_roof(roof: &ComputeRoof) -> (Stroke, String) {
+    let (stroke, name) = roof_style(roof.key.engine, roof.key.input, roof.key.accumulate);
+    (
+        stroke,
+        format!("{name} {}FLOP/s", tick_label(roof.flops_per_s)),
+    )
 }
 
 /// A straight line from `a` to `b` (data coordinates) in `stroke`.
@@ -165,7 +181,7 @@ where
         let start = entry(bw, x0, y0);
         line(chart, (start, start * bw), (top / bw, top), color, MEMORY)?;
         memory = Some(Label {
-            text: format!("memory {}B/s", tick_label(bw)),
+            text: memory_text(bw),
             color,
         });
     }
@@ -173,14 +189,11 @@ where
     for roof in &m.compute {
         let f = roof.flops_per_s;
         let start = m.memory_bytes_per_s.map_or(x0, |bw| (f / bw).max(x0));
-        let (stroke, name) = roof_style(roof.key.engine, roof.key.input, roof.key.accumulate);
+        let (stroke, text) = compute_roof(roof);
         line(chart, (start, f), (x1, f), color, stroke)?;
         compute.push(RoofLabel {
             at: chart.backend_coord(&(x1, f)),
-            label: Label {
-                text: format!("{name} {}FLOP/s", tick_label(f)),
-                color,
-            },
+            label: Label { text, color },
         });
     }
     Ok((compute, memory))

@@ -266,7 +266,7 @@ fn legend(runs: &[ResultsFile], opts: &PlotOptions) -> Vec<Entry> {
         out.push(Entry::Line(
             ceilings::SPEC_MEMORY_COLOR,
             ceilings::SPEC,
-            format!("memory {}B/s", tick_label(s.bytes_per_s)),
+            ceilings::memory_text(s.bytes_per_s),
         ));
         out.push(Entry::Line(
             ceilings::SPEC_COMPUTE_COLOR,
@@ -291,17 +291,12 @@ fn legend(runs: &[ResultsFile], opts: &PlotOptions) -> Vec<Entry> {
             out.push(Entry::Line(
                 color,
                 ceilings::MEMORY,
-                format!("memory {}B/s", tick_label(bw)),
+                ceilings::memory_text(bw),
             ));
         }
         for roof in &m.compute {
-            let (stroke, kind) =
-                ceilings::roof_style(roof.key.engine, roof.key.input, roof.key.accumulate);
-            out.push(Entry::Line(
-                color,
-                stroke,
-                format!("{kind} {}FLOP/s", tick_label(roof.flops_per_s)),
-            ));
+            let (stroke, text) = ceilings::compute_roof(roof);
+            out.push(Entry::Line(color, stroke, text));
         }
     }
     let drawn = |f: &dyn Fn(&crate::results::Point) -> bool| {

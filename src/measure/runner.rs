@@ -368,9 +368,10 @@ pub fn resume_target(file: &ResultsFile, dir: &Path) -> Result<(BackendChoice, A
     Ok((choice, AdapterFilter::Name(file.adapter.name.clone())))
 }
 
-/// The ops of the plan of the run in `dir` (its results `file`) that have
-/// no point and were not skipped, or why there is nothing to resume.
-fn pending(file: &ResultsFile, dir: &Path) -> Result<Vec<Op>> {
+/// The plan of the run in `dir` (its results `file`) and those of its ops
+/// that have no point and were not skipped, or why there is nothing to
+/// resume.
+fn pending(file: &ResultsFile, dir: &Path) -> Result<(Vec<Op>, Vec<Op>)> {
     let Some(w) = &file.workload else {
         return Err(Error::Invalid(format!(
             "{} holds roofs only, not a `run`: there is nothing to resume",
@@ -380,14 +381,14 @@ fn pending(file: &ResultsFile, dir: &Path) -> Result<Vec<Op>> {
     let planned = plan::plan(&w.model, &w.sweep)?;
     let done =
         |op: &Op| file.point(op).is_some() || file.skipped.iter().any(|s| s.op == op.label());
-    let ops: Vec<Op> = planned.into_iter().filter(|op| !done(op)).collect();
+    let ops: Vec<Op> = planned.iter().filter(|op| !done(op)).cloned().collect();
     if ops.is_empty() && file.incomplete.is_none() {
         return Err(Error::Invalid(format!(
             "nothing to resume: the run in {} is complete",
             dir.display()
         )));
     }
-    Ok(ops)
+    Ok((planned, ops))
 }
 
 /// `run --resume`: measure the ops of the plan of the run in `dir` that
@@ -404,7 +405,7 @@ pub fn resume(
 ) -> Result<Outcome> {
     let path = dir.join("results.json");
     let mut file = ResultsFile::read(&path)?;
-    let ops = pending(&file, dir)?;
+    let (planned, ops) = pending(&file, dir)?;
     let w = file.workload.as_mut().expect("pending() checked it");
     // Further exclusions hold for the ops still to measure (a family that
     // took the device down, say), and are recorded with the run's.
@@ -414,7 +415,6 @@ pub fn resume(
         }
     }
     let w = w.clone();
-    let planned = plan::plan(&w.model, &w.sweep)?;
     for op in &ops {
         ops::check(ctx, op)?;
     }

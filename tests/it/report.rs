@@ -9,18 +9,20 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-small.json")
 }
 
-fn stdout(args: &[&str]) -> String {
+/// Stdout and stderr of a command that must succeed.
+fn output(args: &[&str]) -> (String, String) {
     let o = Command::cargo_bin("wgpu-roofline")
         .unwrap()
         .args(args)
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    assert!(o.status.success(), "{args:?}: {stderr}");
+    (String::from_utf8(o.stdout).unwrap(), stderr)
+}
+
+fn stdout(args: &[&str]) -> String {
+    output(args).0
 }
 
 /// A second run derived from the fixture: the GL backend, every point at
@@ -73,17 +75,12 @@ fn report_in_every_format() {
     );
     // The run's warnings go to stderr, whatever the format.
     for format in ["text", "csv"] {
-        let o = Command::cargo_bin("wgpu-roofline")
-            .unwrap()
-            .args(["report", f, "--format", format])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&o.stderr);
+        let (stdout, stderr) = output(&["report", f, "--format", format]);
         assert!(
             stderr.starts_with("warning: llvmpipe (LLVM 15.0.6, 256 bits) is a CPU adapter"),
             "{stderr}"
         );
-        assert!(!String::from_utf8_lossy(&o.stdout).contains("warning"));
+        assert!(!stdout.contains("warning"));
     }
 }
 
